@@ -1,0 +1,1865 @@
+"""Pipeline declarations as typed, immutable data: what ``GetPipeline`` returns and ``UpdatePipeline`` takes.
+
+Each class is named after the shape in botocore's CodePipeline service model (``PipelineDeclaration``,
+``StageDeclaration``, ``ActionDeclaration``, ...). Python attributes are snake_case; ``from_api(d)`` reads the
+camelCase wire dict once and ``to_api()`` writes it back, and the two are lossless:
+``X.from_api(d).to_api() == d`` (key order aside) for every declaration AWS can return:
+
+* a member that was absent stays absent (``None``), so ``"inputArtifacts": []`` and no ``inputArtifacts`` at
+  all, or a missing ``runOrder`` and ``"runOrder": 1``, come back exactly as they were read;
+* members pipepilot does not model (fields AWS adds after this release) are kept verbatim in each object's
+  ``extra`` mapping and written back, so an update through pipepilot never drops them;
+* values of an unexpected type are never coerced or lost: the attribute reads as absent and the raw value
+  rides in ``extra`` (validation then reports it);
+* enumerations (:class:`ActionCategory`, :class:`PipelineType`, ...) map known strings to members and keep
+  values AWS adds later as plain ``str``.
+
+Editing is immutable: every ``with_*``/``without_*``/``replace_*``/``map_*`` method and ``evolve`` returns a
+new object and keeps unknown members. Look-ups by name raise :class:`~pipepilot.errors.StageNotFoundError`
+or :class:`~pipepilot.errors.ActionNotFoundError`, listing the names that do exist::
+
+    decl = PipelineDocument.from_json(text).declaration
+    build = decl.stage("Build").action("Compile")
+    decl = decl.map_action("Build", "Compile", lambda a: a.with_configuration(ProjectName="other"))
+    client.update_pipeline(pipeline=decl.validate().to_api())
+
+These classes do no I/O; :mod:`pipepilot.pipelines` sends them to AWS.
+"""
+
+from __future__ import annotations
+
+import copyreg
+import enum
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Final, cast
+
+import attrs
+
+from pipepilot.errors import (
+    ActionNotFoundError,
+    InvalidStructureError,
+    PipelineValidationError,
+    StageNotFoundError,
+)
+from pipepilot.model._wire import (
+    ABSENT_STR,
+    ABSENT_TUPLE,
+    BAD,
+    EMPTY_EXTRA,
+    Member,
+    add_extra,
+    copy_json,
+    enum_table,
+    keys_only_repr,
+    members,
+    read_members,
+    struct_tuple_of,
+    write_members,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from mypy_boto3_codepipeline.type_defs import (
+        ActionDeclarationOutputTypeDef,
+        ActionTypeIdTypeDef,
+        ArtifactStoreTypeDef,
+        BeforeEntryConditionsOutputTypeDef,
+        BlockerDeclarationTypeDef,
+        ConditionOutputTypeDef,
+        EncryptionKeyTypeDef,
+        EnvironmentVariableTypeDef,
+        FailureConditionsOutputTypeDef,
+        GitBranchFilterCriteriaOutputTypeDef,
+        GitConfigurationOutputTypeDef,
+        GitFilePathFilterCriteriaOutputTypeDef,
+        GitPullRequestFilterOutputTypeDef,
+        GitPushFilterOutputTypeDef,
+        GitTagFilterCriteriaOutputTypeDef,
+        InputArtifactTypeDef,
+        OutputArtifactOutputTypeDef,
+        PipelineDeclarationOutputTypeDef,
+        PipelineTriggerDeclarationOutputTypeDef,
+        PipelineVariableDeclarationTypeDef,
+        RetryConfigurationTypeDef,
+        RuleDeclarationOutputTypeDef,
+        RuleTypeIdTypeDef,
+        StageDeclarationOutputTypeDef,
+        SuccessConditionsOutputTypeDef,
+    )
+
+    from pipepilot.model.validation import Problem
+
+__all__ = [
+    "ActionCategory",
+    "ActionDeclaration",
+    "ActionOwner",
+    "ActionTypeId",
+    "ArtifactStore",
+    "ArtifactStoreType",
+    "BeforeEntryConditions",
+    "BlockerDeclaration",
+    "BlockerType",
+    "Condition",
+    "ConditionResult",
+    "EncryptionKey",
+    "EncryptionKeyType",
+    "EnvironmentVariable",
+    "EnvironmentVariableType",
+    "ExecutionMode",
+    "FailureConditions",
+    "GitBranchFilterCriteria",
+    "GitConfiguration",
+    "GitFilePathFilterCriteria",
+    "GitPullRequestEventType",
+    "GitPullRequestFilter",
+    "GitPushFilter",
+    "GitTagFilterCriteria",
+    "InputArtifact",
+    "OutputArtifact",
+    "PipelineDeclaration",
+    "PipelineDocument",
+    "PipelineMetadata",
+    "PipelineTriggerDeclaration",
+    "PipelineTriggerProviderType",
+    "PipelineType",
+    "PipelineVariableDeclaration",
+    "RetryConfiguration",
+    "RuleCategory",
+    "RuleDeclaration",
+    "RuleOwner",
+    "RuleTypeId",
+    "StageDeclaration",
+    "StageRetryMode",
+    "SuccessConditions",
+]
+
+
+# ------------------------------------------------------------------------------------------- enumerations
+
+
+class _WireEnum(str, enum.Enum):
+    """A str-valued enumeration whose ``str()`` is its wire value on every Python version."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class ActionCategory(_WireEnum):
+    """What an action does (``actionTypeId.category``). Unknown categories are kept as plain ``str``."""
+
+    SOURCE = "Source"
+    BUILD = "Build"
+    DEPLOY = "Deploy"
+    TEST = "Test"
+    INVOKE = "Invoke"
+    APPROVAL = "Approval"
+    COMPUTE = "Compute"
+
+
+class ActionOwner(_WireEnum):
+    """Who provides an action type (``actionTypeId.owner``)."""
+
+    AWS = "AWS"
+    THIRD_PARTY = "ThirdParty"
+    CUSTOM = "Custom"
+
+
+class PipelineType(_WireEnum):
+    """The pipeline type; V2 adds variables, triggers, stage conditions and other execution modes."""
+
+    V1 = "V1"
+    V2 = "V2"
+
+
+class ExecutionMode(_WireEnum):
+    """How concurrent executions of one pipeline interact (AWS default: ``SUPERSEDED``)."""
+
+    QUEUED = "QUEUED"
+    SUPERSEDED = "SUPERSEDED"
+    PARALLEL = "PARALLEL"
+
+
+class ArtifactStoreType(_WireEnum):
+    """The kind of artifact store; only S3 exists today."""
+
+    S3 = "S3"
+
+
+class EncryptionKeyType(_WireEnum):
+    """The kind of artifact encryption key; only KMS exists today."""
+
+    KMS = "KMS"
+
+
+class BlockerType(_WireEnum):
+    """The kind of a (reserved) stage blocker."""
+
+    SCHEDULE = "Schedule"
+
+
+class EnvironmentVariableType(_WireEnum):
+    """Where a Commands-action environment variable's value comes from."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SECRETS_MANAGER = "SECRETS_MANAGER"
+
+
+class ConditionResult(_WireEnum):
+    """What a stage condition does when it is not met (AWS's shape name: ``Result``)."""
+
+    ROLLBACK = "ROLLBACK"
+    FAIL = "FAIL"
+    RETRY = "RETRY"
+    SKIP = "SKIP"
+
+
+class StageRetryMode(_WireEnum):
+    """Which actions an automatic stage retry runs again."""
+
+    FAILED_ACTIONS = "FAILED_ACTIONS"
+    ALL_ACTIONS = "ALL_ACTIONS"
+
+
+class RuleCategory(_WireEnum):
+    """The category of a condition rule."""
+
+    RULE = "Rule"
+
+
+class RuleOwner(_WireEnum):
+    """Who provides a condition rule type."""
+
+    AWS = "AWS"
+
+
+class PipelineTriggerProviderType(_WireEnum):
+    """The source provider a trigger listens to."""
+
+    CODE_STAR_SOURCE_CONNECTION = "CodeStarSourceConnection"
+
+
+class GitPullRequestEventType(_WireEnum):
+    """A pull-request event a trigger can start on."""
+
+    OPEN = "OPEN"
+    UPDATED = "UPDATED"
+    CLOSED = "CLOSED"
+
+
+_ACTION_CATEGORIES: Final = enum_table(ActionCategory)
+_ACTION_OWNERS: Final = enum_table(ActionOwner)
+_PIPELINE_TYPES: Final = enum_table(PipelineType)
+_EXECUTION_MODES: Final = enum_table(ExecutionMode)
+_ARTIFACT_STORE_TYPES: Final = enum_table(ArtifactStoreType)
+_ENCRYPTION_KEY_TYPES: Final = enum_table(EncryptionKeyType)
+_BLOCKER_TYPES: Final = enum_table(BlockerType)
+_ENVIRONMENT_VARIABLE_TYPES: Final = enum_table(EnvironmentVariableType)
+_CONDITION_RESULTS: Final = enum_table(ConditionResult)
+_STAGE_RETRY_MODES: Final = enum_table(StageRetryMode)
+_RULE_CATEGORIES: Final = enum_table(RuleCategory)
+_RULE_OWNERS: Final = enum_table(RuleOwner)
+_TRIGGER_PROVIDER_TYPES: Final = enum_table(PipelineTriggerProviderType)
+_PULL_REQUEST_EVENTS: Final = enum_table(GitPullRequestEventType)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _extra() -> Any:
+    """The ``extra`` field every model has: unknown wire members, kept verbatim, values elided in repr."""
+    return attrs.field(default=EMPTY_EXTRA, repr=keys_only_repr, hash=False)
+
+
+def _mapping(data: Any, model: type) -> Mapping[str, Any]:
+    """Return *data* if it is a mapping; a top-level ``from_api`` of anything else is a caller's mistake."""
+    if type(data) is dict or isinstance(data, Mapping):
+        return data
+    raise InvalidStructureError(
+        f"{model.__name__}.from_api() needs the JSON object AWS uses for it (a mapping), "
+        f"got {type(data).__name__}"
+    )
+
+
+def _reduce(model: Any, placeholder: Any, name: str) -> Any:
+    """Pickle/copy support that keeps a missing-member placeholder the very same object.
+
+    ``to_api()`` recognises a placeholder by identity (that is what tells "member missing" from "member
+    present but empty"), so a copied declaration must get the module's placeholder back, not a lookalike.
+    """
+    if model is placeholder:
+        return name
+    return (copyreg.__newobj__, (type(model),), model.__getstate__())  # type: ignore[attr-defined]  # not in typeshed
+
+
+def _names(items: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(item.name for item in items)
+
+
+def _index(items: Sequence[Any], name: str) -> int:
+    for position, item in enumerate(items):
+        if item.name == name:
+            return position
+    return -1
+
+
+def _listing(names: Sequence[str]) -> str:
+    return ", ".join(repr(name) for name in names) if names else "none"
+
+
+def _inserted(
+    items: tuple[Any, ...],
+    new: Any,
+    *,
+    before: str | None,
+    after: str | None,
+    missing: Callable[[str], Exception],
+) -> tuple[Any, ...]:
+    """*items* with *new* appended, or placed before/after the item of that name."""
+    if before is not None and after is not None:
+        raise TypeError("give before= or after=, not both")
+    anchor = before if before is not None else after
+    if anchor is None:
+        return (*items, new)
+    position = _index(items, anchor)
+    if position < 0:
+        raise missing(anchor)
+    if after is not None:
+        position += 1
+    return (*items[:position], new, *items[position:])
+
+
+# ------------------------------------------------------------------------------------- interning caches
+
+# Most of a big declaration repeats a handful of action types and input artifact names. Reading them
+# through a small cache of (immutable) instances instead of building new ones is a large part of what
+# keeps from_api fast; the caches are bounded so a long-lived process cannot grow them without limit.
+# (Output artifact names are unique across a pipeline, so caching those would never hit.)
+_CACHE_LIMIT: Final = 2048
+_ACTION_TYPE_ID_CACHE: dict[tuple[str, str, str, str], ActionTypeId] = {}
+_INPUT_ARTIFACT_CACHE: dict[str, InputArtifact] = {}
+
+
+def _cached_action_type_id(data: dict[str, Any]) -> ActionTypeId:
+    """Read an ``actionTypeId`` dict, sharing one instance per distinct clean 4-member value."""
+    if len(data) == 4:
+        category = data.get("category")
+        owner = data.get("owner")
+        provider = data.get("provider")
+        version = data.get("version")
+        if type(category) is str and type(owner) is str and type(provider) is str and type(version) is str:
+            key = (category, owner, provider, version)
+            found = _ACTION_TYPE_ID_CACHE.get(key)
+            if found is None:
+                if len(_ACTION_TYPE_ID_CACHE) >= _CACHE_LIMIT:
+                    _ACTION_TYPE_ID_CACHE.clear()
+                found = _ACTION_TYPE_ID_CACHE[key] = ActionTypeId(
+                    category=_ACTION_CATEGORIES.get(category, category),
+                    owner=_ACTION_OWNERS.get(owner, owner),
+                    provider=provider,
+                    version=version,
+                )
+            return found
+    return ActionTypeId(**read_members(data, *_ACTION_TYPE_ID))
+
+
+def _input_artifact(item: dict[str, Any]) -> InputArtifact:
+    """Read one ``InputArtifact`` dict, sharing one instance per clean artifact name."""
+    name = item.get("name")
+    if len(item) == 1 and type(name) is str:
+        artifact = _INPUT_ARTIFACT_CACHE.get(name)
+        if artifact is None:
+            if len(_INPUT_ARTIFACT_CACHE) >= _CACHE_LIMIT:
+                _INPUT_ARTIFACT_CACHE.clear()
+            artifact = _INPUT_ARTIFACT_CACHE[name] = InputArtifact(name=name)
+        return artifact
+    return InputArtifact(**read_members(item, *_INPUT_ARTIFACT))
+
+
+def _all_strs(items: Any) -> bool:
+    # A loop rather than all(generator): on the hot path the loop is several times faster.
+    for item in items:  # noqa: SIM110
+        if type(item) is not str:
+            return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ actions
+
+
+@attrs.frozen(kw_only=True)
+class ActionTypeId:
+    """Identifies an action type: category, owner, provider and version (``actionTypeId``).
+
+    ``category`` and ``owner`` are :class:`ActionCategory`/:class:`ActionOwner` members, or plain ``str`` for
+    values AWS added after this release. ``extra`` keeps unknown members (old responses carry
+    ``"__type": "ActionTypeId"`` here).
+    """
+
+    category: ActionCategory | str
+    owner: ActionOwner | str
+    provider: str
+    version: str
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ActionTypeId:
+        """Read an ``actionTypeId`` wire object."""
+        if type(data) is dict and cls is ActionTypeId:
+            return _cached_action_type_id(data)
+        return cls(**read_members(_mapping(data, cls), *_ACTION_TYPE_ID))
+
+    def to_api(self) -> ActionTypeIdTypeDef:
+        """Write the wire object back, unknown members included."""
+        category = self.category
+        owner = self.owner
+        provider = self.provider
+        version = self.version
+        if (
+            not self.extra
+            and type(provider) is str
+            and type(version) is str
+            and (type(category) is str or type(category) is ActionCategory)
+            and (type(owner) is str or type(owner) is ActionOwner)
+        ):
+            # The common case, written inline: this runs once per action of a big pipeline.
+            category_wire: Any = category._value_ if isinstance(category, ActionCategory) else category
+            owner_wire: Any = owner._value_ if isinstance(owner, ActionOwner) else owner
+            return {"category": category_wire, "owner": owner_wire, "provider": provider, "version": version}
+        return cast("ActionTypeIdTypeDef", write_members(self, _ACTION_TYPE_ID[0], self.extra))
+
+    def __reduce__(self) -> Any:
+        return _reduce(self, _ABSENT_ACTION_TYPE_ID, "_ABSENT_ACTION_TYPE_ID")
+
+    def __str__(self) -> str:
+        return f"{self.category}/{self.owner}/{self.provider}/{self.version}"
+
+
+@attrs.frozen(kw_only=True)
+class InputArtifact:
+    """An artifact an action consumes, by name (an earlier action's output)."""
+
+    name: str
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> InputArtifact:
+        """Read an ``InputArtifact`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_INPUT_ARTIFACT))
+
+    def to_api(self) -> InputArtifactTypeDef:
+        """Write the wire object back, unknown members included."""
+        if self.extra or self.name is ABSENT_STR:
+            return cast("InputArtifactTypeDef", write_members(self, _INPUT_ARTIFACT[0], self.extra))
+        return {"name": self.name}
+
+
+@attrs.frozen(kw_only=True)
+class OutputArtifact:
+    """An artifact an action produces; ``files`` lists the paths a Commands action exports."""
+
+    name: str
+    files: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> OutputArtifact:
+        """Read an ``OutputArtifact`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_OUTPUT_ARTIFACT))
+
+    def to_api(self) -> OutputArtifactOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        if self.extra or self.name is ABSENT_STR or self.files is not None:
+            return cast("OutputArtifactOutputTypeDef", write_members(self, _OUTPUT_ARTIFACT[0], self.extra))
+        return {"name": self.name}
+
+
+@attrs.frozen(kw_only=True)
+class EnvironmentVariable:
+    """An environment variable of a Commands (Compute) action.
+
+    ``value`` is left out of ``repr()``: plaintext values are sometimes secrets people should not have put
+    there, and logs should not spread them further.
+    """
+
+    name: str
+    value: str = attrs.field(repr=False)
+    type: EnvironmentVariableType | str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> EnvironmentVariable:
+        """Read an ``EnvironmentVariable`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_ENVIRONMENT_VARIABLE))
+
+    def to_api(self) -> EnvironmentVariableTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("EnvironmentVariableTypeDef", write_members(self, _ENVIRONMENT_VARIABLE[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class ActionDeclaration:
+    """One action of a stage: its type, configuration, artifacts and run order.
+
+    Optional members read as ``None`` when the declaration left them out, and stay out on ``to_api()``;
+    the ``*_effective`` properties and ``*_names`` helpers apply AWS's defaults for reading.
+
+    ``repr()`` shows configuration keys but not their values: configuration can hold secrets (a GitHub
+    ``OAuthToken``, for instance).
+
+    Attributes:
+        name: the action name, unique within its stage.
+        action_type_id: category, owner, provider and version.
+        run_order: the action group within the stage (AWS default 1); ``None`` when not given.
+        configuration: provider-specific settings (string to string); ``None`` when not given.
+        commands: shell commands of a Commands (Compute) action.
+        output_artifacts / input_artifacts: artifacts produced and consumed.
+        output_variables: variable names a Commands action exports.
+        role_arn: the role the action assumes, when not the pipeline's.
+        region: the region the action runs in, when not the pipeline's.
+        namespace: the variable namespace of the action's output variables.
+        timeout_in_minutes: only honoured for manual approvals.
+        environment_variables: environment of a Commands action.
+        extra: members pipepilot does not model, kept verbatim.
+    """
+
+    name: str
+    action_type_id: ActionTypeId
+    run_order: int | None = None
+    configuration: Mapping[str, str] | None = attrs.field(default=None, repr=keys_only_repr, hash=False)
+    commands: tuple[str, ...] | None = None
+    output_artifacts: tuple[OutputArtifact, ...] | None = None
+    input_artifacts: tuple[InputArtifact, ...] | None = None
+    output_variables: tuple[str, ...] | None = None
+    role_arn: str | None = None
+    region: str | None = None
+    namespace: str | None = None
+    timeout_in_minutes: int | None = None
+    environment_variables: tuple[EnvironmentVariable, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ActionDeclaration:
+        """Read an ``ActionDeclaration`` wire object."""
+        if type(data) is dict:
+            action: ActionDeclaration | None = _read_clean_action(cls, data)
+            if action is not None:
+                return action
+        return cls(**read_members(_mapping(data, cls), *_ACTION))
+
+    def to_api(self) -> ActionDeclarationOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        name = self.name
+        action_type_id = self.action_type_id
+        if self.extra or name is ABSENT_STR or action_type_id is _ABSENT_ACTION_TYPE_ID:
+            return cast("ActionDeclarationOutputTypeDef", write_members(self, _ACTION[0], self.extra))
+        # Written out member by member (same order as the member table): this is the hot path of to_api.
+        out: ActionDeclarationOutputTypeDef = {"name": name, "actionTypeId": action_type_id.to_api()}
+        value: Any = self.run_order
+        if value is not None:
+            out["runOrder"] = value
+        value = self.configuration
+        if value is not None:
+            out["configuration"] = dict(value)
+        value = self.commands
+        if value is not None:
+            out["commands"] = list(value)
+        value = self.output_artifacts
+        if value is not None:
+            out["outputArtifacts"] = [artifact.to_api() for artifact in value]
+        value = self.input_artifacts
+        if value is not None:
+            out["inputArtifacts"] = [artifact.to_api() for artifact in value]
+        value = self.output_variables
+        if value is not None:
+            out["outputVariables"] = list(value)
+        value = self.role_arn
+        if value is not None:
+            out["roleArn"] = value
+        value = self.region
+        if value is not None:
+            out["region"] = value
+        value = self.namespace
+        if value is not None:
+            out["namespace"] = value
+        value = self.timeout_in_minutes
+        if value is not None:
+            out["timeoutInMinutes"] = value
+        value = self.environment_variables
+        if value is not None:
+            out["environmentVariables"] = [variable.to_api() for variable in value]
+        return out
+
+    # -- reading helpers --------------------------------------------------------------------------------
+
+    @property
+    def category(self) -> ActionCategory | str:
+        """The action's category (shortcut for ``action_type_id.category``)."""
+        return self.action_type_id.category
+
+    @property
+    def owner(self) -> ActionOwner | str:
+        """The action type's owner (shortcut for ``action_type_id.owner``)."""
+        return self.action_type_id.owner
+
+    @property
+    def provider(self) -> str:
+        """The action's provider, e.g. ``"CodeBuild"`` (shortcut for ``action_type_id.provider``)."""
+        return self.action_type_id.provider
+
+    @property
+    def run_order_effective(self) -> int:
+        """The run order AWS uses: ``run_order``, or 1 when the declaration leaves it out."""
+        return 1 if self.run_order is None else self.run_order
+
+    @property
+    def input_artifact_names(self) -> tuple[str, ...]:
+        """Names of the input artifacts, in order (empty when there are none)."""
+        return _names(self.input_artifacts or ())
+
+    @property
+    def output_artifact_names(self) -> tuple[str, ...]:
+        """Names of the output artifacts, in order (empty when there are none)."""
+        return _names(self.output_artifacts or ())
+
+    # -- editing ------------------------------------------------------------------------------------------
+
+    def evolve(self, **changes: Any) -> ActionDeclaration:
+        """A copy with the given attributes replaced (``attrs.evolve``); unknown members are kept."""
+        return attrs.evolve(self, **changes)
+
+    def with_configuration(self, **settings: str) -> ActionDeclaration:
+        """A copy whose configuration has *settings* added or replaced (other keys kept)."""
+        configuration = dict(self.configuration or {})
+        configuration.update(settings)
+        return attrs.evolve(self, configuration=configuration)
+
+    def without_configuration(self, *keys: str) -> ActionDeclaration:
+        """A copy whose configuration lacks *keys* (keys that are not there are ignored)."""
+        if self.configuration is None:
+            return self
+        return attrs.evolve(
+            self, configuration={key: value for key, value in self.configuration.items() if key not in keys}
+        )
+
+
+def _read_clean_action(cls: type[ActionDeclaration], data: dict[str, Any]) -> ActionDeclaration | None:
+    """Read a clean action dict, or return ``None`` to leave it to the careful reader.
+
+    The fast path of :meth:`ActionDeclaration.from_api`, written flat because it runs once per action.
+    "Clean" means every key is a modelled member, no value is ``null`` and every value has its modelled
+    type; at the first surprise this gives up and the member-by-member reader keeps the odd value in
+    ``extra``. Both paths build equal objects for clean input (a test holds them to that).
+    """
+    get = data.get
+    name = get("name")
+    type_id = get("actionTypeId")
+    if type(name) is not str or type(type_id) is not dict:
+        return None
+    # Counts the members read; if it falls short of len(data), some key is unknown or some value null.
+    present = 2
+    run_order = get("runOrder")
+    if run_order is not None:
+        if type(run_order) is not int:
+            return None
+        present += 1
+    configuration = get("configuration")
+    if configuration is not None:
+        if type(configuration) is not dict:
+            return None
+        for value in configuration.values():
+            if type(value) is not str:
+                return None
+        # A copy: the caller keeps ownership of its dict, the model must not change under it.
+        configuration = dict(configuration)
+        present += 1
+    outputs = get("outputArtifacts")
+    if outputs is not None:
+        if type(outputs) is not list:
+            return None
+        built: list[Any] = []
+        for item in outputs:
+            if type(item) is not dict:
+                return None
+            artifact_name = item.get("name")
+            if len(item) == 1 and type(artifact_name) is str:
+                built.append(OutputArtifact(name=artifact_name))
+            else:
+                built.append(OutputArtifact(**read_members(item, *_OUTPUT_ARTIFACT)))
+        outputs = tuple(built)
+        present += 1
+    inputs = get("inputArtifacts")
+    if inputs is not None:
+        if type(inputs) is not list:
+            return None
+        built = []
+        for item in inputs:
+            if type(item) is not dict:
+                return None
+            built.append(_input_artifact(item))
+        inputs = tuple(built)
+        present += 1
+    region = get("region")
+    if region is not None:
+        if type(region) is not str:
+            return None
+        present += 1
+    namespace = get("namespace")
+    if namespace is not None:
+        if type(namespace) is not str:
+            return None
+        present += 1
+    commands = output_variables = role_arn = timeout = environment = None
+    if present != len(data):
+        # Members most actions leave out, or an unknown key or a null (then the final count says so).
+        commands = get("commands")
+        if commands is not None:
+            if type(commands) is not list or not _all_strs(commands):
+                return None
+            commands = tuple(commands)
+            present += 1
+        output_variables = get("outputVariables")
+        if output_variables is not None:
+            if type(output_variables) is not list or not _all_strs(output_variables):
+                return None
+            output_variables = tuple(output_variables)
+            present += 1
+        role_arn = get("roleArn")
+        if role_arn is not None:
+            if type(role_arn) is not str:
+                return None
+            present += 1
+        timeout = get("timeoutInMinutes")
+        if timeout is not None:
+            if type(timeout) is not int:
+                return None
+            present += 1
+        environment = get("environmentVariables")
+        if environment is not None:
+            environment = _ENVIRONMENT_VARIABLES(environment)
+            if environment is BAD:
+                return None
+            present += 1
+        if present != len(data):
+            return None
+    return cls(
+        name=name,
+        action_type_id=_cached_action_type_id(type_id),
+        run_order=run_order,
+        configuration=configuration,
+        commands=commands,
+        output_artifacts=outputs,
+        input_artifacts=inputs,
+        output_variables=output_variables,
+        role_arn=role_arn,
+        region=region,
+        namespace=namespace,
+        timeout_in_minutes=timeout,
+        environment_variables=environment,
+    )
+
+
+# ------------------------------------------------------------------------------------- stage conditions
+
+
+@attrs.frozen(kw_only=True)
+class RuleTypeId:
+    """Identifies a condition rule type (``ruleTypeId``): category, owner, provider, version."""
+
+    category: RuleCategory | str
+    provider: str
+    owner: RuleOwner | str | None = None
+    version: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    def __reduce__(self) -> Any:
+        return _reduce(self, _ABSENT_RULE_TYPE_ID, "_ABSENT_RULE_TYPE_ID")
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RuleTypeId:
+        """Read a ``RuleTypeId`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_RULE_TYPE_ID))
+
+    def to_api(self) -> RuleTypeIdTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("RuleTypeIdTypeDef", write_members(self, _RULE_TYPE_ID[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class RuleDeclaration:
+    """A rule inside a stage condition (for example a ``VariableCheck`` or ``LambdaInvoke`` rule).
+
+    ``repr()`` shows configuration keys but not their values.
+    """
+
+    name: str
+    rule_type_id: RuleTypeId
+    configuration: Mapping[str, str] | None = attrs.field(default=None, repr=keys_only_repr, hash=False)
+    commands: tuple[str, ...] | None = None
+    input_artifacts: tuple[InputArtifact, ...] | None = None
+    role_arn: str | None = None
+    region: str | None = None
+    timeout_in_minutes: int | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RuleDeclaration:
+        """Read a ``RuleDeclaration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_RULE_DECLARATION))
+
+    def to_api(self) -> RuleDeclarationOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("RuleDeclarationOutputTypeDef", write_members(self, _RULE_DECLARATION[0], self.extra))
+
+    def evolve(self, **changes: Any) -> RuleDeclaration:
+        """A copy with the given attributes replaced; unknown members are kept."""
+        return attrs.evolve(self, **changes)
+
+
+@attrs.frozen(kw_only=True)
+class Condition:
+    """A stage condition: rules to evaluate and the result to apply when they are not met."""
+
+    result: ConditionResult | str | None = None
+    rules: tuple[RuleDeclaration, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Condition:
+        """Read a ``Condition`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_CONDITION))
+
+    def to_api(self) -> ConditionOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("ConditionOutputTypeDef", write_members(self, _CONDITION[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class RetryConfiguration:
+    """How a failed stage is retried automatically (``onFailure.retryConfiguration``)."""
+
+    retry_mode: StageRetryMode | str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> RetryConfiguration:
+        """Read a ``RetryConfiguration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_RETRY_CONFIGURATION))
+
+    def to_api(self) -> RetryConfigurationTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("RetryConfigurationTypeDef", write_members(self, _RETRY_CONFIGURATION[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class BeforeEntryConditions:
+    """Conditions checked before a stage is entered (``beforeEntry``)."""
+
+    conditions: tuple[Condition, ...]
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> BeforeEntryConditions:
+        """Read a ``BeforeEntryConditions`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_CONDITIONS))
+
+    def to_api(self) -> BeforeEntryConditionsOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("BeforeEntryConditionsOutputTypeDef", write_members(self, _CONDITIONS[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class SuccessConditions:
+    """Conditions checked after a stage succeeded (``onSuccess``)."""
+
+    conditions: tuple[Condition, ...]
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> SuccessConditions:
+        """Read a ``SuccessConditions`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_CONDITIONS))
+
+    def to_api(self) -> SuccessConditionsOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("SuccessConditionsOutputTypeDef", write_members(self, _CONDITIONS[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class FailureConditions:
+    """What happens when a stage fails (``onFailure``): a result, a retry configuration, conditions."""
+
+    result: ConditionResult | str | None = None
+    retry_configuration: RetryConfiguration | None = None
+    conditions: tuple[Condition, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> FailureConditions:
+        """Read a ``FailureConditions`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_FAILURE_CONDITIONS))
+
+    def to_api(self) -> FailureConditionsOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("FailureConditionsOutputTypeDef", write_members(self, _FAILURE_CONDITIONS[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class BlockerDeclaration:
+    """A stage blocker (a reserved member of the API)."""
+
+    name: str
+    type: BlockerType | str
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> BlockerDeclaration:
+        """Read a ``BlockerDeclaration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_BLOCKER))
+
+    def to_api(self) -> BlockerDeclarationTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("BlockerDeclarationTypeDef", write_members(self, _BLOCKER[0], self.extra))
+
+
+# ------------------------------------------------------------------------------------------------- stages
+
+
+@attrs.frozen(kw_only=True)
+class StageDeclaration:
+    """One stage: its actions (in declaration order) and its optional conditions.
+
+    Look an action up with :meth:`action`; edit with :meth:`with_action`, :meth:`replace_action`,
+    :meth:`without_action`, :meth:`map_action` and :meth:`evolve`, each returning a new stage.
+    """
+
+    name: str
+    actions: tuple[ActionDeclaration, ...]
+    blockers: tuple[BlockerDeclaration, ...] | None = None
+    on_failure: FailureConditions | None = None
+    on_success: SuccessConditions | None = None
+    before_entry: BeforeEntryConditions | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> StageDeclaration:
+        """Read a ``StageDeclaration`` wire object."""
+        if type(data) is dict and len(data) == 2:
+            # The common stage is just a name and clean actions: read those without the member table.
+            name = data.get("name")
+            raw_actions = data.get("actions")
+            if type(name) is str and type(raw_actions) is list:
+                actions = []
+                for item in raw_actions:
+                    action = _read_clean_action(ActionDeclaration, item) if type(item) is dict else None
+                    if action is None:
+                        break
+                    actions.append(action)
+                else:
+                    return cls(name=name, actions=tuple(actions))
+        return cls(**read_members(_mapping(data, cls), *_STAGE))
+
+    def to_api(self) -> StageDeclarationOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        name = self.name
+        if (
+            type(name) is str
+            and self.actions is not ABSENT_TUPLE
+            and self.blockers is None
+            and self.on_failure is None
+            and self.on_success is None
+            and self.before_entry is None
+            and not self.extra
+        ):
+            return {"name": name, "actions": [action.to_api() for action in self.actions]}
+        return cast("StageDeclarationOutputTypeDef", write_members(self, _STAGE[0], self.extra))
+
+    # -- reading helpers --------------------------------------------------------------------------------
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The action names, in declaration order."""
+        return _names(self.actions)
+
+    def has_action(self, name: str) -> bool:
+        """Tell whether the stage has an action called *name*."""
+        return _index(self.actions, name) >= 0
+
+    def action(self, name: str) -> ActionDeclaration:
+        """The action called *name*.
+
+        Raises:
+            ActionNotFoundError: no action has that name; ``available`` lists the stage's action names.
+        """
+        position = _index(self.actions, name)
+        if position < 0:
+            raise self._missing_action(name)
+        return self.actions[position]
+
+    def action_groups(self) -> tuple[tuple[int, tuple[ActionDeclaration, ...]], ...]:
+        """The actions grouped by effective run order, groups ascending: the order AWS runs them in.
+
+        Actions of one group start together; each group starts when the previous one succeeded.
+        """
+        groups: dict[int, list[ActionDeclaration]] = {}
+        for action in self.actions:
+            groups.setdefault(action.run_order_effective, []).append(action)
+        return tuple((order, tuple(groups[order])) for order in sorted(groups))
+
+    # -- editing ------------------------------------------------------------------------------------------
+
+    def evolve(self, **changes: Any) -> StageDeclaration:
+        """A copy with the given attributes replaced (``attrs.evolve``); unknown members are kept."""
+        return attrs.evolve(self, **changes)
+
+    def with_action(
+        self, action: ActionDeclaration, *, before: str | None = None, after: str | None = None
+    ) -> StageDeclaration:
+        """A copy with *action* added: at the end, or just before/after the action of that name.
+
+        Raises:
+            InvalidStructureError: the stage already has an action of that name.
+            ActionNotFoundError: *before*/*after* names no action of this stage.
+            TypeError: both *before* and *after* were given.
+        """
+        if self.has_action(action.name):
+            raise InvalidStructureError(
+                f"stage {self.name!r} already has an action named {action.name!r}; "
+                "use replace_action() to change it"
+            )
+        actions = _inserted(self.actions, action, before=before, after=after, missing=self._missing_action)
+        return attrs.evolve(self, actions=actions)
+
+    def replace_action(self, name: str, action: ActionDeclaration) -> StageDeclaration:
+        """A copy with the action called *name* replaced by *action*, in the same position.
+
+        Raises:
+            ActionNotFoundError: no action has that name.
+            InvalidStructureError: *action* is renamed to the name of another action of this stage.
+        """
+        position = _index(self.actions, name)
+        if position < 0:
+            raise self._missing_action(name)
+        if action.name != name and self.has_action(action.name):
+            raise InvalidStructureError(
+                f"stage {self.name!r} already has an action named {action.name!r}; action names must be "
+                "unique within a stage"
+            )
+        actions = (*self.actions[:position], action, *self.actions[position + 1 :])
+        return attrs.evolve(self, actions=actions)
+
+    def without_action(self, name: str) -> StageDeclaration:
+        """A copy without the action called *name*.
+
+        Raises:
+            ActionNotFoundError: no action has that name.
+        """
+        position = _index(self.actions, name)
+        if position < 0:
+            raise self._missing_action(name)
+        return attrs.evolve(self, actions=(*self.actions[:position], *self.actions[position + 1 :]))
+
+    def map_action(
+        self, name: str, change: Callable[[ActionDeclaration], ActionDeclaration]
+    ) -> StageDeclaration:
+        """A copy with the action called *name* replaced by ``change(action)``.
+
+        Raises:
+            ActionNotFoundError: no action has that name.
+            InvalidStructureError: *change* renames it to the name of another action of this stage.
+        """
+        return self.replace_action(name, change(self.action(name)))
+
+    def _missing_action(self, name: str) -> ActionNotFoundError:
+        names = self.action_names
+        return ActionNotFoundError(
+            f"stage {self.name!r} has no action named {name!r}; its actions are: {_listing(names)}",
+            name=name,
+            available=names,
+        )
+
+
+# ----------------------------------------------------------------------------------------- artifact store
+
+
+@attrs.frozen(kw_only=True)
+class EncryptionKey:
+    """The KMS key that encrypts the artifact store: a key id, ARN or alias."""
+
+    id: str
+    type: EncryptionKeyType | str
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> EncryptionKey:
+        """Read an ``EncryptionKey`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_ENCRYPTION_KEY))
+
+    def to_api(self) -> EncryptionKeyTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("EncryptionKeyTypeDef", write_members(self, _ENCRYPTION_KEY[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class ArtifactStore:
+    """Where a pipeline keeps its artifacts: an S3 bucket (``location``) and optional encryption key."""
+
+    type: ArtifactStoreType | str
+    location: str
+    encryption_key: EncryptionKey | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ArtifactStore:
+        """Read an ``ArtifactStore`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_ARTIFACT_STORE))
+
+    def to_api(self) -> ArtifactStoreTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("ArtifactStoreTypeDef", write_members(self, _ARTIFACT_STORE[0], self.extra))
+
+
+# ---------------------------------------------------------------------------------- variables and triggers
+
+
+@attrs.frozen(kw_only=True)
+class PipelineVariableDeclaration:
+    """A pipeline-level variable (V2), referenced as ``#{variables.NAME}``."""
+
+    name: str
+    default_value: str | None = None
+    description: str | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PipelineVariableDeclaration:
+        """Read a ``PipelineVariableDeclaration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_VARIABLE))
+
+    def to_api(self) -> PipelineVariableDeclarationTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("PipelineVariableDeclarationTypeDef", write_members(self, _VARIABLE[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class GitBranchFilterCriteria:
+    """Branch name patterns a trigger filter includes and excludes."""
+
+    includes: tuple[str, ...] | None = None
+    excludes: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitBranchFilterCriteria:
+        """Read a ``GitBranchFilterCriteria`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
+
+    def to_api(self) -> GitBranchFilterCriteriaOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast(
+            "GitBranchFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GitTagFilterCriteria:
+    """Tag name patterns a push filter includes and excludes."""
+
+    includes: tuple[str, ...] | None = None
+    excludes: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitTagFilterCriteria:
+        """Read a ``GitTagFilterCriteria`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
+
+    def to_api(self) -> GitTagFilterCriteriaOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("GitTagFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class GitFilePathFilterCriteria:
+    """File path patterns a trigger filter includes and excludes."""
+
+    includes: tuple[str, ...] | None = None
+    excludes: tuple[str, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitFilePathFilterCriteria:
+        """Read a ``GitFilePathFilterCriteria`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
+
+    def to_api(self) -> GitFilePathFilterCriteriaOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast(
+            "GitFilePathFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GitPushFilter:
+    """Which pushes start the pipeline: tag, branch and file path criteria."""
+
+    tags: GitTagFilterCriteria | None = None
+    branches: GitBranchFilterCriteria | None = None
+    file_paths: GitFilePathFilterCriteria | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitPushFilter:
+        """Read a ``GitPushFilter`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_PUSH_FILTER))
+
+    def to_api(self) -> GitPushFilterOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("GitPushFilterOutputTypeDef", write_members(self, _PUSH_FILTER[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class GitPullRequestFilter:
+    """Which pull-request events start the pipeline, narrowed by branch and file path criteria."""
+
+    events: tuple[GitPullRequestEventType | str, ...] | None = None
+    branches: GitBranchFilterCriteria | None = None
+    file_paths: GitFilePathFilterCriteria | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitPullRequestFilter:
+        """Read a ``GitPullRequestFilter`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_PULL_REQUEST_FILTER))
+
+    def to_api(self) -> GitPullRequestFilterOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast(
+            "GitPullRequestFilterOutputTypeDef", write_members(self, _PULL_REQUEST_FILTER[0], self.extra)
+        )
+
+
+@attrs.frozen(kw_only=True)
+class GitConfiguration:
+    """A trigger's Git settings: the source action it watches and its push / pull-request filters."""
+
+    source_action_name: str
+    push: tuple[GitPushFilter, ...] | None = None
+    pull_request: tuple[GitPullRequestFilter, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    def __reduce__(self) -> Any:
+        return _reduce(self, _ABSENT_GIT_CONFIGURATION, "_ABSENT_GIT_CONFIGURATION")
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> GitConfiguration:
+        """Read a ``GitConfiguration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_GIT_CONFIGURATION))
+
+    def to_api(self) -> GitConfigurationOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("GitConfigurationOutputTypeDef", write_members(self, _GIT_CONFIGURATION[0], self.extra))
+
+
+@attrs.frozen(kw_only=True)
+class PipelineTriggerDeclaration:
+    """A V2 trigger: which source provider it listens to and its Git filters."""
+
+    provider_type: PipelineTriggerProviderType | str
+    git_configuration: GitConfiguration
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PipelineTriggerDeclaration:
+        """Read a ``PipelineTriggerDeclaration`` wire object."""
+        return cls(**read_members(_mapping(data, cls), *_TRIGGER))
+
+    def to_api(self) -> PipelineTriggerDeclarationOutputTypeDef:
+        """Write the wire object back, unknown members included."""
+        return cast("PipelineTriggerDeclarationOutputTypeDef", write_members(self, _TRIGGER[0], self.extra))
+
+
+# ----------------------------------------------------------------------------------------------- pipeline
+
+
+@attrs.frozen(kw_only=True)
+class PipelineDeclaration:
+    """A whole pipeline definition: the ``pipeline`` object of ``GetPipeline``/``UpdatePipeline``.
+
+    Read one with :meth:`from_api` (the bare ``pipeline`` object; :class:`PipelineDocument` reads a whole
+    ``GetPipeline`` response or a ``--cli-input-json`` file) and send it with ``to_api()``.
+
+    Look-ups: :meth:`stage`, :meth:`action`, :meth:`actions`, :attr:`stage_names`. Edits (each returns a new
+    declaration, unknown members kept): :meth:`with_stage`, :meth:`replace_stage`, :meth:`without_stage`,
+    :meth:`map_stage`, the action counterparts :meth:`with_action`, :meth:`replace_action`,
+    :meth:`without_action`, :meth:`map_action`, and :meth:`evolve`. Checks: :meth:`problems`,
+    :meth:`validate`.
+
+    Attributes:
+        name: the pipeline name (``UpdatePipeline`` cannot change it).
+        role_arn: the service role CodePipeline assumes.
+        artifact_store / artifact_stores: one store, or one per region (exactly one of them is set).
+        stages: the stages, in order.
+        version: the structure version (AWS sets it; ignored on create).
+        execution_mode: ``None`` when not given (AWS then uses ``SUPERSEDED``).
+        pipeline_type: ``None`` when not given (see :attr:`pipeline_type_effective`).
+        variables / triggers: V2 pipeline variables and triggers.
+        extra: members pipepilot does not model, kept verbatim.
+    """
+
+    name: str
+    role_arn: str
+    artifact_store: ArtifactStore | None = None
+    artifact_stores: Mapping[str, ArtifactStore] | None = attrs.field(default=None, hash=False)
+    stages: tuple[StageDeclaration, ...]
+    version: int | None = None
+    execution_mode: ExecutionMode | str | None = None
+    pipeline_type: PipelineType | str | None = None
+    variables: tuple[PipelineVariableDeclaration, ...] | None = None
+    triggers: tuple[PipelineTriggerDeclaration, ...] | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PipelineDeclaration:
+        """Read the bare ``pipeline`` wire object (as ``GetPipeline`` returns it under ``"pipeline"``).
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
+        """
+        return cls(**read_members(_mapping(data, cls), *_PIPELINE))
+
+    def to_api(self) -> PipelineDeclarationOutputTypeDef:
+        """Write the wire object back, unknown members included: ready for ``update_pipeline(pipeline=...)``.
+
+        Members added by AWS after this release ride along at run time; the TypedDict describes the ones
+        pipepilot models.
+        """
+        return cast("PipelineDeclarationOutputTypeDef", write_members(self, _PIPELINE[0], self.extra))
+
+    # -- reading helpers --------------------------------------------------------------------------------
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        """The stage names, in order."""
+        return _names(self.stages)
+
+    @property
+    def pipeline_type_effective(self) -> PipelineType | str:
+        """The pipeline type: ``pipeline_type``, or V1 when the declaration leaves it out.
+
+        V1 is the documented default for a declaration without ``pipelineType``. (Reports from 2025 say new
+        pipelines created without one may come out V2; ``GetPipeline`` then returns the type explicitly.)
+        """
+        return PipelineType.V1 if self.pipeline_type is None else self.pipeline_type
+
+    @property
+    def execution_mode_effective(self) -> ExecutionMode | str:
+        """The execution mode: ``execution_mode``, or ``SUPERSEDED`` (AWS's default) when left out."""
+        return ExecutionMode.SUPERSEDED if self.execution_mode is None else self.execution_mode
+
+    def has_stage(self, name: str) -> bool:
+        """Tell whether the pipeline has a stage called *name*."""
+        return _index(self.stages, name) >= 0
+
+    def stage(self, name: str) -> StageDeclaration:
+        """The stage called *name*.
+
+        Raises:
+            StageNotFoundError: no stage has that name; ``available`` lists the pipeline's stage names.
+        """
+        position = _index(self.stages, name)
+        if position < 0:
+            raise self._missing_stage(name)
+        return self.stages[position]
+
+    def action(self, stage_name: str, action_name: str) -> ActionDeclaration:
+        """The action called *action_name* in the stage called *stage_name*.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            ActionNotFoundError: the stage has no action of that name; ``available`` lists its actions.
+        """
+        return self.stage(stage_name).action(action_name)
+
+    def actions(self) -> Iterator[tuple[StageDeclaration, ActionDeclaration]]:
+        """Every ``(stage, action)`` pair, stage by stage, in declaration order."""
+        for stage in self.stages:
+            for action in stage.actions:
+                yield stage, action
+
+    # -- editing ------------------------------------------------------------------------------------------
+
+    def evolve(self, **changes: Any) -> PipelineDeclaration:
+        """A copy with the given attributes replaced (``attrs.evolve``); unknown members are kept."""
+        return attrs.evolve(self, **changes)
+
+    def with_stage(
+        self, stage: StageDeclaration, *, before: str | None = None, after: str | None = None
+    ) -> PipelineDeclaration:
+        """A copy with *stage* added: at the end, or just before/after the stage of that name.
+
+        Raises:
+            InvalidStructureError: the pipeline already has a stage of that name.
+            StageNotFoundError: *before*/*after* names no stage.
+            TypeError: both *before* and *after* were given.
+        """
+        if self.has_stage(stage.name):
+            raise InvalidStructureError(
+                f"pipeline {self.name!r} already has a stage named {stage.name!r}; use replace_stage() to change it"
+            )
+        stages = _inserted(self.stages, stage, before=before, after=after, missing=self._missing_stage)
+        return attrs.evolve(self, stages=stages)
+
+    def replace_stage(self, name: str, stage: StageDeclaration) -> PipelineDeclaration:
+        """A copy with the stage called *name* replaced by *stage*, in the same position.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            InvalidStructureError: *stage* is renamed to the name of another stage.
+        """
+        position = _index(self.stages, name)
+        if position < 0:
+            raise self._missing_stage(name)
+        if stage.name != name and self.has_stage(stage.name):
+            raise InvalidStructureError(
+                f"pipeline {self.name!r} already has a stage named {stage.name!r}; stage names must be unique"
+            )
+        return attrs.evolve(self, stages=(*self.stages[:position], stage, *self.stages[position + 1 :]))
+
+    def without_stage(self, name: str) -> PipelineDeclaration:
+        """A copy without the stage called *name*.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+        """
+        position = _index(self.stages, name)
+        if position < 0:
+            raise self._missing_stage(name)
+        return attrs.evolve(self, stages=(*self.stages[:position], *self.stages[position + 1 :]))
+
+    def map_stage(
+        self, name: str, change: Callable[[StageDeclaration], StageDeclaration]
+    ) -> PipelineDeclaration:
+        """A copy with the stage called *name* replaced by ``change(stage)``.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            InvalidStructureError: *change* renames it to the name of another stage.
+        """
+        return self.replace_stage(name, change(self.stage(name)))
+
+    def with_action(
+        self,
+        stage_name: str,
+        action: ActionDeclaration,
+        *,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> PipelineDeclaration:
+        """A copy with *action* added to the stage called *stage_name* (see :meth:`StageDeclaration.with_action`).
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            ActionNotFoundError: *before*/*after* names no action of that stage.
+            InvalidStructureError: the stage already has an action of that name.
+        """
+        return self.map_stage(stage_name, lambda stage: stage.with_action(action, before=before, after=after))
+
+    def replace_action(
+        self, stage_name: str, action_name: str, action: ActionDeclaration
+    ) -> PipelineDeclaration:
+        """A copy with that action of that stage replaced by *action*.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            ActionNotFoundError: the stage has no action of that name.
+            InvalidStructureError: *action* is renamed to the name of another action of the stage.
+        """
+        return self.map_stage(stage_name, lambda stage: stage.replace_action(action_name, action))
+
+    def without_action(self, stage_name: str, action_name: str) -> PipelineDeclaration:
+        """A copy without that action of that stage.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            ActionNotFoundError: the stage has no action of that name.
+        """
+        return self.map_stage(stage_name, lambda stage: stage.without_action(action_name))
+
+    def map_action(
+        self, stage_name: str, action_name: str, change: Callable[[ActionDeclaration], ActionDeclaration]
+    ) -> PipelineDeclaration:
+        """A copy with that action of that stage replaced by ``change(action)``.
+
+        Raises:
+            StageNotFoundError: no stage has that name.
+            ActionNotFoundError: the stage has no action of that name.
+            InvalidStructureError: *change* renames it to the name of another action of the stage.
+        """
+        return self.map_stage(stage_name, lambda stage: stage.map_action(action_name, change))
+
+    # -- checking -----------------------------------------------------------------------------------------
+
+    def problems(self, *, region: str | None = None, default_pipeline_type: str = "V1") -> list[Problem]:
+        """Every problem local validation finds, all at once (an empty list when the declaration is fine).
+
+        Shape rules come from botocore's CodePipeline service model, semantic rules from pipepilot; see
+        :func:`pipepilot.model.validation.find_problems`, which also explains *region* (the pipeline's
+        region, for the cross-region rules) and *default_pipeline_type* (assumed when ``pipelineType`` is
+        absent).
+        """
+        # Imported here: validation loads botocore's service model, which reading a declaration never needs.
+        from pipepilot.model.validation import find_problems
+
+        return find_problems(self.to_api(), region=region, default_pipeline_type=default_pipeline_type)
+
+    def validate(
+        self, *, region: str | None = None, default_pipeline_type: str = "V1"
+    ) -> PipelineDeclaration:
+        """Return this declaration unchanged if local validation finds no problem, so calls chain.
+
+        The options are those of :meth:`problems`.
+
+        Raises:
+            PipelineValidationError: local validation found problems; ``problems`` lists all of them.
+        """
+        found = self.problems(region=region, default_pipeline_type=default_pipeline_type)
+        if found:
+            raise PipelineValidationError(problems=found, pipeline_name=self.name or None)
+        return self
+
+    def summary(self) -> str:
+        """A short human-readable outline: type, mode, stages and their actions (no configuration values)."""
+        type_text = f"{self.pipeline_type_effective}{'' if self.pipeline_type is not None else ' (default)'}"
+        mode_text = (
+            f"{self.execution_mode_effective}{'' if self.execution_mode is not None else ' (default)'}"
+        )
+        action_count = sum(len(stage.actions) for stage in self.stages)
+        version = "" if self.version is None else f", version {self.version}"
+        lines = [
+            f"pipeline {self.name!r}: {type_text}, {mode_text}{version}, "
+            f"{len(self.stages)} stage{'' if len(self.stages) == 1 else 's'}, "
+            f"{action_count} action{'' if action_count == 1 else 's'}"
+        ]
+        for number, stage in enumerate(self.stages, start=1):
+            lines.append(f"  {number}. {stage.name}")
+            for order, group in stage.action_groups():
+                for action in group:
+                    flow = ""
+                    if action.input_artifact_names or action.output_artifact_names:
+                        flow = (
+                            f"  {', '.join(action.input_artifact_names) or '-'}"
+                            f" -> {', '.join(action.output_artifact_names) or '-'}"
+                        )
+                    lines.append(f"     [{order}] {action.name} ({action.action_type_id}){flow}")
+        return "\n".join(lines)
+
+    def _missing_stage(self, name: str) -> StageNotFoundError:
+        names = self.stage_names
+        return StageNotFoundError(
+            f"pipeline {self.name!r} has no stage named {name!r}; its stages are: {_listing(names)}",
+            name=name,
+            available=names,
+        )
+
+
+# ------------------------------------------------------------------------------------ metadata, documents
+
+_TIMESTAMP_MEMBERS: Final = (
+    ("created", "created"),
+    ("updated", "updated"),
+    ("polling_disabled_at", "pollingDisabledAt"),
+)
+
+
+def _parse_timestamp(raw: Any) -> Any:
+    """A timezone-aware datetime from an epoch number, an ISO-8601 string or a datetime; else ``BAD``."""
+    try:
+        if type(raw) is float or type(raw) is int:
+            return datetime.fromtimestamp(raw, tz=timezone.utc)
+        if type(raw) is str:
+            text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
+            parsed = datetime.fromisoformat(text)
+            # AWS times are UTC; a string without an offset means UTC, never the reader's local zone.
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return BAD
+    if isinstance(raw, datetime):
+        # botocore parses the wire's epoch seconds into aware datetimes already.
+        return raw
+    return BAD
+
+
+@attrs.frozen(kw_only=True)
+class PipelineMetadata:
+    """What ``GetPipeline`` says about a pipeline besides its declaration (its ``metadata``).
+
+    Timestamps are timezone-aware datetimes whatever form they were read from (epoch seconds on the wire,
+    ISO-8601 strings in files saved by some tools, datetimes in boto3 responses). ``raw_timestamps`` keeps
+    the values exactly as read, so ``to_api()`` writes unchanged timestamps back in their original form.
+    """
+
+    pipeline_arn: str | None = None
+    created: datetime | None = None
+    updated: datetime | None = None
+    polling_disabled_at: datetime | None = None
+    raw_timestamps: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA, repr=False, eq=False, hash=False)
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PipelineMetadata:
+        """Read the ``metadata`` object of a ``GetPipeline`` response.
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
+        """
+        kwargs = read_members(_mapping(data, cls), *_METADATA)
+        raw = {key: data[key] for attr, key in _TIMESTAMP_MEMBERS if kwargs.get(attr) is not None}
+        if raw:
+            kwargs["raw_timestamps"] = raw
+        return cls(**kwargs)
+
+    def to_api(self) -> dict[str, Any]:
+        """Write the metadata back: timestamps as read when unchanged, else as datetimes (like boto3).
+
+        Returns a plain dict rather than ``PipelineMetadataTypeDef``, whose timestamps are datetimes only.
+        """
+        out = write_members(self, _METADATA[0], EMPTY_EXTRA)
+        for _attr, key in _TIMESTAMP_MEMBERS:
+            if key in out and key in self.raw_timestamps:
+                raw = self.raw_timestamps[key]
+                if _parse_timestamp(raw) == out[key]:
+                    out[key] = raw
+        if self.extra:
+            add_extra(out, self.extra)
+        return out
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        # The wire form of a timestamp: epoch seconds.
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+_DOCUMENT_DROPPED: Final = frozenset({"ResponseMetadata"})
+
+
+@attrs.frozen(kw_only=True)
+class PipelineDocument:
+    """A declaration with its metadata: a whole ``GetPipeline`` response, or a pipeline JSON file.
+
+    :meth:`from_api` reads a ``GetPipeline`` response (boto3's, or the raw JSON body); :meth:`from_json` reads
+    the ``--cli-input-json`` file form ``{"pipeline": {...}}`` (with or without ``metadata``) and also a
+    bare declaration as used with ``--pipeline file://...``. Unknown top-level members (``tags`` of a
+    create-pipeline input, for instance) are kept in ``extra``; boto3's ``ResponseMetadata`` is transport
+    detail and is dropped.
+    """
+
+    declaration: PipelineDeclaration
+    metadata: PipelineMetadata | None = None
+    extra: Mapping[str, Any] = _extra()
+
+    @classmethod
+    def from_api(cls, response: Mapping[str, Any]) -> PipelineDocument:
+        """Read a ``GetPipeline`` response: ``{"pipeline": {...}, "metadata": {...}}``.
+
+        Raises:
+            InvalidStructureError: *response* is not a mapping, or has no ``pipeline`` object.
+        """
+        response = _mapping(response, cls)
+        pipeline = response.get("pipeline")
+        if type(pipeline) is not dict and not isinstance(pipeline, Mapping):
+            raise InvalidStructureError(
+                'a pipeline document needs a "pipeline" object (the declaration); '
+                f"its top-level keys are: {_listing(list(response))}"
+            )
+        metadata = response.get("metadata")
+        known = {"pipeline", "metadata"} if isinstance(metadata, Mapping) else {"pipeline"}
+        extra = {
+            key: copy_json(value)
+            for key, value in response.items()
+            if key not in known and key not in _DOCUMENT_DROPPED
+        }
+        return cls(
+            declaration=PipelineDeclaration.from_api(pipeline),
+            metadata=PipelineMetadata.from_api(metadata) if isinstance(metadata, Mapping) else None,
+            extra=extra or EMPTY_EXTRA,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes | bytearray) -> PipelineDocument:
+        """Read pipeline JSON: ``{"pipeline": ...}`` (plus ``metadata``), or a bare declaration.
+
+        Raises:
+            InvalidStructureError: the text is not JSON, or not a JSON object holding a pipeline.
+        """
+        try:
+            data = json.loads(text)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+            raise InvalidStructureError(f"pipeline JSON does not parse: {exc}") from exc
+        if type(data) is not dict:
+            raise InvalidStructureError(f"pipeline JSON must be an object, got {type(data).__name__}")
+        if "pipeline" not in data and "stages" in data:
+            return cls(declaration=PipelineDeclaration.from_api(data))
+        return cls.from_api(data)
+
+    def to_api(self) -> dict[str, Any]:
+        """Write the document back: ``{"pipeline": ..., "metadata": ...}`` plus unknown members."""
+        out: dict[str, Any] = {"pipeline": self.declaration.to_api()}
+        if self.metadata is not None:
+            out["metadata"] = self.metadata.to_api()
+        if self.extra:
+            add_extra(out, self.extra)
+        return out
+
+    def to_json(self, *, indent: int | None = 2, include_metadata: bool = True) -> str:
+        """The document as JSON text; ``include_metadata=False`` gives ``--cli-input-json`` input.
+
+        Timestamps changed since reading are written as epoch seconds, as the service sends them.
+        """
+        out = self.to_api()
+        if not include_metadata:
+            out.pop("metadata", None)
+        return json.dumps(out, indent=indent, default=_json_default)
+
+
+# ---------------------------------------------------------------------------------------- member tables
+# Wire order follows botocore's service model, so to_api() writes members in the order AWS documents them.
+
+_ABSENT_ACTION_TYPE_ID: Final = ActionTypeId(
+    category=ABSENT_STR, owner=ABSENT_STR, provider=ABSENT_STR, version=ABSENT_STR
+)
+_ABSENT_RULE_TYPE_ID: Final = RuleTypeId(category=ABSENT_STR, provider=ABSENT_STR)
+_ABSENT_GIT_CONFIGURATION: Final = GitConfiguration(source_action_name=ABSENT_STR)
+
+_ACTION_TYPE_ID: Final = members(
+    Member.enum("category", "category", _ACTION_CATEGORIES, required=True),
+    Member.enum("owner", "owner", _ACTION_OWNERS, required=True),
+    Member.string("provider", "provider", required=True),
+    Member.string("version", "version", required=True),
+)
+_INPUT_ARTIFACT: Final = members(Member.string("name", "name", required=True))
+_OUTPUT_ARTIFACT: Final = members(
+    Member.string("name", "name", required=True),
+    Member.strings("files", "files"),
+)
+_ENVIRONMENT_VARIABLE: Final = members(
+    Member.string("name", "name", required=True),
+    Member.string("value", "value", required=True),
+    Member.enum("type", "type", _ENVIRONMENT_VARIABLE_TYPES),
+)
+_ENVIRONMENT_VARIABLES: Final = struct_tuple_of(EnvironmentVariable)
+_ACTION: Final = members(
+    Member.string("name", "name", required=True),
+    Member.struct("action_type_id", "actionTypeId", ActionTypeId, placeholder=_ABSENT_ACTION_TYPE_ID),
+    Member.integer("run_order", "runOrder"),
+    Member.string_map("configuration", "configuration"),
+    Member.strings("commands", "commands"),
+    Member.structs("output_artifacts", "outputArtifacts", OutputArtifact),
+    Member.structs("input_artifacts", "inputArtifacts", InputArtifact),
+    Member.strings("output_variables", "outputVariables"),
+    Member.string("role_arn", "roleArn"),
+    Member.string("region", "region"),
+    Member.string("namespace", "namespace"),
+    Member.integer("timeout_in_minutes", "timeoutInMinutes"),
+    Member.structs("environment_variables", "environmentVariables", EnvironmentVariable),
+)
+_RULE_TYPE_ID: Final = members(
+    Member.enum("category", "category", _RULE_CATEGORIES, required=True),
+    Member.enum("owner", "owner", _RULE_OWNERS),
+    Member.string("provider", "provider", required=True),
+    Member.string("version", "version"),
+)
+_RULE_DECLARATION: Final = members(
+    Member.string("name", "name", required=True),
+    Member.struct("rule_type_id", "ruleTypeId", RuleTypeId, placeholder=_ABSENT_RULE_TYPE_ID),
+    Member.string_map("configuration", "configuration"),
+    Member.strings("commands", "commands"),
+    Member.structs("input_artifacts", "inputArtifacts", InputArtifact),
+    Member.string("role_arn", "roleArn"),
+    Member.string("region", "region"),
+    Member.integer("timeout_in_minutes", "timeoutInMinutes"),
+)
+_CONDITION: Final = members(
+    Member.enum("result", "result", _CONDITION_RESULTS),
+    Member.structs("rules", "rules", RuleDeclaration),
+)
+_RETRY_CONFIGURATION: Final = members(Member.enum("retry_mode", "retryMode", _STAGE_RETRY_MODES))
+_CONDITIONS: Final = members(Member.structs("conditions", "conditions", Condition, required=True))
+_FAILURE_CONDITIONS: Final = members(
+    Member.enum("result", "result", _CONDITION_RESULTS),
+    Member.struct("retry_configuration", "retryConfiguration", RetryConfiguration),
+    Member.structs("conditions", "conditions", Condition),
+)
+_BLOCKER: Final = members(
+    Member.string("name", "name", required=True),
+    Member.enum("type", "type", _BLOCKER_TYPES, required=True),
+)
+_STAGE: Final = members(
+    Member.string("name", "name", required=True),
+    Member.structs("blockers", "blockers", BlockerDeclaration),
+    Member.structs("actions", "actions", ActionDeclaration, required=True),
+    Member.struct("on_failure", "onFailure", FailureConditions),
+    Member.struct("on_success", "onSuccess", SuccessConditions),
+    Member.struct("before_entry", "beforeEntry", BeforeEntryConditions),
+)
+_ENCRYPTION_KEY: Final = members(
+    Member.string("id", "id", required=True),
+    Member.enum("type", "type", _ENCRYPTION_KEY_TYPES, required=True),
+)
+_ARTIFACT_STORE: Final = members(
+    Member.enum("type", "type", _ARTIFACT_STORE_TYPES, required=True),
+    Member.string("location", "location", required=True),
+    Member.struct("encryption_key", "encryptionKey", EncryptionKey),
+)
+_VARIABLE: Final = members(
+    Member.string("name", "name", required=True),
+    Member.string("default_value", "defaultValue"),
+    Member.string("description", "description"),
+)
+_FILTER_CRITERIA: Final = members(
+    Member.strings("includes", "includes"),
+    Member.strings("excludes", "excludes"),
+)
+_PUSH_FILTER: Final = members(
+    Member.struct("tags", "tags", GitTagFilterCriteria),
+    Member.struct("branches", "branches", GitBranchFilterCriteria),
+    Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
+)
+_PULL_REQUEST_FILTER: Final = members(
+    Member.enums("events", "events", _PULL_REQUEST_EVENTS),
+    Member.struct("branches", "branches", GitBranchFilterCriteria),
+    Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
+)
+_GIT_CONFIGURATION: Final = members(
+    Member.string("source_action_name", "sourceActionName", required=True),
+    Member.structs("push", "push", GitPushFilter),
+    Member.structs("pull_request", "pullRequest", GitPullRequestFilter),
+)
+_TRIGGER: Final = members(
+    Member.enum("provider_type", "providerType", _TRIGGER_PROVIDER_TYPES, required=True),
+    Member.struct(
+        "git_configuration", "gitConfiguration", GitConfiguration, placeholder=_ABSENT_GIT_CONFIGURATION
+    ),
+)
+_PIPELINE: Final = members(
+    Member.string("name", "name", required=True),
+    Member.string("role_arn", "roleArn", required=True),
+    Member.struct("artifact_store", "artifactStore", ArtifactStore),
+    Member.struct_map("artifact_stores", "artifactStores", ArtifactStore),
+    Member.structs("stages", "stages", StageDeclaration, required=True),
+    Member.integer("version", "version"),
+    Member.enum("execution_mode", "executionMode", _EXECUTION_MODES),
+    Member.enum("pipeline_type", "pipelineType", _PIPELINE_TYPES),
+    Member.structs("variables", "variables", PipelineVariableDeclaration),
+    Member.structs("triggers", "triggers", PipelineTriggerDeclaration),
+)
+_METADATA: Final = members(
+    Member.string("pipeline_arn", "pipelineArn"),
+    Member("created", "created", _parse_timestamp, None, None),
+    Member("updated", "updated", _parse_timestamp, None, None),
+    Member("polling_disabled_at", "pollingDisabledAt", _parse_timestamp, None, None),
+)
