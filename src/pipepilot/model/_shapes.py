@@ -27,14 +27,13 @@ import re
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 
 import attrs
-import botocore.session
-from botocore.model import ListShape, MapShape, StructureShape
 
 if TYPE_CHECKING:
-    from botocore.model import ServiceModel, Shape
+    import botocore.session
+    from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 __all__ = [
     "ShapeProblem",
@@ -83,6 +82,10 @@ _PATTERN_FLAGS = re.ASCII | re.DOTALL
 
 @functools.cache
 def _session() -> botocore.session.Session:
+    # Imported here, not at the top: botocore.session costs about as much as boto3 itself, and
+    # `import pipepilot` must stay cheap for Lambda cold starts.
+    import botocore.session
+
     return botocore.session.get_session()
 
 
@@ -163,7 +166,7 @@ def _child_path(path: str, key: str) -> str:
 
 
 def _compile_structure(shape: Shape, memo: dict[str, _Check]) -> _Check:
-    assert isinstance(shape, StructureShape)
+    shape = cast("StructureShape", shape)
     if shape.is_document_type:
         return _compile_anything(shape, memo)
     # Member names are identifiers, so their path suffix is fixed: build it once, not per value.
@@ -195,7 +198,7 @@ def _compile_structure(shape: Shape, memo: dict[str, _Check]) -> _Check:
 
 
 def _compile_list(shape: Shape, memo: dict[str, _Check]) -> _Check:
-    assert isinstance(shape, ListShape)
+    shape = cast("ListShape", shape)
     item_check = _compile(shape.member, memo)
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
 
@@ -211,7 +214,7 @@ def _compile_list(shape: Shape, memo: dict[str, _Check]) -> _Check:
 
 
 def _compile_map(shape: Shape, memo: dict[str, _Check]) -> _Check:
-    assert isinstance(shape, MapShape)
+    shape = cast("MapShape", shape)
     key_check = _compile_string(shape.key, memo)
     value_check = _compile(shape.value, memo)
     low, high = shape.metadata.get("min"), shape.metadata.get("max")

@@ -1,0 +1,816 @@
+"""Every error pipepilot raises, and the one table that maps AWS error codes onto them.
+
+Catch :class:`PipepilotError` for anything pipepilot raises; catch a branch of the tree to handle one kind of
+failure (a missing pipeline, a conflict, throttling that outlived the retries) without parsing error codes::
+
+    PipepilotError
+    ├─ NotFoundError
+    │   ├─ PipelineNotFoundError               PipelineNotFoundException
+    │   ├─ PipelineVersionNotFoundError        PipelineVersionNotFoundException
+    │   ├─ PipelineExecutionNotFoundError      PipelineExecutionNotFoundException
+    │   ├─ StageNotFoundError                  StageNotFoundException; also local look-ups by name
+    │   ├─ ActionNotFoundError                 ActionNotFoundException; also local look-ups by name
+    │   ├─ ActionExecutionNotFoundError        ActionExecutionNotFoundException
+    │   ├─ ActionTypeNotFoundError             ActionTypeNotFoundException
+    │   ├─ JobNotFoundError                    JobNotFoundException
+    │   ├─ WebhookNotFoundError                WebhookNotFoundException
+    │   └─ ResourceNotFoundError               ResourceNotFoundException (CodePipeline and CodeBuild)
+    ├─ ConflictError                           ConflictException (HTTP 409)
+    │   ├─ ConcurrentModificationError         ConcurrentModificationException
+    │   ├─ PipelineNameInUseError              PipelineNameInUseException
+    │   ├─ ResourceAlreadyExistsError          ResourceAlreadyExistsException, ActionTypeAlreadyExistsException
+    │   ├─ VersionConflictError                ours: the pipeline moved past an expected version
+    │   ├─ NotLatestPipelineExecutionError     NotLatestPipelineExecutionException
+    │   ├─ PipelineExecutionOutdatedError      PipelineExecutionOutdatedException
+    │   ├─ PipelineExecutionNotStoppableError  PipelineExecutionNotStoppableException
+    │   ├─ DuplicatedStopRequestError          DuplicatedStopRequestException
+    │   ├─ StageNotRetryableError              StageNotRetryableException
+    │   ├─ UnableToRollbackStageError          UnableToRollbackStageException
+    │   ├─ ConditionNotOverridableError        ConditionNotOverridableException
+    │   └─ InvalidJobStateError                InvalidJobStateException
+    ├─ InvalidRequestError
+    │   ├─ ValidationError                     ValidationException; botocore's own parameter validation
+    │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
+    │   ├─ InvalidStructureError               InvalidStructureException
+    │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
+    │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
+    │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
+    │   ├─ InvalidArnError                     InvalidArnException
+    │   ├─ InvalidNextTokenError               InvalidNextTokenException
+    │   ├─ InvalidTagsError                    InvalidTagsException
+    │   ├─ TooManyTagsError                    TooManyTagsException
+    │   ├─ InvalidClientTokenError             InvalidClientTokenException
+    │   ├─ InvalidJobError                     InvalidJobException
+    │   ├─ InvalidNonceError                   InvalidNonceException
+    │   ├─ OutputVariablesSizeExceededError    OutputVariablesSizeExceededException
+    │   ├─ InvalidWebhookError                 InvalidWebhook{AuthenticationParameters,FilterPattern}Exception
+    │   ├─ PipelineRenameError                 ours: an update would change the pipeline's name
+    │   └─ PipelineValidationError             ours: local validation found problems (all listed)
+    ├─ ApprovalError
+    │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
+    │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
+    │   └─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
+    ├─ QuotaError
+    │   ├─ LimitExceededError                  LimitExceededException
+    │   ├─ ConcurrentPipelineExecutionsLimitExceededError
+    │   └─ AccountLimitExceededError           AccountLimitExceededException (CodeBuild)
+    ├─ TransientError                          worth retrying later; pipepilot already did, within its policy
+    │   ├─ ThrottlingError                     ThrottlingException, Throttling, TooManyRequestsException, ...
+    │   ├─ ServiceUnavailableError             HTTP 5xx, InternalFailure, ServiceUnavailable, ...
+    │   └─ ConnectionFailure                   no answer: endpoint unreachable, connection closed, timeouts
+    ├─ AccessDeniedError                       AccessDenied*, UnrecognizedClient, expired/missing credentials
+    ├─ AWSServiceError                         any other AWS error code (keeps ``.code``)
+    └─ WaitError
+        ├─ WaitTimeout                         ours: the deadline passed; ``.last`` is the last state seen
+        ├─ ExecutionUnsuccessful               ours: an execution ended without succeeding
+        │   ├─ ExecutionFailed
+        │   ├─ ExecutionStopped
+        │   ├─ ExecutionSuperseded
+        │   └─ ExecutionCancelled
+        └─ BuildFailed                         ours: a CodeBuild build ended without succeeding
+
+Errors that come from AWS carry ``code``, ``message`` (AWS's text), ``operation_name``, ``request_id``,
+``http_status`` and the raw ``response`` (the parsed error response, which never holds request
+parameters); the original :class:`botocore.exceptions.ClientError` stays as ``__cause__``. Errors pipepilot
+raises itself have ``code``, ``operation_name``, ``request_id``, ``http_status`` and ``response`` set to
+``None``; their ``message`` is their text.
+
+:data:`ERROR_CODES` and :func:`error_class_for` are pure; :func:`translate` and :func:`translating` apply
+them at the one seam that calls boto3 (:mod:`pipepilot._calls`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from botocore import exceptions as botocore_exceptions
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from pipepilot.model.validation import Problem
+
+__all__ = [
+    "ERROR_CODES",
+    "THROTTLING_CODES",
+    "AWSServiceError",
+    "AccessDeniedError",
+    "AccountLimitExceededError",
+    "ActionExecutionNotFoundError",
+    "ActionNotFoundError",
+    "ActionTypeNotFoundError",
+    "ApprovalAlreadyCompletedError",
+    "ApprovalConflict",
+    "ApprovalError",
+    "BuildFailed",
+    "ConcurrentModificationError",
+    "ConcurrentPipelineExecutionsLimitExceededError",
+    "ConditionNotOverridableError",
+    "ConflictError",
+    "ConnectionFailure",
+    "DuplicatedStopRequestError",
+    "ExecutionCancelled",
+    "ExecutionFailed",
+    "ExecutionStopped",
+    "ExecutionSuperseded",
+    "ExecutionUnsuccessful",
+    "InvalidActionDeclarationError",
+    "InvalidApprovalTokenError",
+    "InvalidArnError",
+    "InvalidBlockerDeclarationError",
+    "InvalidClientTokenError",
+    "InvalidInputError",
+    "InvalidJobError",
+    "InvalidJobStateError",
+    "InvalidNextTokenError",
+    "InvalidNonceError",
+    "InvalidRequestError",
+    "InvalidStageDeclarationError",
+    "InvalidStructureError",
+    "InvalidTagsError",
+    "InvalidWebhookError",
+    "JobNotFoundError",
+    "LimitExceededError",
+    "NotFoundError",
+    "NotLatestPipelineExecutionError",
+    "OutputVariablesSizeExceededError",
+    "PipelineExecutionNotFoundError",
+    "PipelineExecutionNotStoppableError",
+    "PipelineExecutionOutdatedError",
+    "PipelineNameInUseError",
+    "PipelineNotFoundError",
+    "PipelineRenameError",
+    "PipelineValidationError",
+    "PipelineVersionNotFoundError",
+    "PipepilotError",
+    "QuotaError",
+    "ResourceAlreadyExistsError",
+    "ResourceNotFoundError",
+    "ServiceUnavailableError",
+    "StageNotFoundError",
+    "StageNotRetryableError",
+    "ThrottlingError",
+    "TooManyTagsError",
+    "TransientError",
+    "UnableToRollbackStageError",
+    "ValidationError",
+    "VersionConflictError",
+    "WaitError",
+    "WaitTimeout",
+    "WebhookNotFoundError",
+    "error_class_for",
+    "translate",
+    "translate_botocore_error",
+    "translating",
+]
+
+
+# --------------------------------------------------------------------------------------------------- root
+
+
+class PipepilotError(Exception):
+    """The root of every error pipepilot raises.
+
+    ``code``, ``operation_name``, ``request_id``, ``http_status`` and ``response`` describe the AWS error
+    response this error was translated from, and are ``None`` when pipepilot raised it itself.
+    ``message`` is AWS's message for AWS errors, and the error's text otherwise.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str | None = None,
+        aws_message: str | None = None,
+        operation_name: str | None = None,
+        request_id: str | None = None,
+        http_status: int | None = None,
+        response: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message if aws_message is None else aws_message
+        self.operation_name = operation_name
+        self.request_id = request_id
+        self.http_status = http_status
+        self.response = response
+
+
+# ---------------------------------------------------------------------------------------------- not found
+
+
+class NotFoundError(PipepilotError):
+    """Something named in the request does not exist."""
+
+
+class PipelineNotFoundError(NotFoundError):
+    """No pipeline has that name in this account and region."""
+
+
+class PipelineVersionNotFoundError(NotFoundError):
+    """The pipeline exists, but not at the version asked for."""
+
+
+class PipelineExecutionNotFoundError(NotFoundError):
+    """The pipeline has no execution with that id (or it aged out of the execution history)."""
+
+
+class _NamedLookupError(NotFoundError):
+    """A name was looked up and missed; ``available`` lists the names that do exist (when known)."""
+
+    def __init__(
+        self, message: str = "", *, name: str | None = None, available: Sequence[str] = (), **aws: Any
+    ) -> None:
+        super().__init__(message, **aws)
+        self.name = name
+        self.available: tuple[str, ...] = tuple(available)
+
+
+class StageNotFoundError(_NamedLookupError):
+    """No stage has that name: in the pipeline on AWS, or in a declaration being edited locally.
+
+    ``name`` is the name looked up and ``available`` the stage names that exist (empty when AWS raised it).
+    """
+
+
+class ActionNotFoundError(_NamedLookupError):
+    """No action has that name in the stage: on AWS, or in a declaration being edited locally.
+
+    ``name`` is the name looked up and ``available`` the action names that exist in that stage (empty when
+    AWS raised it).
+    """
+
+
+class ActionExecutionNotFoundError(NotFoundError):
+    """No action execution has that id."""
+
+
+class ActionTypeNotFoundError(NotFoundError):
+    """The action type (category, owner, provider, version) is not registered."""
+
+
+class JobNotFoundError(NotFoundError):
+    """No job has that id (it finished, timed out, or never existed)."""
+
+
+class WebhookNotFoundError(NotFoundError):
+    """No webhook has that name."""
+
+
+class ResourceNotFoundError(NotFoundError):
+    """The resource (ARN, CodeBuild project or build, ...) does not exist."""
+
+
+# ----------------------------------------------------------------------------------------------- conflicts
+
+
+class ConflictError(PipepilotError):
+    """The request clashes with the resource's current state or with another change in flight."""
+
+
+class ConcurrentModificationError(ConflictError):
+    """Another change to the same resource was in progress; try again once it settles."""
+
+
+class PipelineNameInUseError(ConflictError):
+    """A pipeline with that name already exists in this account and region."""
+
+
+class ResourceAlreadyExistsError(ConflictError):
+    """A resource (CodeBuild project, custom action type, ...) with that identity already exists."""
+
+
+class VersionConflictError(ConflictError):
+    """The pipeline is no longer at the version the caller expected (optimistic concurrency).
+
+    ``pipeline_name``, ``expected_version`` and ``actual_version`` say what was expected and found.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        pipeline_name: str | None = None,
+        expected_version: int | None = None,
+        actual_version: int | None = None,
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.pipeline_name = pipeline_name
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class NotLatestPipelineExecutionError(ConflictError):
+    """The operation needs the pipeline's latest execution in that stage, and this one is not it."""
+
+
+class PipelineExecutionOutdatedError(ConflictError):
+    """The execution is too old for the operation (for example as a rollback target)."""
+
+
+class PipelineExecutionNotStoppableError(ConflictError):
+    """The execution cannot be stopped now (it already finished or stopped)."""
+
+
+class DuplicatedStopRequestError(ConflictError):
+    """A stop request of the same mode is already in progress for that execution."""
+
+
+class StageNotRetryableError(ConflictError):
+    """The stage cannot be retried now: it has no failed actions, or is still running."""
+
+
+class UnableToRollbackStageError(ConflictError):
+    """The stage cannot be rolled back (no earlier successful execution, or one is running)."""
+
+
+class ConditionNotOverridableError(ConflictError):
+    """The stage condition is not in a state that can be overridden."""
+
+
+class InvalidJobStateError(ConflictError):
+    """The job is not in a state that accepts this result (already completed or timed out)."""
+
+
+# ----------------------------------------------------------------------------------------- invalid request
+
+
+class InvalidRequestError(PipepilotError):
+    """AWS (or pipepilot, before any call) rejected the request itself; retrying it unchanged cannot help."""
+
+
+class ValidationError(InvalidRequestError):
+    """A parameter broke a length, pattern or enum rule (ValidationException, or botocore's own check)."""
+
+
+class InvalidInputError(InvalidRequestError):
+    """CodeBuild rejected a parameter (InvalidInputException)."""
+
+
+class InvalidStructureError(InvalidRequestError):
+    """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline."""
+
+
+class InvalidStageDeclarationError(InvalidRequestError):
+    """A stage declaration is malformed."""
+
+
+class InvalidActionDeclarationError(InvalidRequestError):
+    """An action declaration is malformed (unknown type, bad configuration, wrong artifact counts)."""
+
+
+class InvalidBlockerDeclarationError(InvalidRequestError):
+    """A stage's ``blockers`` declaration is malformed (the field is reserved)."""
+
+
+class InvalidArnError(InvalidRequestError):
+    """The resource ARN is not a valid CodePipeline ARN."""
+
+
+class InvalidNextTokenError(InvalidRequestError):
+    """A pagination token is stale or belongs to another listing."""
+
+
+class InvalidTagsError(InvalidRequestError):
+    """A tag key or value is not allowed (for example the reserved ``aws:`` prefix)."""
+
+
+class TooManyTagsError(InvalidRequestError):
+    """The resource would carry more tags than allowed."""
+
+
+class InvalidClientTokenError(InvalidRequestError):
+    """A client request token is malformed or was reused with different parameters."""
+
+
+class InvalidJobError(InvalidRequestError):
+    """The job id does not name a valid job for this operation."""
+
+
+class InvalidNonceError(InvalidRequestError):
+    """The job nonce does not match the job."""
+
+
+class OutputVariablesSizeExceededError(InvalidRequestError):
+    """A job's output variables exceed the size CodePipeline accepts."""
+
+
+class InvalidWebhookError(InvalidRequestError):
+    """A webhook's authentication parameters or filter pattern are invalid."""
+
+
+class PipelineRenameError(InvalidRequestError):
+    """An update carried another name than the pipeline's: CodePipeline cannot rename a pipeline.
+
+    To rename, create the pipeline under the new name and delete the old one. ``name`` is the pipeline's
+    name and ``new_name`` the one the declaration carried. Nothing was sent to AWS.
+    """
+
+    def __init__(
+        self, message: str = "", *, name: str | None = None, new_name: str | None = None, **aws: Any
+    ) -> None:
+        super().__init__(message, **aws)
+        self.name = name
+        self.new_name = new_name
+
+
+class PipelineValidationError(InvalidRequestError):
+    """Local validation found problems in a pipeline declaration; nothing was sent to AWS.
+
+    ``problems`` holds every :class:`~pipepilot.model.validation.Problem` found (each has ``path``, ``code``
+    and ``message``), and ``str()`` lists them all, one per line (``path: message [code]``).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        problems: Sequence[Problem] = (),
+        pipeline_name: str | None = None,
+        **aws: Any,
+    ) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        self.pipeline_name = pipeline_name
+        if not message:
+            subject = f"pipeline {pipeline_name!r}" if pipeline_name else "the pipeline declaration"
+            count = len(self.problems)
+            message = f"{count} problem{'' if count == 1 else 's'} in {subject}"
+        lines = [message, *(f"  {problem}" for problem in self.problems)]
+        super().__init__("\n".join(lines), **aws)
+
+
+# ---------------------------------------------------------------------------------------------- approvals
+
+
+class ApprovalError(PipepilotError):
+    """A manual approval could not be answered."""
+
+
+class ApprovalAlreadyCompletedError(ApprovalError):
+    """The approval was already answered, or it expired."""
+
+
+class InvalidApprovalTokenError(ApprovalError):
+    """The approval token does not match the approval now waiting (a newer run replaced it)."""
+
+
+class ApprovalConflict(ApprovalError, ConflictError):
+    """The approval was already answered with the other outcome than the one being sent.
+
+    Raised when a redelivered request (Lambda, SNS) finds the approval completed differently; answering
+    the same way twice is a no-op, not this error. ``requested`` and ``actual`` are the two outcomes
+    (for example ``"Approved"`` and ``"Rejected"``).
+    """
+
+    def __init__(
+        self, message: str = "", *, requested: str | None = None, actual: str | None = None, **aws: Any
+    ) -> None:
+        super().__init__(message, **aws)
+        self.requested = requested
+        self.actual = actual
+
+
+# -------------------------------------------------------------------------------------------------- quotas
+
+
+class QuotaError(PipepilotError):
+    """An account or resource quota is reached; waiting for something to finish, or a quota raise, helps."""
+
+
+class LimitExceededError(QuotaError):
+    """A CodePipeline quota is reached (for example the number of pipelines in the account)."""
+
+
+class ConcurrentPipelineExecutionsLimitExceededError(QuotaError):
+    """The pipeline already runs (or queues) as many executions as its quota allows."""
+
+
+class AccountLimitExceededError(QuotaError):
+    """A CodeBuild account quota is reached (builds queued or running, projects, ...)."""
+
+
+# ----------------------------------------------------------------------------------------------- transient
+
+
+class TransientError(PipepilotError):
+    """A failure that may pass by itself. pipepilot already retried within its retry policy."""
+
+
+class ThrottlingError(TransientError):
+    """AWS is rate-limiting the caller ("Rate exceeded")."""
+
+
+class ServiceUnavailableError(TransientError):
+    """AWS failed on its side (HTTP 5xx, InternalFailure, ServiceUnavailable)."""
+
+
+class ConnectionFailure(TransientError):
+    """No answer came back: the endpoint was unreachable, or the connection dropped or timed out.
+
+    A write that failed this way may or may not have taken effect.
+    """
+
+
+# ------------------------------------------------------------------------------------- access and fallback
+
+
+class AccessDeniedError(PipepilotError):
+    """The caller's credentials are missing, invalid or expired, or do not allow the operation."""
+
+
+class AWSServiceError(PipepilotError):
+    """An AWS error pipepilot has no more specific class for; ``code`` says which."""
+
+
+# --------------------------------------------------------------------------------------------------- waits
+
+
+class WaitError(PipepilotError):
+    """A wait ended without the outcome it waited for."""
+
+
+class WaitTimeout(WaitError):
+    """The wait's deadline passed; ``last`` is the last state observed (never swallowed)."""
+
+    def __init__(self, message: str = "", *, last: object = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.last = last
+
+
+class ExecutionUnsuccessful(WaitError):
+    """A pipeline execution ended without succeeding.
+
+    ``execution`` is the last observed execution; ``stage`` and ``action`` name where it went wrong, with
+    the action's ``error_code``, ``error_message`` and ``external_execution_url`` when AWS reported them.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        execution: object = None,
+        stage: str | None = None,
+        action: str | None = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        external_execution_url: str | None = None,
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.execution = execution
+        self.stage = stage
+        self.action = action
+        self.error_code = error_code
+        self.error_message = error_message
+        self.external_execution_url = external_execution_url
+
+
+class ExecutionFailed(ExecutionUnsuccessful):
+    """The execution ended ``Failed``."""
+
+
+class ExecutionStopped(ExecutionUnsuccessful):
+    """The execution was stopped (``Stopped``)."""
+
+
+class ExecutionSuperseded(ExecutionUnsuccessful):
+    """A newer execution overtook this one (``Superseded``, SUPERSEDED mode)."""
+
+
+class ExecutionCancelled(ExecutionUnsuccessful):
+    """The execution was cancelled (``Cancelled``, for example when its queue was discarded)."""
+
+
+class BuildFailed(WaitError):
+    """A CodeBuild build ended without succeeding (FAILED, FAULT, TIMED_OUT or STOPPED).
+
+    ``build`` is the last observed build, ``phase`` the phase that failed, and ``contexts`` the phase's
+    status contexts (CodeBuild's explanation of the failure).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        build: object = None,
+        phase: str | None = None,
+        contexts: Sequence[object] = (),
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.build = build
+        self.phase = phase
+        self.contexts: tuple[object, ...] = tuple(contexts)
+
+
+# --------------------------------------------------------------------------------------------- code table
+
+#: Error codes AWS uses for throttling across services (botocore's ``retries/standard.py`` list, minus
+#: ``LimitExceededException``: CodePipeline uses that code for its pipeline quota, which no back-off fixes).
+THROTTLING_CODES: frozenset[str] = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+    }
+)
+
+_SERVICE_UNAVAILABLE_CODES = (
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "InternalServerException",
+    "InternalServiceError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ServiceException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+)
+
+_ACCESS_DENIED_CODES = (
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "NotAuthorized",
+    "AccountSuspendedException",
+)
+
+_SPECIFIC_CODES: dict[str, type[PipepilotError]] = {
+    # not found
+    "PipelineNotFoundException": PipelineNotFoundError,
+    "PipelineVersionNotFoundException": PipelineVersionNotFoundError,
+    "PipelineExecutionNotFoundException": PipelineExecutionNotFoundError,
+    "StageNotFoundException": StageNotFoundError,
+    "ActionNotFoundException": ActionNotFoundError,
+    "ActionExecutionNotFoundException": ActionExecutionNotFoundError,
+    "ActionTypeNotFoundException": ActionTypeNotFoundError,
+    "JobNotFoundException": JobNotFoundError,
+    "WebhookNotFoundException": WebhookNotFoundError,
+    "ResourceNotFoundException": ResourceNotFoundError,
+    # conflicts
+    "ConflictException": ConflictError,
+    "ConcurrentModificationException": ConcurrentModificationError,
+    "PipelineNameInUseException": PipelineNameInUseError,
+    "ResourceAlreadyExistsException": ResourceAlreadyExistsError,
+    "ActionTypeAlreadyExistsException": ResourceAlreadyExistsError,
+    "NotLatestPipelineExecutionException": NotLatestPipelineExecutionError,
+    "PipelineExecutionOutdatedException": PipelineExecutionOutdatedError,
+    "PipelineExecutionNotStoppableException": PipelineExecutionNotStoppableError,
+    "DuplicatedStopRequestException": DuplicatedStopRequestError,
+    "StageNotRetryableException": StageNotRetryableError,
+    "UnableToRollbackStageException": UnableToRollbackStageError,
+    "ConditionNotOverridableException": ConditionNotOverridableError,
+    "InvalidJobStateException": InvalidJobStateError,
+    # invalid requests
+    "ValidationException": ValidationError,
+    "InvalidInputException": InvalidInputError,
+    "InvalidStructureException": InvalidStructureError,
+    "InvalidStageDeclarationException": InvalidStageDeclarationError,
+    "InvalidActionDeclarationException": InvalidActionDeclarationError,
+    "InvalidBlockerDeclarationException": InvalidBlockerDeclarationError,
+    "InvalidArnException": InvalidArnError,
+    "InvalidNextTokenException": InvalidNextTokenError,
+    "InvalidTagsException": InvalidTagsError,
+    "TooManyTagsException": TooManyTagsError,
+    "InvalidClientTokenException": InvalidClientTokenError,
+    "InvalidJobException": InvalidJobError,
+    "InvalidNonceException": InvalidNonceError,
+    "OutputVariablesSizeExceededException": OutputVariablesSizeExceededError,
+    "InvalidWebhookAuthenticationParametersException": InvalidWebhookError,
+    "InvalidWebhookFilterPatternException": InvalidWebhookError,
+    # approvals
+    "ApprovalAlreadyCompletedException": ApprovalAlreadyCompletedError,
+    "InvalidApprovalTokenException": InvalidApprovalTokenError,
+    # quotas
+    "LimitExceededException": LimitExceededError,
+    "ConcurrentPipelineExecutionsLimitExceededException": ConcurrentPipelineExecutionsLimitExceededError,
+    "AccountLimitExceededException": AccountLimitExceededError,
+}
+
+#: AWS error code -> the class pipepilot raises for it. Codes not listed fall back by HTTP status
+#: (5xx -> :class:`ServiceUnavailableError`) and then to :class:`AWSServiceError`.
+ERROR_CODES: Mapping[str, type[PipepilotError]] = MappingProxyType(
+    {
+        **_SPECIFIC_CODES,
+        **dict.fromkeys(THROTTLING_CODES, ThrottlingError),
+        **dict.fromkeys(_SERVICE_UNAVAILABLE_CODES, ServiceUnavailableError),
+        **dict.fromkeys(_ACCESS_DENIED_CODES, AccessDeniedError),
+    }
+)
+
+
+def error_class_for(code: str | None, http_status: int | None = None) -> type[PipepilotError]:
+    """The class for an AWS error ``code`` (and HTTP status): specific when known, else a fallback.
+
+    Order: the exact code in :data:`ERROR_CODES`; any code starting ``AccessDenied``; an HTTP status of 500
+    or more; finally :class:`AWSServiceError`. A ``namespace#`` prefix on the code is ignored.
+    """
+    if code:
+        code = code.rpartition("#")[2]
+        known = ERROR_CODES.get(code)
+        if known is not None:
+            return known
+        if code.startswith("AccessDenied"):
+            return AccessDeniedError
+    if http_status is not None and http_status >= 500:
+        return ServiceUnavailableError
+    return AWSServiceError
+
+
+def translate(exc: botocore_exceptions.ClientError, operation: str | None = None) -> PipepilotError:
+    """The pipepilot error for a botocore ``ClientError`` (not raised; the caller raises it ``from exc``).
+
+    ``operation`` overrides the operation name botocore recorded. The text names the operation, the code
+    and AWS's message, and never the request's parameters.
+    """
+    response: Mapping[str, Any] = exc.response
+    error = response.get("Error") or {}
+    metadata = response.get("ResponseMetadata") or {}
+    code = error.get("Code") or None
+    status = metadata.get("HTTPStatusCode")
+    aws_message = str(error.get("Message") or "")
+    operation_name = operation or getattr(exc, "operation_name", None)
+    cls = error_class_for(code, status)
+    text = f"{operation_name or 'AWS call'} failed: {code or f'HTTP {status}'}"
+    if aws_message:
+        text += f": {aws_message}"
+    return cls(
+        text,
+        code=code,
+        aws_message=aws_message,
+        operation_name=operation_name,
+        request_id=metadata.get("RequestId"),
+        http_status=status,
+        response=response,
+    )
+
+
+# Connection problems botocore raises instead of a ClientError (no HTTP answer came back). SSL and proxy
+# errors are left out on purpose: they are configuration problems, and retrying cannot fix them.
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    botocore_exceptions.EndpointConnectionError,
+    botocore_exceptions.ConnectTimeoutError,
+    botocore_exceptions.ConnectionClosedError,
+    botocore_exceptions.ReadTimeoutError,
+)
+_CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
+    botocore_exceptions.NoCredentialsError,
+    botocore_exceptions.PartialCredentialsError,
+)
+
+
+def translate_botocore_error(exc: Exception, operation: str | None = None) -> PipepilotError | None:
+    """The pipepilot error for a botocore exception, or ``None`` if pipepilot leaves it as it is.
+
+    ``ClientError`` goes through :func:`translate`; dropped connections and timeouts become
+    :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`;
+    missing credentials become :class:`AccessDeniedError`.
+    """
+    if isinstance(exc, botocore_exceptions.ClientError):
+        return translate(exc, operation)
+    where = operation or "AWS call"
+    if isinstance(exc, _CONNECTION_ERRORS):
+        return ConnectionFailure(
+            f"{where} failed: no answer from AWS ({type(exc).__name__})", operation_name=operation
+        )
+    if isinstance(exc, botocore_exceptions.ParamValidationError):
+        return ValidationError(f"{where} was not sent: {exc}", operation_name=operation)
+    if isinstance(exc, _CREDENTIAL_ERRORS):
+        return AccessDeniedError(f"{where} was not sent: {exc}", operation_name=operation)
+    return None
+
+
+@contextlib.contextmanager
+def translating(operation: str | None = None) -> Iterator[None]:
+    """Run a boto3 call, raising the pipepilot error for any botocore error (original kept as ``__cause__``).
+
+    Botocore errors that have no pipepilot meaning (for example a misconfigured endpoint) pass through.
+    """
+    try:
+        yield
+    except (botocore_exceptions.ClientError, botocore_exceptions.BotoCoreError) as exc:
+        mapped = translate_botocore_error(exc, operation)
+        if mapped is None:
+            raise
+        raise mapped from exc

@@ -1,0 +1,366 @@
+"""The error tree, the code table (complete against botocore's models) and translation at the seam."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore import exceptions as botocore_exceptions
+from botocore.stub import Stubber
+
+from pipepilot import errors
+from pipepilot.errors import (
+    ERROR_CODES,
+    THROTTLING_CODES,
+    AccessDeniedError,
+    ActionNotFoundError,
+    ApprovalConflict,
+    ApprovalError,
+    AWSServiceError,
+    BuildFailed,
+    ConflictError,
+    ConnectionFailure,
+    ExecutionFailed,
+    ExecutionUnsuccessful,
+    InvalidRequestError,
+    LimitExceededError,
+    NotFoundError,
+    PipelineNotFoundError,
+    PipelineValidationError,
+    PipepilotError,
+    QuotaError,
+    ServiceUnavailableError,
+    StageNotFoundError,
+    ThrottlingError,
+    TransientError,
+    ValidationError,
+    VersionConflictError,
+    WaitError,
+    WaitTimeout,
+    error_class_for,
+    translate,
+    translating,
+)
+from pipepilot.model.validation import Problem
+
+#: Modeled codes that deliberately map to the AWSServiceError fallback, each with the reason.
+FALLBACK_IS_FINE = {
+    "RequestFailedException": "CodePipeline's 'unknown error, exception, or failure': AWS itself does not "
+    "say what went wrong, so no branch of the tree would be truthful.",
+    "OAuthProviderException": "CodeBuild's third-party OAuth provider (GitHub, Bitbucket) failed; not "
+    "AWS's state, not the caller's request, not a quota.",
+}
+
+
+def _modeled_codes(service: str) -> set[str]:
+    model = botocore.session.Session().get_service_model(service)
+    return {getattr(shape, "error_code", None) or shape.name for shape in model.error_shapes}
+
+
+@pytest.mark.parametrize("service", ["codepipeline", "codebuild"])
+def test_every_modeled_error_code_maps_to_a_class_or_is_a_declared_fallback(service: str) -> None:
+    """Each error code in botocore's service model gets a specific class, or a stated reason why not."""
+    codes = _modeled_codes(service)
+    assert len(codes) >= {"codepipeline": 42, "codebuild": 6}[service]
+    unmapped = {code for code in codes if error_class_for(code, 400) is AWSServiceError}
+    assert unmapped <= set(FALLBACK_IS_FINE), (
+        f"codes without a class or a reason: {unmapped - set(FALLBACK_IS_FINE)}"
+    )
+
+
+def test_fallback_list_holds_only_codes_the_models_still_have() -> None:
+    """A fallback entry for a code botocore no longer models, or that now has a class, is stale."""
+    modeled = _modeled_codes("codepipeline") | _modeled_codes("codebuild")
+    for code in FALLBACK_IS_FINE:
+        assert code in modeled
+        assert error_class_for(code, 400) is AWSServiceError
+
+
+def test_error_classes_all_descend_from_the_one_root() -> None:
+    """Every exception class pipepilot exports is a PipepilotError, and the table maps only onto them."""
+    exported = [getattr(errors, name) for name in errors.__all__]
+    classes = [obj for obj in exported if isinstance(obj, type)]
+    assert len(classes) > 50
+    for cls in classes:
+        assert issubclass(cls, PipepilotError), cls
+    assert all(issubclass(cls, PipepilotError) for cls in ERROR_CODES.values())
+
+
+def test_module_docstring_tree_names_every_exported_class() -> None:
+    """The ASCII tree in the module docstring stays in step with the classes."""
+    doc = errors.__doc__ or ""
+    for name in errors.__all__:
+        obj = getattr(errors, name)
+        if isinstance(obj, type):
+            assert name in doc, name
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"],
+)
+def test_throttling_codes_map_to_a_transient_throttling_error(code: str) -> None:
+    """AWS's throttling codes become ThrottlingError, which is a TransientError."""
+    assert code in THROTTLING_CODES
+    assert error_class_for(code, 400) is ThrottlingError
+    assert issubclass(ThrottlingError, TransientError)
+
+
+def test_pipeline_quota_is_a_quota_error_not_throttling() -> None:
+    """LimitExceededException is CodePipeline's pipeline quota: back-off cannot fix it, so it is not transient."""
+    assert "LimitExceededException" not in THROTTLING_CODES
+    cls = error_class_for("LimitExceededException", 400)
+    assert cls is LimitExceededError
+    assert issubclass(cls, QuotaError)
+    assert not issubclass(cls, TransientError)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("SomethingNew", 500, ServiceUnavailableError),
+        ("SomethingNew", 503, ServiceUnavailableError),
+        (None, 502, ServiceUnavailableError),
+        ("InternalFailure", 500, ServiceUnavailableError),
+        ("ServiceUnavailable", 503, ServiceUnavailableError),
+        ("AccessDeniedException", 400, AccessDeniedError),
+        ("AccessDeniedForDependencyException", 400, AccessDeniedError),
+        ("UnrecognizedClientException", 400, AccessDeniedError),
+        ("ExpiredTokenException", 400, AccessDeniedError),
+        ("SomethingNew", 400, AWSServiceError),
+        (None, None, AWSServiceError),
+        ("com.amazonaws.codepipeline#PipelineNotFoundException", 400, PipelineNotFoundError),
+        ("ConflictException", 409, ConflictError),
+        ("PipelineNotFoundException", 500, PipelineNotFoundError),
+    ],
+)
+def test_error_class_for_picks_the_most_specific_class(
+    code: str | None, status: int | None, expected: type[PipepilotError]
+) -> None:
+    """Exact codes first, then AccessDenied*, then 5xx, then the AWSServiceError fallback."""
+    assert error_class_for(code, status) is expected
+
+
+def _client_error(code: str, message: str, *, status: int = 400, operation: str = "GetPipeline") -> Any:
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"RequestId": "req-1234", "HTTPStatusCode": status, "RetryAttempts": 0},
+    }
+    return botocore_exceptions.ClientError(response, operation)
+
+
+def test_translate_keeps_code_message_operation_request_id_status_and_response() -> None:
+    """A translated error carries everything a caller needs to report or branch on."""
+    exc = _client_error("PipelineNotFoundException", "Account does not have a pipeline with name 'p'")
+    err = translate(exc)
+    assert type(err) is PipelineNotFoundError
+    assert err.code == "PipelineNotFoundException"
+    assert err.message == "Account does not have a pipeline with name 'p'"
+    assert err.operation_name == "GetPipeline"
+    assert err.request_id == "req-1234"
+    assert err.http_status == 400
+    assert err.response is exc.response
+    assert "GetPipeline" in str(err)
+    assert "PipelineNotFoundException" in str(err)
+    assert "does not have a pipeline" in str(err)
+
+
+def test_fallback_keeps_the_unknown_code() -> None:
+    """An unmodeled code becomes AWSServiceError that still says which code it was."""
+    err = translate(_client_error("BrandNewException", "new", operation="ListPipelines"))
+    assert type(err) is AWSServiceError
+    assert err.code == "BrandNewException"
+
+
+def test_translate_accepts_an_operation_override() -> None:
+    """The operation name given to translate wins over botocore's."""
+    err = translate(_client_error("ValidationException", "bad"), "CreatePipeline")
+    assert type(err) is ValidationError
+    assert err.operation_name == "CreatePipeline"
+
+
+def test_translating_raises_the_mapped_error_from_a_real_client_error_keeping_the_cause() -> None:
+    """Errors from a real boto3 call come out typed, with the ClientError as ``__cause__``."""
+    client = boto3.client("codepipeline", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "get_pipeline",
+            "PipelineNotFoundException",
+            "no such pipeline",
+            response_meta={"RequestId": "abc-123"},
+        )
+        with pytest.raises(PipelineNotFoundError) as info, translating("GetPipeline"):
+            client.get_pipeline(name="missing")
+    err = info.value
+    assert isinstance(err.__cause__, botocore_exceptions.ClientError)
+    assert err.request_id == "abc-123"
+    assert isinstance(err, NotFoundError)
+
+
+def test_translated_messages_never_echo_request_parameters() -> None:
+    """A failed PutApprovalResult does not leak its approval token into the error or its repr."""
+    client = boto3.client("codepipeline", region_name="us-east-1")
+    token = "0f7c6a4e-1111-2222-3333-444455556666"
+    with Stubber(client) as stub:
+        stub.add_client_error("put_approval_result", "InvalidApprovalTokenException", "token is not valid")
+        with pytest.raises(ApprovalError) as info, translating("PutApprovalResult"):
+            client.put_approval_result(
+                pipelineName="p",
+                stageName="s",
+                actionName="a",
+                result={"summary": "ok", "status": "Approved"},
+                token=token,
+            )
+    err = info.value
+    assert token not in str(err)
+    assert token not in repr(err)
+    assert token not in repr(err.response)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        botocore_exceptions.EndpointConnectionError(
+            endpoint_url="https://codepipeline.us-east-1.amazonaws.com"
+        ),
+        botocore_exceptions.ConnectTimeoutError(endpoint_url="https://x"),
+        botocore_exceptions.ReadTimeoutError(endpoint_url="https://x"),
+        botocore_exceptions.ConnectionClosedError(endpoint_url="https://x"),
+    ],
+)
+def test_connection_errors_become_connection_failure(exc: Exception) -> None:
+    """No answer from AWS is a transient ConnectionFailure, original kept as the cause."""
+    with pytest.raises(ConnectionFailure) as info, translating("ListPipelines"):
+        raise exc
+    assert info.value.__cause__ is exc
+    assert isinstance(info.value, TransientError)
+    assert info.value.operation_name == "ListPipelines"
+
+
+def test_botocore_parameter_validation_becomes_validation_error() -> None:
+    """botocore's own client-side validation surfaces as pipepilot's ValidationError."""
+    client = boto3.client("codepipeline", region_name="us-east-1")
+    with pytest.raises(ValidationError) as info, translating("GetPipeline"):
+        client.get_pipeline(name="")
+    assert isinstance(info.value.__cause__, botocore_exceptions.ParamValidationError)
+    assert isinstance(info.value, InvalidRequestError)
+
+
+def test_missing_credentials_become_access_denied() -> None:
+    """No credentials at all is an AccessDeniedError."""
+    with pytest.raises(AccessDeniedError), translating("GetPipeline"):
+        raise botocore_exceptions.NoCredentialsError
+
+
+def test_botocore_errors_without_a_meaning_pass_through() -> None:
+    """A configuration error such as a missing region is not disguised as an AWS answer."""
+    with pytest.raises(botocore_exceptions.NoRegionError), translating("GetPipeline"):
+        raise botocore_exceptions.NoRegionError
+
+
+def test_non_botocore_errors_pass_through_untouched() -> None:
+    """translating() only touches botocore errors."""
+    with pytest.raises(KeyError), translating("GetPipeline"):
+        raise KeyError("x")
+
+
+def test_local_lookup_errors_list_the_names_that_exist() -> None:
+    """StageNotFoundError/ActionNotFoundError from local look-ups carry the missing and the available names."""
+    err = StageNotFoundError("no stage 'Deploy'", name="Deploy", available=["Source", "Build"])
+    assert err.name == "Deploy"
+    assert err.available == ("Source", "Build")
+    assert err.code is None
+    assert err.operation_name is None
+    assert err.request_id is None
+    assert err.http_status is None
+    assert err.response is None
+    assert err.message == "no stage 'Deploy'"
+    action = ActionNotFoundError("no action", name="Test", available=("Unit",))
+    assert isinstance(action, NotFoundError)
+    assert action.available == ("Unit",)
+
+
+def test_errors_from_aws_for_named_lookups_have_no_available_names() -> None:
+    """The same classes come out of translation, with empty look-up details."""
+    err = translate(_client_error("StageNotFoundException", "no stage", operation="RetryStageExecution"))
+    assert isinstance(err, StageNotFoundError)
+    assert err.name is None
+    assert err.available == ()
+
+
+def test_errors_survive_pickling_with_their_attributes() -> None:
+    """Errors cross process boundaries (fleet workers) with their attributes intact."""
+    original = VersionConflictError("moved", pipeline_name="p", expected_version=3, actual_version=4)
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is VersionConflictError
+    assert (copy.pipeline_name, copy.expected_version, copy.actual_version) == ("p", 3, 4)
+    assert str(copy) == "moved"
+    translated = pickle.loads(pickle.dumps(translate(_client_error("ThrottlingException", "Rate exceeded"))))
+    assert translated.code == "ThrottlingException"
+
+
+def test_version_conflict_is_a_conflict() -> None:
+    """Optimistic-concurrency failures are caught as ConflictError."""
+    assert issubclass(VersionConflictError, ConflictError)
+
+
+def test_approval_conflict_is_both_an_approval_error_and_a_conflict() -> None:
+    """A redelivered approval answered the other way is an ApprovalError and a ConflictError."""
+    err = ApprovalConflict("already rejected", requested="Approved", actual="Rejected")
+    assert isinstance(err, ApprovalError)
+    assert isinstance(err, ConflictError)
+    assert (err.requested, err.actual) == ("Approved", "Rejected")
+
+
+def test_wait_errors_carry_their_last_observed_state() -> None:
+    """Wait errors keep the state they saw last; nothing is swallowed."""
+    state = object()
+    timeout = WaitTimeout("gave up", last=state)
+    assert timeout.last is state
+    failed = ExecutionFailed(
+        "failed",
+        execution=state,
+        stage="Build",
+        action="Compile",
+        error_code="JobFailed",
+        error_message="exit 2",
+        external_execution_url="https://example.com/build/1",
+    )
+    assert isinstance(failed, ExecutionUnsuccessful)
+    assert isinstance(failed, WaitError)
+    assert (failed.execution, failed.stage, failed.action) == (state, "Build", "Compile")
+    assert (failed.error_code, failed.error_message) == ("JobFailed", "exit 2")
+    assert failed.external_execution_url == "https://example.com/build/1"
+    build = BuildFailed(
+        "build failed", build=state, phase="BUILD", contexts=[{"statusCode": "COMMAND_FAILED"}]
+    )
+    assert build.build is state
+    assert build.phase == "BUILD"
+    assert build.contexts == ({"statusCode": "COMMAND_FAILED"},)
+    for cls in (errors.ExecutionStopped, errors.ExecutionSuperseded, errors.ExecutionCancelled):
+        assert issubclass(cls, ExecutionUnsuccessful)
+
+
+def test_pipeline_validation_error_lists_every_problem() -> None:
+    """str() of a PipelineValidationError names every problem with its path, message and code."""
+    problems = [
+        Problem(path="stages", code="too-few-stages", message="A pipeline needs at least 2 stages."),
+        Problem(
+            path="stages[0].actions[0].inputArtifacts[0].name",
+            code="artifact-not-produced",
+            message="No earlier action produces 'src'.",
+        ),
+    ]
+    err = PipelineValidationError(problems=problems, pipeline_name="web")
+    text = str(err)
+    assert text.splitlines()[0] == "2 problems in pipeline 'web'"
+    for problem in problems:
+        assert problem.path in text
+        assert problem.code in text
+        assert problem.message in text
+    assert err.problems == tuple(problems)
+    assert isinstance(err, InvalidRequestError)
+    assert err.code is None

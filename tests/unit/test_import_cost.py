@@ -1,0 +1,65 @@
+"""``import pipepilot`` stays cheap: it loads only its runtime dependencies and the standard library.
+
+Timing lives in ``benchmarks/bench_import.py``; these tests check the module set, which is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+_NEW_MODULES = (
+    "import json, sys; before = set(sys.modules); import {module}; "
+    "print(json.dumps(sorted(set(sys.modules) - before)))"
+)
+_ALLOWED_ROOTS = frozenset({"pipepilot", "boto3", "botocore", "attr", "attrs", "tenacity"})
+
+
+def _new_modules(module: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _NEW_MODULES.format(module=module)], check=True, capture_output=True, text=True
+    )
+    return set(json.loads(done.stdout))
+
+
+def _root(name: str) -> str:
+    return name.partition(".")[0]
+
+
+# ``pipepilot.pipelines`` is listed too so the seam's own cost is checked whatever ``__init__`` re-exports.
+@pytest.fixture(scope="module", params=["pipepilot", "pipepilot.pipelines"])
+def loaded(request: pytest.FixtureRequest) -> set[str]:
+    """Modules a fresh interpreter gains from importing the package (or the facade module)."""
+    module: str = request.param
+    return _new_modules(module)
+
+
+def test_import_loads_nothing_beyond_runtime_dependencies_and_stdlib(loaded: set[str]) -> None:
+    """Every module is stdlib, pipepilot, boto3/botocore/attrs/tenacity, or something those load themselves."""
+    dependencies = {_root(name) for name in _new_modules("boto3, attrs, tenacity")}
+    allowed = _ALLOWED_ROOTS | dependencies | set(sys.stdlib_module_names)
+    offenders = sorted(name for name in loaded if _root(name) not in allowed)
+    assert offenders == []
+
+
+def test_import_loads_no_optional_or_test_only_parts(loaded: set[str]) -> None:
+    """The offline engine, moto, the CLI and typing stubs are imported only when asked for."""
+    forbidden = (
+        "moto",
+        "pipepilot.local",
+        "pipepilot.cli",
+        "mypy_boto3_codepipeline",
+        "pytest",
+        "hypothesis",
+    )
+    found = sorted(name for name in loaded if any(name == f or name.startswith(f + ".") for f in forbidden))
+    assert found == []
+
+
+def test_import_defers_boto3(loaded: set[str]) -> None:
+    """boto3 (most of the cost) is imported on first client creation, not by ``import pipepilot``."""
+    assert "boto3" not in loaded
+    assert "botocore.session" not in loaded
