@@ -1,0 +1,383 @@
+"""Typed views of the EventBridge events CodePipeline emits (pipeline, stage and action state changes).
+
+A Lambda function or EventBridge consumer gets these as plain dicts; :func:`parse_event` turns one into
+a :class:`PipelineExecutionStateChange`, :class:`StageExecutionStateChange` or
+:class:`ActionExecutionStateChange`, each with the envelope (``account``, ``region``, ``time`` ...) and the
+``detail`` members as snake_case attributes::
+
+    event = parse_event(lambda_event)
+    if isinstance(event, ActionExecutionStateChange) and event.state == EventState.FAILED:
+        notify(event.pipeline, event.stage, event.action, event.execution_result)
+
+Event states are upper case (``STARTED``, ``SUCCEEDED``, ``CANCELED`` with one L), unlike the API's
+``InProgress``/``Cancelled``; states CodePipeline adds later stay plain strings. Events re-delivered by
+CodeStar Notifications (``detailType`` instead of ``detail-type``, plus ``additionalAttributes``) are
+read too. The event as received stays available as ``raw``. Pure data, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+import attrs
+
+from pipepilot.errors import InvalidRequestError
+from pipepilot.model._wire import copy_json, enum_table, keys_only_repr
+from pipepilot.model.declaration import ActionTypeId
+from pipepilot.model.runtime import ExecutionTrigger, TriggerType, WireEnum
+
+__all__ = [
+    "PIPELINE_EVENT_SOURCE",
+    "ActionExecutionStateChange",
+    "CodePipelineEvent",
+    "EventArtifact",
+    "EventExecutionResult",
+    "EventState",
+    "PipelineExecutionStateChange",
+    "StageExecutionStateChange",
+    "parse_event",
+]
+
+#: The ``source`` of every CodePipeline event.
+PIPELINE_EVENT_SOURCE = "aws.codepipeline"
+
+_PIPELINE_DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
+_STAGE_DETAIL_TYPE = "CodePipeline Stage Execution State Change"
+_ACTION_DETAIL_TYPE = "CodePipeline Action Execution State Change"
+
+
+class EventState(WireEnum):
+    """The ``state`` of a pipeline, stage or action event (not every level uses every state)."""
+
+    STARTED = "STARTED"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    SUPERSEDED = "SUPERSEDED"
+    CANCELED = "CANCELED"
+    RESUMED = "RESUMED"
+    ABANDONED = "ABANDONED"
+
+    @property
+    def is_terminal(self) -> bool:
+        """The pipeline, stage or action run ended (``FAILED``/``STOPPED`` runs may resume on a retry)."""
+        return self not in (EventState.STARTED, EventState.STOPPING, EventState.RESUMED)
+
+
+_EVENT_STATE = enum_table(EventState)
+_TRIGGER_TYPE = enum_table(TriggerType)
+
+
+def _bad(message: str) -> InvalidRequestError:
+    return InvalidRequestError(f"not a CodePipeline event: {message}")
+
+
+def _text(data: Mapping[str, Any], key: str, *, where: str) -> str:
+    value = data.get(key)
+    if type(value) is not str or not value:
+        raise _bad(f"{where}{key!r} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if type(value) is str else None
+
+
+def _version(value: Any) -> int | None:
+    # AWS samples show the pipeline version both as a number and as a string ("1").
+    if type(value) is int:
+        return value
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is str and value.isdigit():
+        return int(value)
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if type(value) is not str:
+        return None
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+@attrs.frozen(kw_only=True)
+class EventArtifact:
+    """An input or output artifact named in an action event, and where it is in S3."""
+
+    name: str | None = None
+    bucket: str | None = None
+    key: str | None = None
+
+    @classmethod
+    def from_detail(cls, data: Mapping[str, Any]) -> EventArtifact:
+        """Read one ``input-artifacts`` / ``output-artifacts`` entry."""
+        location = data.get("s3location")
+        location = location if isinstance(location, Mapping) else {}
+        return cls(
+            name=_optional_text(data, "name"),
+            bucket=_optional_text(location, "bucket"),
+            key=_optional_text(location, "key"),
+        )
+
+
+def _result_repr(result: EventExecutionResult) -> str:
+    shown = (
+        "'***'"
+        if result.conceals_external_id and result.external_execution_id
+        else repr(result.external_execution_id)
+    )
+    return (
+        f"EventExecutionResult(external_execution_id={shown}, "
+        f"external_execution_summary={result.external_execution_summary!r}, "
+        f"external_execution_url={result.external_execution_url!r}, error_code={result.error_code!r})"
+    )
+
+
+@attrs.frozen(kw_only=True, repr=False)
+class EventExecutionResult:
+    """The ``execution-result`` of an action event: provider id, summary, link, and error code on failure.
+
+    For a manual approval the external id can be the approval token, so ``repr`` hides it there.
+    """
+
+    external_execution_id: str | None = None
+    external_execution_summary: str | None = None
+    external_execution_url: str | None = None
+    error_code: str | None = None
+    conceals_external_id: bool = attrs.field(default=False, eq=False)
+
+    @classmethod
+    def from_detail(cls, data: Mapping[str, Any], *, conceal: bool = False) -> EventExecutionResult:
+        """Read an ``execution-result`` object (``conceal`` for approval actions)."""
+        return cls(
+            external_execution_id=_optional_text(data, "external-execution-id"),
+            external_execution_summary=_optional_text(data, "external-execution-summary"),
+            external_execution_url=_optional_text(data, "external-execution-url"),
+            error_code=_optional_text(data, "error-code"),
+            conceals_external_id=conceal,
+        )
+
+    def __repr__(self) -> str:
+        return _result_repr(self)
+
+
+@attrs.frozen(kw_only=True)
+class CodePipelineEvent:
+    """What every CodePipeline state-change event has: the envelope, the pipeline, execution and state.
+
+    ``state`` is an :class:`EventState` (or the raw string of a state added later). ``version`` is the
+    pipeline's structure version. ``raw`` is the event as received (a copy).
+    """
+
+    detail_type: str
+    event_id: str | None
+    account: str | None
+    region: str | None
+    time: datetime | None
+    resources: tuple[str, ...]
+    pipeline: str
+    execution_id: str
+    state: EventState | str
+    version: int | None
+    additional_attributes: Mapping[str, Any] | None = attrs.field(
+        default=None, repr=keys_only_repr, hash=False
+    )
+    raw: Mapping[str, Any] = attrs.field(repr=False, eq=False, hash=False)
+
+    # Each subclass names the detail-type it reads (a ClassVar, so attrs does not make it a field).
+    _DETAIL_TYPE: ClassVar[str] = ""
+
+    @classmethod
+    def _common(cls, event: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        if not isinstance(event, Mapping):
+            raise _bad(f"expected a mapping, got {type(event).__name__}")
+        source = event.get("source")
+        if source is not None and source != PIPELINE_EVENT_SOURCE:
+            raise _bad(f"source is {source!r}, not {PIPELINE_EVENT_SOURCE!r}")
+        detail_type = event.get("detail-type", event.get("detailType"))
+        if detail_type != cls._DETAIL_TYPE:
+            raise _bad(f"detail-type is {detail_type!r}, expected {cls._DETAIL_TYPE!r}")
+        detail = event.get("detail")
+        if not isinstance(detail, Mapping):
+            raise _bad(f"'detail' must be a mapping, not {type(detail).__name__}")
+        resources = event.get("resources")
+        additional = event.get("additionalAttributes")
+        raw_state = _text(detail, "state", where="detail.")
+        common: dict[str, Any] = {
+            "detail_type": detail_type,
+            "event_id": _optional_text(event, "id"),
+            "account": _optional_text(event, "account"),
+            "region": _optional_text(event, "region"),
+            "time": _timestamp(event.get("time")),
+            "resources": tuple(r for r in resources if type(r) is str) if isinstance(resources, list) else (),
+            "pipeline": _text(detail, "pipeline", where="detail."),
+            "execution_id": _text(detail, "execution-id", where="detail."),
+            "state": _EVENT_STATE.get(raw_state, raw_state),
+            "version": _version(detail.get("version")),
+            "additional_attributes": dict(additional) if isinstance(additional, Mapping) else None,
+            "raw": copy_json(dict(event)),
+        }
+        return common, detail
+
+    @property
+    def is_terminal(self) -> bool:
+        """The run the event reports on has ended (unknown states count as not ended)."""
+        state = self.state
+        return isinstance(state, EventState) and state.is_terminal
+
+
+@attrs.frozen(kw_only=True)
+class PipelineExecutionStateChange(CodePipelineEvent):
+    """``CodePipeline Pipeline Execution State Change``: an execution started, ended, was stopped ...
+
+    ``execution_trigger`` is set on ``STARTED``; ``stop_execution_comments`` on ``STOPPING``;
+    ``execution_attempt`` on events re-delivered by CodeStar Notifications.
+    """
+
+    execution_trigger: ExecutionTrigger | None = None
+    stop_execution_comments: str | None = None
+    execution_attempt: int | None = None
+
+    _DETAIL_TYPE = _PIPELINE_DETAIL_TYPE
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> PipelineExecutionStateChange:
+        """Read a pipeline execution event.
+
+        Raises:
+            InvalidRequestError: the dict is not such an event (wrong source or detail-type, or a required
+                ``detail`` member missing).
+        """
+        common, detail = cls._common(event)
+        trigger = detail.get("execution-trigger")
+        attempt = detail.get("pipeline-execution-attempt")
+        return cls(
+            **common,
+            execution_trigger=(
+                ExecutionTrigger(
+                    trigger_type=_trigger_type(trigger.get("trigger-type")),
+                    trigger_detail=_optional_text(trigger, "trigger-detail"),
+                )
+                if isinstance(trigger, Mapping)
+                else None
+            ),
+            stop_execution_comments=_optional_text(detail, "stop-execution-comments"),
+            execution_attempt=_version(attempt),
+        )
+
+
+def _trigger_type(value: Any) -> TriggerType | str | None:
+    return _TRIGGER_TYPE.get(value, value) if type(value) is str else None
+
+
+@attrs.frozen(kw_only=True)
+class StageExecutionStateChange(CodePipelineEvent):
+    """``CodePipeline Stage Execution State Change``: an execution entered, left or failed a stage."""
+
+    stage: str
+
+    _DETAIL_TYPE = _STAGE_DETAIL_TYPE
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> StageExecutionStateChange:
+        """Read a stage execution event.
+
+        Raises:
+            InvalidRequestError: the dict is not such an event.
+        """
+        common, detail = cls._common(event)
+        return cls(**common, stage=_text(detail, "stage", where="detail."))
+
+
+@attrs.frozen(kw_only=True)
+class ActionExecutionStateChange(CodePipelineEvent):
+    """``CodePipeline Action Execution State Change``: an action run started, succeeded, failed ...
+
+    ``action_region`` is the region the action ran in (it may differ from the event's ``region``);
+    ``input_artifacts`` come with ``STARTED``, ``output_artifacts`` with ``SUCCEEDED``, and
+    ``execution_result`` (with ``error_code`` on ``FAILED``) when the action reported one.
+    """
+
+    stage: str
+    action: str
+    action_region: str | None = None
+    action_type: ActionTypeId | None = None
+    input_artifacts: tuple[EventArtifact, ...] = ()
+    output_artifacts: tuple[EventArtifact, ...] = ()
+    execution_result: EventExecutionResult | None = None
+
+    _DETAIL_TYPE = _ACTION_DETAIL_TYPE
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> ActionExecutionStateChange:
+        """Read an action execution event.
+
+        Raises:
+            InvalidRequestError: the dict is not such an event.
+        """
+        common, detail = cls._common(event)
+        raw_type = detail.get("type")
+        action_type = None
+        if isinstance(raw_type, Mapping) and all(
+            type(raw_type.get(k)) is str for k in ("category", "owner", "provider", "version")
+        ):
+            action_type = ActionTypeId.from_api(raw_type)
+        result = detail.get("execution-result")
+        approval = action_type is not None and action_type.category == "Approval"
+        return cls(
+            **common,
+            stage=_text(detail, "stage", where="detail."),
+            action=_text(detail, "action", where="detail."),
+            action_region=_optional_text(detail, "region"),
+            action_type=action_type,
+            input_artifacts=_artifacts(detail.get("input-artifacts")),
+            output_artifacts=_artifacts(detail.get("output-artifacts")),
+            execution_result=(
+                EventExecutionResult.from_detail(result, conceal=approval)
+                if isinstance(result, Mapping)
+                else None
+            ),
+        )
+
+
+def _artifacts(value: Any) -> tuple[EventArtifact, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(EventArtifact.from_detail(item) for item in value if isinstance(item, Mapping))
+
+
+_BY_DETAIL_TYPE: dict[
+    str,
+    type[PipelineExecutionStateChange] | type[StageExecutionStateChange] | type[ActionExecutionStateChange],
+] = {
+    _PIPELINE_DETAIL_TYPE: PipelineExecutionStateChange,
+    _STAGE_DETAIL_TYPE: StageExecutionStateChange,
+    _ACTION_DETAIL_TYPE: ActionExecutionStateChange,
+}
+
+
+def parse_event(
+    event: Mapping[str, Any],
+) -> PipelineExecutionStateChange | StageExecutionStateChange | ActionExecutionStateChange:
+    """Read any CodePipeline state-change event into its typed view, chosen by its ``detail-type``.
+
+    Raises:
+        InvalidRequestError: the dict is not a CodePipeline state-change event: not a mapping, another
+            ``source``, an unknown ``detail-type``, or ``detail`` lacking a required member.
+    """
+    if not isinstance(event, Mapping):
+        raise _bad(f"expected a mapping, got {type(event).__name__}")
+    detail_type = event.get("detail-type", event.get("detailType"))
+    model = _BY_DETAIL_TYPE.get(detail_type) if type(detail_type) is str else None
+    if model is None:
+        raise _bad(f"unknown detail-type {detail_type!r} (expected one of: {', '.join(_BY_DETAIL_TYPE)})")
+    return model.from_event(event)

@@ -1,0 +1,696 @@
+"""How pipepilot waits: when to poll next, what changed between two polls, and the loop that does it.
+
+Everything here but :func:`wait_until` is pure (sans-I/O): :func:`next_interval` and :func:`next_step`
+turn a :class:`PollPolicy` and a few numbers into a decision (:class:`Done`, :class:`Sleep` or
+:class:`TimedOut`), and :func:`diff_states` turns two :class:`~pipepilot.model.runtime.PipelineState`
+readings into typed progress events. :func:`wait_until` is the thin driver that fetches, decides and
+sleeps on an injected clock (by default the current :mod:`pipepilot._time` source, which
+:func:`pipepilot.local.offline` makes virtual).
+
+Economy
+-------
+The default policy polls at 5 s, 10 s, 20 s and then every 30 s, so a wait returns at most
+``max_interval`` (30 s) after the awaited thing ended, whenever it ends. Without knowing more, no policy
+can do better than one call per 30 s under that bound: a poll gap longer than 30 s is a window where an
+end would be noticed late. That is about 1/6 of the calls of a fixed 5-second loop for long waits, and
+just under 1/5 for a 10-minute one.
+
+When earlier durations are known (a pipeline's recent successful executions), a :class:`Forecast` lets
+the policy poll sparsely (every ``sparse_interval`` at most) until shortly before the earliest end seen
+so far, then tighten to ``max_interval``. Lateness then stays within ``max_interval`` for every end after
+:attr:`Forecast.earliest`; an end before it (typically an early failure) is noticed within
+``sparse_interval``.
+
+Throttling slows polling down instead of failing the wait: :func:`wait_until` treats
+:class:`~pipepilot.errors.TransientError` (throttling, 5xx, dropped connections: a read is always safe to
+repeat) as "poll later", backing off with :meth:`PollPolicy.after_throttle`.
+
+Putting it together (what ``Execution.wait`` does)::
+
+    schedule = PollSchedule(policy=policy, started=clock(), elapsed=seconds_already_running,
+                            forecast=Forecast.from_history(recent_durations), rng=random.Random())
+    final = wait_until(fetch_execution, lambda e, now: schedule.decide(e.is_terminal, now),
+                       policy=policy, deadline=schedule.deadline, status_of=lambda e: e.status)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
+
+from pipepilot._time import current_time_source
+from pipepilot.errors import TransientError, WaitTimeout
+from pipepilot.model.runtime import (
+    ActionExecutionStatus,
+    StageExecutionStatus,
+    is_terminal_status,
+)
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable, Iterable
+    from datetime import datetime
+
+    from pipepilot.model.runtime import (
+        ActionExecution,
+        ErrorDetails,
+        PipelineState,
+        StageExecution,
+        StageState,
+    )
+
+__all__ = [
+    "ActionAbandoned",
+    "ActionEvent",
+    "ActionFailed",
+    "ActionStarted",
+    "ActionStatusChanged",
+    "ActionSucceeded",
+    "ApprovalWaiting",
+    "Done",
+    "ExecutionHeldAtTransition",
+    "ExecutionWaitingForStage",
+    "Forecast",
+    "PollPolicy",
+    "PollSchedule",
+    "ProgressEvent",
+    "Sleep",
+    "StageCancelled",
+    "StageFailed",
+    "StageSkipped",
+    "StageStarted",
+    "StageStatusChanged",
+    "StageStopped",
+    "StageSucceeded",
+    "Step",
+    "TimedOut",
+    "diff_states",
+    "next_interval",
+    "next_step",
+    "wait_until",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _positive(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
+
+
+def _optional_positive(
+    instance: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name} must be None or a positive number of seconds, not {value!r}")
+
+
+def _growth(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
+        raise ValueError(f"{attribute.name} must be a number >= 1, not {value!r}")
+
+
+def _fraction(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0 <= value < 1):
+        raise ValueError(f"{attribute.name} must be in [0, 1), not {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class PollPolicy:
+    """How often a wait polls, and for how long.
+
+    Sleeps start at ``interval`` and grow by ``multiplier`` after each poll, up to ``max_interval``.
+    ``max_interval`` is therefore the most a wait can return after the awaited thing ended: keep it at
+    or under the lateness you accept. With a :class:`Forecast`, sleeps may grow up to
+    ``sparse_interval`` while the forecast's earliest end is still ahead (see the module docstring).
+
+    ``jitter`` spreads each sleep by up to ``±jitter`` of its length, so many waits started together do
+    not poll in lock-step; it never lifts a sleep above the cap in force. ``timeout`` (seconds from the
+    start of the wait, ``None`` for no limit) ends the wait with :class:`TimedOut`; the last poll happens
+    at the deadline. After a throttled (or otherwise transient) failure the next poll comes
+    :meth:`after_throttle` later, up to ``max_throttled_interval``.
+
+    Raises:
+        ValueError: a field is out of range (non-positive interval, multiplier below 1, ``jitter``
+            outside [0, 1), ``max_interval`` below ``interval`` ...).
+    """
+
+    interval: float = attrs.field(default=5.0, validator=_positive)
+    multiplier: float = attrs.field(default=2.0, validator=_growth)
+    max_interval: float = attrs.field(default=30.0, validator=_positive)
+    sparse_interval: float = attrs.field(default=120.0, validator=_positive)
+    jitter: float = attrs.field(default=0.1, validator=_fraction)
+    timeout: float | None = attrs.field(default=None, validator=_optional_positive)
+    max_throttled_interval: float = attrs.field(default=300.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_interval < self.interval:
+            raise ValueError(f"max_interval ({self.max_interval}) must be >= interval ({self.interval})")
+        if self.sparse_interval < self.max_interval:
+            raise ValueError(
+                f"sparse_interval ({self.sparse_interval}) must be >= max_interval ({self.max_interval})"
+            )
+
+    def after_throttle(self, interval: float) -> float:
+        """The sleep after a throttled poll that followed a sleep of ``interval`` seconds.
+
+        It is ``multiplier`` times longer (at least ``max_interval``: throttling means the account is busy,
+        so polling at the start-of-wait pace would make it worse), capped at ``max_throttled_interval``.
+        """
+        grown = max(interval * self.multiplier, self.max_interval)
+        return min(grown, max(self.max_throttled_interval, self.max_interval))
+
+
+@attrs.frozen(kw_only=True)
+class Forecast:
+    """When the awaited thing is expected to end, in seconds from its start, learned from earlier runs.
+
+    ``expected`` is the typical duration (the median); ``earliest`` is the point before which an end is
+    unlikely, so polling may be sparse until then.
+    """
+
+    expected: float
+    earliest: float
+
+    @classmethod
+    def from_history(cls, durations: Iterable[float], *, margin: float = 0.1) -> Forecast | None:
+        """A forecast from earlier durations (seconds), or ``None`` when there are none to learn from.
+
+        ``earliest`` is the shortest duration seen, less ``margin`` of it: runs of one pipeline vary,
+        and ending earlier than every run so far is rare. Non-positive and non-finite values are ignored
+        (a run that never finished says nothing about how long one takes).
+
+        Raises:
+            ValueError: ``margin`` is outside [0, 1).
+        """
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), not {margin!r}")
+        usable = [float(d) for d in durations if math.isfinite(d) and d > 0]
+        if not usable:
+            return None
+        return cls(expected=statistics.median(usable), earliest=min(usable) * (1 - margin))
+
+
+# ------------------------------------------------------------------------------------------- decisions
+
+
+@attrs.frozen
+class Done:
+    """The awaited state is reached: stop polling."""
+
+
+@attrs.frozen
+class Sleep:
+    """Poll again after ``seconds``."""
+
+    seconds: float
+
+
+@attrs.frozen
+class TimedOut:
+    """The wait's deadline passed before the awaited state was reached."""
+
+
+Step = Done | Sleep | TimedOut
+"""What a wait does next: one of :class:`Done`, :class:`Sleep`, :class:`TimedOut`."""
+
+
+def next_interval(
+    policy: PollPolicy,
+    *,
+    polls: int,
+    elapsed: float,
+    forecast: Forecast | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """How long to sleep after the ``polls``-th poll (counting from 1), ``elapsed`` seconds into the run.
+
+    ``elapsed`` is measured from the start of the awaited thing (not of the wait), because that is what a
+    forecast speaks about. ``rng`` supplies jitter; without one there is none (handy in tests).
+    """
+    # The exponent is bounded so a long wait never overflows a float.
+    ramp = policy.interval * policy.multiplier ** min(max(polls - 1, 0), 64)
+    sparse_until = None if forecast is None else forecast.earliest
+    if sparse_until is not None and elapsed < sparse_until:
+        cap = policy.sparse_interval
+        # Land no later than max_interval into the window where the end may come, so an end at the very
+        # start of the window is still noticed within max_interval.
+        cap = min(cap, max(sparse_until + policy.max_interval - elapsed, policy.max_interval))
+    else:
+        cap = policy.max_interval
+    seconds = min(ramp, cap)
+    if rng is not None and policy.jitter:
+        seconds *= 1 + policy.jitter * (2 * rng.random() - 1)
+    return min(seconds, cap)
+
+
+def next_step(
+    policy: PollPolicy,
+    *,
+    finished: bool,
+    polls: int,
+    waited: float,
+    elapsed: float | None = None,
+    forecast: Forecast | None = None,
+    rng: random.Random | None = None,
+) -> Step:
+    """What to do after the ``polls``-th poll, ``waited`` seconds into the wait.
+
+    ``finished`` says whether that poll saw the awaited state. Otherwise the answer is :class:`TimedOut`
+    once ``policy.timeout`` has passed, else a :class:`Sleep` (never past the deadline, so the last poll
+    happens right at it). ``elapsed`` is the age of the awaited thing (default: ``waited``), as in
+    :func:`next_interval`.
+    """
+    if finished:
+        return Done()
+    timeout = policy.timeout
+    if timeout is not None and waited >= timeout:
+        return TimedOut()
+    seconds = next_interval(
+        policy, polls=polls, elapsed=waited if elapsed is None else elapsed, forecast=forecast, rng=rng
+    )
+    if timeout is not None:
+        seconds = min(seconds, timeout - waited)
+    return Sleep(seconds)
+
+
+@attrs.define(kw_only=True)
+class PollSchedule:
+    """One wait's poll count and start, applying :func:`next_step` poll after poll.
+
+    Build one per wait: ``started`` is the clock reading when the wait began; ``elapsed`` how long the
+    awaited thing had already run by then (for the forecast). ``decide(finished, now)`` counts a poll and
+    returns the next :data:`Step`; it does no I/O.
+    """
+
+    policy: PollPolicy = attrs.field(factory=PollPolicy)
+    started: float
+    elapsed: float = 0.0
+    forecast: Forecast | None = None
+    rng: random.Random | None = attrs.field(default=None, repr=False)
+    polls: int = 0
+
+    @property
+    def deadline(self) -> float | None:
+        """The clock reading at which the wait times out (``None``: never)."""
+        timeout = self.policy.timeout
+        return None if timeout is None else self.started + timeout
+
+    def decide(self, finished: bool, now: float) -> Step:
+        """Count one poll that saw ``finished`` at clock reading ``now``, and say what comes next."""
+        self.polls += 1
+        waited = now - self.started
+        return next_step(
+            self.policy,
+            finished=finished,
+            polls=self.polls,
+            waited=waited,
+            elapsed=self.elapsed + waited,
+            forecast=self.forecast,
+            rng=self.rng,
+        )
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
+def wait_until(
+    fetch: Callable[[], T],
+    decide: Callable[[T, float], Step],
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    policy: PollPolicy | None = None,
+    deadline: float | None = None,
+    status_of: Callable[[T], object] | None = None,
+    label: str = "wait",
+) -> T:
+    """Poll ``fetch()`` until ``decide(value, now)`` says :class:`Done`, and return that last value.
+
+    ``clock`` and ``sleep`` default to the current :mod:`pipepilot._time` source, looked up at call time
+    (virtual inside :func:`pipepilot.local.offline`). A :class:`~pipepilot.errors.TransientError` from
+    ``fetch`` (throttling, a 5xx, a dropped connection) does not end the wait: the next poll comes
+    ``policy.after_throttle(...)`` later, but never past ``deadline`` (a clock reading). ``status_of``
+    picks what counts as a change worth an INFO log line (DEBUG is logged for every poll); ``label``
+    names the wait in logs.
+
+    Raises:
+        WaitTimeout: ``decide`` said :class:`TimedOut`, or transient errors lasted past ``deadline``;
+            ``last`` is the last value fetched (``None`` if none was).
+        Exception: whatever ``fetch`` raises that is not transient, unchanged.
+    """
+    source = current_time_source()
+    now_of = clock if clock is not None else source.monotonic
+    sleep_for = sleep if sleep is not None else source.sleep
+    backoff = policy if policy is not None else PollPolicy()
+    last: T | None = None
+    seen_any = False
+    last_status: object = None
+    slept = backoff.interval
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            value = fetch()
+        except TransientError as exc:
+            now = now_of()
+            if deadline is not None and now >= deadline:
+                raise WaitTimeout(f"{label}: deadline passed while AWS kept failing", last=last) from exc
+            slept = backoff.after_throttle(slept)
+            if deadline is not None:
+                slept = min(slept, deadline - now)
+            logger.warning("%s: poll %d failed (%s); polling again in %.1fs", label, polls, exc.code, slept)
+            sleep_for(slept)
+            continue
+        now = now_of()
+        last, seen_any = value, True
+        if status_of is not None:
+            status = status_of(value)
+            if status != last_status:
+                logger.info("%s: %s", label, status)
+                last_status = status
+        step = decide(value, now)
+        if isinstance(step, Done):
+            logger.debug("%s: poll %d done", label, polls)
+            return value
+        if isinstance(step, TimedOut):
+            logger.debug("%s: poll %d timed out", label, polls)
+            raise WaitTimeout(f"{label}: timed out after {polls} polls", last=last if seen_any else None)
+        slept = step.seconds
+        logger.debug("%s: poll %d, next in %.1fs", label, polls, slept)
+        sleep_for(slept)
+
+
+# -------------------------------------------------------------------------------------- progress events
+
+
+@attrs.frozen(kw_only=True)
+class ProgressEvent:
+    """Something that happened to one execution between two polls of the pipeline state."""
+
+    pipeline_name: str
+    execution_id: str
+    stage_name: str
+
+
+@attrs.frozen(kw_only=True)
+class StageStarted(ProgressEvent):
+    """The execution entered the stage (or a retry started it again)."""
+
+
+@attrs.frozen(kw_only=True)
+class StageSucceeded(ProgressEvent):
+    """The execution finished the stage successfully."""
+
+
+@attrs.frozen(kw_only=True)
+class StageFailed(ProgressEvent):
+    """The stage failed for the execution (an action failed, or a condition failed it)."""
+
+
+@attrs.frozen(kw_only=True)
+class StageStopped(ProgressEvent):
+    """The execution was stopped in the stage."""
+
+
+@attrs.frozen(kw_only=True)
+class StageCancelled(ProgressEvent):
+    """The stage run was cancelled (for example because the pipeline was updated)."""
+
+
+@attrs.frozen(kw_only=True)
+class StageSkipped(ProgressEvent):
+    """A ``beforeEntry`` condition skipped the stage."""
+
+
+@attrs.frozen(kw_only=True)
+class StageStatusChanged(ProgressEvent):
+    """The stage run changed to another status (``Stopping``, or one pipepilot does not know yet)."""
+
+    status: StageExecutionStatus | str
+
+
+@attrs.frozen(kw_only=True)
+class ActionEvent(ProgressEvent):
+    """Something happened to one run of an action; ``run`` is that run as last seen."""
+
+    action_name: str
+    run: ActionExecution
+
+    @property
+    def action_execution_id(self) -> str | None:
+        """The id of the action run."""
+        return self.run.action_execution_id
+
+
+@attrs.frozen(kw_only=True)
+class ActionStarted(ActionEvent):
+    """An action started running for the execution."""
+
+
+@attrs.frozen(kw_only=True)
+class ActionSucceeded(ActionEvent):
+    """An action finished successfully."""
+
+
+@attrs.frozen(kw_only=True)
+class ActionFailed(ActionEvent):
+    """An action failed; ``run.error_details`` and ``run.external_execution_url`` say why and where."""
+
+    @property
+    def error_details(self) -> ErrorDetails | None:
+        """The provider's error code and message."""
+        return self.run.error_details
+
+
+@attrs.frozen(kw_only=True)
+class ActionAbandoned(ActionEvent):
+    """An action was abandoned (the execution was stopped with ``abandon=True``)."""
+
+
+@attrs.frozen(kw_only=True)
+class ActionStatusChanged(ActionEvent):
+    """An action run changed to a status pipepilot does not know yet."""
+
+
+@attrs.frozen(kw_only=True)
+class ApprovalWaiting(ActionEvent):
+    """A manual approval is waiting for an answer; ``token`` answers it (a secret, never in ``repr``)."""
+
+    @property
+    def token(self) -> str | None:
+        """The approval token (``PutApprovalResult`` needs it)."""
+        return self.run.token
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionHeldAtTransition(ProgressEvent):
+    """The execution waits in front of the stage because its inbound transition is disabled."""
+
+    reason: str | None
+    disabled_by: str | None
+    disabled_at: datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionWaitingForStage(ProgressEvent):
+    """The execution waits in front of the stage because another execution occupies it."""
+
+    occupied_by: str | None
+
+
+_STAGE_TERMINAL_EVENTS: dict[object, type[ProgressEvent]] = {
+    StageExecutionStatus.SUCCEEDED: StageSucceeded,
+    StageExecutionStatus.FAILED: StageFailed,
+    StageExecutionStatus.STOPPED: StageStopped,
+    StageExecutionStatus.CANCELLED: StageCancelled,
+}
+_ACTION_TERMINAL_EVENTS: dict[object, type[ActionEvent]] = {
+    ActionExecutionStatus.SUCCEEDED: ActionSucceeded,
+    ActionExecutionStatus.FAILED: ActionFailed,
+    ActionExecutionStatus.ABANDONED: ActionAbandoned,
+}
+
+
+def _stage_run(stage: StageState | None, execution_id: str) -> StageExecution | None:
+    """The stage's latest execution if it is ``execution_id``'s."""
+    if stage is None:
+        return None
+    latest = stage.latest_execution
+    return latest if latest is not None and latest.pipeline_execution_id == execution_id else None
+
+
+def _attempts(stage: StageState) -> tuple[int | None, int | None]:
+    meta = stage.retry_stage_metadata
+    return (None, None) if meta is None else (meta.auto_stage_retry_attempt, meta.manual_stage_retry_attempt)
+
+
+def _waiting_kind(stage: StageState | None, execution_id: str) -> str | None:
+    """``"held"``/``"waiting"`` if the execution waits in front of the stage, else ``None``."""
+    if stage is None or _stage_run(stage, execution_id) is not None:
+        return None
+    if not any(e.pipeline_execution_id == execution_id for e in stage.waiting_executions()):
+        return None
+    return "waiting" if stage.inbound_enabled else "held"
+
+
+def _appears_at_or_after(state: PipelineState, index: int, execution_id: str) -> bool:
+    for stage in state.stage_states[index:]:
+        if _stage_run(stage, execution_id) is not None or _waiting_kind(stage, execution_id) is not None:
+            return True
+    return False
+
+
+def diff_states(
+    previous: PipelineState | None,
+    current: PipelineState,
+    execution_id: str,
+    *,
+    since: datetime | None = None,
+) -> list[ProgressEvent]:
+    """The progress of one execution between two readings of the pipeline state, as typed events.
+
+    Events come in stage order and, within a stage, as: held at the transition / waiting for the stage,
+    stage started, each action's events (in the stage's action order: started, approval waiting, ended),
+    stage ended. Each change is reported once: diffing the same pair again gives the same list, and a
+    state diffed against itself gives none. A run first seen already finished yields both its started and
+    its ended event, so every stage and action run gets exactly one of each.
+
+    Only ``execution_id``'s changes count: a stage counts when its latest execution is this one, and an
+    action run when it is new since ``previous`` (runs already shown while another execution held the
+    stage are that execution's). With ``previous=None`` (the first poll) that evidence is missing for a
+    stage that is still running; an action run there counts if it is in progress, or if it changed at or
+    after ``since`` (pass the execution's start time); without ``since`` finished runs count only once
+    the stage succeeded. Passing the state read just before the execution started as ``previous`` makes
+    attribution exact.
+    """
+    pipeline = current.pipeline_name
+    before: dict[str, StageState] = {}
+    if previous is not None:
+        before = {stage.stage_name: stage for stage in previous.stage_states}
+    events: list[ProgressEvent] = []
+    for index, stage in enumerate(current.stage_states):
+        name = stage.stage_name
+        old = before.get(name)
+        common = {"pipeline_name": pipeline, "execution_id": execution_id, "stage_name": name}
+
+        kind = _waiting_kind(stage, execution_id)
+        if kind is not None and kind != _waiting_kind(old, execution_id):
+            if kind == "held":
+                transition = stage.inbound_transition_state
+                events.append(
+                    ExecutionHeldAtTransition(
+                        **common,
+                        reason=None if transition is None else transition.disabled_reason,
+                        disabled_by=None if transition is None else transition.last_changed_by,
+                        disabled_at=None if transition is None else transition.last_changed_at,
+                    )
+                )
+            else:
+                latest = stage.latest_execution
+                events.append(
+                    ExecutionWaitingForStage(
+                        **common, occupied_by=None if latest is None else latest.pipeline_execution_id
+                    )
+                )
+
+        run = _stage_run(stage, execution_id)
+        old_run = _stage_run(old, execution_id)
+        if run is None:
+            # The execution left a stage it was running between the polls: it can only have moved on
+            # (a failure or stop keeps it there), which shows as it being further down the pipeline.
+            if (
+                old_run is not None
+                and not is_terminal_status(old_run.status)
+                and _appears_at_or_after(current, index + 1, execution_id)
+            ):
+                events.append(StageSucceeded(**common))
+            continue
+
+        status = run.status
+        old_status = None if old_run is None else old_run.status
+        restarted = old_status is not None and (
+            (is_terminal_status(old_status) and not is_terminal_status(status))
+            or (old is not None and _attempts(old) != _attempts(stage))
+        )
+        new_run = old_status is None or restarted
+        if status == StageExecutionStatus.SKIPPED:
+            if new_run or old_status != status:
+                events.append(StageSkipped(**common))
+            continue
+        if new_run:
+            events.append(StageStarted(**common))
+
+        events.extend(_action_events(stage, old, old_run is not None, common, since=since))
+
+        if status != old_status or new_run:
+            terminal = _STAGE_TERMINAL_EVENTS.get(status)
+            if terminal is not None:
+                events.append(terminal(**common))
+            elif status != StageExecutionStatus.IN_PROGRESS:
+                events.append(StageStatusChanged(**common, status=status))
+    return events
+
+
+def _action_events(
+    stage: StageState,
+    old: StageState | None,
+    old_was_ours: bool,
+    common: dict[str, str],
+    *,
+    since: datetime | None,
+) -> list[ActionEvent]:
+    old_runs: dict[str, ActionExecution] = {}
+    if old is not None:
+        for action in old.action_states:
+            if action.latest_execution is not None:
+                old_runs[action.action_name] = action.latest_execution
+    stage_succeeded = stage.latest_execution is not None and (
+        stage.latest_execution.status == StageExecutionStatus.SUCCEEDED
+    )
+    events: list[ActionEvent] = []
+    for action in stage.action_states:
+        run = action.latest_execution
+        if run is None:
+            continue
+        old_run = old_runs.get(action.action_name)
+        same_run = old_run is not None and _same_run(old_run, run)
+        if old is None:
+            # No earlier reading of this stage: attribute by status and time (see diff_states).
+            if not _is_recent(run, since, stage_succeeded):
+                continue
+        elif same_run and not old_was_ours:
+            # Shown before this execution held the stage: the run belongs to an earlier execution.
+            continue
+        old_status = old_run.status if same_run and old_run is not None else None
+        name = action.action_name
+        status = run.status
+        if old_status is None:
+            events.append(ActionStarted(**common, action_name=name, run=run))
+        if action.awaiting_approval and (old_run is None or not same_run or old_run.token is None):
+            events.append(ApprovalWaiting(**common, action_name=name, run=run))
+        if status != old_status and status is not None and status != ActionExecutionStatus.IN_PROGRESS:
+            terminal = _ACTION_TERMINAL_EVENTS.get(status, ActionStatusChanged)
+            events.append(terminal(**common, action_name=name, run=run))
+    return events
+
+
+def _same_run(old: ActionExecution, new: ActionExecution) -> bool:
+    if old.action_execution_id is not None or new.action_execution_id is not None:
+        return old.action_execution_id == new.action_execution_id
+    # Runs from before March 2020 carry no id; a run that has not changed at all is the same run.
+    return old.last_status_change == new.last_status_change and old.status == new.status
+
+
+def _is_recent(run: ActionExecution, since: datetime | None, stage_succeeded: bool) -> bool:
+    if run.status == ActionExecutionStatus.IN_PROGRESS:
+        return True
+    if since is not None:
+        return run.last_status_change is not None and run.last_status_change >= since
+    return stage_succeeded

@@ -1,0 +1,711 @@
+"""Polling: policy math, the pure decision functions, the wait driver, economy targets and progress diffs."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipepilot import _time
+from pipepilot.errors import PipelineNotFoundError, ThrottlingError, WaitTimeout
+from pipepilot.model.runtime import (
+    ActionExecution,
+    ActionState,
+    ErrorDetails,
+    PipelineState,
+    RetryStageMetadata,
+    StageExecution,
+    StageState,
+    TransitionState,
+)
+from pipepilot.polling import (
+    ActionAbandoned,
+    ActionFailed,
+    ActionStarted,
+    ActionSucceeded,
+    ApprovalWaiting,
+    Done,
+    ExecutionHeldAtTransition,
+    ExecutionWaitingForStage,
+    Forecast,
+    PollPolicy,
+    PollSchedule,
+    ProgressEvent,
+    Sleep,
+    StageSkipped,
+    StageStarted,
+    StageStatusChanged,
+    StageStopped,
+    TimedOut,
+    diff_states,
+    next_interval,
+    next_step,
+    wait_until,
+)
+
+# ------------------------------------------------------------------------------------------- the policy
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"interval": 0},
+        {"interval": -1},
+        {"interval": float("nan")},
+        {"multiplier": 0.5},
+        {"max_interval": 1.0},  # below the default interval of 5 s
+        {"sparse_interval": 10.0},  # below max_interval
+        {"jitter": 1.0},
+        {"jitter": -0.1},
+        {"timeout": 0},
+        {"timeout": float("inf")},
+        {"max_throttled_interval": 0},
+    ],
+)
+def test_policy_rejects_bad_values(kwargs: dict[str, Any]) -> None:
+    """Out-of-range policy fields raise ValueError naming the field, at construction."""
+    with pytest.raises(ValueError, match=next(iter(kwargs)).split("_")[0]):
+        PollPolicy(**kwargs)
+
+
+def test_policy_is_keyword_only() -> None:
+    """PollPolicy takes keyword arguments only."""
+    with pytest.raises(TypeError):
+        PollPolicy(5.0)  # type: ignore[call-arg]
+
+
+def test_intervals_ramp_geometrically_up_to_max_interval() -> None:
+    """Without jitter the sleeps are 5, 10, 20, then 30 s for ever (the lateness bound)."""
+    policy = PollPolicy()
+    sleeps = [next_interval(policy, polls=n, elapsed=0.0) for n in range(1, 8)]
+    assert sleeps == [5.0, 10.0, 20.0, 30.0, 30.0, 30.0, 30.0]
+    assert next_interval(policy, polls=10_000, elapsed=1e9) == 30.0, "no overflow on very long waits"
+
+
+def test_jitter_spreads_sleeps_but_never_above_the_cap() -> None:
+    """Seeded jitter varies each sleep by at most ±jitter, and a capped sleep never exceeds the cap."""
+    policy = PollPolicy(jitter=0.2)
+    rng = random.Random(7)
+    ramp = [next_interval(policy, polls=1, elapsed=0.0, rng=rng) for _ in range(500)]
+    assert min(ramp) >= 4.0
+    assert max(ramp) <= 6.0
+    assert len(set(ramp)) > 400, "jitter must actually vary"
+    capped = [next_interval(policy, polls=9, elapsed=600.0, rng=rng) for _ in range(500)]
+    assert max(capped) <= 30.0
+    assert min(capped) >= 24.0
+
+
+def test_jitter_is_deterministic_with_a_seed() -> None:
+    """The same seed gives the same sleeps."""
+    policy = PollPolicy()
+    first = [next_interval(policy, polls=n, elapsed=0.0, rng=random.Random(3)) for n in range(1, 6)]
+    again = [next_interval(policy, polls=n, elapsed=0.0, rng=random.Random(3)) for n in range(1, 6)]
+    assert first == again
+
+
+def test_forecast_from_history() -> None:
+    """The forecast expects the median and allows sparse polling until 90% of the shortest run."""
+    forecast = Forecast.from_history([600.0, 660.0, 540.0, float("inf"), 0.0, -5.0])
+    assert forecast is not None
+    assert forecast.expected == 600.0
+    assert forecast.earliest == pytest.approx(486.0)
+    assert Forecast.from_history([]) is None
+    assert Forecast.from_history([0.0, float("nan")]) is None
+    with pytest.raises(ValueError, match="margin"):
+        Forecast.from_history([1.0], margin=1.0)
+
+
+def test_sparse_polling_until_the_forecast_then_tight() -> None:
+    """With a forecast, sleeps grow to sparse_interval, land within max_interval of `earliest`, then tighten."""
+    policy = PollPolicy()
+    forecast = Forecast(expected=3600.0, earliest=3000.0)
+    assert next_interval(policy, polls=8, elapsed=100.0, forecast=forecast) == 120.0
+    # 2950 s in: the next poll must come no later than 3000 + 30 s.
+    assert next_interval(policy, polls=30, elapsed=2950.0, forecast=forecast) == 80.0
+    assert next_interval(policy, polls=31, elapsed=3030.0, forecast=forecast) == 30.0
+
+
+def test_next_step_decisions() -> None:
+    """Done when finished; TimedOut at the deadline; otherwise a sleep that never passes the deadline."""
+    policy = PollPolicy(timeout=100.0)
+    assert next_step(policy, finished=True, polls=1, waited=500.0) == Done()
+    assert next_step(policy, finished=False, polls=5, waited=100.0) == TimedOut()
+    assert next_step(policy, finished=False, polls=5, waited=90.0) == Sleep(10.0)
+    assert next_step(policy, finished=False, polls=1, waited=0.0) == Sleep(5.0)
+    assert next_step(PollPolicy(), finished=False, polls=50, waited=1e7) == Sleep(30.0)
+
+
+def test_schedule_counts_polls_and_measures_from_its_start() -> None:
+    """PollSchedule counts polls, measures the wait from `started` and the run from `elapsed`."""
+    forecast = Forecast(expected=1000.0, earliest=900.0)
+    schedule = PollSchedule(started=100.0, elapsed=880.0, forecast=forecast, policy=PollPolicy(timeout=60.0))
+    assert schedule.deadline == 160.0
+    assert schedule.decide(False, 100.0) == Sleep(5.0)
+    assert schedule.decide(False, 105.0) == Sleep(10.0)
+    assert schedule.polls == 2
+    assert schedule.decide(False, 160.0) == TimedOut()
+    assert PollSchedule(started=0.0).deadline is None
+
+
+def test_after_throttle_grows_and_is_capped() -> None:
+    """After throttling the next poll is later: at least max_interval, growing, at most the throttle cap."""
+    policy = PollPolicy()
+    assert policy.after_throttle(5.0) == 30.0
+    assert policy.after_throttle(30.0) == 60.0
+    assert policy.after_throttle(200.0) == 300.0
+    assert policy.after_throttle(300.0) == 300.0
+
+
+# ------------------------------------------------------------------------------------------- the driver
+
+
+class FakeTime:
+    """A virtual clock for the driver."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_wait_until_returns_the_last_value() -> None:
+    """wait_until polls until decide says Done and returns the value that made it so."""
+    clock = FakeTime()
+    values = iter(["InProgress", "InProgress", "Succeeded"])
+    schedule = PollSchedule(started=0.0)
+    result = wait_until(
+        lambda: next(values),
+        lambda v, now: schedule.decide(v == "Succeeded", now),
+        clock=clock.monotonic,
+        sleep=clock.sleep,
+    )
+    assert result == "Succeeded"
+    assert clock.sleeps == [5.0, 10.0]
+
+
+def test_wait_until_raises_wait_timeout_with_the_last_state() -> None:
+    """On TimedOut the driver raises WaitTimeout carrying the last value seen."""
+    clock = FakeTime()
+    schedule = PollSchedule(started=0.0, policy=PollPolicy(timeout=20.0))
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(
+            lambda: {"status": "InProgress", "at": clock.now},
+            lambda v, now: schedule.decide(False, now),
+            clock=clock.monotonic,
+            sleep=clock.sleep,
+        )
+    assert caught.value.last == {"status": "InProgress", "at": 20.0}
+    assert clock.now == 20.0, "the last poll happens at the deadline"
+
+
+def test_throttling_slows_polling_instead_of_failing() -> None:
+    """Throttling errors from fetch make the driver wait longer and try again; the wait still succeeds."""
+    clock = FakeTime()
+    outcomes: list[Any] = [ThrottlingError("slow down", code="ThrottlingException")] * 3 + ["done"]
+
+    def fetch() -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return str(outcome)
+
+    result = wait_until(fetch, lambda v, now: Done(), clock=clock.monotonic, sleep=clock.sleep)
+    assert result == "done"
+    assert clock.sleeps == [30.0, 60.0, 120.0]
+
+
+def test_persistent_throttling_ends_at_the_deadline() -> None:
+    """Throttling that outlasts the deadline raises WaitTimeout (with the throttling error as cause)."""
+    clock = FakeTime()
+
+    def fetch() -> str:
+        raise ThrottlingError("slow down", code="ThrottlingException")
+
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(fetch, lambda v, now: Done(), clock=clock.monotonic, sleep=clock.sleep, deadline=100.0)
+    assert isinstance(caught.value.__cause__, ThrottlingError)
+    assert caught.value.last is None
+    assert clock.now == 100.0
+
+
+def test_other_errors_propagate_unchanged() -> None:
+    """A non-transient error from fetch ends the wait at once, unchanged."""
+    error = PipelineNotFoundError("gone")
+
+    def fetch() -> str:
+        raise error
+
+    with pytest.raises(PipelineNotFoundError) as caught:
+        wait_until(fetch, lambda v, now: Done(), clock=FakeTime().monotonic, sleep=FakeTime().sleep)
+    assert caught.value is error
+
+
+def test_driver_uses_the_time_source_installed_at_call_time() -> None:
+    """Without clock/sleep, the driver sleeps on the time source current when it is called."""
+    clock = FakeTime()
+    previous = _time.install_time_source(clock)
+    try:
+        values = iter([1, 2, 3])
+        schedule = PollSchedule(started=0.0)
+        assert wait_until(lambda: next(values), lambda v, now: schedule.decide(v == 3, now)) == 3
+    finally:
+        _time.install_time_source(previous)
+    assert clock.sleeps == [5.0, 10.0]
+
+
+def test_driver_logs_each_poll_at_debug_and_changes_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    """DEBUG per poll, INFO once per observed status change."""
+    clock = FakeTime()
+    values = iter(["InProgress", "InProgress", "Stopping", "Stopped"])
+    caplog.set_level(logging.DEBUG, logger="pipepilot.polling")
+    wait_until(
+        lambda: next(values),
+        lambda v, now: Done() if v == "Stopped" else Sleep(1.0),
+        clock=clock.monotonic,
+        sleep=clock.sleep,
+        status_of=lambda v: v,
+        label="execution e-1",
+    )
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert info == ["execution e-1: InProgress", "execution e-1: Stopping", "execution e-1: Stopped"]
+    assert len(debug) == 4
+
+
+# -------------------------------------------------------------------------------------------- economy
+
+
+def simulate(duration: float, *, history: list[float] | None = None, seed: int = 0) -> tuple[int, float]:
+    """(calls, lateness) of a default-policy wait on an execution that ends `duration` s after it starts."""
+    clock = FakeTime()
+    schedule = PollSchedule(
+        started=0.0, forecast=Forecast.from_history(history or []), rng=random.Random(seed)
+    )
+    calls = 0
+
+    def fetch() -> bool:
+        nonlocal calls
+        calls += 1
+        return clock.now >= duration
+
+    wait_until(fetch, lambda done, now: schedule.decide(done, now), clock=clock.monotonic, sleep=clock.sleep)
+    return calls, clock.now - duration
+
+
+def fixed_loop_calls(duration: float) -> int:
+    """Calls of a fixed 5-second loop (poll at 0, 5, 10, ... until it sees the end)."""
+    calls = 1
+    while 5.0 * (calls - 1) < duration:
+        calls += 1
+    return calls
+
+
+@pytest.mark.parametrize("minutes", [10, 20, 30, 60, 90, 120])
+@pytest.mark.parametrize("seed", range(5))
+def test_economy_target_without_history(minutes: int, seed: int) -> None:
+    """Issue 4's target without history: at most 20% of a 5 s loop's calls, at most 30 s late."""
+    duration = minutes * 60.0
+    calls, lateness = simulate(duration, seed=seed)
+    assert calls <= 0.20 * fixed_loop_calls(duration)
+    assert 0 <= lateness <= 30.0
+
+
+@pytest.mark.parametrize("minutes", [10, 20, 30, 60, 90, 120])
+@pytest.mark.parametrize("seed", range(5))
+def test_economy_target_with_history(minutes: int, seed: int) -> None:
+    """With five earlier runs within ±15%, far fewer calls (under 12%) and still at most 30 s late."""
+    duration = minutes * 60.0
+    rng = random.Random(seed)
+    history = [duration * (1 + 0.15 * (2 * rng.random() - 1)) for _ in range(5)]
+    calls, lateness = simulate(duration, history=history, seed=seed)
+    assert calls <= 0.12 * fixed_loop_calls(duration)
+    assert 0 <= lateness <= 30.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(duration=st.floats(min_value=0.0, max_value=3 * 3600.0), seed=st.integers(0, 1000))
+def test_lateness_never_exceeds_max_interval_without_history(duration: float, seed: int) -> None:
+    """Whenever the awaited thing ends, a wait without history returns within max_interval (30 s)."""
+    _, lateness = simulate(duration, seed=seed)
+    assert lateness <= 30.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    duration=st.floats(min_value=0.0, max_value=3 * 3600.0),
+    typical=st.floats(min_value=60.0, max_value=7200.0),
+    seed=st.integers(0, 1000),
+)
+def test_lateness_bound_with_a_forecast(duration: float, typical: float, seed: int) -> None:
+    """With a forecast: within 30 s for any end after `earliest`, within sparse_interval before it."""
+    history = [typical * 0.9, typical, typical * 1.1]
+    forecast = Forecast.from_history(history)
+    assert forecast is not None
+    _, lateness = simulate(duration, history=history, seed=seed)
+    bound = 30.0 if duration >= forecast.earliest else PollPolicy().sparse_interval
+    assert lateness <= bound
+
+
+# ------------------------------------------------------------------------------------- progress events
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MINE = "e-mine"
+OTHER = "e-other"
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def act(
+    name: str,
+    run: str | None = None,
+    status: str | None = None,
+    *,
+    when: float = 0.0,
+    token: str | None = None,
+    error: str | None = None,
+) -> ActionState:
+    latest = None
+    if status is not None:
+        latest = ActionExecution(
+            action_execution_id=run,
+            status=status,
+            last_status_change=at(when),
+            token=token,
+            error_details=None if error is None else ErrorDetails(code="JobFailed", message=error),
+        )
+    return ActionState(action_name=name, latest_execution=latest)
+
+
+def stg(
+    name: str,
+    execution: str | None = None,
+    status: str = "InProgress",
+    actions: tuple[ActionState, ...] = (),
+    *,
+    inbound: str | None = None,
+    enabled: bool = True,
+    reason: str | None = None,
+    retries: int | None = None,
+) -> StageState:
+    return StageState(
+        stage_name=name,
+        latest_execution=None
+        if execution is None
+        else StageExecution(pipeline_execution_id=execution, status=status),
+        inbound_execution=None
+        if inbound is None
+        else StageExecution(pipeline_execution_id=inbound, status="InProgress"),
+        inbound_transition_state=TransitionState(
+            enabled=enabled,
+            disabled_reason=reason,
+            last_changed_by=None if enabled else "arn:aws:iam::1:user/alice",
+        ),
+        action_states=actions,
+        retry_stage_metadata=None
+        if retries is None
+        else RetryStageMetadata(manual_stage_retry_attempt=retries),
+    )
+
+
+def pipe(*stages: StageState) -> PipelineState:
+    return PipelineState(pipeline_name="release", stage_states=stages)
+
+
+def kinds(events: list[ProgressEvent]) -> list[tuple[str, str, str | None]]:
+    """(event class, stage, action) triples, for compact assertions."""
+    return [(type(e).__name__, e.stage_name, getattr(e, "action_name", None)) for e in events]
+
+
+BASELINE = pipe(
+    stg("Source", OTHER, "Succeeded", (act("Checkout", "a-old-1", "Succeeded"),)),
+    stg(
+        "Build",
+        OTHER,
+        "Succeeded",
+        (act("Compile", "a-old-2", "Succeeded"), act("Test", "a-old-3", "Succeeded")),
+    ),
+    stg("Approve", OTHER, "Succeeded", (act("Manager", "a-old-4", "Succeeded"),)),
+    stg("Prod", OTHER, "Succeeded", (act("Deploy", "a-old-5", "Succeeded"),)),
+)
+
+
+def test_a_release_is_reported_in_order_and_each_change_once() -> None:
+    """From the state before the start to the end, every change is reported once, in pipeline order."""
+    polls = [
+        BASELINE,
+        pipe(
+            stg("Source", MINE, "InProgress", (act("Checkout", "a1", "InProgress"),)),
+            *BASELINE.stage_states[1:],
+        ),
+        # Between two polls: Source finished, Build started and Compile finished, Test running.
+        pipe(
+            stg("Source", MINE, "Succeeded", (act("Checkout", "a1", "Succeeded"),)),
+            stg(
+                "Build",
+                MINE,
+                "InProgress",
+                (act("Compile", "a2", "Succeeded"), act("Test", "a3", "InProgress")),
+            ),
+            *BASELINE.stage_states[2:],
+        ),
+        pipe(
+            stg("Source", MINE, "Succeeded", (act("Checkout", "a1", "Succeeded"),)),
+            stg(
+                "Build",
+                MINE,
+                "Succeeded",
+                (act("Compile", "a2", "Succeeded"), act("Test", "a3", "Succeeded")),
+            ),
+            stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress", token="tok-123"),)),
+            BASELINE.stage_states[3],
+        ),
+        pipe(
+            stg("Source", MINE, "Succeeded", (act("Checkout", "a1", "Succeeded"),)),
+            stg(
+                "Build",
+                MINE,
+                "Succeeded",
+                (act("Compile", "a2", "Succeeded"), act("Test", "a3", "Succeeded")),
+            ),
+            stg("Approve", MINE, "Succeeded", (act("Manager", "a4", "Succeeded"),)),
+            stg("Prod", MINE, "Failed", (act("Deploy", "a5", "Failed", error="unhealthy"),)),
+        ),
+    ]
+    events: list[ProgressEvent] = []
+    for before, after in itertools.pairwise(polls):
+        events += diff_states(before, after, MINE)
+    assert kinds(events) == [
+        ("StageStarted", "Source", None),
+        ("ActionStarted", "Source", "Checkout"),
+        ("ActionSucceeded", "Source", "Checkout"),
+        ("StageSucceeded", "Source", None),
+        ("StageStarted", "Build", None),
+        ("ActionStarted", "Build", "Compile"),
+        ("ActionSucceeded", "Build", "Compile"),
+        ("ActionStarted", "Build", "Test"),
+        ("ActionSucceeded", "Build", "Test"),
+        ("StageSucceeded", "Build", None),
+        ("StageStarted", "Approve", None),
+        ("ActionStarted", "Approve", "Manager"),
+        ("ApprovalWaiting", "Approve", "Manager"),
+        ("ActionSucceeded", "Approve", "Manager"),
+        ("StageSucceeded", "Approve", None),
+        ("StageStarted", "Prod", None),
+        ("ActionStarted", "Prod", "Deploy"),
+        ("ActionFailed", "Prod", "Deploy"),
+        ("StageFailed", "Prod", None),
+    ]
+    failed = next(e for e in events if isinstance(e, ActionFailed))
+    assert failed.error_details == ErrorDetails(code="JobFailed", message="unhealthy")
+    assert all(e.pipeline_name == "release" and e.execution_id == MINE for e in events)
+    for state in polls:
+        assert diff_states(state, state, MINE) == [], "nothing changed, nothing reported"
+
+
+def test_approval_waiting_carries_the_token_but_not_in_repr() -> None:
+    """ApprovalWaiting gives the token to the caller and keeps it out of repr."""
+    before = pipe(stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress"),)))
+    after = pipe(
+        stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress", token="tok-secret"),))
+    )
+    (event,) = diff_states(before, after, MINE)
+    assert isinstance(event, ApprovalWaiting)
+    assert event.token == "tok-secret"
+    assert event.action_execution_id == "a4"
+    assert "tok-secret" not in repr(event)
+
+
+def test_other_executions_changes_are_ignored() -> None:
+    """Changes made by another execution produce no events for ours."""
+    before = pipe(stg("Build", OTHER, "InProgress", (act("Compile", "b1", "InProgress"),)))
+    after = pipe(stg("Build", OTHER, "Failed", (act("Compile", "b1", "Failed"),)))
+    assert diff_states(before, after, MINE) == []
+
+
+def test_stale_action_results_of_an_earlier_execution_are_not_ours() -> None:
+    """When ours enters a stage, actions still showing an earlier execution's runs are not reported."""
+    before = pipe(
+        stg(
+            "Build", OTHER, "InProgress", (act("Compile", "b1", "InProgress"), act("Test", "b2", "Succeeded"))
+        )
+    )
+    # The other execution's Compile finished and it left; ours entered, Compile not started yet, Test stale.
+    after = pipe(
+        stg("Build", MINE, "InProgress", (act("Compile", "b1", "Succeeded"), act("Test", "b2", "Succeeded")))
+    )
+    assert kinds(diff_states(before, after, MINE)) == [("StageStarted", "Build", None)]
+
+
+def test_held_at_a_disabled_transition_then_waiting_for_a_locked_stage() -> None:
+    """Waiting at a disabled transition and behind a busy stage are reported once each, with details."""
+    held = pipe(
+        stg("Build", MINE, "Succeeded"),
+        stg("Prod", OTHER, "InProgress", inbound=MINE, enabled=False, reason="Change freeze"),
+    )
+    waiting = pipe(stg("Build", MINE, "Succeeded"), stg("Prod", OTHER, "InProgress", inbound=MINE))
+    entered = pipe(stg("Build", MINE, "Succeeded"), stg("Prod", MINE, "InProgress"))
+    start = pipe(stg("Build", MINE, "Succeeded"), stg("Prod", OTHER, "InProgress"))
+    first = diff_states(start, held, MINE)
+    assert len(first) == 1
+    assert isinstance(first[0], ExecutionHeldAtTransition)
+    assert first[0].reason == "Change freeze"
+    assert first[0].disabled_by == "arn:aws:iam::1:user/alice"
+    assert diff_states(held, held, MINE) == []
+    second = diff_states(held, waiting, MINE)
+    assert len(second) == 1
+    assert isinstance(second[0], ExecutionWaitingForStage)
+    assert second[0].occupied_by == OTHER
+    assert kinds(diff_states(waiting, entered, MINE)) == [("StageStarted", "Prod", None)]
+
+
+def test_waiting_in_a_queue_is_seen_in_inbound_executions() -> None:
+    """In QUEUED mode the waiting line (inboundExecutions) counts as waiting for the stage."""
+    queued = pipe(
+        StageState(
+            stage_name="Prod",
+            latest_execution=StageExecution(pipeline_execution_id=OTHER, status="InProgress"),
+            inbound_executions=(
+                StageExecution(pipeline_execution_id="e-3", status="InProgress"),
+                StageExecution(pipeline_execution_id=MINE, status="InProgress"),
+            ),
+        )
+    )
+    assert kinds(diff_states(None, queued, MINE)) == [("ExecutionWaitingForStage", "Prod", None)]
+
+
+def test_stage_retry_is_a_new_stage_run() -> None:
+    """A retried stage is started again; the retried action is a new run, the kept one is not reported."""
+    failed = pipe(
+        stg(
+            "Prod",
+            MINE,
+            "Failed",
+            (act("Migrate", "m1", "Succeeded"), act("Deploy", "d1", "Failed")),
+            retries=0,
+        )
+    )
+    retrying = pipe(
+        stg(
+            "Prod",
+            MINE,
+            "InProgress",
+            (act("Migrate", "m1", "Succeeded"), act("Deploy", "d2", "InProgress")),
+            retries=1,
+        )
+    )
+    assert kinds(diff_states(failed, retrying, MINE)) == [
+        ("StageStarted", "Prod", None),
+        ("ActionStarted", "Prod", "Deploy"),
+    ]
+    # A retry that started and failed again between two polls still shows as a new stage run.
+    failed_again = pipe(
+        stg(
+            "Prod",
+            MINE,
+            "Failed",
+            (act("Migrate", "m1", "Succeeded"), act("Deploy", "d3", "Failed")),
+            retries=1,
+        )
+    )
+    assert kinds(diff_states(failed, failed_again, MINE)) == [
+        ("StageStarted", "Prod", None),
+        ("ActionStarted", "Prod", "Deploy"),
+        ("ActionFailed", "Prod", "Deploy"),
+        ("StageFailed", "Prod", None),
+    ]
+
+
+def test_execution_that_moved_on_between_polls_succeeded_in_the_stage() -> None:
+    """If ours left a running stage and shows up further on, that stage succeeded for it."""
+    before = pipe(stg("Build", MINE, "InProgress"), stg("Prod", OTHER, "Succeeded"))
+    after = pipe(stg("Build", OTHER, "InProgress"), stg("Prod", MINE, "InProgress"))
+    assert kinds(diff_states(before, after, MINE)) == [
+        ("StageSucceeded", "Build", None),
+        ("StageStarted", "Prod", None),
+    ]
+    # Without a sign of it further on, nothing is guessed.
+    vanished = pipe(stg("Build", OTHER, "InProgress"), stg("Prod", OTHER, "Succeeded"))
+    assert diff_states(before, vanished, MINE) == []
+
+
+def test_first_poll_without_history_reports_what_is_certain() -> None:
+    """With previous=None: running actions count, finished ones only in a succeeded stage (or after since)."""
+    state = pipe(
+        stg("Source", MINE, "Succeeded", (act("Checkout", "a1", "Succeeded", when=10),)),
+        stg(
+            "Build",
+            MINE,
+            "InProgress",
+            (act("Compile", "a2", "Succeeded", when=50), act("Test", "x9", "Succeeded", when=-999)),
+        ),
+    )
+    assert kinds(diff_states(None, state, MINE)) == [
+        ("StageStarted", "Source", None),
+        ("ActionStarted", "Source", "Checkout"),
+        ("ActionSucceeded", "Source", "Checkout"),
+        ("StageSucceeded", "Source", None),
+        ("StageStarted", "Build", None),
+    ]
+    assert kinds(diff_states(None, state, MINE, since=at(0))) == [
+        ("StageStarted", "Source", None),
+        ("ActionStarted", "Source", "Checkout"),
+        ("ActionSucceeded", "Source", "Checkout"),
+        ("StageSucceeded", "Source", None),
+        ("StageStarted", "Build", None),
+        ("ActionStarted", "Build", "Compile"),
+        ("ActionSucceeded", "Build", "Compile"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        ("Stopped", StageStopped),
+        ("Skipped", StageSkipped),
+        ("Stopping", StageStatusChanged),
+        ("Hibernating", StageStatusChanged),
+    ],
+)
+def test_other_stage_outcomes(status: str, event: type[ProgressEvent]) -> None:
+    """Stopped, skipped, stopping and unknown stage statuses each have an event."""
+    before = pipe(stg("Prod", MINE, "InProgress"))
+    after = pipe(stg("Prod", MINE, status))
+    events = diff_states(before, after, MINE)
+    assert [type(e) for e in events] == [event]
+
+
+def test_abandoned_action() -> None:
+    """An abandoned action run (stop with abandon) is reported as such."""
+    before = pipe(stg("Prod", MINE, "InProgress", (act("Deploy", "d1", "InProgress"),)))
+    after = pipe(stg("Prod", MINE, "Stopped", (act("Deploy", "d1", "Abandoned"),)))
+    assert [type(e) for e in diff_states(before, after, MINE)] == [ActionAbandoned, StageStopped]
+
+
+def test_event_classes_share_a_base() -> None:
+    """All progress events are ProgressEvents; action events name their action."""
+    run = ActionExecution(action_execution_id="r", status="Succeeded")
+    event = ActionSucceeded(pipeline_name="p", execution_id="e", stage_name="s", action_name="a", run=run)
+    assert isinstance(event, ProgressEvent)
+    assert event.action_execution_id == "r"
+    assert isinstance(StageStarted(pipeline_name="p", execution_id="e", stage_name="s"), ProgressEvent)
+    assert isinstance(
+        ActionStarted(pipeline_name="p", execution_id="e", stage_name="s", action_name="a", run=run),
+        ProgressEvent,
+    )
