@@ -1,0 +1,179 @@
+"""What the CodePipeline engine needs from the world around it.
+
+The engine never imports the World (or moto): it talks to these protocols, so the World can be any object
+that offers them and a unit test can hand in a twenty-line fake. :mod:`pipepilot.local.codepipeline`
+re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
+
+if TYPE_CHECKING:
+    from pipepilot.local.clock import VirtualClock
+
+__all__ = [
+    "ActionScriptView",
+    "CodeBuildBackend",
+    "CodePipelineSettings",
+    "EngineWorld",
+    "LambdaHandler",
+    "ScriptBook",
+]
+
+#: A Python stand-in for a Lambda function: ``handler(event, context)``.
+LambdaHandler = Callable[[dict[str, Any], Any], object]
+
+
+class ActionScriptView(Protocol):
+    """A test's scripted outcome for one run of one action (read-only view)."""
+
+    @property
+    def outcome(self) -> str:
+        """``"Succeeded"`` or ``"Failed"``."""
+        ...
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the run takes; None means the provider's default duration."""
+        ...
+
+    @property
+    def error_code(self) -> str:
+        """``errorDetails.code`` when the outcome is Failed (e.g. ``"JobFailed"``)."""
+        ...
+
+    @property
+    def error_message(self) -> str:
+        """``errorDetails.message`` when the outcome is Failed."""
+        ...
+
+    @property
+    def summary(self) -> str | None:
+        """The action's ``summary`` when it ends."""
+        ...
+
+    @property
+    def external_execution_id(self) -> str | None:
+        """The provider-side id shown as ``externalExecutionId``."""
+        ...
+
+    @property
+    def output_variables(self) -> Mapping[str, str] | None:
+        """Output variables the run publishes (merged over the provider's own)."""
+        ...
+
+
+class ScriptBook(Protocol):
+    """Scripted outcomes; ``action_outcome`` consumes one use of a matching script."""
+
+    def action_outcome(self, pipeline: str, stage: str, action: str, /) -> ActionScriptView | None:
+        """The script for the next run of ``pipeline/stage/action``, or None to behave by default."""
+        ...
+
+
+class CodeBuildBackend(Protocol):
+    """The part of the CodeBuild engine a CodeBuild action drives."""
+
+    def start_pipeline_build(
+        self,
+        project_name: str,
+        /,
+        *,
+        pipeline_name: str,
+        source_version: str | None,
+        environment_variables_override: list[dict[str, str]],
+        on_complete: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Start a build for a pipeline action; ``on_complete(build)`` runs on the clock when it ends.
+
+        Raises :class:`~pipepilot.local._errors.ServiceError` (e.g. ``ResourceNotFoundException``) when the
+        build cannot start; the returned build dict carries at least ``id`` and ``arn``.
+        """
+        ...
+
+
+class EngineWorld(Protocol):
+    """Everything :class:`~pipepilot.local.codepipeline.CodePipelineEngine` asks of its World."""
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The virtual clock; its ``lock`` guards every request and callback."""
+        ...
+
+    @property
+    def account_id(self) -> str:
+        """The 12-digit account the engine serves."""
+        ...
+
+    @property
+    def caller_arn(self) -> str:
+        """The caller shown as ``lastChangedBy`` / ``lastUpdatedBy`` / trigger detail."""
+        ...
+
+    @property
+    def scripts(self) -> ScriptBook:
+        """Scripted action outcomes."""
+        ...
+
+    @property
+    def default_durations(self) -> Mapping[str, float]:
+        """Seconds an unscripted action takes, by ``"Category:Provider"`` or by provider."""
+        ...
+
+    def new_uuid(self) -> str:
+        """A fresh lowercase UUID from the World's seeded generator."""
+        ...
+
+    def codebuild(self, region: str, /) -> CodeBuildBackend:
+        """The CodeBuild engine of ``region`` (same account)."""
+        ...
+
+    def publish_sns(self, topic_arn: str, message: str, subject: str | None, /) -> None:
+        """Publish to an SNS topic (moto's)."""
+        ...
+
+    def put_event(self, event: dict[str, Any], /) -> None:
+        """Record an EventBridge event and put it on the default bus."""
+        ...
+
+    def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
+        """Whether ``role_arn`` exists and trusts ``service_principal``."""
+        ...
+
+    def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
+        """The Python handler registered for a function name or ARN, if any."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class CodePipelineSettings:
+    """Choices the engine makes where AWS's behaviour is unconfirmed (or is a quota), as settings.
+
+    The defaults are the most plausible reading of the reference; see the module docstring of
+    :mod:`pipepilot.local.codepipeline` for the reasoning behind each.
+    """
+
+    #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2).
+    default_pipeline_type: str = "V2"
+    #: Live (InProgress + Stopping) executions a QUEUED or PARALLEL pipeline may have.
+    concurrent_execution_cap: int = 50
+    #: Pipelines per account and region (the adjustable quota).
+    pipeline_limit: int = 1000
+    #: Status a *waiting* execution gets when UpdatePipeline lands ("Cancelled" today, "Failed" in 2022 docs).
+    waiting_status_on_update: str = "Cancelled"
+    #: A transition disabled longer than this does not resume its waiting executions when re-enabled.
+    stale_transition_seconds: float = 30 * 24 * 3600.0
+    #: Manual approval timeout when the action sets no ``timeoutInMinutes``.
+    approval_timeout_seconds: float = 7 * 24 * 3600.0
+    #: Per-job answer window of a Lambda invoke action (restarted by a continuation).
+    lambda_job_timeout_seconds: float = 20 * 60.0
+    #: Overall cap of a Lambda invoke action across continuations.
+    lambda_action_timeout_seconds: float = 24 * 3600.0
+    #: Per-job window of a custom action job.
+    custom_job_timeout_seconds: float = 24 * 3600.0
+    #: Whether a Python Lambda handler that raises fails the action at once (instead of timing out).
+    lambda_errors_fail_action: bool = True
