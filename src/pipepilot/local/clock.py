@@ -18,10 +18,13 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import attrs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["DEFAULT_START", "Timer", "VirtualClock"]
 
@@ -58,6 +61,9 @@ class VirtualClock:
         self._virtual_anchor = self._now
         self._queue: list[tuple[float, int, Timer]] = []
         self._sequence = itertools.count()
+        # While timers run, "now" is the due time of the one running: a callback that reads the clock must
+        # see the moment it was scheduled for, not the wall moment a real-time clock would catch up to.
+        self._running_timers = False
 
     def __repr__(self) -> str:
         mode = f"speed={self._speed}" if self._speed else "manual"
@@ -68,7 +74,7 @@ class VirtualClock:
     def now(self) -> float:
         """Virtual seconds since the Unix epoch."""
         with self.lock:
-            if self._speed is not None:
+            if self._speed is not None and not self._running_timers:
                 self._catch_up()
             return self._now
 
@@ -116,14 +122,20 @@ class VirtualClock:
     def advance_to(self, when: float) -> None:
         """Move time forward to ``when`` (never back), running due timers in order."""
         with self.lock:
-            while True:
-                self._drop_cancelled_head()
-                if not self._queue or self._queue[0][0] > when:
-                    break
-                due, _, timer = heapq.heappop(self._queue)
-                self._now = max(self._now, due)
-                timer.cancelled = True  # a timer runs once
-                timer.callback()
+            outer = not self._running_timers
+            self._running_timers = True
+            try:
+                while True:
+                    self._drop_cancelled_head()
+                    if not self._queue or self._queue[0][0] > when:
+                        break
+                    due, _, timer = heapq.heappop(self._queue)
+                    self._now = max(self._now, due)
+                    timer.cancelled = True  # a timer runs once
+                    timer.callback()
+            finally:
+                if outer:
+                    self._running_timers = False
             self._now = max(self._now, when)
             self._virtual_anchor, self._wall_anchor = self._now, time.monotonic()
 

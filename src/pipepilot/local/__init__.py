@@ -1,0 +1,557 @@
+"""pipepilot.local: CodePipeline and CodeBuild, offline, on a virtual clock, for real boto3 clients.
+
+::
+
+    import boto3
+    import pipepilot.local
+
+    with pipepilot.local.offline(seed=0) as aws:
+        codepipeline = boto3.client("codepipeline", region_name="us-east-1")
+        ...                                   # create a pipeline, start it: plain boto3 or pipepilot
+        aws.script_action("app", "Deploy", "Deploy", outcome="Failed", times=1)
+        aws.clock.advance(3600)               # an hour passes in microseconds
+        assert aws.events[-1]["detail"]["state"] == "FAILED"
+
+Inside :func:`offline` moto is running (IAM, S3, SNS, CloudWatch Logs, EventBridge) and pipepilot's engines
+answer every CodePipeline and CodeBuild request, from any boto3 client, through botocore's ``before-send``
+hook; pipepilot's own waits and retry sleeps (and botocore's retry back-off) run on the virtual clock. The
+pytest plugin offers the same as the ``offline_aws`` fixture. :func:`coverage_table` lists the operations
+the engines answer.
+
+Importing this package is cheap (pytest loads its plugin for every run): moto, botocore and the engines
+load when a context starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from contextlib import ExitStack
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from types import TracebackType
+
+    from botocore.client import BaseClient
+    from botocore.config import Config
+
+    from pipepilot.local._errors import ServiceError
+    from pipepilot.local._world import ActionScript, BuildScript, LambdaHandler, World
+    from pipepilot.local.clock import VirtualClock
+    from pipepilot.local.faults import FaultPlan, FaultRule, InjectedFault
+
+__all__ = [
+    "ActionScript",
+    "BuildScript",
+    "FaultPlan",
+    "FaultRule",
+    "InjectedFault",
+    "OfflineAWS",
+    "ServiceError",
+    "VirtualClock",
+    "active",
+    "coverage_table",
+    "offline",
+    "patch_client",
+]
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
+_DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: no MOTO_ACCOUNT_ID needed
+
+# Where the public names live; loaded on first access so `import pipepilot.local` stays cheap.
+_LAZY = {
+    "ActionScript": "pipepilot.local._world",
+    "BuildScript": "pipepilot.local._world",
+    "FaultPlan": "pipepilot.local.faults",
+    "FaultRule": "pipepilot.local.faults",
+    "InjectedFault": "pipepilot.local.faults",
+    "ServiceError": "pipepilot.local._errors",
+    "VirtualClock": "pipepilot.local.clock",
+}
+
+_active_lock = threading.Lock()
+_active: OfflineAWS | None = None
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class OfflineAWS:
+    """An offline AWS for tests and demos: the handle :func:`offline` returns.
+
+    Use it as a context manager (``with offline() as aws:``) or a decorator (``@offline()``; inside, call
+    :func:`active` for the handle). Each entry starts a fresh world: moto reset, no pipelines, no builds,
+    the virtual clock at ``start``. Attributes below are available while it is active.
+
+    Not re-entrant: only one context can be active in a process at a time (botocore's hook and the time
+    source are process-wide). Entering a second one raises ``RuntimeError``.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        account_id: str = _DEFAULT_ACCOUNT_ID,
+        seed: int = 0,
+        speed: float | None = None,
+        start: float | datetime | None = None,
+    ) -> None:
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise ValueError(f"region must be an AWS region name such as 'us-east-1', not {region!r}")
+        if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+            raise ValueError(f"account_id must be 12 digits, not {account_id!r}")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError(f"seed must be an int, not {seed!r}")
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be positive (virtual seconds per wall second), not {speed!r}")
+        if isinstance(start, datetime):
+            if start.tzinfo is None:
+                raise ValueError("start must be an aware datetime (e.g. tzinfo=timezone.utc)")
+            start = start.timestamp()
+        self.region = region
+        self.account_id = account_id
+        self.seed = seed
+        self.speed = speed
+        self.start = start
+        self._world: World | None = None
+        self._faults: FaultPlan | None = None
+        self._stack: ExitStack | None = None
+        self._clients: dict[tuple[str, str], BaseClient] = {}
+        self._clients_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "active" if self._world is not None else "inactive"
+        return f"<OfflineAWS {state} region={self.region} account={self.account_id} seed={self.seed}>"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def __enter__(self) -> OfflineAWS:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError(
+                    f"pipepilot.local.offline() is already active ({_active!r}); contexts do not nest and "
+                    "only one can be active per process"
+                )
+            _active = self
+        stack = ExitStack()
+        try:
+            self._start(stack)
+        except BaseException:
+            stack.close()
+            with _active_lock:
+                _active = None
+            raise
+        self._stack = stack
+        return self
+
+    def _start(self, stack: ExitStack) -> None:
+        from moto import mock_aws
+
+        from pipepilot._time import install_time_source
+        from pipepilot.local import _wiring
+        from pipepilot.local._world import World
+        from pipepilot.local.clock import DEFAULT_START, VirtualClock
+        from pipepilot.local.faults import FaultPlan
+
+        if self.account_id != _DEFAULT_ACCOUNT_ID:
+            # moto picks the account per request from this variable; restore what was there.
+            previous_account = os.environ.get("MOTO_ACCOUNT_ID")
+            os.environ["MOTO_ACCOUNT_ID"] = self.account_id
+            stack.callback(_restore_environ, "MOTO_ACCOUNT_ID", previous_account)
+        mock = mock_aws()
+        mock.start()
+        stack.callback(mock.stop)
+        # moto empties boto3's default session so boto3.client() builds one that carries the hooks; give it
+        # the shared model loader so that first client costs milliseconds, not a third of a second.
+        import boto3
+
+        previous_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = _new_session(None)
+        stack.callback(setattr, boto3, "DEFAULT_SESSION", previous_session)
+        _wiring.install()
+        clock = VirtualClock(start=DEFAULT_START if self.start is None else self.start, speed=self.speed)
+        world = World(region=self.region, account_id=self.account_id, seed=self.seed, clock=clock)
+        faults = FaultPlan(seed=self.seed)
+        _wiring.ROUTER.activate(world, faults)
+        stack.callback(_wiring.ROUTER.deactivate)
+        previous_source = install_time_source(clock)
+        stack.callback(install_time_source, previous_source)
+        stack.callback(_wiring.route_retry_sleeps(clock))
+        stack.callback(_wiring.route_moto_stubber())
+        stack.callback(self._forget)
+        self._world, self._faults = world, faults
+
+    def _forget(self) -> None:
+        self._world = None
+        self._faults = None
+        with self._clients_lock:
+            self._clients.clear()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        global _active
+        stack, self._stack = self._stack, None
+        try:
+            if stack is not None:
+                stack.close()
+        finally:
+            with _active_lock:
+                if _active is self:
+                    _active = None
+
+    def __call__(self, function: Callable[_P, _R]) -> Callable[_P, _R]:
+        """Decorate ``function`` so every call runs inside a fresh context like this one."""
+
+        @functools.wraps(function)
+        def run_offline(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with self._copy():
+                return function(*args, **kwargs)
+
+        return run_offline
+
+    def _copy(self) -> OfflineAWS:
+        return OfflineAWS(
+            region=self.region, account_id=self.account_id, seed=self.seed, speed=self.speed, start=self.start
+        )
+
+    # -- state -----------------------------------------------------------------------------------------
+
+    @property
+    def world(self) -> World:
+        """The engines' shared state (clock, engines, scripts, events); mainly for engine authors."""
+        if self._world is None:
+            raise RuntimeError(
+                "this pipepilot.local.offline() context is not active (use it in a `with` block)"
+            )
+        return self._world
+
+    @property
+    def clock(self) -> VirtualClock:
+        """The virtual clock: ``now()``, ``advance(seconds)``, ``advance_to(t)``, ``run_until_idle()``."""
+        return self.world.clock
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan: ``aws.faults.add(operation=..., error=..., rate=... | nth=...)``; ``.log``."""
+        self.world  # noqa: B018 (raises when inactive)
+        assert self._faults is not None
+        return self._faults
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The EventBridge events emitted so far (CodePipeline and CodeBuild), in order, as envelopes."""
+        return self.world.events
+
+    @property
+    def default_durations(self) -> dict[str, float]:
+        """Seconds a non-scripted action takes, by ``"Category:Provider"`` or provider; edit to change."""
+        return self.world.default_durations
+
+    @property
+    def build_phase_durations(self) -> dict[str, float]:
+        """Seconds each CodeBuild phase takes when not scripted; edit to change."""
+        return self.world.build_phase_durations
+
+    @property
+    def verify_roles(self) -> bool:
+        """Whether service roles must exist in moto's IAM and trust the service (default True)."""
+        return self.world.verify_roles
+
+    @verify_roles.setter
+    def verify_roles(self, value: bool) -> None:
+        self.world.verify_roles = bool(value)
+
+    @property
+    def max_concurrent_builds(self) -> int | None:
+        """In-progress builds allowed per region before StartBuild answers AccountLimitExceededException."""
+        return self.world.max_concurrent_builds
+
+    @max_concurrent_builds.setter
+    def max_concurrent_builds(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError(f"max_concurrent_builds cannot be negative ({value!r})")
+        self.world.max_concurrent_builds = value
+
+    # -- scripting -------------------------------------------------------------------------------------
+
+    def script_action(
+        self,
+        pipeline: str,
+        stage: str,
+        action: str,
+        *,
+        outcome: Literal["Succeeded", "Failed"] = "Succeeded",
+        duration: float | None = None,
+        error_code: str = "JobFailed",
+        error_message: str = "The action failed (scripted by pipepilot.local).",
+        summary: str | None = None,
+        external_execution_id: str | None = None,
+        output_variables: Mapping[str, str] | None = None,
+        times: int | None = None,
+    ) -> ActionScript:
+        """Script how runs of one action end: outcome, duration (virtual seconds), error, outputs.
+
+        ``times=N`` applies to the next N runs (scripts with ``times`` are used in the order given);
+        ``times=None`` applies to every later run once those are used up.
+
+        Raises:
+            ValueError: an unknown ``outcome`` or a ``times`` below 1.
+        """
+        from pipepilot.local._world import ActionScript
+
+        if duration is not None and duration < 0:
+            raise ValueError(f"duration cannot be negative ({duration!r})")
+        script = ActionScript(
+            pipeline=pipeline,
+            stage=stage,
+            action=action,
+            outcome=outcome,
+            duration=duration,
+            error_code=error_code,
+            error_message=error_message,
+            summary=summary,
+            external_execution_id=external_execution_id,
+            output_variables=output_variables,
+            times=times,
+        )
+        self.world.scripts.add_action(script)
+        return script
+
+    def script_build(
+        self,
+        project: str,
+        *,
+        fail_in: str | None = "BUILD",
+        status: Literal["SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT"] = "FAILED",
+        message: str | None = None,
+        phase_durations: Mapping[str, float] | None = None,
+        exported_variables: Mapping[str, str] | None = None,
+        log_lines: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        times: int | None = None,
+    ) -> BuildScript:
+        """Script how builds of one project go: failing phase and status, durations, variables, log lines.
+
+        By default the build fails in BUILD with FAILED; ``fail_in=None`` (or ``status="SUCCEEDED"``) lets
+        it succeed, e.g. to set only ``phase_durations``, ``exported_variables`` or ``log_lines`` (a list
+        for the BUILD phase, or a mapping phase -> lines). ``status="TIMED_OUT"`` keeps the phase running
+        until the build's ``timeoutInMinutes`` runs out. ``times`` works as in :meth:`script_action`.
+
+        Raises:
+            ValueError: an unknown phase or status, a negative duration, or ``times`` below 1.
+        """
+        from pipepilot.local._world import BuildScript
+
+        for phase, seconds in (phase_durations or {}).items():
+            if seconds < 0:
+                raise ValueError(f"phase duration cannot be negative ({phase}: {seconds!r})")
+        script = BuildScript(
+            project=project,
+            fail_in=fail_in,
+            status=status,
+            message=message,
+            phase_durations=phase_durations,
+            exported_variables=exported_variables,
+            log_lines=log_lines,
+            times=times,
+        )
+        self.world.scripts.add_build(script)
+        return script
+
+    def register_lambda(self, name: str, handler: LambdaHandler) -> None:
+        """Make ``handler(event, context)`` answer Lambda invoke actions whose ``FunctionName`` is ``name``."""
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {handler!r}")
+        self.world.register_lambda(name, handler)
+
+    def lambda_function(self, name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+        """Decorator form of :meth:`register_lambda`; returns the handler unchanged."""
+
+        def register(handler: Callable[_P, _R]) -> Callable[_P, _R]:
+            self.register_lambda(name, handler)  # type: ignore[arg-type]
+            return handler
+
+        return register
+
+    def push_revision(
+        self,
+        pipeline: str,
+        action: str | None = None,
+        revision_id: str | None = None,
+        *,
+        branch: str | None = None,
+        file_paths: Iterable[str] = (),
+        tag: str | None = None,
+        summary: str | None = None,
+        region: str | None = None,
+    ) -> str | None:
+        """Push a new source revision to a pipeline's source action (default: its first one).
+
+        Starts an execution when the pipeline's triggers / change detection match, as a real push would;
+        returns that execution's id, or None when nothing started.
+        """
+        world = self.world
+        with world.clock.lock:
+            return world.codepipeline(region).push_revision(
+                pipeline,
+                action,
+                revision_id,
+                branch=branch,
+                file_paths=tuple(file_paths),
+                tag=tag,
+                summary=summary,
+            )
+
+    # -- clients ---------------------------------------------------------------------------------------
+
+    def client(self, service: str, *, region: str | None = None, config: Config | None = None) -> Any:
+        """A plain boto3 client for ``service`` served by this context.
+
+        Without ``config`` the client is cached per service and region; with one (e.g. to change botocore's
+        retries) a new client is made each call.
+        """
+        self.world  # noqa: B018 (raises when inactive)
+        region = region or self.region
+        if config is not None:
+            return _new_session(region).client(service, config=config)
+        with self._clients_lock:
+            client = self._clients.get((service, region))
+            if client is None:
+                client = _new_session(region).client(service)
+                self._clients[(service, region)] = client
+            return client
+
+
+_loader_lock = threading.Lock()
+_loader: Any = None
+
+
+def _new_session(region: str | None) -> Any:
+    """A fresh boto3 session sharing one botocore data loader, so models are parsed once per process.
+
+    Creating a client reads and parses several large JSON files (a third of a second); the loader caches
+    them. Everything else about the session is new, as with ``boto3.session.Session()``.
+    """
+    global _loader
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    with _loader_lock:
+        if _loader is None:
+            _loader = botocore.loaders.create_loader()
+        loader = _loader
+    core = botocore.session.Session()
+    core.register_component("data_loader", loader)
+    return boto3.session.Session(botocore_session=core, region_name=region)
+
+
+def _restore_environ(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def offline(
+    *,
+    region: str = "us-east-1",
+    account_id: str = _DEFAULT_ACCOUNT_ID,
+    seed: int = 0,
+    speed: float | None = None,
+    start: float | datetime | None = None,
+) -> OfflineAWS:
+    """An offline AWS: use as ``with offline() as aws:`` or as a ``@offline()`` decorator.
+
+    ``region`` and ``account_id`` are the defaults the world lives in (clients may use other regions).
+    ``seed`` makes ids, tokens and fault plans reproducible. ``start`` sets the virtual clock's start
+    (epoch seconds or an aware datetime; default 2026-01-01T00:00:00Z). ``speed`` turns on real-time mode:
+    virtual time follows the wall clock ``speed`` times faster (for demos), instead of moving only when
+    advanced.
+
+    Raises:
+        ValueError: a malformed region, account id, speed or start.
+        RuntimeError: (on entry) another context is already active.
+    """
+    return OfflineAWS(region=region, account_id=account_id, seed=seed, speed=speed, start=start)
+
+
+def active() -> OfflineAWS:
+    """The active offline context (for code decorated with ``@offline()``).
+
+    Raises:
+        RuntimeError: no context is active.
+    """
+    current = _active
+    if current is None or current._world is None:
+        raise RuntimeError("no pipepilot.local.offline() context is active")
+    return current
+
+
+def patch_client(client: BaseClient) -> BaseClient:
+    """Route an existing client through the offline engines (for clients created before import).
+
+    Clients created after ``pipepilot.local`` starts its first context (including every
+    ``boto3.client(...)`` inside one) need nothing. Returns the client.
+    """
+    from pipepilot.local import _wiring
+
+    _wiring.install()
+    _wiring.patch_client(client)
+    return client
+
+
+_SERVICES = (("codepipeline", "CodePipeline"), ("codebuild", "CodeBuild"))
+
+
+def coverage_table() -> str:
+    """A Markdown table of every CodePipeline and CodeBuild operation and whether the engine answers it.
+
+    Operations not answered get ``UnknownOperationException`` inside :func:`offline` (they never fall
+    through to moto, which keeps pipelines and projects of its own).
+    """
+    from pipepilot.local._world import World
+    from pipepilot.model._shapes import service_model
+
+    world = World()
+    sections: list[str] = []
+    for service, title in _SERVICES:
+        engine = world.engine(service)
+        names = sorted(service_model(service).operation_names)
+        answered = sum(1 for name in names if engine.implements(name))
+        lines = [
+            f"### {title}: {answered} of {len(names)} operations answered",
+            "",
+            "| Operation | Offline engine |",
+            "|---|---|",
+        ]
+        lines += [
+            f"| `{name}` | {'answered' if engine.implements(name) else 'not emulated (UnknownOperationException)'} |"
+            for name in names
+        ]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,360 @@
+"""How real boto3 clients reach the offline engines: one botocore ``before-send`` handler.
+
+botocore emits ``before-send`` right before it would put a signed request on the wire, calls *every*
+handler registered for it, and uses the first response returned. moto plugs in there: it appends its
+stubber to ``botocore.handlers.BUILTIN_HANDLERS`` when imported. Two handlers side by side would both act
+on every request (moto would also create each project and raise ``NotImplementedError`` for operations it
+lacks), so :func:`install` *replaces* moto's entry with :data:`ROUTER`, which calls moto's stubber itself
+when moto should answer. While an :func:`pipepilot.local.offline` context is active:
+
+* the fault plan sees every request first, whichever service it is for;
+* requests with ``X-Amz-Target: CodePipeline_20150709.<Op>`` or ``CodeBuild_20161006.<Op>`` are answered
+  by the World's engines: JSON 1.1 body, ``x-amzn-RequestId`` header, and for a
+  :class:`~pipepilot.local._errors.ServiceError` AWS's error envelope ``{"__type", "message"}`` with its
+  HTTP status, so botocore raises an ordinary ``ClientError``. An operation the engines do not emulate gets
+  ``UnknownOperationException``, never moto's answer: moto keeps pipelines and projects of its own, and two
+  sources of truth would disagree (see :func:`pipepilot.local.coverage_table`);
+* every other request goes to moto (IAM, S3, SNS, CloudWatch Logs, EventBridge, ...).
+
+Outside a context the router hands every request to moto's stubber, which answers only while a plain
+``moto.mock_aws()`` is active: moto alone keeps working as before.
+
+Sessions created after :func:`install` carry the router; ``boto3.client(...)`` inside a context is always
+one of them, because moto resets boto3's default session when it starts. A client built earlier, after
+moto was imported, carries moto's stubber instead: while a context is active, :func:`route_moto_stubber`
+makes that stubber hand requests to the router, so such clients are served the same way (a request is
+routed once, even by a client that carries both). Only a client built before moto was ever imported
+carries neither; :func:`patch_client` gives it the router.
+
+botocore sleeps between retries with ``time.sleep`` (``botocore.endpoint``). :func:`route_retry_sleeps`
+points that one call at the virtual clock while a context is active, so a throttled plain boto3 client
+backs off in virtual time; nothing else in botocore is touched, and the function it returns puts it back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import botocore.endpoint
+import botocore.handlers
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
+
+from pipepilot.local._errors import ServiceError
+from pipepilot.local.faults import CONNECTION, LOST_RESPONSE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from botocore.awsrequest import AWSPreparedRequest
+    from botocore.client import BaseClient
+
+    from pipepilot.local._world import World
+    from pipepilot.local.clock import VirtualClock
+    from pipepilot.local.faults import Fault, FaultPlan
+
+__all__ = [
+    "ENGINE_SERVICES",
+    "ROUTER",
+    "Router",
+    "error_response",
+    "install",
+    "patch_client",
+    "route_moto_stubber",
+    "route_retry_sleeps",
+]
+
+logger = logging.getLogger(__name__)
+
+# X-Amz-Target prefix -> the service whose engine answers it.
+ENGINE_SERVICES: dict[str, str] = {"CodePipeline_20150709": "codepipeline", "CodeBuild_20161006": "codebuild"}
+# botocore service ids (as in event names) whose boto3 client name differs; fault rules use client names.
+_CLIENT_NAMES = {"cloudwatch-logs": "logs", "eventbridge": "events"}
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/([a-z0-9-]+)/")
+_HOST_REGION = re.compile(r"^https?://[a-z0-9-]+\.([a-z0-9-]+)\.amazonaws\.com")
+_UNIQUE_ID = "pipepilot.local.router"
+# Marks a prepared request the router has seen (botocore builds a new request object per attempt).
+_ROUTED = "_pipepilot_local_routed"
+# moto's original BotocoreStubber.__call__, captured by install().
+_MOTO_CALL: list[Callable[..., Any]] = []
+
+
+class _RawBody(io.BytesIO):
+    """The raw stream botocore reads a response body from."""
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        contents = self.read()
+        while contents:
+            yield contents
+            contents = self.read()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    raise TypeError(f"cannot encode {type(value).__name__} in a JSON response")
+
+
+def _response(url: str, status: int, body: dict[str, Any]) -> AWSResponse:
+    payload = json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+    headers = {
+        "x-amzn-RequestId": str(uuid.uuid4()),
+        "Content-Type": "application/x-amz-json-1.1",
+        "Content-Length": str(len(payload)),
+    }
+    return AWSResponse(url, status, headers, _RawBody(payload))  # type: ignore[arg-type]
+
+
+def error_response(url: str, code: str, message: str, status: int) -> AWSResponse:
+    """AWS's JSON 1.1 error envelope, which botocore turns into a ``ClientError``."""
+    return _response(url, status, {"__type": code, "message": message})
+
+
+def _region_of(request: AWSPreparedRequest, default: str) -> str:
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        text = authorization.decode() if isinstance(authorization, bytes) else authorization
+        match = _CREDENTIAL_SCOPE.search(text)
+        if match:
+            return match.group(1)
+    match = _HOST_REGION.match(request.url or "")
+    return match.group(1) if match else default
+
+
+def _decode(body: object) -> dict[str, Any]:
+    if body is None or body == b"" or body == "":
+        return {}
+    if hasattr(body, "read"):
+        body = body.read()
+    decoded = json.loads(body)  # type: ignore[arg-type]
+    if not isinstance(decoded, dict):
+        raise ValueError("the request body is not a JSON object")
+    return decoded
+
+
+class _Active:
+    __slots__ = ("faults", "world")
+
+    def __init__(self, world: World, faults: FaultPlan) -> None:
+        self.world = world
+        self.faults = faults
+
+
+class Router:
+    """The ``before-send`` handler: engines for CodePipeline/CodeBuild, fault plans for everything."""
+
+    def __init__(self) -> None:
+        self._active: _Active | None = None
+        # moto's BotocoreStubber, which this router stands in for (set by install()).
+        self.moto: Callable[..., AWSResponse | None] | None = None
+
+    def __repr__(self) -> str:
+        return f"<pipepilot.local Router {'active' if self._active else 'idle'}>"
+
+    @property
+    def active(self) -> bool:
+        """Whether an offline context is being served."""
+        return self._active is not None
+
+    def activate(self, world: World, faults: FaultPlan) -> None:
+        """Serve requests from ``world`` (and inject ``faults``) until :meth:`deactivate`."""
+        self._active = _Active(world, faults)
+
+    def deactivate(self) -> None:
+        """Stop serving: every request passes through untouched again."""
+        self._active = None
+
+    def __call__(
+        self, request: AWSPreparedRequest, event_name: str = "", **kwargs: Any
+    ) -> AWSResponse | None:
+        if getattr(request, _ROUTED, False):
+            return None  # this client carries the router twice (itself and via moto's stubber)
+        setattr(request, _ROUTED, True)
+        active = self._active
+        if active is None:
+            return self._moto(request, event_name)
+        target = request.headers.get("X-Amz-Target")
+        if target:
+            text = target.decode() if isinstance(target, bytes) else target
+            prefix, _, operation = text.partition(".")
+            service = ENGINE_SERVICES.get(prefix)
+            if service is not None:
+                return self._serve_engine(active, request, service, operation)
+        if not active.faults.rules:
+            return self._moto(request, event_name)
+        return self._serve_moto_with_faults(active, request, event_name)
+
+    def _moto(self, request: AWSPreparedRequest, event_name: str) -> AWSResponse | None:
+        moto = self.moto
+        if moto is None:
+            return None
+        # The stubber's own __call__, even while route_moto_stubber() has replaced it with a forwarder.
+        return _MOTO_CALL[0](moto, event_name, request)  # type: ignore[no-any-return]
+
+    # -- engines ---------------------------------------------------------------------------------------
+
+    def _serve_engine(
+        self, active: _Active, request: AWSPreparedRequest, service: str, operation: str
+    ) -> AWSResponse:
+        world = active.world
+        fault = (
+            active.faults.decide(service, operation, now=world.clock.now()) if active.faults.rules else None
+        )
+        if fault is not None:
+            early = _before_call(fault, world.clock, request)
+            if early is not None:
+                return early
+        region = _region_of(request, world.region)
+        try:
+            params = _decode(request.body)
+        except ValueError as error:  # not JSON: what AWS answers to a malformed body
+            return error_response(request.url, "SerializationException", str(error), 400)
+        try:
+            # Timers already due are the engines' business (in real-time mode reading the clock runs them):
+            # a request made from inside engine work, such as a Lambda handler's PutJobSuccessResult, must
+            # not run other timers half-way through that work.
+            with world.clock.lock:
+                engine = world.engine(service, region)
+                if not engine.implements(operation):
+                    raise ServiceError(
+                        "UnknownOperationException",
+                        f"pipepilot.local does not emulate {service} {operation} "
+                        "(see pipepilot.local.coverage_table())",
+                    )
+                body = engine.dispatch(operation, params)
+        except ServiceError as error:
+            logger.debug("%s %s -> %s", service, operation, error.code)
+            if fault is not None and fault.error == LOST_RESPONSE:
+                raise ConnectionClosedError(endpoint_url=request.url) from None
+            return error_response(request.url, error.code, error.message, error.status)
+        if fault is not None and fault.error == LOST_RESPONSE:
+            logger.debug("%s %s applied, response lost (fault plan)", service, operation)
+            raise ConnectionClosedError(endpoint_url=request.url)
+        return _response(request.url, 200, body)
+
+    # -- moto ------------------------------------------------------------------------------------------
+
+    def _serve_moto_with_faults(
+        self, active: _Active, request: AWSPreparedRequest, event_name: str
+    ) -> AWSResponse | None:
+        # event_name is "before-send.<service id>.<Operation>"
+        _, _, rest = event_name.partition(".")
+        service_id, _, operation = rest.partition(".")
+        service = _CLIENT_NAMES.get(service_id, service_id)
+        fault = active.faults.decide(service, operation, now=active.world.clock.now())
+        if fault is None:
+            return self._moto(request, event_name)
+        early = _before_call(fault, active.world.clock, request)
+        if early is not None:
+            return early
+        answer = self._moto(request, event_name)
+        if fault.error == LOST_RESPONSE:
+            raise ConnectionClosedError(endpoint_url=request.url)  # applied by moto, then the answer is lost
+        return answer
+
+
+def _before_call(fault: Fault, clock: VirtualClock, request: AWSPreparedRequest) -> AWSResponse | None:
+    """Apply a fault's latency, then fail the call if the fault says so before it is applied."""
+    if fault.latency > 0:
+        if fault.latency_clock == "virtual":
+            clock.sleep(fault.latency)
+        else:
+            time.sleep(fault.latency)  # real time on purpose: concurrent callers must really overlap
+    if fault.error is None or fault.error == LOST_RESPONSE:
+        return None
+    if fault.error == CONNECTION:
+        raise EndpointConnectionError(endpoint_url=request.url)
+    return error_response(request.url, fault.error, fault.message, fault.status)
+
+
+ROUTER = Router()
+
+
+def install() -> None:
+    """Replace moto's stubber in botocore's built-in handlers with :data:`ROUTER` (idempotent).
+
+    Imports moto first, so its import-time registration has happened and cannot come back later.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.models import botocore_stubber
+
+    if not _MOTO_CALL:
+        _MOTO_CALL.append(BotocoreStubber.__call__)
+    ROUTER.moto = botocore_stubber
+    handlers = botocore.handlers.BUILTIN_HANDLERS
+    handlers[:] = [spec for spec in handlers if spec[1] is not botocore_stubber]
+    if not any(spec[1] is ROUTER for spec in handlers):
+        handlers.append(("before-send", ROUTER))
+
+
+# A handler registered N times is removed by N unregister calls (botocore ignores extra ones); clients
+# never carry more than a couple of copies, so a few calls cover them without reaching into botocore.
+_UNREGISTER_ATTEMPTS = 4
+
+
+def patch_client(client: BaseClient) -> None:
+    """Make a client created before :func:`install` reach the offline engines (and moto) via the router.
+
+    Removes moto's stubber and any earlier copy of the router from the client's ``before-send`` handlers,
+    then registers the router once. Safe to call more than once.
+    """
+    install()
+    events = client.meta.events
+    events.unregister("before-send", unique_id=_UNIQUE_ID)
+    for _ in range(_UNREGISTER_ATTEMPTS):
+        events.unregister("before-send", ROUTER)  # type: ignore[arg-type]
+        events.unregister("before-send", ROUTER.moto)  # type: ignore[arg-type]
+    events.register_first("before-send", ROUTER, unique_id=_UNIQUE_ID)  # type: ignore[arg-type]
+
+
+def _stubber_via_router(stubber: object, event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:
+    return ROUTER(request, event_name=event_name)
+
+
+def route_moto_stubber() -> Callable[[], None]:
+    """Make moto's stubber forward to the router (for clients that carry only moto's handler).
+
+    Returns the function that puts moto's own ``__call__`` back.
+    """
+    install()
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    setattr(BotocoreStubber, "__call__", _stubber_via_router)  # noqa: B010
+
+    def restore() -> None:
+        setattr(BotocoreStubber, "__call__", _MOTO_CALL[0])  # noqa: B010
+
+    return restore
+
+
+class _VirtualRetryTime:
+    """Stands in for the ``time`` module inside ``botocore.endpoint``: ``sleep`` runs on the virtual clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def sleep(self, seconds: float) -> None:
+        self._clock.sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def route_retry_sleeps(clock: VirtualClock) -> Callable[[], None]:
+    """Make botocore's retry back-off sleep on ``clock``; returns the function that undoes it."""
+    # botocore.endpoint imports the time module and calls time.sleep(delay) in _needs_retry; that global is
+    # the narrowest place to reroute the back-off (the stubs do not declare it, hence getattr/setattr).
+    original = getattr(botocore.endpoint, "time")  # noqa: B009
+    setattr(botocore.endpoint, "time", _VirtualRetryTime(clock))  # noqa: B010
+
+    def restore() -> None:
+        setattr(botocore.endpoint, "time", original)  # noqa: B010
+
+    return restore

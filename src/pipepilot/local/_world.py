@@ -1,0 +1,476 @@
+"""The World: everything the offline engines share inside one :func:`pipepilot.local.offline` context.
+
+It owns the virtual clock, the seeded random source every id and token comes from, the engines (one per
+service and region, created on first use), the Lambda handlers and scripted outcomes a test registered,
+and the ordered log of EventBridge events. It is also the engines' only door to moto: events, SNS
+messages, log lines and IAM trust checks go to moto's backends directly, never through a boto3 client, so
+the engines never re-enter the botocore hook that called them.
+
+Nothing here starts moto or touches botocore; :class:`pipepilot.local.OfflineAWS` does that.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from pipepilot.local.clock import VirtualClock
+
+if TYPE_CHECKING:
+    from pipepilot.local.codebuild import CodeBuildEngine
+    from pipepilot.local.codepipeline import CodePipelineEngine
+
+__all__ = [
+    "DEFAULT_ACCOUNT_ID",
+    "DEFAULT_ACTION_DURATIONS",
+    "DEFAULT_BUILD_PHASE_DURATIONS",
+    "ActionScript",
+    "BuildScript",
+    "LambdaHandler",
+    "Scripts",
+    "World",
+    "partition_of",
+]
+
+logger = logging.getLogger(__name__)
+
+# moto's default account: requests signed with unknown keys land in it, so using it keeps moto and the
+# engines in the same account without further set-up.
+DEFAULT_ACCOUNT_ID = "123456789012"
+
+LambdaHandler = Callable[[dict[str, Any], Any], object]
+
+# Seconds a non-scripted action takes, by "Category:Provider", provider or category (the CodePipeline engine
+# tries them in that order, then falls back to its own per-category figures). Every source provider answers
+# in seconds; CodeBuild actions take as long as their build; manual approvals wait for an answer; Lambda
+# invokes wait for the handler's job result.
+DEFAULT_ACTION_DURATIONS: Mapping[str, float] = {
+    "Source": 5.0,
+    "Source:S3": 5.0,
+    "Source:CodeCommit": 5.0,
+    "Source:CodeStarSourceConnection": 5.0,
+    "Source:GitHub": 5.0,
+    "Source:ECR": 5.0,
+    "CodeDeploy": 240.0,
+    "CodeDeployToECS": 600.0,
+    "ECS": 300.0,
+    "CloudFormation": 120.0,
+    "CloudFormationStackSet": 300.0,
+    "S3": 30.0,
+    "ElasticBeanstalk": 300.0,
+    "StepFunctions": 60.0,
+}
+
+# Seconds each build phase takes when not scripted, shaped like the AWS CLI's recorded builds: SUBMITTED
+# ends inside StartBuild (its response already shows QUEUED), provisioning dominates, BUILD is the work.
+DEFAULT_BUILD_PHASE_DURATIONS: Mapping[str, float] = {
+    "SUBMITTED": 0.0,
+    "QUEUED": 1.0,
+    "PROVISIONING": 20.0,
+    "DOWNLOAD_SOURCE": 3.0,
+    "INSTALL": 10.0,
+    "PRE_BUILD": 2.0,
+    "BUILD": 45.0,
+    "POST_BUILD": 3.0,
+    "UPLOAD_ARTIFACTS": 5.0,
+    "FINALIZING": 2.0,
+}
+
+_BUILD_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT")
+
+
+def _positive_times(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"times must be None (every run) or at least 1, not {value!r}")
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if value is None else dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class ActionScript:
+    """The scripted outcome of one pipeline action (see :meth:`pipepilot.local.OfflineAWS.script_action`)."""
+
+    pipeline: str
+    stage: str
+    action: str
+    outcome: Literal["Succeeded", "Failed"] = attrs.field(
+        default="Succeeded", validator=attrs.validators.in_(("Succeeded", "Failed"))
+    )
+    duration: float | None = None
+    error_code: str = "JobFailed"
+    error_message: str = "The action failed (scripted by pipepilot.local)."
+    summary: str | None = None
+    external_execution_id: str | None = None
+    output_variables: Mapping[str, str] | None = attrs.field(default=None, converter=_frozen_mapping)
+    times: int | None = attrs.field(default=None, validator=_positive_times)
+
+
+def _log_lines(
+    value: Sequence[str] | Mapping[str, Sequence[str]] | None,
+) -> Mapping[str, tuple[str, ...]] | None:
+    # A plain sequence is what the BUILD phase prints; a mapping places lines in chosen phases.
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise TypeError("log_lines must be a sequence of lines (or a mapping phase -> lines), not one string")
+    if isinstance(value, Mapping):
+        return {str(phase): tuple(lines) for phase, lines in value.items()}
+    return {"BUILD": tuple(value)}
+
+
+@attrs.frozen(kw_only=True)
+class BuildScript:
+    """The scripted course of one CodeBuild build (see :meth:`pipepilot.local.OfflineAWS.script_build`).
+
+    ``fail_in`` names the phase that ends with ``status`` (``None`` or ``status="SUCCEEDED"``: the build
+    succeeds). ``phase_durations`` overrides seconds per phase, ``exported_variables`` become the build's
+    ``exportedEnvironmentVariables``, ``log_lines`` are written to the build's log stream.
+    """
+
+    project: str
+    fail_in: str | None = attrs.field(default="BUILD")
+    status: Literal["SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT"] = attrs.field(
+        default="FAILED", validator=attrs.validators.in_(_BUILD_STATUSES)
+    )
+    message: str | None = None
+    phase_durations: Mapping[str, float] | None = attrs.field(default=None, converter=_frozen_mapping)
+    exported_variables: Mapping[str, str] | None = attrs.field(default=None, converter=_frozen_mapping)
+    log_lines: Mapping[str, tuple[str, ...]] | None = attrs.field(default=None, converter=_log_lines)
+    times: int | None = attrs.field(default=None, validator=_positive_times)
+
+    @fail_in.validator
+    def _check_phase(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        if value is not None and value not in DEFAULT_BUILD_PHASE_DURATIONS:
+            raise ValueError(
+                f"fail_in must be a build phase ({', '.join(DEFAULT_BUILD_PHASE_DURATIONS)}), not {value!r}"
+            )
+
+    @property
+    def fails(self) -> bool:
+        """Whether this script makes the build end in anything but SUCCEEDED."""
+        return self.fail_in is not None and self.status != "SUCCEEDED"
+
+
+class _Queue:
+    """Scripts for one key: counted scripts are used first, in the order added; then the standing one."""
+
+    __slots__ = ("counted", "standing")
+
+    def __init__(self) -> None:
+        self.counted: list[list[Any]] = []  # [script, uses left]
+        self.standing: Any = None
+
+    def add(self, script: Any, times: int | None) -> None:
+        if times is None:
+            self.standing = script
+        else:
+            self.counted.append([script, times])
+
+    def take(self) -> Any:
+        if self.counted:
+            entry = self.counted[0]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self.counted[0]
+            return entry[0]
+        return self.standing
+
+
+class Scripts:
+    """The scripted outcomes a test registered, consumed by the engines once per run.
+
+    For one action (or project), scripts given with ``times=N`` apply to the next N runs in the order they
+    were added; after those, the latest script given without ``times`` applies to every run; with none,
+    the engine's defaults apply.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._actions: dict[tuple[str, str, str], _Queue] = {}
+        self._builds: dict[str, _Queue] = {}
+
+    def add_action(self, script: ActionScript) -> None:
+        """Register an action script."""
+        with self._lock:
+            key = (script.pipeline, script.stage, script.action)
+            self._actions.setdefault(key, _Queue()).add(script, script.times)
+
+    def add_build(self, script: BuildScript) -> None:
+        """Register a build script."""
+        with self._lock:
+            self._builds.setdefault(script.project, _Queue()).add(script, script.times)
+
+    def action_outcome(self, pipeline: str, stage: str, action: str, /) -> ActionScript | None:
+        """The script for this run of the action (using up one of its ``times``), or None."""
+        with self._lock:
+            queue = self._actions.get((pipeline, stage, action))
+            return None if queue is None else queue.take()
+
+    def build_outcome(self, project: str, /) -> BuildScript | None:
+        """The script for this build of the project (using up one of its ``times``), or None."""
+        with self._lock:
+            queue = self._builds.get(project)
+            return None if queue is None else queue.take()
+
+    def clear(self) -> None:
+        """Forget every script."""
+        with self._lock:
+            self._actions.clear()
+            self._builds.clear()
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    return "aws"
+
+
+class World:
+    """Shared state of one offline context: clock, ids, engines, scripts, Lambda handlers, events.
+
+    Engines reach everything through it (see ``EngineWorld`` in :mod:`pipepilot.local.codepipeline`).
+    ``verify_roles`` (default True) makes :meth:`role_assumable_by` check moto's IAM; set it False to let
+    any role ARN through. ``max_concurrent_builds`` caps in-progress builds per region (None: no cap);
+    StartBuild beyond it answers ``AccountLimitExceededException``.
+    """
+
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        seed: int = 0,
+        clock: VirtualClock | None = None,
+    ) -> None:
+        self.clock = clock if clock is not None else VirtualClock()
+        self.region = region
+        self.account_id = account_id
+        self.seed = seed
+        self.ids = random.Random(seed)
+        self.scripts = Scripts()
+        self.default_durations: dict[str, float] = dict(DEFAULT_ACTION_DURATIONS)
+        self.build_phase_durations: dict[str, float] = dict(DEFAULT_BUILD_PHASE_DURATIONS)
+        self.events: list[dict[str, Any]] = []
+        self.verify_roles = True
+        self.max_concurrent_builds: int | None = None
+        self.caller_name = "pipepilot-offline"
+        self.caller_arn = f"arn:{partition_of(region)}:iam::{account_id}:user/{self.caller_name}"
+        self._lambdas: dict[str, LambdaHandler] = {}
+        self._codebuild: dict[str, CodeBuildEngine] = {}
+        self._codepipeline: dict[str, CodePipelineEngine] = {}
+
+    def __repr__(self) -> str:
+        return f"<World account={self.account_id} region={self.region} seed={self.seed} events={len(self.events)}>"
+
+    # -- ids -----------------------------------------------------------------------------------------
+
+    def new_uuid(self) -> str:
+        """A lowercase UUID4 string from the seeded random source (the same sequence for the same seed)."""
+        return str(uuid.UUID(int=self.ids.getrandbits(128), version=4))
+
+    def new_hex(self, length: int = 40) -> str:
+        """``length`` lowercase hex digits from the seeded source (commit ids, checksums)."""
+        return f"{self.ids.getrandbits(length * 4):0{length}x}"
+
+    # -- engines -------------------------------------------------------------------------------------
+
+    def codebuild(self, region: str | None = None) -> CodeBuildEngine:
+        """The CodeBuild engine of ``region`` (default: the context's), created on first use."""
+        region = region or self.region
+        engine = self._codebuild.get(region)
+        if engine is None:
+            from pipepilot.local.codebuild import CodeBuildEngine
+
+            engine = self._codebuild[region] = CodeBuildEngine(self, region)
+        return engine
+
+    def codepipeline(self, region: str | None = None) -> CodePipelineEngine:
+        """The CodePipeline engine of ``region`` (default: the context's), created on first use."""
+        region = region or self.region
+        engine = self._codepipeline.get(region)
+        if engine is None:
+            from pipepilot.local.codepipeline import CodePipelineEngine
+
+            engine = self._codepipeline[region] = CodePipelineEngine(self, region)
+        return engine
+
+    def engine(self, service: str, region: str | None = None) -> CodeBuildEngine | CodePipelineEngine:
+        """The engine of ``service`` (``"codebuild"`` or ``"codepipeline"``) in ``region``."""
+        if service == "codebuild":
+            return self.codebuild(region)
+        if service == "codepipeline":
+            return self.codepipeline(region)
+        raise ValueError(f"pipepilot.local has no engine for {service!r}")
+
+    def partition(self, region: str | None = None) -> str:
+        """The ARN partition of ``region`` (default: the context's)."""
+        return partition_of(region or self.region)
+
+    # -- Lambda ----------------------------------------------------------------------------------------
+
+    def register_lambda(self, name: str, handler: LambdaHandler) -> None:
+        """Make ``handler(event, context)`` the function called for ``FunctionName`` ``name``."""
+        self._lambdas[name] = handler
+
+    def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
+        """The handler registered for a function name, ARN or ``name:qualifier``, or None."""
+        handler = self._lambdas.get(function_name)
+        if handler is not None:
+            return handler
+        name = function_name
+        if name.startswith("arn:"):
+            # arn:aws:lambda:region:account:function:name[:qualifier]
+            parts = name.split(":")
+            name = parts[6] if len(parts) > 6 else name
+        else:
+            name = name.split(":", 1)[0]
+        return self._lambdas.get(name)
+
+    # -- moto: events, SNS, IAM, logs --------------------------------------------------------------------
+
+    def put_event(self, event: dict[str, Any], /) -> None:
+        """Record an EventBridge event (in order, in :attr:`events`) and put it on moto's default bus.
+
+        ``event`` is the full envelope (``detail-type``, ``source``, ``resources``, ``detail``, ``time``,
+        optionally ``region``). Rules on moto's default bus in that region receive it, as they would on AWS.
+        """
+        self.events.append(event)
+        from moto.events.models import events_backends
+
+        region = event.get("region") or self.region
+        backend = events_backends[self.account_id][region]
+        bus = backend.event_buses.get("default")
+        if bus is None or not bus.rules:
+            return  # nobody listens: skip moto's JSON round trip (events are frequent)
+        entry: dict[str, Any] = {
+            "Source": event.get("source", ""),
+            "DetailType": event.get("detail-type", ""),
+            "Detail": json.dumps(event.get("detail", {})),
+            "Resources": list(event.get("resources", ())),
+        }
+        # moto's targets expect epoch seconds here (they format it themselves); the envelope holds ISO text.
+        entry["Time"] = _epoch(event.get("time"), self.clock.now())
+        backend.put_events([entry])
+
+    def publish_sns(self, topic_arn: str, message: str, subject: str | None = None, /) -> None:
+        """Publish to an SNS topic through moto (a missing topic is logged, as AWS drops the message)."""
+        from moto.sns.exceptions import SNSNotFoundError
+        from moto.sns.models import sns_backends
+
+        parts = topic_arn.split(":")
+        if len(parts) < 6 or parts[2] != "sns":
+            logger.warning("not an SNS topic ARN, nothing published: %s", topic_arn)
+            return
+        region, account = parts[3], parts[4]
+        try:
+            sns_backends[account][region].publish(message, arn=topic_arn, subject=subject)
+        except SNSNotFoundError:
+            logger.warning("SNS topic %s does not exist in moto; nothing published", topic_arn)
+
+    def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
+        """Whether moto's IAM has ``role_arn`` and its trust policy lets ``service_principal`` assume it.
+
+        Always True when :attr:`verify_roles` is False. A bare role name is read as a role of this account.
+        """
+        if not self.verify_roles:
+            return True
+        from moto.iam.models import iam_backends
+
+        if not role_arn.startswith("arn:"):
+            role_arn = f"arn:{self.partition()}:iam::{self.account_id}:role/{role_arn}"
+        parts = role_arn.split(":")
+        if len(parts) < 6 or parts[2] != "iam":
+            return False
+        account, partition = parts[4], parts[1]
+        for role in list(iam_backends[account][partition].roles.values()):
+            if role.arn == role_arn:
+                return _trusts(role.assume_role_policy_document, service_principal)
+        return False
+
+    def write_log_events(
+        self, region: str, group: str, stream: str, lines: Sequence[tuple[float, str]]
+    ) -> None:
+        """Append ``(epoch seconds, message)`` lines to a CloudWatch Logs stream in moto, creating both.
+
+        Writes go to the group's stream directly: moto's PutLogEvents drops events older than 14 days of
+        wall time, and virtual time is usually far from the wall clock.
+        """
+        from moto.logs.models import logs_backends
+
+        backend = logs_backends[self.account_id][region]
+        backend.ensure_log_group(group)
+        log_group = backend.groups[group]
+        if stream not in log_group.streams:
+            log_group.create_log_stream(stream)
+        if lines:
+            log_group.put_log_events(
+                stream, [{"timestamp": int(when * 1000), "message": message} for when, message in lines]
+            )
+
+
+def _epoch(value: object, default: float) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return default
+    return default
+
+
+def _trusts(policy_document: object, service_principal: str) -> bool:
+    """Whether an IAM trust policy allows ``sts:AssumeRole`` to the given service principal."""
+    if isinstance(policy_document, str):
+        try:
+            policy = json.loads(policy_document)
+        except ValueError:
+            from urllib.parse import unquote
+
+            try:
+                policy = json.loads(unquote(policy_document))
+            except ValueError:
+                return False
+    else:
+        policy = policy_document
+    if not isinstance(policy, Mapping):
+        return False
+    statements = policy.get("Statement", [])
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    for statement in statements:
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else list(actions)
+        if not any(action in ("sts:AssumeRole", "sts:*", "*") for action in actions):
+            continue
+        principal = statement.get("Principal", {})
+        if principal == "*":
+            return True
+        if not isinstance(principal, Mapping):
+            continue
+        services = principal.get("Service", [])
+        services = [services] if isinstance(services, str) else list(services)
+        aws = principal.get("AWS", [])
+        aws = [aws] if isinstance(aws, str) else list(aws)
+        if service_principal in services or "*" in aws:
+            return True
+    return False
