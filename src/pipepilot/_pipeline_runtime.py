@@ -1,0 +1,528 @@
+"""The run-time half of :class:`pipepilot.Pipeline` and :class:`pipepilot.CodePipeline`, as mixins.
+
+:class:`PipelineRuntime` adds starting, reading and waiting for executions, stages, transitions and
+approvals to a pipeline handle; :class:`CodePipelineRuntime` adds fleet reads and change freezes to the
+facade. Both only need what the classes in :mod:`pipepilot.pipelines` have: the pipeline's ``name`` and the
+``_calls`` seam (:class:`pipepilot._calls.Caller`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pipepilot._time import current_time_source
+from pipepilot.approvals import (
+    Approval,
+    answer_approval,
+    approvals_in_state,
+    is_parallel,
+    pending_approvals,
+    read_declaration,
+)
+from pipepilot.errors import (
+    ExecutionCancelled,
+    ExecutionFailed,
+    ExecutionStopped,
+    ExecutionSuperseded,
+    ExecutionUnsuccessful,
+    PipelineExecutionNotFoundError,
+    TransientError,
+)
+from pipepilot.executions import (
+    Execution,
+    RevisionOverride,
+    execution_may_have_ended,
+    poll_jitter,
+    start_execution,
+)
+from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
+from pipepilot.freeze import Checkpoint, FreezeRecord, freeze, thaw
+from pipepilot.model.runtime import (
+    ApprovalStatus,
+    PipelineExecutionStatus,
+    PipelineExecutionSummary,
+    PipelineState,
+    StageExecutionStatus,
+    StageTransitionType,
+)
+from pipepilot.polling import PollPolicy, PollSchedule, wait_until
+from pipepilot.stages import Stage
+from pipepilot.transitions import Transition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from pipepilot._calls import Caller
+    from pipepilot.model.runtime import StageState
+
+__all__ = ["CodePipelineRuntime", "PipelineRuntime"]
+
+logger = logging.getLogger(__name__)
+
+_STAGE_ENDINGS: Mapping[str, type[ExecutionUnsuccessful]] = {
+    StageExecutionStatus.FAILED.value: ExecutionFailed,
+    StageExecutionStatus.STOPPED.value: ExecutionStopped,
+    StageExecutionStatus.CANCELLED.value: ExecutionCancelled,
+}
+_EXECUTION_ENDINGS: Mapping[str, type[ExecutionUnsuccessful]] = {
+    PipelineExecutionStatus.FAILED.value: ExecutionFailed,
+    PipelineExecutionStatus.STOPPED.value: ExecutionStopped,
+    PipelineExecutionStatus.SUPERSEDED.value: ExecutionSuperseded,
+    PipelineExecutionStatus.CANCELLED.value: ExecutionCancelled,
+}
+
+
+def _status(value: object) -> str:
+    return str(getattr(value, "value", value))
+
+
+def _execution_id(execution: Execution | str | None) -> str | None:
+    if execution is None or isinstance(execution, str):
+        return execution
+    return execution.id
+
+
+def _policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
+    policy = poll if poll is not None else PollPolicy()
+    return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
+
+
+class PipelineRuntime:
+    """Run-time methods of a pipeline handle (mixed into :class:`pipepilot.Pipeline`)."""
+
+    __slots__ = ()
+
+    # Provided by the class this is mixed into.
+    @property
+    def name(self) -> str:
+        """The pipeline's name."""
+        raise NotImplementedError
+
+    @property
+    def _calls(self) -> Caller[Any]:
+        raise NotImplementedError
+
+    # -------------------------------------------------------------------------------------- executions
+
+    def start(
+        self,
+        variables: Mapping[str, str] | None = None,
+        source_revisions: Iterable[RevisionOverride] | None = None,
+        token: str | None = None,
+    ) -> Execution:
+        """Start an execution and return its handle; a retried start never starts twice.
+
+        ``variables`` override pipeline variables (name -> value); ``source_revisions`` pin source
+        revisions. The request always carries a ``clientRequestToken``: ``token``, or a fresh one reused
+        across this call's retries.
+
+        Raises:
+            ValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
+            PipelineNotFoundError: no such pipeline.
+            ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
+        """
+        return start_execution(
+            self._calls, self.name, variables=variables, source_revisions=source_revisions, token=token
+        )
+
+    def execution(self, execution_id: str) -> Execution:
+        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it)."""
+        return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
+
+    def executions(
+        self,
+        *,
+        status: PipelineExecutionStatus | str | None = None,
+        succeeded_in_stage: str | None = None,
+    ) -> Iterator[PipelineExecutionSummary]:
+        """The pipeline's executions, newest first, as summaries fetched page by page as you iterate.
+
+        ``succeeded_in_stage`` keeps executions that succeeded in that stage (filtered by AWS);
+        ``status`` keeps those with that status (filtered here: the API has no such filter).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        params: dict[str, Any] = {"pipelineName": self.name}
+        if succeeded_in_stage is not None:
+            params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
+        wanted = None if status is None else _status(status)
+        for item in self._calls.paginate("list_pipeline_executions", "pipelineExecutionSummaries", **params):
+            summary = PipelineExecutionSummary.from_api(item)
+            if wanted is None or _status(summary.status) == wanted:
+                yield summary
+
+    def latest_execution(self) -> Execution | None:
+        """The most recently started execution, or ``None`` if the pipeline never ran (one call).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        response = self._calls.call(
+            "list_pipeline_executions", idempotent=True, pipelineName=self.name, maxResults=1
+        )
+        summaries = response.get("pipelineExecutionSummaries") or ()
+        if not summaries:
+            return None
+        return self.execution(summaries[0]["pipelineExecutionId"])
+
+    def state(self) -> PipelineState:
+        """Every stage as ``GetPipelineState`` shows it now (stage, action and transition states, latest
+        and waiting executions, conditions, retry metadata).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        return PipelineState.from_api(self._calls.call("get_pipeline_state", idempotent=True, name=self.name))
+
+    # ---------------------------------------------------------------------------- stages, transitions
+
+    def stage(self, name: str) -> Stage:
+        """The handle of stage ``name`` (not checked until used)."""
+        return Stage(caller=self._calls, pipeline=self.name, name=name)
+
+    def transitions(self) -> tuple[Transition, ...]:
+        """Every transition of the pipeline, in stage order: each stage's inbound transition, and the
+        outbound transition of every stage but the last (one ``GetPipelineState`` call, for the names).
+
+        Read their states with :meth:`Transition.state`, or all at once from :meth:`state` (each
+        ``StageState.inbound_transition_state``).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        names = [stage.stage_name for stage in self.state().stage_states]
+        found: list[Transition] = []
+        for index, name in enumerate(names):
+            found.append(
+                Transition(
+                    caller=self._calls, pipeline=self.name, stage=name, kind=StageTransitionType.INBOUND
+                )
+            )
+            if index < len(names) - 1:
+                found.append(
+                    Transition(
+                        caller=self._calls, pipeline=self.name, stage=name, kind=StageTransitionType.OUTBOUND
+                    )
+                )
+        return tuple(found)
+
+    # -------------------------------------------------------------------------------------- approvals
+
+    def approvals(self, *, execution: Execution | str | None = None) -> list[Approval]:
+        """The manual approvals waiting for an answer (of one execution, when given), in stage order.
+
+        One ``GetPipeline`` (mode, custom data, links, timeouts) and one ``GetPipelineState``; in PARALLEL
+        mode ``ListActionExecutions`` per running execution instead of the state (see
+        :mod:`pipepilot.approvals`).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        return pending_approvals(self._calls, self.name, execution_id=_execution_id(execution))
+
+    def approve(
+        self, stage: str, action: str, *, summary: str = "", execution: Execution | str | None = None
+    ) -> None:
+        """Approve the approval ``stage``/``action`` of ``execution`` (or the only one waiting there).
+
+        With ``execution`` given, only that execution's approval is answered, never another one's; a
+        redelivered approval that is already approved is a logged success.
+
+        Raises:
+            ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
+                wait there (PARALLEL mode) and ``execution`` was not given.
+            ApprovalNotPending: no approval waits there (for that execution).
+            ApprovalConflict: it was already rejected.
+        """
+        answer_approval(
+            self._calls,
+            self.name,
+            stage,
+            action,
+            status=ApprovalStatus.APPROVED,
+            summary=summary,
+            execution_id=_execution_id(execution),
+        )
+
+    def reject(
+        self, stage: str, action: str, *, summary: str, execution: Execution | str | None = None
+    ) -> None:
+        """Reject the approval ``stage``/``action`` of ``execution`` (or the only one waiting there).
+
+        Raises:
+            ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
+                wait there and ``execution`` was not given.
+            ApprovalNotPending: no approval waits there (for that execution).
+            ApprovalConflict: it was already approved.
+        """
+        answer_approval(
+            self._calls,
+            self.name,
+            stage,
+            action,
+            status=ApprovalStatus.REJECTED,
+            summary=summary,
+            execution_id=_execution_id(execution),
+        )
+
+    # ------------------------------------------------------------------------------------------ waits
+
+    def wait_for_approval(
+        self,
+        stage: str | None = None,
+        action: str | None = None,
+        *,
+        execution: Execution | str | None = None,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> Approval:
+        """Wait until an approval waits for an answer, and return it as soon as it appears.
+
+        ``stage``/``action`` narrow which approval (default: any); ``execution`` waits for that
+        execution's. One ``GetPipeline`` first, then one ``GetPipelineState`` per poll. In PARALLEL mode a
+        poll reads ``ListActionExecutions`` instead (per running execution, or for ``execution`` plus one
+        ``GetPipelineExecution`` to notice its end). Throttling slows polling instead of failing.
+
+        Raises:
+            ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
+                ended before reaching the approval.
+            WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
+            PipelineNotFoundError: no such pipeline.
+        """
+        execution_id = _execution_id(execution)
+        policy = _policy(poll, timeout)
+        source = current_time_source()
+        now_of = clock if clock is not None else source.monotonic
+        schedule = PollSchedule(
+            policy=policy,
+            started=now_of(),
+            rng=poll_jitter(self.name, "approval", stage or "*", action or "*", execution_id or "*"),
+        )
+        declaration = read_declaration(self._calls, self.name)
+        parallel = is_parallel(declaration)
+        found: list[Approval] = []
+
+        def fetch() -> PipelineState | None:
+            found.clear()
+            if parallel:
+                found.extend(
+                    pending_approvals(
+                        self._calls, self.name, declaration=declaration, execution_id=execution_id
+                    )
+                )
+                return None
+            state = self.state()
+            found.extend(
+                approvals_in_state(self._calls, state, declaration=declaration, execution_id=execution_id)
+            )
+            return state
+
+        def matches(approval: Approval) -> bool:
+            return (stage is None or approval.stage == stage) and (
+                action is None or approval.action == action
+            )
+
+        def decide(state: PipelineState | None, now: float) -> Any:
+            if any(matches(approval) for approval in found):
+                return schedule.decide(True, now)
+            # The state shows when the execution may have ended; a PARALLEL pipeline's state cannot, so
+            # there the execution itself is read on every poll.
+            if execution_id is not None and (state is None or execution_may_have_ended(state, execution_id)):
+                self._raise_if_ended(execution_id, f"reaching approval {stage or '*'}/{action or '*'}")
+            return schedule.decide(False, now)
+
+        wait_until(
+            fetch,
+            decide,
+            clock=now_of,
+            sleep=sleep,
+            policy=policy,
+            deadline=schedule.deadline,
+            label=f"approval in {self.name}",
+        )
+        approval = next(approval for approval in found if matches(approval))
+        logger.info("%s is waiting", approval.describe())
+        return approval
+
+    def wait_for_stage(
+        self,
+        stage: str,
+        *,
+        execution: Execution | str | None = None,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> StageState:
+        """Wait until ``execution`` (default: the latest execution now) has succeeded in ``stage``.
+
+        Returns the stage's state then (a stage skipped by its condition counts as passed). One
+        ``GetPipelineState`` per poll; one ``GetPipelineExecution`` when the execution shows nowhere in the
+        state (it may have been superseded).
+
+        Raises:
+            ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
+                cancelled in that stage or before it; ``stage``, ``action`` and the error say where.
+            ExecutionSuperseded: a newer execution overtook it before the stage.
+            StageNotFoundError: the pipeline has no such stage.
+            PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
+            WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
+        """
+        execution_id = _execution_id(execution)
+        if execution_id is None:
+            latest = self.latest_execution()
+            if latest is None:
+                raise PipelineExecutionNotFoundError(f"pipeline {self.name!r} has no execution to wait for")
+            execution_id = latest.id
+        policy = _policy(poll, timeout)
+        source = current_time_source()
+        now_of = clock if clock is not None else source.monotonic
+        schedule = PollSchedule(
+            policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, execution_id)
+        )
+        target = execution_id
+
+        def decide(state: PipelineState, now: float) -> Any:
+            stage_state = state.stage(stage)
+            latest = stage_state.latest_execution
+            if latest is not None and latest.pipeline_execution_id == target:
+                status = _status(latest.status)
+                if status in (StageExecutionStatus.SUCCEEDED.value, StageExecutionStatus.SKIPPED.value):
+                    return schedule.decide(True, now)
+                if status in _STAGE_ENDINGS:
+                    raise _stage_error(self.name, target, stage_state, status)
+                return schedule.decide(False, now)
+            # Not (yet) in the stage: did it end earlier in the pipeline?
+            for earlier in state.stage_states:
+                if earlier.stage_name == stage:
+                    break
+                run = earlier.latest_execution
+                if (
+                    run is not None
+                    and run.pipeline_execution_id == target
+                    and _status(run.status) in _STAGE_ENDINGS
+                ):
+                    raise _stage_error(self.name, target, earlier, _status(run.status))
+            if execution_may_have_ended(state, target):
+                self._raise_if_ended(target, f"reaching stage {stage!r}")
+            return schedule.decide(False, now)
+
+        final = wait_until(
+            self.state,
+            decide,
+            clock=now_of,
+            sleep=sleep,
+            policy=policy,
+            deadline=schedule.deadline,
+            label=f"stage {stage} of {self.name}",
+        )
+        return final.stage(stage)
+
+    def _raise_if_ended(self, execution_id: str, doing: str) -> None:
+        """Raise the matching ExecutionUnsuccessful when the execution has ended (one call); else return."""
+        try:
+            current = self.execution(execution_id).get()
+        except TransientError:
+            return
+        error_type = _EXECUTION_ENDINGS.get(_status(current.status))
+        if error_type is None:
+            return  # still running (or succeeded): keep waiting
+        raise error_type(
+            f"execution {execution_id} of pipeline {self.name!r} ended {_status(current.status)} before {doing}",
+            execution=current,
+        )
+
+
+def _stage_error(pipeline: str, execution_id: str, stage: StageState, status: str) -> ExecutionUnsuccessful:
+    """The error for an execution that ended ``status`` in ``stage`` (its failed action, from the state)."""
+    action_name = error_code = error_message = url = None
+    for action in stage.action_states:
+        run = action.latest_execution
+        if run is not None and _status(run.status) in ("Failed", "Abandoned"):
+            action_name = action.action_name
+            url = run.external_execution_url
+            if run.error_details is not None:
+                error_code, error_message = run.error_details.code, run.error_details.message
+            break
+    text = f"execution {execution_id} of pipeline {pipeline!r} ended {status} in stage {stage.stage_name!r}"
+    if action_name:
+        text += f", action {action_name!r}"
+    if error_code or error_message:
+        text += f": {error_code or 'error'}: {error_message or ''}".rstrip(": ")
+    return _STAGE_ENDINGS[status](
+        text,
+        stage=stage.stage_name,
+        action=action_name,
+        error_code=error_code,
+        error_message=error_message,
+        external_execution_url=url,
+    )
+
+
+class CodePipelineRuntime:
+    """Fleet methods of the facade (mixed into :class:`pipepilot.CodePipeline`)."""
+
+    __slots__ = ()
+
+    # Set by the class this is mixed into (an instance attribute there).
+    _calls: Caller[Any]
+
+    def states(
+        self, pipelines: Selection, *, max_workers: int = DEFAULT_MAX_WORKERS, rate: float = DEFAULT_RATE
+    ) -> FleetStates:
+        """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
+
+        ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
+        Pipelines that could not be read are in the result's ``errors``, not raised.
+
+        Raises:
+            ValueError: ``max_workers`` or ``rate`` is out of range.
+            PipepilotError: the selection could not be resolved.
+        """
+        return read_states(self._calls, pipelines, max_workers=max_workers, rate=rate)
+
+    def freeze(
+        self,
+        pipelines: Selection,
+        *,
+        stage: str,
+        reason: str,
+        resume: FreezeRecord | None = None,
+        checkpoint: Checkpoint | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        rate: float = DEFAULT_RATE,
+    ) -> FreezeRecord:
+        """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
+
+        Raises:
+            ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+            ValueError: ``resume`` is the record of another freeze.
+            PipepilotError: the selection could not be resolved (nothing was changed).
+        """
+        return freeze(
+            self._calls,
+            pipelines,
+            stage=stage,
+            reason=reason,
+            resume=resume,
+            checkpoint=checkpoint,
+            max_workers=max_workers,
+            rate=rate,
+        )
+
+    def thaw(
+        self,
+        record: FreezeRecord,
+        *,
+        checkpoint: Checkpoint | None = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        rate: float = DEFAULT_RATE,
+    ) -> FreezeRecord:
+        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`)."""
+        return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)

@@ -1,0 +1,523 @@
+"""Manual approvals: find the ones waiting, and answer them exactly once.
+
+An :class:`Approval` is one manual approval action waiting for an answer in one execution. It holds the
+approval token ``PutApprovalResult`` needs; the token is a secret (whoever holds it can release to
+production), so it is never in ``repr`` and pipepilot never logs it.
+
+Finding approvals (:func:`pending_approvals`): ``GetPipelineState`` shows the token of each waiting
+approval, except in PARALLEL mode, where it cannot represent concurrent executions (§2.5 P2). There
+pipepilot reads ``ListActionExecutions`` of each running execution instead and uses the approval run's
+``externalExecutionId`` as the token, as AWS documents. The caller sees no difference.
+
+Answering exactly once: ``PutApprovalResult`` is not idempotent; a second answer fails with
+``ApprovalAlreadyCompletedException`` (or ``InvalidApprovalTokenException``). That happens legitimately when
+an answer's response was lost and it is sent again, or when SNS or Lambda redeliver a request. So when an
+answer meets one of those errors, or gets no answer at all, pipepilot reads the approval's run in *its*
+execution: the outcome asked for means success (logged at INFO, without the token); the other outcome
+raises :class:`~pipepilot.errors.ApprovalConflict`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import attrs
+
+from pipepilot._handles import action_runs, check_request, latest_run
+from pipepilot.errors import (
+    ApprovalAlreadyCompletedError,
+    ApprovalConflict,
+    ApprovalError,
+    InvalidApprovalTokenError,
+    PipepilotError,
+    TransientError,
+    ValidationError,
+)
+from pipepilot.model.runtime import (
+    ActionExecutionStatus,
+    ApprovalStatus,
+    PipelineExecutionStatus,
+    PipelineState,
+)
+from pipepilot.polling import ApprovalWaiting
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pipepilot._calls import Caller
+    from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
+
+__all__ = [
+    "DEFAULT_APPROVAL_TIMEOUT_MINUTES",
+    "Approval",
+    "ApprovalNotPending",
+    "ApprovalPending",
+    "answer_approval",
+    "approvals_in_state",
+    "is_parallel",
+    "pending_approvals",
+    "read_declaration",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Minutes a manual approval waits when its declaration sets no ``timeoutInMinutes`` (7 days).
+DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60
+
+# How many times an unanswered PutApprovalResult is checked and sent again before giving up.
+_ANSWER_ROUNDS = 4
+
+
+class ApprovalNotPending(ApprovalError):
+    """No approval waits where one was asked for: the execution has not reached it, or it never will.
+
+    ``pipeline``, ``stage``, ``action`` and ``execution_id`` say where pipepilot looked.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        pipeline: str | None = None,
+        stage: str | None = None,
+        action: str | None = None,
+        execution_id: str | None = None,
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.pipeline = pipeline
+        self.stage = stage
+        self.action = action
+        self.execution_id = execution_id
+
+
+@attrs.frozen(kw_only=True)
+class Approval:
+    """A manual approval waiting for an answer: where it is, what the reviewer should look at, its token.
+
+    ``execution_id`` is the execution the approval belongs to; answering it never touches another one.
+    ``action_execution_id`` is the approval's run (a retried stage runs it again, with a new token).
+    ``custom_data`` and ``external_entity_link`` come from the action's configuration (``CustomData``,
+    ``ExternalEntityLink``); ``expires`` is when AWS fails the approval if nobody answered (the action's
+    ``timeoutInMinutes``, 7 days by default), when known. ``token`` and :attr:`review_link` (which embeds
+    it) are secrets: not in ``repr``, never logged.
+    """
+
+    caller: Caller[Any] = attrs.field(repr=False, eq=False)
+    pipeline: str
+    stage: str
+    action: str
+    execution_id: str | None
+    token: str = attrs.field(repr=False)
+    action_execution_id: str | None = None
+    custom_data: str | None = None
+    external_entity_link: str | None = None
+    expires: datetime | None = None
+    region: str | None = None
+
+    @property
+    def review_link(self) -> str:
+        """The console page where a reviewer approves or rejects (it contains the token: keep it private)."""
+        region = self.region or "us-east-1"
+        path = "/".join(quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
+        return (
+            f"https://console.aws.amazon.com/codepipeline/home?region={region}"
+            f"#/view/{path}/approve/{self.token}"
+        )
+
+    def approve(self, summary: str = "") -> None:
+        """Approve: the execution goes on past this action.
+
+        Raises:
+            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            ApprovalConflict: the approval was already rejected (or it timed out).
+            InvalidApprovalTokenError: the token no longer names a waiting approval (the approval was
+                run again since, with a new token): read the approvals again.
+        """
+        self._answer(ApprovalStatus.APPROVED, summary)
+
+    def reject(self, summary: str) -> None:
+        """Reject: the action fails, and with it the stage and the execution (retryable like any failure).
+
+        Raises:
+            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            ApprovalConflict: the approval was already approved.
+            InvalidApprovalTokenError: the token no longer names a waiting approval.
+        """
+        self._answer(ApprovalStatus.REJECTED, summary)
+
+    # ---------------------------------------------------------------------------------------- internals
+
+    def _answer(self, status: ApprovalStatus, summary: str) -> None:
+        if not isinstance(summary, str):
+            raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
+        params = {
+            "pipelineName": self.pipeline,
+            "stageName": self.stage,
+            "actionName": self.action,
+            "result": {"summary": summary, "status": status.value},
+            "token": self.token,
+        }
+        check_request("PutApprovalResult", params, doing=f"answer {self.describe()}")
+        verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
+        for round_number in range(1, _ANSWER_ROUNDS + 1):
+            try:
+                self.caller.call("put_approval_result", idempotent=False, **params)
+            except (ApprovalAlreadyCompletedError, InvalidApprovalTokenError) as error:
+                # A redelivered request, or a resend after a lost response: see what the approval says.
+                recorded = self._recorded_outcome()
+                if recorded is status:
+                    logger.info("%s was already %s (%s); nothing to do", self.describe(), verb, error.code)
+                    return
+                if recorded is not None:
+                    raise self._conflict(status, recorded) from error
+                raise
+            except TransientError as error:
+                logger.warning(
+                    "answering %s got no answer (%s); reading the approval",
+                    self.describe(),
+                    error.code or error,
+                )
+                try:
+                    recorded = self._recorded_outcome()
+                except TransientError:
+                    recorded = None
+                if recorded is status:
+                    logger.info("%s confirmed %s by reading its action run", self.describe(), verb)
+                    return
+                if recorded is not None:
+                    raise self._conflict(status, recorded) from error
+                if round_number == _ANSWER_ROUNDS:
+                    raise
+                continue
+            logger.info("%s %s", self.describe(), verb)
+            return
+
+    def _recorded_outcome(self) -> ApprovalStatus | None:
+        """The answer this approval's run records; ``None`` while it still waits.
+
+        The run is the one this approval was read from (by its action execution id), else the latest run
+        of the action in the approval's execution. A failed run counts as rejected: AWS fails an approval
+        that was rejected, and one that timed out.
+        """
+        runs = [
+            run
+            for run in action_runs(self.caller, self.pipeline, self.execution_id)
+            if run.stage_name == self.stage and run.action_name == self.action
+        ]
+        run = None
+        if self.action_execution_id is not None:
+            run = next((r for r in runs if r.action_execution_id == self.action_execution_id), None)
+        if run is None:
+            run = latest_run(runs, self.stage, self.action)
+        if run is None:
+            return None
+        if run.status == ActionExecutionStatus.SUCCEEDED:
+            return ApprovalStatus.APPROVED
+        if run.status in (ActionExecutionStatus.FAILED, ActionExecutionStatus.ABANDONED):
+            return ApprovalStatus.REJECTED
+        return None
+
+    def _conflict(self, requested: ApprovalStatus, recorded: ApprovalStatus) -> ApprovalConflict:
+        actual = "rejected (or timed out)" if recorded is ApprovalStatus.REJECTED else "approved"
+        return ApprovalConflict(
+            f"cannot {'approve' if requested is ApprovalStatus.APPROVED else 'reject'} {self.describe()}: "
+            f"it was already {actual}",
+            requested=requested.value,
+            actual=recorded.value,
+        )
+
+    def describe(self) -> str:
+        """``approval Prod/Approve of pipeline 'web' (execution 1a2b...)`` (never the token)."""
+        text = f"approval {self.stage}/{self.action} of pipeline {self.pipeline!r}"
+        if self.execution_id:
+            text += f" (execution {self.execution_id})"
+        return text
+
+
+@attrs.frozen(kw_only=True)
+class ApprovalPending(ApprovalWaiting):
+    """A progress event: a manual approval now waits for an answer; ``approval`` answers it.
+
+    It is the :class:`~pipepilot.polling.ApprovalWaiting` event that ``Execution.wait(on_progress=...)``
+    reports, with the :class:`Approval` handle attached (so a progress callback can approve on the spot).
+    """
+
+    approval: Approval
+
+    @classmethod
+    def from_event(
+        cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
+    ) -> ApprovalPending:
+        """The event with its :class:`Approval` (custom data, link and expiry from ``declaration``)."""
+        declared = _declared_action(declaration, event.stage_name, event.action_name)
+        configuration = (declared.configuration if declared is not None else None) or {}
+        approval = Approval(
+            caller=caller,
+            pipeline=event.pipeline_name,
+            stage=event.stage_name,
+            action=event.action_name,
+            execution_id=event.execution_id,
+            token=event.token or "",
+            action_execution_id=event.action_execution_id,
+            custom_data=configuration.get("CustomData"),
+            external_entity_link=configuration.get("ExternalEntityLink"),
+            expires=_expiry(event.run.last_status_change, declared),
+            region=_region(caller),
+        )
+        return cls(
+            pipeline_name=event.pipeline_name,
+            execution_id=event.execution_id,
+            stage_name=event.stage_name,
+            action_name=event.action_name,
+            run=event.run,
+            approval=approval,
+        )
+
+
+# ------------------------------------------------------------------------------------------- discovery
+
+
+def _expiry(since: datetime | None, action: ActionDeclaration | None) -> datetime | None:
+    if since is None:
+        return None
+    minutes = DEFAULT_APPROVAL_TIMEOUT_MINUTES
+    if action is not None and action.timeout_in_minutes is not None:
+        minutes = action.timeout_in_minutes
+    return since + timedelta(minutes=minutes)
+
+
+def _declared_action(
+    declaration: PipelineDeclaration | None, stage: str, action: str
+) -> ActionDeclaration | None:
+    if declaration is None:
+        return None
+    try:
+        return declaration.action(stage, action)
+    except PipepilotError:
+        return None  # the pipeline changed since the execution started: its old action is gone
+
+
+def read_declaration(caller: Caller[Any], pipeline: str) -> PipelineDeclaration:
+    """The pipeline's current declaration (one ``GetPipeline`` call)."""
+    from pipepilot.model.declaration import PipelineDeclaration
+
+    return PipelineDeclaration.from_api(
+        caller.call("get_pipeline", idempotent=True, name=pipeline)["pipeline"]
+    )
+
+
+def is_parallel(declaration: PipelineDeclaration) -> bool:
+    """Whether the pipeline runs executions in PARALLEL mode (its state then hides approval tokens)."""
+    mode = declaration.execution_mode
+    return str(getattr(mode, "value", mode)) == "PARALLEL"
+
+
+def pending_approvals(
+    caller: Caller[Any],
+    pipeline: str,
+    *,
+    declaration: PipelineDeclaration | None = None,
+    execution_id: str | None = None,
+) -> list[Approval]:
+    """The approvals of ``pipeline`` waiting for an answer, in stage and action order.
+
+    ``declaration`` (read with ``GetPipeline`` when not given) supplies the execution mode and each
+    action's custom data, link and timeout. Outside PARALLEL mode one ``GetPipelineState`` finds them; in
+    PARALLEL mode ``ListPipelineExecutions`` and one ``ListActionExecutions`` per running execution do.
+    ``execution_id`` keeps only that execution's approvals.
+
+    Raises:
+        PipelineNotFoundError: no such pipeline.
+    """
+    if declaration is None:
+        declaration = read_declaration(caller, pipeline)
+    if is_parallel(declaration):
+        return _parallel_approvals(caller, pipeline, declaration, _region(caller), execution_id)
+    state = PipelineState.from_api(caller.call("get_pipeline_state", idempotent=True, name=pipeline))
+    return approvals_in_state(caller, state, declaration=declaration, execution_id=execution_id)
+
+
+def _region(caller: Caller[Any]) -> str | None:
+    region = getattr(caller.client.meta, "region_name", None)
+    return region if isinstance(region, str) else None
+
+
+def approvals_in_state(
+    caller: Caller[Any],
+    state: PipelineState,
+    *,
+    declaration: PipelineDeclaration | None,
+    execution_id: str | None = None,
+) -> list[Approval]:
+    """The approvals a ``GetPipelineState`` reading shows waiting (none for PARALLEL pipelines).
+
+    ``declaration`` supplies custom data, links and timeouts (left empty when ``None``).
+    """
+    region = _region(caller)
+    found = []
+    for pending in state.pending_approvals():
+        if execution_id is not None and pending.pipeline_execution_id != execution_id:
+            continue
+        declared = _declared_action(declaration, pending.stage_name, pending.action_name)
+        configuration = (declared.configuration if declared is not None else None) or {}
+        found.append(
+            Approval(
+                caller=caller,
+                pipeline=state.pipeline_name,
+                stage=pending.stage_name,
+                action=pending.action_name,
+                execution_id=pending.pipeline_execution_id,
+                token=pending.token,
+                action_execution_id=pending.action_execution_id,
+                custom_data=configuration.get("CustomData"),
+                external_entity_link=configuration.get("ExternalEntityLink"),
+                expires=_expiry(pending.since, declared),
+                region=region,
+            )
+        )
+    return found
+
+
+def _parallel_approvals(
+    caller: Caller[Any],
+    pipeline: str,
+    declaration: PipelineDeclaration,
+    region: str | None,
+    execution_id: str | None,
+) -> list[Approval]:
+    from pipepilot.model.runtime import PipelineExecutionSummary
+
+    if execution_id is not None:
+        running: Iterable[str] = [execution_id]
+    else:
+        summaries = (
+            PipelineExecutionSummary.from_api(item)
+            for item in caller.paginate(
+                "list_pipeline_executions", "pipelineExecutionSummaries", pipelineName=pipeline
+            )
+        )
+        running = [
+            s.pipeline_execution_id for s in summaries if s.status == PipelineExecutionStatus.IN_PROGRESS
+        ]
+    order = {(stage.name, action.name): index for index, (stage, action) in enumerate(declaration.actions())}
+    found: list[tuple[int, Approval]] = []
+    for run_id in running:
+        latest: dict[tuple[str, str], Any] = {}
+        for run in action_runs(caller, pipeline, run_id):
+            if not run.is_manual_approval or run.stage_name is None or run.action_name is None:
+                continue
+            key = (run.stage_name, run.action_name)
+            known = latest.get(key)
+            if known is None or (
+                run.start_time is not None
+                and known.start_time is not None
+                and run.start_time > known.start_time
+            ):
+                latest[key] = run
+        for (stage, action), run in latest.items():
+            result = None if run.output is None else run.output.execution_result
+            token = None if result is None else result.external_execution_id
+            if run.status != ActionExecutionStatus.IN_PROGRESS or not token:
+                continue
+            declared = _declared_action(declaration, stage, action)
+            configuration = (run.input.configuration if run.input is not None else None) or (
+                (declared.configuration if declared is not None else None) or {}
+            )
+            found.append(
+                (
+                    order.get((stage, action), len(order)),
+                    Approval(
+                        caller=caller,
+                        pipeline=pipeline,
+                        stage=stage,
+                        action=action,
+                        execution_id=run.pipeline_execution_id or run_id,
+                        token=token,
+                        action_execution_id=run.action_execution_id,
+                        custom_data=configuration.get("CustomData"),
+                        external_entity_link=configuration.get("ExternalEntityLink"),
+                        expires=_expiry(run.start_time, declared),
+                        region=region,
+                    ),
+                )
+            )
+    found.sort(key=lambda pair: pair[0])
+    return [approval for _, approval in found]
+
+
+def answer_approval(
+    caller: Caller[Any],
+    pipeline: str,
+    stage: str,
+    action: str,
+    *,
+    status: ApprovalStatus,
+    summary: str,
+    execution_id: str | None,
+) -> None:
+    """Approve or reject the approval ``stage``/``action`` of ``execution_id`` (``pipeline.approve`` calls this).
+
+    With ``execution_id`` only that execution's approval is answered; an approval of another execution is
+    never touched. If it no longer waits because it was already answered (a redelivered request), the same
+    answer is a logged success and the other one an :class:`~pipepilot.errors.ApprovalConflict`. Without
+    ``execution_id`` the approval must be the only one waiting at ``stage``/``action``.
+
+    Raises:
+        ValidationError: ``summary`` is too long (nothing was sent), or several executions wait at that
+            approval (PARALLEL mode) and none was named.
+        ApprovalNotPending: no approval waits there (for that execution).
+        ApprovalConflict: that execution's approval was already answered the other way.
+    """
+    if not isinstance(summary, str):
+        raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
+    check_request(
+        "PutApprovalResult",
+        {
+            "pipelineName": pipeline,
+            "stageName": stage,
+            "actionName": action,
+            "result": {"summary": summary, "status": status.value},
+            "token": "00000000-0000-0000-0000-000000000000",
+        },
+        doing=f"answer approval {stage}/{action} of pipeline {pipeline!r}",
+    )
+    waiting = [
+        approval
+        for approval in pending_approvals(caller, pipeline, execution_id=execution_id)
+        if approval.stage == stage and approval.action == action
+    ]
+    where = f"{stage}/{action} of pipeline {pipeline!r}"
+    if len(waiting) > 1:
+        ids = ", ".join(str(approval.execution_id) for approval in waiting)
+        raise ValidationError(
+            f"several executions wait at approval {where} ({ids}); name the one to answer with execution="
+        )
+    if waiting:
+        waiting[0]._answer(status, summary)
+        return
+    if execution_id is None:
+        raise ApprovalNotPending(
+            f"no approval is waiting at {where}", pipeline=pipeline, stage=stage, action=action
+        )
+    # Not waiting for that execution: maybe it was answered already (a redelivered request).
+    probe = Approval(
+        caller=caller, pipeline=pipeline, stage=stage, action=action, execution_id=execution_id, token=""
+    )
+    recorded = probe._recorded_outcome()
+    verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
+    if recorded is status:
+        logger.info("%s was already %s; nothing to do", probe.describe(), verb)
+        return
+    if recorded is not None:
+        raise probe._conflict(status, recorded)
+    raise ApprovalNotPending(
+        f"no approval is waiting at {where} for execution {execution_id} (it has not reached it yet)",
+        pipeline=pipeline,
+        stage=stage,
+        action=action,
+        execution_id=execution_id,
+    )

@@ -1,0 +1,582 @@
+"""Change freezes: hold releases at one stage across many pipelines, and let them go again exactly.
+
+:func:`freeze` disables the inbound transition of one stage (say ``Prod``) in every selected pipeline, so
+executions wait in front of it; :func:`thaw` re-enables what the freeze disabled. In between, the
+:class:`FreezeRecord` says exactly what the freeze changed, and it serialises to JSON, so it can live in a
+file, in S3 or in SSM between the two (often a holiday apart).
+
+What a freeze promises:
+
+* **It changes only what it records.** A transition that was already disabled (someone else's freeze, an
+  incident) is left as it is and noted (``ALREADY_DISABLED``); thaw never touches it.
+* **Thaw respects later changes.** A transition re-disabled by someone else since the freeze (another
+  reason, author or time) is reported (``CHANGED``) and left disabled; one already enabled again is noted
+  (``ALREADY_ENABLED``).
+* **Nothing is lost on failure.** Each pipeline has its own outcome; a failure (a missing stage, access
+  denied, throttling beyond the retry policy) is recorded with its error and the others go on. Running
+  :func:`freeze` again with ``resume=record`` retries the failed ones and skips those done; :func:`thaw`
+  is the same with the record it returned.
+* **It survives a crash.** Pass ``checkpoint=``: it receives the updated record before any change and
+  after each pipeline (save it). If the process dies midway, call :func:`freeze` again with
+  ``resume=<last saved record>``: a transition disabled by the lost run (same reason, disabled after the
+  record was started) is recognised as the freeze's own, so the thaw re-enables it too.
+* **It is polite.** Work runs on ``max_workers`` threads and sends at most ``rate`` requests a second
+  (retries included; see :mod:`pipepilot.fleet`).
+
+Freezing costs three calls per pipeline (read, disable, read back the new state to record its author and
+time); thawing two (read, enable). Between the first read and the disable, a change by someone else could
+be overwritten: AWS offers no conditional disable.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pipepilot._calls import Caller
+from pipepilot._handles import check_request
+from pipepilot._time import current_time_source
+from pipepilot.errors import PipepilotError
+from pipepilot.fleet import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_RATE,
+    RateLimiter,
+    Selection,
+    limited_caller,
+    run_concurrently,
+    select_pipelines,
+)
+from pipepilot.model.runtime import PipelineState, StageTransitionType
+from pipepilot.transitions import Transition
+
+if TYPE_CHECKING:
+    from pipepilot.model.runtime import TransitionState
+    from pipepilot.pipelines import CodePipeline
+
+__all__ = [
+    "FreezeOutcome",
+    "FreezeRecord",
+    "PipelineFreeze",
+    "ThawOutcome",
+    "freeze",
+    "thaw",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The ``format`` a record's JSON carries; :meth:`FreezeRecord.from_json` refuses others.
+FORMAT = "pipepilot.freeze/1"
+
+# When resuming, a transition disabled with the freeze's reason at most this long before the record was
+# started is taken as the freeze's own: AWS stamps lastChangedAt with its clock, the record with ours.
+_CLOCK_SLACK = timedelta(minutes=5)
+# Two readings of lastChangedAt are "the same change" within this tolerance (JSON keeps microseconds).
+_SAME_TIME = timedelta(milliseconds=1)
+
+Checkpoint = Callable[["FreezeRecord"], object]
+"""Receives the updated record before any change and after each pipeline; save it to resume later."""
+
+
+class FreezeOutcome(str, enum.Enum):
+    """What the freeze did to one pipeline."""
+
+    PENDING = "pending"
+    """Selected, not handled yet (a run that stopped midway)."""
+    DISABLED = "disabled"
+    """The freeze disabled the transition: thaw re-enables it."""
+    ALREADY_DISABLED = "already-disabled"
+    """It was disabled before the freeze: noted (``reason``/``changed_by``/``changed_at`` are the other
+    party's), left alone, and never enabled by thaw."""
+    FAILED = "failed"
+    """The freeze could not be applied (``error``); resume to try again."""
+
+
+class ThawOutcome(str, enum.Enum):
+    """What the thaw did to one pipeline the freeze had disabled."""
+
+    ENABLED = "enabled"
+    """The thaw re-enabled the transition."""
+    ALREADY_ENABLED = "already-enabled"
+    """Someone enabled it since the freeze; nothing to do."""
+    CHANGED = "changed"
+    """Someone disabled it again since (another reason, author or time): left disabled; see ``thaw_note``."""
+    FAILED = "failed"
+    """The thaw could not be applied (``thaw_error``); thaw the returned record again to retry."""
+
+
+def _isoformat(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _parse_time(value: object, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {value!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {value!r}")
+    return value
+
+
+def _required_str(data: Mapping[str, Any], key: str, where: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {value!r}")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class PipelineFreeze:
+    """The freeze (and thaw) outcome for one pipeline.
+
+    For ``DISABLED`` the transition fields describe the freeze's own change; for ``ALREADY_DISABLED`` the
+    change found in place. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
+    or the pipepilot error's class name when pipepilot itself raised it, e.g. ``StageNotFoundError``); ``thaw``, ``thaw_note`` and
+    ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do).
+    """
+
+    pipeline: str
+    outcome: FreezeOutcome
+    reason: str | None = None
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+    error_code: str | None = None
+    error: str | None = None
+    thaw: ThawOutcome | None = None
+    thaw_note: str | None = None
+    thaw_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "pipeline": self.pipeline,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "changed_by": self.changed_by,
+            "changed_at": _isoformat(self.changed_at),
+            "error_code": self.error_code,
+            "error": self.error,
+            "thaw": None if self.thaw is None else self.thaw.value,
+            "thaw_note": self.thaw_note,
+            "thaw_error": self.thaw_error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineFreeze:
+        """Read what :meth:`to_dict` wrote.
+
+        Raises:
+            ValueError: the data is not a pipeline entry of a freeze record.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"freeze record: a pipeline entry must be an object, not {data!r}")
+        pipeline = _required_str(data, "pipeline", "pipelines[]")
+        where = f"pipelines[{pipeline!r}]"
+        try:
+            outcome = FreezeOutcome(data.get("outcome"))
+        except ValueError:
+            allowed = ", ".join(o.value for o in FreezeOutcome)
+            raise ValueError(f"freeze record: {where}.outcome must be one of {allowed}") from None
+        thaw_value = data.get("thaw")
+        try:
+            thaw = None if thaw_value is None else ThawOutcome(thaw_value)
+        except ValueError:
+            allowed = ", ".join(o.value for o in ThawOutcome)
+            raise ValueError(f"freeze record: {where}.thaw must be null or one of {allowed}") from None
+        return cls(
+            pipeline=pipeline,
+            outcome=outcome,
+            reason=_optional_str(data, "reason", where),
+            changed_by=_optional_str(data, "changed_by", where),
+            changed_at=_parse_time(data.get("changed_at"), f"{where}.changed_at"),
+            error_code=_optional_str(data, "error_code", where),
+            error=_optional_str(data, "error", where),
+            thaw=thaw,
+            thaw_note=_optional_str(data, "thaw_note", where),
+            thaw_error=_optional_str(data, "thaw_error", where),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class FreezeRecord:
+    """What one freeze did, pipeline by pipeline; the input of :func:`thaw` and of a resumed freeze.
+
+    ``pipelines`` keeps the selection order. Serialise with :meth:`to_json`, read back with
+    :meth:`from_json`.
+    """
+
+    id: str
+    stage: str
+    reason: str
+    started_at: datetime
+    pipelines: tuple[PipelineFreeze, ...] = ()
+
+    # -- views ----------------------------------------------------------------------------------------
+
+    def entry(self, pipeline: str) -> PipelineFreeze:
+        """The entry of ``pipeline``.
+
+        Raises:
+            KeyError: the freeze did not select that pipeline.
+        """
+        for entry in self.pipelines:
+            if entry.pipeline == pipeline:
+                return entry
+        raise KeyError(pipeline)
+
+    def _with(self, outcome: FreezeOutcome) -> tuple[str, ...]:
+        return tuple(e.pipeline for e in self.pipelines if e.outcome is outcome)
+
+    @property
+    def disabled(self) -> tuple[str, ...]:
+        """Pipelines whose transition this freeze disabled (what thaw re-enables)."""
+        return self._with(FreezeOutcome.DISABLED)
+
+    @property
+    def already_disabled(self) -> tuple[str, ...]:
+        """Pipelines whose transition was disabled before the freeze (left alone)."""
+        return self._with(FreezeOutcome.ALREADY_DISABLED)
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        """Pipelines the freeze could not handle (see each entry's ``error``)."""
+        return self._with(FreezeOutcome.FAILED)
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        """Pipelines selected but not handled yet (the run stopped midway)."""
+        return self._with(FreezeOutcome.PENDING)
+
+    @property
+    def complete(self) -> bool:
+        """Every selected pipeline is frozen or was already disabled (nothing failed or pending)."""
+        return not self.failed and not self.pending
+
+    @property
+    def thawed(self) -> bool:
+        """Thaw has handled every transition the freeze disabled (none left to do or failed)."""
+        return all(
+            e.thaw is not None and e.thaw is not ThawOutcome.FAILED
+            for e in self.pipelines
+            if e.outcome is FreezeOutcome.DISABLED
+        )
+
+    def thaw_outcomes(self, outcome: ThawOutcome) -> tuple[str, ...]:
+        """Pipelines whose thaw came to ``outcome``."""
+        return tuple(e.pipeline for e in self.pipelines if e.thaw is outcome)
+
+    # -- serialisation ----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (see :meth:`to_json`)."""
+        return {
+            "format": FORMAT,
+            "id": self.id,
+            "stage": self.stage,
+            "reason": self.reason,
+            "started_at": self.started_at.isoformat(),
+            "pipelines": [entry.to_dict() for entry in self.pipelines],
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The record as JSON text (times in ISO 8601 with their UTC offset)."""
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FreezeRecord:
+        """Read what :meth:`to_dict` wrote.
+
+        Raises:
+            ValueError: the data is not a freeze record (the message says what is wrong).
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a freeze record is a JSON object, not {type(data).__name__}")
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a freeze record: format is {data.get('format')!r}, expected {FORMAT!r}")
+        entries = data.get("pipelines")
+        if not isinstance(entries, list):
+            raise ValueError("freeze record: pipelines must be a list")
+        started_at = _parse_time(data.get("started_at"), "started_at")
+        if started_at is None:
+            raise ValueError("freeze record: started_at is missing")
+        parsed = tuple(PipelineFreeze.from_dict(entry) for entry in entries)
+        names = [entry.pipeline for entry in parsed]
+        if len(set(names)) != len(names):
+            raise ValueError("freeze record: a pipeline is listed twice")
+        return cls(
+            id=_required_str(data, "id", "record"),
+            stage=_required_str(data, "stage", "record"),
+            reason=_required_str(data, "reason", "record"),
+            started_at=started_at,
+            pipelines=parsed,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> FreezeRecord:
+        """Read what :meth:`to_json` wrote.
+
+        Raises:
+            ValueError: the text is not JSON, or not a freeze record.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"a freeze record must be JSON: {error}") from None
+        return cls.from_dict(data)
+
+    def _replace(self, entry: PipelineFreeze) -> FreezeRecord:
+        entries = tuple(entry if e.pipeline == entry.pipeline else e for e in self.pipelines)
+        return attrs.evolve(self, pipelines=entries)
+
+
+# ----------------------------------------------------------------------------------------------- freeze
+
+
+def _inbound_state(caller: Caller[Any], pipeline: str, stage: str) -> TransitionState:
+    """The inbound transition state of ``stage`` (one GetPipelineState); raises StageNotFoundError."""
+    state = PipelineState.from_api(caller.call("get_pipeline_state", idempotent=True, name=pipeline))
+    transition = Transition(caller=caller, pipeline=pipeline, stage=stage, kind=StageTransitionType.INBOUND)
+    found = transition.state_in(state)
+    assert found is not None  # inbound transitions always have a state
+    return found
+
+
+def _failure(error: Exception, **fields: Any) -> dict[str, Any]:
+    return {"error_code": getattr(error, "code", None) or type(error).__name__, "error": str(error), **fields}
+
+
+def _caller_of(cp: CodePipeline | Caller[Any]) -> Caller[Any]:
+    # The facade keeps its seam as ``_calls``; a bare Caller is accepted too (that is what the facade passes).
+    return cp if isinstance(cp, Caller) else cp._calls
+
+
+def freeze(
+    cp: CodePipeline | Caller[Any],
+    pipelines: Selection,
+    *,
+    stage: str,
+    reason: str,
+    resume: FreezeRecord | None = None,
+    checkpoint: Checkpoint | None = None,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    rate: float = DEFAULT_RATE,
+) -> FreezeRecord:
+    """Disable the inbound transition of ``stage`` in every selected pipeline; return what was done.
+
+    ``cp`` is the :class:`~pipepilot.CodePipeline` facade (``cp.freeze(...)`` is the same call).
+    ``pipelines`` is a selection (names, an fnmatch pattern or tags: see :mod:`pipepilot.fleet`).
+    ``reason`` is checked before anything happens (1 to 300 letters, digits, spaces and ``! @ ( ) . * ? -``).
+    Failures are recorded per pipeline, not raised:
+    check :attr:`FreezeRecord.complete` / :attr:`FreezeRecord.failed`. See the module docstring for
+    ``resume`` and ``checkpoint``.
+
+    Raises:
+        ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+        ValueError: ``resume`` is the record of a freeze of another stage or reason.
+        PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);
+            nothing was changed.
+    """
+    check_request(
+        "DisableStageTransition",
+        {"pipelineName": "pipeline", "stageName": stage, "transitionType": "Inbound", "reason": reason},
+        doing=f"freeze stage {stage!r}",
+    )
+    if resume is not None and (resume.stage != stage or resume.reason != reason):
+        raise ValueError(
+            f"cannot resume the freeze of stage {resume.stage!r} ({resume.reason!r}) as a freeze of stage "
+            f"{stage!r} ({reason!r})"
+        )
+    limited = limited_caller(_caller_of(cp), RateLimiter(rate))
+    names = select_pipelines(limited, pipelines, max_workers=max_workers)
+    if resume is None:
+        now = datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
+        record = FreezeRecord(id=str(uuid.uuid4()), stage=stage, reason=reason, started_at=now)
+    else:
+        record = resume
+    known = {entry.pipeline for entry in record.pipelines}
+    added = tuple(
+        PipelineFreeze(pipeline=name, outcome=FreezeOutcome.PENDING) for name in names if name not in known
+    )
+    record = attrs.evolve(record, pipelines=record.pipelines + added)
+    if checkpoint is not None:
+        checkpoint(record)  # saved before any change: a crash from here on can be resumed
+    todo = [
+        entry.pipeline
+        for entry in record.pipelines
+        if entry.pipeline in set(names) and entry.outcome in (FreezeOutcome.PENDING, FreezeOutcome.FAILED)
+    ]
+    logger.info(
+        "freezing stage %s in %d pipeline(s) (%d already handled)", stage, len(todo), len(names) - len(todo)
+    )
+    resumed = resume is not None
+
+    def freeze_one(pipeline: str) -> PipelineFreeze:
+        return _freeze_one(limited, record, pipeline, resumed=resumed)
+
+    for outcome in run_concurrently(freeze_one, todo, max_workers=max_workers):
+        if outcome.error is not None:
+            logger.warning("could not freeze pipeline %s: %s", outcome.item, outcome.error)
+            entry = PipelineFreeze(
+                pipeline=outcome.item, outcome=FreezeOutcome.FAILED, **_failure(outcome.error)
+            )
+        else:
+            assert outcome.value is not None
+            entry = outcome.value
+        record = record._replace(entry)
+        if checkpoint is not None:
+            checkpoint(record)
+    logger.info(
+        "freeze of stage %s: %d disabled, %d already disabled, %d failed",
+        stage,
+        len(record.disabled),
+        len(record.already_disabled),
+        len(record.failed),
+    )
+    return record
+
+
+def _freeze_one(caller: Caller[Any], record: FreezeRecord, pipeline: str, *, resumed: bool) -> PipelineFreeze:
+    found = _inbound_state(caller, pipeline, record.stage)
+    if found.enabled is False:
+        changed_at = found.last_changed_at
+        ours = (
+            resumed
+            and found.disabled_reason == record.reason
+            and changed_at is not None
+            and changed_at >= record.started_at - _CLOCK_SLACK
+        )
+        outcome = FreezeOutcome.DISABLED if ours else FreezeOutcome.ALREADY_DISABLED
+        if ours:
+            logger.info("pipeline %s: transition disabled by an earlier run of this freeze", pipeline)
+        else:
+            logger.info(
+                "pipeline %s: stage %s already disabled (%s); left alone",
+                pipeline,
+                record.stage,
+                found.disabled_reason,
+            )
+        return PipelineFreeze(
+            pipeline=pipeline,
+            outcome=outcome,
+            reason=found.disabled_reason,
+            changed_by=found.last_changed_by,
+            changed_at=changed_at,
+        )
+    transition = Transition(
+        caller=caller, pipeline=pipeline, stage=record.stage, kind=StageTransitionType.INBOUND
+    )
+    transition.disable(record.reason)
+    try:
+        after = _inbound_state(caller, pipeline, record.stage)
+    except PipepilotError as error:  # the change is made: record it, even without its time
+        logger.warning("pipeline %s: disabled, but could not read back its state (%s)", pipeline, error)
+        return PipelineFreeze(pipeline=pipeline, outcome=FreezeOutcome.DISABLED, reason=record.reason)
+    return PipelineFreeze(
+        pipeline=pipeline,
+        outcome=FreezeOutcome.DISABLED,
+        reason=after.disabled_reason if after.enabled is False else record.reason,
+        changed_by=after.last_changed_by,
+        changed_at=after.last_changed_at,
+    )
+
+
+# ------------------------------------------------------------------------------------------------- thaw
+
+
+def thaw(
+    cp: CodePipeline | Caller[Any],
+    record: FreezeRecord,
+    *,
+    checkpoint: Checkpoint | None = None,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    rate: float = DEFAULT_RATE,
+) -> FreezeRecord:
+    """Re-enable exactly the transitions ``record``'s freeze disabled; return the record with thaw outcomes.
+
+    Transitions disabled before the freeze are not touched. One changed since the freeze (disabled again
+    with another reason, by someone else, or at another time) is left disabled and reported as
+    ``CHANGED``. Entries thawed already are skipped, so thawing the returned record again only retries
+    failures. ``cp`` is the :class:`~pipepilot.CodePipeline` facade (``cp.thaw(record)`` is the same call).
+
+    Raises:
+        ValueError: ``max_workers`` or ``rate`` is out of range.
+    """
+    limited = limited_caller(_caller_of(cp), RateLimiter(rate))
+    todo = [
+        entry
+        for entry in record.pipelines
+        if entry.outcome is FreezeOutcome.DISABLED and entry.thaw in (None, ThawOutcome.FAILED)
+    ]
+    logger.info("thawing stage %s in %d pipeline(s)", record.stage, len(todo))
+
+    def thaw_one(entry: PipelineFreeze) -> PipelineFreeze:
+        return _thaw_one(limited, record, entry)
+
+    for outcome in run_concurrently(thaw_one, todo, max_workers=max_workers):
+        if outcome.error is not None:
+            logger.warning("could not thaw pipeline %s: %s", outcome.item.pipeline, outcome.error)
+            failure = _failure(outcome.error)
+            entry = attrs.evolve(
+                outcome.item,
+                thaw=ThawOutcome.FAILED,
+                thaw_error=f"{failure['error_code']}: {failure['error']}",
+            )
+        else:
+            assert outcome.value is not None
+            entry = outcome.value
+        record = record._replace(entry)
+        if checkpoint is not None:
+            checkpoint(record)
+    logger.info(
+        "thaw of stage %s: %d enabled, %d already enabled, %d changed since (left alone), %d failed",
+        record.stage,
+        len(record.thaw_outcomes(ThawOutcome.ENABLED)),
+        len(record.thaw_outcomes(ThawOutcome.ALREADY_ENABLED)),
+        len(record.thaw_outcomes(ThawOutcome.CHANGED)),
+        len(record.thaw_outcomes(ThawOutcome.FAILED)),
+    )
+    return record
+
+
+def _same_change(entry: PipelineFreeze, found: TransitionState) -> bool:
+    if found.disabled_reason != entry.reason:
+        return False
+    if entry.changed_by is not None and found.last_changed_by != entry.changed_by:
+        return False
+    if entry.changed_at is None:
+        return True  # the freeze could not read its own change back; the reason has to do
+    return found.last_changed_at is not None and abs(found.last_changed_at - entry.changed_at) <= _SAME_TIME
+
+
+def _thaw_one(caller: Caller[Any], record: FreezeRecord, entry: PipelineFreeze) -> PipelineFreeze:
+    found = _inbound_state(caller, entry.pipeline, record.stage)
+    if found.enabled is not False:
+        logger.info("pipeline %s: stage %s was enabled again since the freeze", entry.pipeline, record.stage)
+        return attrs.evolve(entry, thaw=ThawOutcome.ALREADY_ENABLED, thaw_note=None, thaw_error=None)
+    if not _same_change(entry, found):
+        note = (
+            f"disabled again since the freeze by {found.last_changed_by or 'unknown'} at "
+            f"{_isoformat(found.last_changed_at) or 'unknown time'}: {found.disabled_reason!r}"
+        )
+        logger.warning("pipeline %s: stage %s %s; left disabled", entry.pipeline, record.stage, note)
+        return attrs.evolve(entry, thaw=ThawOutcome.CHANGED, thaw_note=note, thaw_error=None)
+    Transition(
+        caller=caller, pipeline=entry.pipeline, stage=record.stage, kind=StageTransitionType.INBOUND
+    ).enable()
+    return attrs.evolve(entry, thaw=ThawOutcome.ENABLED, thaw_note=None, thaw_error=None)

@@ -1,0 +1,368 @@
+"""Stages and actions of a live pipeline: their state, retries, rollbacks, condition overrides, builds.
+
+:class:`Stage` and :class:`Action` are handles (pipeline name + stage name, + action name); each method
+reads or acts on AWS when called. Get them from ``pipeline.stage("Deploy")`` and
+``pipeline.stage("Build").action("Compile")``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pipepilot._handles import action_runs, aws_details, check_request, latest_run
+from pipepilot._time import current_time_source
+from pipepilot.errors import (
+    NotLatestPipelineExecutionError,
+    PipepilotError,
+    StageNotRetryableError,
+    TransientError,
+    ValidationError,
+)
+from pipepilot.executions import Execution
+from pipepilot.model.declaration import StageRetryMode
+from pipepilot.model.runtime import (
+    ConditionType,
+    ExecutionType,
+    PipelineExecutionSummary,
+    PipelineState,
+    StageExecutionStatus,
+    StageTransitionType,
+)
+from pipepilot.transitions import Transition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pipepilot._calls import Caller
+    from pipepilot.builds import Build, CodeBuild
+    from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
+
+__all__ = ["Action", "Stage"]
+
+logger = logging.getLogger(__name__)
+
+# Seconds of clock difference tolerated between this machine and AWS when recognising the rollback
+# execution a lost RollbackStage response created.
+_CLOCK_SLACK = 300.0
+
+
+def _execution_id(execution: Execution | str | None) -> str | None:
+    if execution is None or isinstance(execution, str):
+        return execution
+    return execution.id
+
+
+def _enum_value(value: Any, enum_type: Any, what: str) -> str:
+    try:
+        return str(enum_type(value).value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum_type)
+        raise ValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
+
+
+@attrs.frozen(kw_only=True)
+class Stage:
+    """One stage of one pipeline (a handle: nothing is cached)."""
+
+    caller: Caller[Any] = attrs.field(repr=False, eq=False)
+    pipeline: str
+    name: str
+
+    @property
+    def inbound(self) -> Transition:
+        """The transition in front of this stage (disable it to hold executions before the stage)."""
+        return Transition(
+            caller=self.caller, pipeline=self.pipeline, stage=self.name, kind=StageTransitionType.INBOUND
+        )
+
+    @property
+    def outbound(self) -> Transition:
+        """The transition after this stage (its state cannot be read back; see :mod:`pipepilot.transitions`)."""
+        return Transition(
+            caller=self.caller, pipeline=self.pipeline, stage=self.name, kind=StageTransitionType.OUTBOUND
+        )
+
+    def action(self, name: str) -> Action:
+        """The handle of the action ``name`` in this stage (not checked until used)."""
+        return Action(caller=self.caller, pipeline=self.pipeline, stage=self.name, name=name)
+
+    def state(self) -> StageState:
+        """The stage as ``GetPipelineState`` shows it now: latest and waiting executions, action states,
+        inbound transition, condition states and retry metadata.
+
+        Raises:
+            StageNotFoundError: the pipeline has no such stage (``available`` lists those it has).
+            PipelineNotFoundError: no such pipeline.
+        """
+        return self._pipeline_state().stage(self.name)
+
+    def _pipeline_state(self) -> PipelineState:
+        return PipelineState.from_api(
+            self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
+        )
+
+    def _latest_execution_id(self, doing: str) -> str:
+        latest = self.state().latest_execution
+        if latest is None:
+            raise StageNotRetryableError(
+                f"cannot {doing} stage {self.name!r} of pipeline {self.pipeline!r}: no execution has entered it yet"
+            )
+        return latest.pipeline_execution_id
+
+    # ----------------------------------------------------------------------------------------- retry
+
+    def retry(
+        self, execution: Execution | str | None = None, mode: StageRetryMode | str = "FAILED_ACTIONS"
+    ) -> Execution:
+        """Run the stage again for ``execution`` (default: the stage's latest execution); returns it.
+
+        ``mode`` ``FAILED_ACTIONS`` reruns only the failed actions (running siblings go on);
+        ``ALL_ACTIONS`` reruns the whole stage (nothing may be running in it). The retry resumes the same
+        execution: no new one is created.
+
+        A retry whose answer was lost is checked against the stage (an ``InProgress`` stage for that
+        execution means it took effect) rather than sent again.
+
+        Raises:
+            ValidationError: ``mode`` is not a retry mode (nothing was sent).
+            NotLatestPipelineExecutionError: a newer execution has entered the stage since; retry that one,
+                or start a new execution.
+            StageNotRetryableError: nothing to retry (no failed action, still running, already being
+                retried, or the pipeline changed since the failure); the message says which applies.
+            StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
+        """
+        retry_mode = _enum_value(mode, StageRetryMode, "the retry mode")
+        execution_id = _execution_id(execution) or self._latest_execution_id("retry")
+        params = {
+            "pipelineName": self.pipeline,
+            "stageName": self.name,
+            "pipelineExecutionId": execution_id,
+            "retryMode": retry_mode,
+        }
+        check_request("RetryStageExecution", params, doing=f"retry stage {self.name!r}")
+        try:
+            response = self.caller.call("retry_stage_execution", idempotent=False, **params)
+        except NotLatestPipelineExecutionError as error:
+            latest = self._latest_or_none()
+            newer = f" ({latest} is)" if latest and latest != execution_id else ""
+            raise NotLatestPipelineExecutionError(
+                f"cannot retry stage {self.name!r} of pipeline {self.pipeline!r} for execution {execution_id}: "
+                f"it is no longer the stage's latest execution{newer}. Retry the latest execution instead, "
+                "or start a new execution",
+                **aws_details(error),
+            ) from error
+        except StageNotRetryableError as error:
+            raise StageNotRetryableError(
+                self._not_retryable_text(execution_id, retry_mode), **aws_details(error)
+            ) from error
+        except TransientError as error:
+            if self._retry_took_effect(execution_id):
+                logger.info(
+                    "retry of stage %s for execution %s confirmed by the stage's state",
+                    self.name,
+                    execution_id,
+                )
+                return Execution(caller=self.caller, pipeline=self.pipeline, id=execution_id)
+            raise error
+        logger.info(
+            "retrying stage %s of %s for execution %s (%s)",
+            self.name,
+            self.pipeline,
+            execution_id,
+            retry_mode,
+        )
+        return Execution(
+            caller=self.caller, pipeline=self.pipeline, id=response.get("pipelineExecutionId", execution_id)
+        )
+
+    def _latest_or_none(self) -> str | None:
+        try:
+            latest = self.state().latest_execution
+        except PipepilotError:
+            return None
+        return None if latest is None else latest.pipeline_execution_id
+
+    def _not_retryable_text(self, execution_id: str, mode: str) -> str:
+        where = f"stage {self.name!r} of pipeline {self.pipeline!r} for execution {execution_id}"
+        try:
+            stage = self.state()
+        except PipepilotError:
+            return f"cannot retry {where}: AWS says it is not retryable now"
+        latest = stage.latest_execution
+        status = None if latest is None else str(getattr(latest.status, "value", latest.status))
+        if status in (StageExecutionStatus.IN_PROGRESS.value, StageExecutionStatus.STOPPING.value):
+            if mode == StageRetryMode.ALL_ACTIONS.value:
+                return (
+                    f"cannot retry {where} with ALL_ACTIONS: the stage is still running; wait for it to end, "
+                    "or retry with FAILED_ACTIONS"
+                )
+            return f"cannot retry {where}: the stage is still running (a retry may already be under way); wait for it to end"
+        if status == StageExecutionStatus.SUCCEEDED.value:
+            return f"cannot retry {where}: the stage succeeded, nothing failed"
+        return (
+            f"cannot retry {where}: AWS says it is not retryable (the stage is {status or 'not run'}; the pipeline "
+            "may have changed since the failure): start a new execution"
+        )
+
+    def _retry_took_effect(self, execution_id: str) -> bool:
+        try:
+            latest = self.state().latest_execution
+        except PipepilotError:
+            return False
+        return (
+            latest is not None
+            and latest.pipeline_execution_id == execution_id
+            and latest.status == StageExecutionStatus.IN_PROGRESS
+        )
+
+    # -------------------------------------------------------------------------------------- rollback
+
+    def rollback(self, to: Execution | str) -> Execution:
+        """Roll the stage back to an earlier execution that succeeded in it (V2 pipelines); returns the
+        new rollback execution.
+
+        The rollback reuses the target's source revisions, artifacts and variables. Not available in
+        PARALLEL mode, nor for a Source stage. A rollback whose answer was lost is recognised among the
+        pipeline's recent executions (a ``ROLLBACK`` execution targeting ``to``) rather than sent again.
+
+        Raises:
+            UnableToRollbackStageError: the target did not succeed in this stage, ran under another version
+                of the pipeline, is itself a rollback, or the stage is running.
+            PipelineExecutionOutdatedError: the target is too old.
+            PipelineExecutionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
+        """
+        target = _execution_id(to)
+        assert target is not None
+        params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
+        check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
+        asked_at = current_time_source().time()
+        try:
+            response = self.caller.call("rollback_stage", idempotent=False, **params)
+        except TransientError:
+            created = self._rollback_created(target, asked_at)
+            if created is None:
+                raise
+            logger.info("rollback of stage %s to %s confirmed: execution %s", self.name, target, created)
+            return Execution(caller=self.caller, pipeline=self.pipeline, id=created)
+        execution = Execution(caller=self.caller, pipeline=self.pipeline, id=response["pipelineExecutionId"])
+        logger.info(
+            "rolling back stage %s of %s to %s: execution %s", self.name, self.pipeline, target, execution.id
+        )
+        return execution
+
+    def _rollback_created(self, target: str, asked_at: float) -> str | None:
+        try:
+            response = self.caller.call(
+                "list_pipeline_executions", idempotent=True, pipelineName=self.pipeline, maxResults=10
+            )
+        except PipepilotError:
+            return None
+        for item in response.get("pipelineExecutionSummaries", ()):
+            summary = PipelineExecutionSummary.from_api(item)
+            metadata = summary.rollback_metadata
+            if (
+                summary.execution_type == ExecutionType.ROLLBACK
+                and metadata is not None
+                and metadata.rollback_target_pipeline_execution_id == target
+                and summary.start_time is not None
+                and summary.start_time.timestamp() >= asked_at - _CLOCK_SLACK
+            ):
+                return summary.pipeline_execution_id
+        return None
+
+    # ---------------------------------------------------------------------------------- conditions
+
+    def override_condition(
+        self, condition_type: ConditionType | str, execution: Execution | str | None = None
+    ) -> None:
+        """Override the stage's ``BEFORE_ENTRY`` or ``ON_SUCCESS`` condition for ``execution`` (default: the
+        stage's latest), letting it proceed as if the condition had passed.
+
+        Raises:
+            ValidationError: ``condition_type`` is not one of the two (nothing was sent).
+            ConditionNotOverridableError: the condition is not being evaluated (or already finished).
+            NotLatestPipelineExecutionError: another execution entered the stage since.
+            StageNotFoundError / PipelineNotFoundError: unknown names.
+        """
+        kind = _enum_value(condition_type, ConditionType, "the condition type")
+        execution_id = _execution_id(execution) or self._latest_execution_id("override a condition of")
+        params = {
+            "pipelineName": self.pipeline,
+            "stageName": self.name,
+            "pipelineExecutionId": execution_id,
+            "conditionType": kind,
+        }
+        check_request("OverrideStageCondition", params, doing=f"override a condition of stage {self.name!r}")
+        self.caller.call("override_stage_condition", idempotent=False, **params)
+        logger.info("overrode the %s condition of stage %s for execution %s", kind, self.name, execution_id)
+
+
+@attrs.frozen(kw_only=True)
+class Action:
+    """One action of one stage of one pipeline (a handle: nothing is cached)."""
+
+    caller: Caller[Any] = attrs.field(repr=False, eq=False)
+    pipeline: str
+    stage: str
+    name: str
+
+    def state(self) -> ActionState:
+        """The action as ``GetPipelineState`` shows it: latest run, current revision, links.
+
+        Raises:
+            ActionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
+        """
+        state = PipelineState.from_api(
+            self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
+        )
+        return state.stage(self.stage).action(self.name)
+
+    def executions(self, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
+        """The runs of this action (of one pipeline execution, when given), newest first, fetched lazily.
+
+        ``ListActionExecutions`` cannot filter by stage or action, so pages of the pipeline's runs are read
+        and filtered here.
+
+        Raises:
+            PipelineNotFoundError / PipelineExecutionNotFoundError: unknown names.
+        """
+        for run in action_runs(self.caller, self.pipeline, _execution_id(execution)):
+            if run.stage_name == self.stage and run.action_name == self.name:
+                yield run
+
+    def latest_execution(self, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
+        """The most recent run of this action (in ``execution``, when given), or ``None`` if it never ran."""
+        execution_id = _execution_id(execution)
+        if execution_id is None:
+            return next(self.executions(), None)
+        return latest_run(action_runs(self.caller, self.pipeline, execution_id), self.stage, self.name)
+
+    def build(self, codebuild: CodeBuild | None = None) -> Build:
+        """The CodeBuild build behind this action's latest run (its ``externalExecutionId``).
+
+        ``codebuild`` is the CodeBuild facade to read it through; by default one is made for the pipeline's
+        region with the same retry policy.
+
+        Raises:
+            ValueError: the action has not run yet, or it is not a CodeBuild action.
+        """
+        run = self.latest_execution()
+        result = None if run is None or run.output is None else run.output.execution_result
+        build_id = None if result is None else result.external_execution_id
+        provider = None
+        if run is not None and run.input is not None and run.input.action_type_id is not None:
+            provider = run.input.action_type_id.provider
+        if run is None or not build_id or provider != "CodeBuild":
+            raise ValueError(
+                f"action {self.stage}/{self.name} of pipeline {self.pipeline!r} has no CodeBuild build "
+                f"({'it has not run yet' if run is None else f'provider {provider}'})"
+            )
+        if codebuild is None:
+            from pipepilot.builds import CodeBuild
+
+            region = getattr(self.caller.client.meta, "region_name", None)
+            codebuild = CodeBuild(region_name=region, retry=self.caller.retry)
+        return codebuild.build(build_id)

@@ -1,0 +1,268 @@
+"""Stages and actions on the offline engine: state, retry, rollback, condition overrides, action runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest_runtime import (
+    PIPELINE,
+    World,
+    call_counter,
+    codebuild,
+    deploy,
+    s3_source,
+    stage,
+)
+
+from pipepilot.errors import (
+    ConditionNotOverridableError,
+    ExecutionFailed,
+    NotLatestPipelineExecutionError,
+    StageNotFoundError,
+    StageNotRetryableError,
+    ValidationError,
+)
+from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
+
+if TYPE_CHECKING:
+    from pipepilot.local import OfflineAWS
+    from pipepilot.pipelines import Pipeline
+
+
+@pytest.fixture
+def world(offline_aws: OfflineAWS) -> World:
+    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
+    return World.open(offline_aws)
+
+
+def deploy_from_source(name: str) -> dict[str, Any]:
+    return {**deploy(name), "inputArtifacts": [{"name": "SourceOutput"}]}
+
+
+def gate(result: str = "FAIL") -> dict[str, Any]:
+    """A condition with one VariableCheck rule that passes when #{variables.GATE} is 'open'."""
+    return {
+        "conditions": [
+            {
+                "result": result,
+                "rules": [
+                    {
+                        "name": "GateIsOpen",
+                        "ruleTypeId": {
+                            "category": "Rule",
+                            "owner": "AWS",
+                            "provider": "VariableCheck",
+                            "version": "1",
+                        },
+                        "configuration": {"Variable": "#{variables.GATE}", "Value": "open", "Operator": "EQ"},
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def staging_prod(
+    world: World, *, staging_fails_once: bool = False, staging: float = 60, prod: float = 60
+) -> Pipeline:
+    if staging_fails_once:
+        world.aws.script_action(
+            PIPELINE, "Staging", "Staging", outcome="Failed", error_message="flaky", times=1
+        )
+    world.aws.script_action(PIPELINE, "Staging", "Staging", duration=staging)
+    world.aws.script_action(PIPELINE, "Prod", "Prod", duration=prod)
+    return world.create(
+        PIPELINE,
+        [
+            stage("Source", s3_source()),
+            stage("Staging", deploy_from_source("Staging")),
+            stage("Prod", deploy_from_source("Prod")),
+        ],
+    )
+
+
+def test_stage_state_is_typed_and_unknown_stages_are_reported(world: World) -> None:
+    """stage().state() is the StageState; an unknown stage lists those that exist."""
+    pipeline = staging_prod(world)
+    execution = pipeline.start()
+    world.aws.clock.advance(30)
+    state = pipeline.stage("Staging").state()
+    assert isinstance(state, StageState)
+    assert state.latest_execution is not None
+    assert state.latest_execution.pipeline_execution_id == execution.id
+    with pytest.raises(StageNotFoundError) as raised:
+        pipeline.stage("QA").state()
+    assert raised.value.available == ("Source", "Staging", "Prod")
+
+
+def test_retry_resumes_the_failed_execution_by_default(world: World) -> None:
+    """retry() reruns the failed actions of the stage's latest execution; the same execution then succeeds."""
+    pipeline = staging_prod(world, staging_fails_once=True)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    retried = pipeline.stage("Staging").retry()
+    assert retried == execution
+    assert execution.wait().status == "Succeeded"
+    metadata = pipeline.stage("Staging").state().retry_stage_metadata
+    assert metadata is not None
+    assert metadata.manual_stage_retry_attempt == 1
+
+
+def test_retry_all_actions_of_a_named_execution(world: World) -> None:
+    """retry(execution, mode="ALL_ACTIONS") reruns the whole stage for that execution."""
+    pipeline = staging_prod(world, staging_fails_once=True)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    pipeline.stage("Staging").retry(execution.id, mode="ALL_ACTIONS")
+    assert execution.wait().status == "Succeeded"
+
+
+def test_retrying_a_running_stage_says_to_wait(world: World) -> None:
+    """A stage still running is not retryable; the error says so (and what to do)."""
+    pipeline = staging_prod(world, staging=600)
+    pipeline.start()
+    world.aws.clock.advance(60)
+    with pytest.raises(StageNotRetryableError, match="still running"):
+        pipeline.stage("Staging").retry()
+
+
+def test_retrying_a_succeeded_stage_says_nothing_failed(world: World) -> None:
+    """A succeeded stage is not retryable: nothing failed."""
+    pipeline = staging_prod(world)
+    execution = pipeline.start()
+    execution.wait()
+    with pytest.raises(StageNotRetryableError, match="nothing failed"):
+        pipeline.stage("Staging").retry(execution)
+
+
+def test_retrying_an_outdated_execution_says_to_retry_the_latest(world: World) -> None:
+    """Once a newer execution entered the stage, the older failure cannot be retried; the error says why."""
+    pipeline = staging_prod(world, staging_fails_once=True)
+    older = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        older.wait()
+    newer = pipeline.start()
+    newer.wait()
+    with pytest.raises(NotLatestPipelineExecutionError) as raised:
+        pipeline.stage("Staging").retry(older)
+    assert newer.id in str(raised.value)
+    assert "latest" in str(raised.value)
+
+
+def test_a_bad_retry_mode_is_refused_before_sending(world: World) -> None:
+    """Only FAILED_ACTIONS and ALL_ACTIONS exist; nothing is sent otherwise."""
+    pipeline = staging_prod(world)
+    calls = call_counter(world.cp)
+    with pytest.raises(ValidationError, match="FAILED_ACTIONS"):
+        pipeline.stage("Staging").retry("00000000-0000-4000-8000-000000000000", mode="SOME_ACTIONS")
+    assert calls == {}
+
+
+def test_a_lost_retry_is_confirmed_by_the_stage_state(world: World) -> None:
+    """A retry applied but unanswered is recognised (the stage runs again) rather than sent twice."""
+    pipeline = staging_prod(world, staging_fails_once=True)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    world.aws.faults.add(operation="RetryStageExecution", error="lost-response", nth=1)
+    calls = call_counter(world.cp)
+    assert pipeline.stage("Staging").retry(execution) == execution
+    assert calls["RetryStageExecution"] == 1
+    assert execution.wait().status == "Succeeded"
+
+
+def test_rollback_starts_a_rollback_execution_to_the_target(world: World) -> None:
+    """rollback(to=) creates a new ROLLBACK execution of that stage, pointing at the target."""
+    pipeline = staging_prod(world)
+    good = pipeline.start()
+    good.wait()
+    pipeline.start().wait()
+    rollback = pipeline.stage("Prod").rollback(to=good)
+    data = rollback.get()
+    assert rollback.id not in (good.id,)
+    assert data.execution_type == "ROLLBACK"
+    assert data.rollback_metadata is not None
+    assert data.rollback_metadata.rollback_target_pipeline_execution_id == good.id
+
+
+def test_a_lost_rollback_is_found_among_recent_executions(world: World) -> None:
+    """A rollback applied but unanswered is recognised by its target; no second rollback is started."""
+    pipeline = staging_prod(world)
+    good = pipeline.start()
+    good.wait()
+    pipeline.start().wait()
+    world.aws.faults.add(operation="RollbackStage", error="lost-response", nth=1)
+    rollback = pipeline.stage("Prod").rollback(to=good.id)
+    rollbacks = [s for s in pipeline.executions() if s.execution_type == "ROLLBACK"]
+    assert [s.pipeline_execution_id for s in rollbacks] == [rollback.id]
+
+
+def test_override_lets_a_pending_condition_pass(world: World) -> None:
+    """override_condition() on an in-progress beforeEntry condition lets the execution enter the stage."""
+    world.aws.default_durations["Rule:VariableCheck"] = 3600.0
+    world.aws.script_action(PIPELINE, "Prod", "Prod", duration=60)
+    pipeline = world.create(
+        PIPELINE,
+        [stage("Source", s3_source()), {**stage("Prod", deploy_from_source("Prod")), "beforeEntry": gate()}],
+        variables={"GATE": "closed"},
+    )
+    execution = pipeline.start()
+    world.aws.clock.advance(60)
+    pipeline.stage("Prod").override_condition("BEFORE_ENTRY")
+    assert execution.wait(timeout=600).status == "Succeeded"
+
+
+def test_override_errors(world: World) -> None:
+    """A condition not being evaluated is ConditionNotOverridableError; a bad type is refused first."""
+    pipeline = staging_prod(world)
+    execution = pipeline.start()
+    execution.wait()
+    with pytest.raises(ConditionNotOverridableError):
+        pipeline.stage("Prod").override_condition("BEFORE_ENTRY", execution)
+    with pytest.raises(ValidationError, match="BEFORE_ENTRY"):
+        pipeline.stage("Prod").override_condition("ON_FAILURE", execution)
+
+
+def test_action_runs_are_listed_per_action_newest_first(world: World) -> None:
+    """action.executions() lists only that action's runs (typed), each retry as its own run."""
+    pipeline = staging_prod(world, staging_fails_once=True)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    pipeline.stage("Staging").retry()
+    execution.wait()
+    runs = list(pipeline.stage("Staging").action("Staging").executions())
+    assert all(isinstance(run, ActionExecutionDetail) for run in runs)
+    assert {(run.stage_name, run.action_name) for run in runs} == {("Staging", "Staging")}
+    assert sorted(str(run.status) for run in runs) == ["Failed", "Succeeded"]
+    latest = pipeline.stage("Staging").action("Staging").latest_execution(execution)
+    assert latest is not None
+    assert latest.status == "Succeeded"
+    assert isinstance(pipeline.stage("Staging").action("Staging").state(), ActionState)
+
+
+def test_action_build_of_a_codebuild_action(world: World) -> None:
+    """build() finds the build behind a CodeBuild action's latest run."""
+    pipeline = world.create(PIPELINE, [stage("Source", s3_source()), stage("Build", codebuild())])
+    execution = pipeline.start()
+    execution.wait()
+    action = pipeline.stage("Build").action("Build")
+    run = action.latest_execution()
+    assert run is not None
+    assert run.output is not None
+    assert run.output.execution_result is not None
+    build_id = run.output.execution_result.external_execution_id
+    build = action.build()
+    assert build.id == build_id
+    assert build.get().succeeded
+
+
+def test_action_build_of_another_action_is_refused(world: World) -> None:
+    """An action that is not a CodeBuild one has no build."""
+    pipeline = staging_prod(world)
+    pipeline.start().wait()
+    with pytest.raises(ValueError, match="no CodeBuild build"):
+        pipeline.stage("Staging").action("Staging").build()
