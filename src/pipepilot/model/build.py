@@ -14,20 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.model._wire import (
-    ABSENT_STR,
-    ABSENT_TUPLE,
-    Member,
-    enum_table,
-    members,
-)
-from pipepilot.model.runtime import (
-    WireEnum,
-    WireModel,
-    bool_member,
-    extra_field,
-    timestamp_member,
-)
+from pipepilot.model._wire import ABSENT_STR, ABSENT_TUPLE, Member, WireEnum, WireModel, extra_field, members
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -80,10 +67,6 @@ class BuildPhaseType(WireEnum):
     COMPLETED = "COMPLETED"
 
 
-_BUILD_STATUS = enum_table(BuildStatus)
-_PHASE_TYPE = enum_table(BuildPhaseType)
-
-
 @attrs.frozen(kw_only=True)
 class PhaseContext(WireModel):
     """CodeBuild's explanation of a phase's outcome (``statusCode`` such as ``COMMAND_EXECUTION_ERROR``)."""
@@ -121,10 +104,10 @@ class BuildPhase(WireModel):
 
 
 BuildPhase._members = members(
-    Member.enum("phase_type", "phaseType", _PHASE_TYPE),
-    Member.enum("phase_status", "phaseStatus", _BUILD_STATUS),
-    timestamp_member("start_time", "startTime"),
-    timestamp_member("end_time", "endTime"),
+    Member.enum("phase_type", "phaseType", BuildPhaseType),
+    Member.enum("phase_status", "phaseStatus", BuildStatus),
+    Member.timestamp("start_time", "startTime"),
+    Member.timestamp("end_time", "endTime"),
     Member.integer("duration_in_seconds", "durationInSeconds"),
     Member.structs("contexts", "contexts", PhaseContext, required=True),
 )
@@ -161,7 +144,7 @@ class S3LogsConfig(WireModel):
 S3LogsConfig._members = members(
     Member.string("status", "status", required=True),
     Member.string("location", "location"),
-    bool_member("encryption_disabled", "encryptionDisabled"),
+    Member.boolean("encryption_disabled", "encryptionDisabled"),
     Member.string("bucket_owner_access", "bucketOwnerAccess"),
 )
 
@@ -245,7 +228,7 @@ ProjectEnvironment._members = members(
     Member.string("image", "image", required=True),
     Member.string("compute_type", "computeType", required=True),
     Member.structs("environment_variables", "environmentVariables", BuildEnvironmentVariable, required=True),
-    bool_member("privileged_mode", "privilegedMode"),
+    Member.boolean("privileged_mode", "privilegedMode"),
     Member.string("certificate", "certificate"),
     Member.string("image_pull_credentials_type", "imagePullCredentialsType"),
 )
@@ -313,10 +296,10 @@ BuildDetails._members = members(
     Member.string("id", "id"),
     Member.string("arn", "arn"),
     Member.integer("build_number", "buildNumber"),
-    timestamp_member("start_time", "startTime"),
-    timestamp_member("end_time", "endTime"),
+    Member.timestamp("start_time", "startTime"),
+    Member.timestamp("end_time", "endTime"),
     Member.string("current_phase", "currentPhase"),
-    Member.enum("build_status", "buildStatus", _BUILD_STATUS),
+    Member.enum("build_status", "buildStatus", BuildStatus),
     Member.string("source_version", "sourceVersion"),
     Member.string("resolved_source_version", "resolvedSourceVersion"),
     Member.string("project_name", "projectName"),
@@ -326,7 +309,7 @@ BuildDetails._members = members(
     Member.struct("logs", "logs", LogsLocation),
     Member.integer("timeout_in_minutes", "timeoutInMinutes"),
     Member.integer("queued_timeout_in_minutes", "queuedTimeoutInMinutes"),
-    bool_member("build_complete", "buildComplete"),
+    Member.boolean("build_complete", "buildComplete"),
     Member.string("initiator", "initiator"),
     Member.structs(
         "exported_environment_variables",

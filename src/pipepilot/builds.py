@@ -1,0 +1,813 @@
+"""Live CodeBuild objects: the :class:`CodeBuild` facade, :class:`Project` and :class:`Build` handles, logs.
+
+A :class:`CodeBuild` stands for CodeBuild (and the CloudWatch Logs its builds write to) in one account and
+region. Its boto3 clients are injected, or created on first use (never at import), behind pipepilot's one
+I/O seam (:mod:`pipepilot._calls`), which translates errors and retries what is safe to retry. It hands out
+typed build data (:class:`~pipepilot.model.build.BuildDetails`, called *build details* below) and *handles*: a
+:class:`Project` is a project name, a :class:`Build` a build id, each with the facade; neither makes a call
+until one of its methods needs one.
+
+::
+
+    codebuild = CodeBuild(region_name="eu-west-1")            # no client yet
+    build = codebuild.project("web").start(env={"STAGE": "prod"})   # StartBuild (idempotent)
+    details = build.wait(on_phase=lambda phase: print(phase.phase_type))
+    for line in build.logs():                                 # GetLogEvents, page by page
+        print(line)
+
+Waiting economically
+--------------------
+:meth:`Build.wait` makes one ``BatchGetBuilds`` call per poll, on a :class:`~pipepilot.polling.PollPolicy`
+(short first interval, growing to a cap, with jitter). Its first poll also reads the project's recent
+builds in the same ``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations
+predict when this build will end, and polling stays sparse until shortly before then. Phases are read from
+the build's phase list, not from its current phase, so no phase goes unreported however sparse the polls.
+Throttling slows polling down instead of failing the wait. The clock and the sleep are pipepilot's time
+source (virtual inside :func:`pipepilot.local.offline`) unless given.
+
+Many builds at once
+-------------------
+``BatchGetBuilds`` takes at most 100 ids. :meth:`CodeBuild.get_builds`, :meth:`CodeBuild.refresh` and
+:meth:`Project.builds` cut their ids into batches of 100: refreshing 250 builds is 3 calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pipepilot._calls import Caller, RetryPolicy, make_client
+from pipepilot._time import current_time_source
+from pipepilot.errors import (
+    BuildFailed,
+    PipepilotError,
+    ResourceNotFoundError,
+    TransientError,
+    ValidationError,
+    WaitTimeout,
+)
+from pipepilot.model.build import BuildDetails, BuildStatus
+from pipepilot.polling import Forecast, PollPolicy, PollSchedule, wait_until
+
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
+    from mypy_boto3_codebuild.client import CodeBuildClient
+    from mypy_boto3_logs.client import CloudWatchLogsClient
+
+    from pipepilot.model.build import BuildPhase
+    from pipepilot.polling import Step
+
+__all__ = ["Build", "CodeBuild", "EnvironmentValue", "LogLine", "Project"]
+
+logger = logging.getLogger(__name__)
+
+#: The most ids one ``BatchGetBuilds`` call accepts (enforced by the service; botocore checks only the minimum).
+BATCH_SIZE = 100
+
+#: How many of the project's recent builds a wait reads to predict the end of this one.
+HISTORY_SIZE = 20
+
+#: How :meth:`Build.logs` polls while following a build: soon after new lines, slower while it is quiet.
+FOLLOW_POLICY = PollPolicy(interval=2.0, multiplier=1.5, max_interval=10.0, sparse_interval=10.0)
+
+# StartBuild members that have a keyword of their own in Project.start; passing them as raw overrides too
+# would leave two values for one member.
+_NAMED_MEMBERS: Mapping[str, str] = {
+    "projectName": "the project handle",
+    "environmentVariablesOverride": "env=",
+    "sourceVersion": "source_version=",
+    "buildspecOverride": "buildspec=",
+    "idempotencyToken": "token=",
+}
+
+ProgressCallback = Callable[["BuildPhase"], object]
+"""Receives each phase of a build (:class:`~pipepilot.model.build.BuildPhase`) once, in order."""
+
+
+# ------------------------------------------------------------------------------------------- small values
+
+
+@attrs.frozen(kw_only=True)
+class EnvironmentValue:
+    """The value of a build environment variable, and how CodeBuild resolves it.
+
+    A plain ``str`` in ``project.start(env={...})`` is a ``PLAINTEXT`` value. For a value CodeBuild should
+    read at build time, pass one of these instead: :meth:`parameter_store` (an SSM parameter name) or
+    :meth:`secrets_manager` (a Secrets Manager reference, ``secret-id:json-key:version-stage:version-id``).
+    The value never shows in ``repr``: a plaintext value may be sensitive.
+    """
+
+    value: str = attrs.field(repr=False)
+    type: str = "PLAINTEXT"
+
+    @classmethod
+    def plaintext(cls, value: str) -> EnvironmentValue:
+        """A literal value, visible in the build's settings."""
+        return cls(value=value, type="PLAINTEXT")
+
+    @classmethod
+    def parameter_store(cls, name: str) -> EnvironmentValue:
+        """The value of the SSM Parameter Store parameter ``name``, read by CodeBuild when the build starts."""
+        return cls(value=name, type="PARAMETER_STORE")
+
+    @classmethod
+    def secrets_manager(cls, reference: str) -> EnvironmentValue:
+        """The value of a Secrets Manager secret (``secret-id[:json-key[:version-stage[:version-id]]]``)."""
+        return cls(value=reference, type="SECRETS_MANAGER")
+
+
+@attrs.frozen(kw_only=True)
+class LogLine:
+    """One line of a build's CloudWatch Logs stream.
+
+    ``message`` is the event as CodeBuild wrote it (usually ending in a newline); ``str(line)`` is the
+    message without its line ending.
+    """
+
+    timestamp: datetime
+    message: str
+    ingestion_time: datetime | None = None
+
+    @classmethod
+    def from_api(cls, event: Mapping[str, Any]) -> LogLine:
+        """Read a ``GetLogEvents`` event (``timestamp`` and ``ingestionTime`` in epoch milliseconds)."""
+        ingested = event.get("ingestionTime")
+        return cls(
+            timestamp=_from_millis(event.get("timestamp", 0)),
+            message=str(event.get("message", "")),
+            ingestion_time=None if ingested is None else _from_millis(ingested),
+        )
+
+    def __str__(self) -> str:
+        return self.message.rstrip("\r\n")
+
+
+def _from_millis(millis: float) -> datetime:
+    return datetime.fromtimestamp(millis / 1000.0, tz=timezone.utc)
+
+
+# ------------------------------------------------------------------------------------------------ facade
+
+
+class CodeBuild:
+    """CodeBuild in one account and region: open projects and builds, read many builds at once.
+
+    Pass boto3 clients to use them as they are (their own retry configuration is respected, see
+    :class:`~pipepilot.RetryPolicy`): ``client`` for CodeBuild, ``logs_client`` for CloudWatch Logs (read by
+    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: a new
+    ``boto3.session.Session()``), ``region_name`` (default: the injected client's region, if there is one,
+    so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds)
+    and ``sleep`` default to pipepilot's time source, looked up at each call, so
+    :func:`pipepilot.local.offline` applies. They are also the defaults of :meth:`Build.wait` and
+    :meth:`Build.logs`.
+
+    Raises:
+        TypeError: both clients and options to build one were given.
+    """
+
+    def __init__(
+        self,
+        client: CodeBuildClient | None = None,
+        logs_client: CloudWatchLogsClient | None = None,
+        *,
+        session: boto3.session.Session | None = None,
+        region_name: str | None = None,
+        config: Config | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        if (
+            client is not None
+            and logs_client is not None
+            and (session is not None or region_name is not None or config is not None)
+        ):
+            raise TypeError("pass either both clients, or session/region_name/config to build them, not both")
+        self._clock = clock
+        self._sleep = sleep
+
+        def region() -> str | None:
+            # A client created here lives where the injected one does, unless told otherwise.
+            if region_name is not None:
+                return region_name
+            injected = client if client is not None else logs_client
+            return None if injected is None else injected.meta.region_name
+
+        def create_client() -> CodeBuildClient:
+            made: CodeBuildClient = make_client(
+                "codebuild", session=session, region_name=region(), config=config
+            )
+            return made
+
+        def create_logs_client() -> CloudWatchLogsClient:
+            made: CloudWatchLogsClient = make_client(
+                "logs", session=session, region_name=region(), config=config
+            )
+            return made
+
+        self._calls: Caller[CodeBuildClient] = Caller(
+            client, client_factory=create_client, retry=retry, clock=clock, sleep=sleep
+        )
+        self._logs_calls: Caller[CloudWatchLogsClient] = Caller(
+            logs_client, client_factory=create_logs_client, retry=retry, clock=clock, sleep=sleep
+        )
+
+    @classmethod
+    def from_session(
+        cls,
+        session: boto3.session.Session | None = None,
+        *,
+        region_name: str | None = None,
+        config: Config | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> CodeBuild:
+        """A facade whose clients are created (on first use) from ``session`` (default: a new boto3 session)."""
+        return cls(
+            session=session, region_name=region_name, config=config, retry=retry, clock=clock, sleep=sleep
+        )
+
+    @property
+    def client(self) -> CodeBuildClient:
+        """The boto3 CodeBuild client (created now if it was not injected and not yet needed)."""
+        return self._calls.client
+
+    @property
+    def logs_client(self) -> CloudWatchLogsClient:
+        """The boto3 CloudWatch Logs client (created now if it was not injected and not yet needed)."""
+        return self._logs_calls.client
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call this facade makes."""
+        return self._calls.retry
+
+    def __repr__(self) -> str:
+        # Never create a client just to print the facade.
+        client = self._calls.client_if_created
+        region = client.meta.region_name if client is not None else "<client not created yet>"
+        return f"CodeBuild(region={region!r})"
+
+    # -- handles ------------------------------------------------------------------------------------------
+
+    def project(self, name: str) -> Project:
+        """A handle on the project called ``name``; no call is made until the handle is used.
+
+        Raises:
+            ValidationError: ``name`` is not a non-empty string.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValidationError(f"a CodeBuild project name is a non-empty string, not {name!r}")
+        return Project(service=self, name=name)
+
+    def build(self, build_id: str) -> Build:
+        """A handle on one build, by id (``<project>:<uuid>``) or ARN; no call is made until it is used.
+
+        The ARN form is what CodeBuild's EventBridge events carry (``detail.build-id``).
+
+        Raises:
+            ValidationError: ``build_id`` is not a build id or build ARN.
+        """
+        return Build(service=self, id=_build_id(build_id))
+
+    # -- reading many builds ------------------------------------------------------------------------------
+
+    def get_builds(self, ids: Iterable[str], *, missing_ok: bool = False) -> list[BuildDetails]:
+        """The details of the builds ``ids`` (ids or ARNs), in the order asked, in batches of 100 per call.
+
+        An id asked twice is fetched once and returned twice. With ``missing_ok=True`` unknown ids are left
+        out of the result; otherwise they raise, after every batch was read.
+
+        Raises:
+            ValidationError: an id is not a build id or ARN (nothing was sent).
+            ResourceNotFoundError: some ids name no build (the message lists them); not with ``missing_ok``.
+        """
+        wanted = [_build_id(build_id) for build_id in ids]
+        found, missing = self._fetch(wanted)
+        if missing and not missing_ok:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise ResourceNotFoundError(
+                f"{len(missing)} of {len(set(wanted))} builds do not exist: {shown}",
+                operation_name="BatchGetBuilds",
+            )
+        return [found[build_id] for build_id in wanted if build_id in found]
+
+    def refresh(self, builds: Iterable[Build]) -> list[BuildDetails]:
+        """The current details of ``builds``, in the same order, reading 100 builds per ``BatchGetBuilds`` call.
+
+        Raises:
+            ResourceNotFoundError: some builds no longer exist (the message lists them).
+        """
+        return self.get_builds(build.id for build in builds)
+
+    def _fetch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
+        """Read ``ids`` (deduplicated, in batches of :data:`BATCH_SIZE`): found builds by id, and missing ids."""
+        unique = list(dict.fromkeys(ids))
+        found: dict[str, BuildDetails] = {}
+        missing: list[str] = []
+        for start in range(0, len(unique), BATCH_SIZE):
+            batch_found, batch_missing = self._fetch_batch(unique[start : start + BATCH_SIZE])
+            found.update(batch_found)
+            missing.extend(batch_missing)
+        return found, missing
+
+    def _fetch_batch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
+        response = self._calls.call("batch_get_builds", idempotent=True, ids=list(ids))
+        found: dict[str, BuildDetails] = {}
+        for item in response.get("builds") or ():
+            details = BuildDetails.from_api(item)
+            if details.id is not None:
+                found[details.id] = details
+        # AWS answers by id; anything asked for and not answered is missing, whether or not it was listed.
+        missing = [build_id for build_id in ids if build_id not in found]
+        return found, missing
+
+
+def _build_id(value: object) -> str:
+    """A build id from an id or a build ARN (``arn:...:codebuild:<region>:<account>:build/<project>:<uuid>``)."""
+    if isinstance(value, str):
+        build_id = value.partition(":build/")[2] if value.startswith("arn:") else value
+        project, _, run = build_id.partition(":")
+        if project and run:
+            return build_id
+    raise ValidationError(f"a CodeBuild build id is '<project>:<id>' or a build ARN, not {value!r}")
+
+
+def _check_request(operation: str, params: Mapping[str, Any], *, doing: str) -> None:
+    """Check a CodeBuild request against botocore's model before sending it; report every problem at once."""
+    # Imported here: _shapes loads botocore's models, which ``import pipepilot`` avoids.
+    from pipepilot.model._shapes import request_problems
+
+    problems = request_problems("codebuild", operation, dict(params))
+    if problems:
+        listed = "; ".join(problem.message for problem in problems)
+        raise ValidationError(f"cannot {doing}: {listed}", operation_name=operation)
+
+
+# ----------------------------------------------------------------------------------------------- project
+
+
+@attrs.frozen(kw_only=True)
+class Project:
+    """One CodeBuild project (a handle: its name and the :class:`CodeBuild` facade; nothing is cached)."""
+
+    service: CodeBuild = attrs.field(repr=False, eq=False)
+    name: str
+
+    def start(
+        self,
+        *,
+        env: Mapping[str, str | EnvironmentValue] | None = None,
+        source_version: str | None = None,
+        buildspec: str | None = None,
+        token: str | None = None,
+        **overrides: Any,
+    ) -> Build:
+        """Start a build of this project and return its handle; the project itself is not changed.
+
+        ``env`` adds or replaces environment variables for this build: a ``str`` is a ``PLAINTEXT`` value,
+        an :class:`EnvironmentValue` says how CodeBuild resolves it (Parameter Store, Secrets Manager).
+        ``source_version`` is a commit, branch, tag, ``pr/<n>`` or S3 object version; ``buildspec`` is
+        inline YAML, a path in the source, or an S3 ARN. Any other ``StartBuild`` member can be passed by
+        its API name, e.g. ``timeoutInMinutesOverride=30`` or ``imageOverride="aws/codebuild/standard:7.0"``.
+        The request is checked against the API's rules before it is sent.
+
+        Always idempotent: the request carries ``token`` (a fresh one when not given) as its
+        ``idempotencyToken``, and every retry of this call sends the same one, so AWS starts one build
+        however many attempts it takes. Pass your own ``token`` to make a repeat of your own call within
+        5 minutes return the same build (with the same parameters; other parameters are an error).
+
+        Raises:
+            TypeError: an ``env`` value is neither a ``str`` nor an :class:`EnvironmentValue`, or an
+                override repeats a member that has a keyword here (nothing was sent).
+            ValidationError: the request breaks the API's rules; every problem is listed (nothing was sent).
+            ResourceNotFoundError: no such project.
+            InvalidInputError: AWS refused the request (e.g. ``token`` reused with other parameters).
+            AccountLimitExceededError: the account or project runs as many builds as it may.
+        """
+        for member in overrides:
+            keyword = _NAMED_MEMBERS.get(member)
+            if keyword is not None:
+                raise TypeError(f"pass {member} through {keyword}, not as a raw override")
+        params: dict[str, Any] = {"projectName": self.name, **overrides}
+        if env:
+            params["environmentVariablesOverride"] = _environment_overrides(env)
+        if source_version is not None:
+            params["sourceVersion"] = source_version
+        if buildspec is not None:
+            params["buildspecOverride"] = buildspec
+        if token is not None:
+            params["idempotencyToken"] = token
+        _check_request("StartBuild", params, doing=f"start a build of project {self.name!r}")
+        response = self.service._calls.call("start_build", idempotent=True, **params)
+        build = Build(service=self.service, id=response["build"]["id"])
+        logger.info("started build %s of project %s", build.id, self.name)
+        return build
+
+    def build_ids(self) -> Iterator[str]:
+        """The ids of this project's builds, newest first, fetched page by page as you iterate.
+
+        Raises:
+            ResourceNotFoundError: no such project.
+        """
+        # No sortOrder: CodeBuild refuses one on projects with more than 100 builds, and the default is
+        # already newest first.
+        for build_id in self.service._calls.paginate("list_builds_for_project", "ids", projectName=self.name):
+            # Caller.paginate is typed for pages of objects; this one lists plain id strings.
+            yield str(build_id)
+
+    def builds(self) -> Iterator[BuildDetails]:
+        """This project's builds, newest first, with their details; fetched lazily as you iterate.
+
+        Each page of up to 100 ids (``ListBuildsForProject``) is read with one ``BatchGetBuilds`` call.
+        A build deleted between the two calls is skipped.
+
+        Raises:
+            ResourceNotFoundError: no such project.
+        """
+        ids = self.build_ids()
+        while True:
+            batch = list(itertools.islice(ids, BATCH_SIZE))
+            if not batch:
+                return
+            found, _ = self.service._fetch_batch(batch)
+            for build_id in batch:
+                details = found.get(build_id)
+                if details is not None:
+                    yield details
+
+
+def _environment_overrides(env: Mapping[str, str | EnvironmentValue]) -> list[dict[str, str]]:
+    if not isinstance(env, Mapping):
+        raise TypeError(f"env is a mapping of variable names to values, not {type(env).__name__}")
+    variables: list[dict[str, str]] = []
+    for name, value in env.items():
+        if isinstance(value, EnvironmentValue):
+            variables.append({"name": name, "value": value.value, "type": value.type})
+        elif isinstance(value, str):
+            variables.append({"name": name, "value": value, "type": "PLAINTEXT"})
+        else:
+            raise TypeError(
+                f"the value of environment variable {name!r} must be a str or an EnvironmentValue, "
+                f"not {type(value).__name__}"
+            )
+    return variables
+
+
+# ------------------------------------------------------------------------------------------------- build
+
+
+@attrs.frozen(kw_only=True)
+class Build:
+    """One CodeBuild build (a handle: its id and the :class:`CodeBuild` facade; nothing is cached).
+
+    Get one from :meth:`Project.start`, :meth:`Build.retry`, :meth:`CodeBuild.build` or, for a CodePipeline
+    CodeBuild action, ``action.build()``. :meth:`get` reads its details.
+    """
+
+    service: CodeBuild = attrs.field(repr=False, eq=False)
+    id: str
+
+    @property
+    def project_name(self) -> str:
+        """The name of the build's project (the part of the id before ``:``)."""
+        return self.id.partition(":")[0]
+
+    @property
+    def project(self) -> Project:
+        """The handle of the build's project."""
+        return Project(service=self.service, name=self.project_name)
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    def get(self) -> BuildDetails:
+        """The build as it is now: status, current phase, phases with durations and contexts, logs
+        location, exported variables (one ``BatchGetBuilds`` call).
+
+        Raises:
+            ResourceNotFoundError: no build has this id.
+        """
+        found, _ = self.service._fetch_batch([self.id])
+        return self._found_or_raise(found)
+
+    def _found_or_raise(self, found: Mapping[str, BuildDetails]) -> BuildDetails:
+        details = found.get(self.id)
+        if details is None:
+            raise ResourceNotFoundError(f"build {self.id} does not exist", operation_name="BatchGetBuilds")
+        return details
+
+    # -- acting -------------------------------------------------------------------------------------------
+
+    def stop(self) -> BuildDetails:
+        """Stop the build, and return it as ``StopBuild`` answered.
+
+        A build that already ended is left as it is, and its final status comes back (AWS does the same),
+        so stopping twice is harmless; the call is therefore retried like a read.
+
+        Raises:
+            ResourceNotFoundError: no build has this id.
+        """
+        response = self.service._calls.call("stop_build", idempotent=True, id=self.id)
+        details = BuildDetails.from_api(response["build"])
+        logger.info("stop of build %s answered: %s", self.id, details.build_status)
+        return details
+
+    def retry(self, *, token: str | None = None) -> Build:
+        """Start a new build with this build's settings (``RetryBuild``) and return its handle.
+
+        Idempotent like :meth:`Project.start`: ``token`` (a fresh one when not given) is sent with every
+        attempt of this call.
+
+        Raises:
+            ResourceNotFoundError: no build has this id.
+            AccountLimitExceededError: the account or project runs as many builds as it may.
+            InvalidInputError: AWS refused the request (e.g. ``token`` reused for another build).
+        """
+        params: dict[str, Any] = {"id": self.id}
+        if token is not None:
+            params["idempotencyToken"] = token
+        _check_request("RetryBuild", params, doing=f"retry build {self.id}")
+        response = self.service._calls.call("retry_build", idempotent=True, **params)
+        build = Build(service=self.service, id=response["build"]["id"])
+        logger.info("retried build %s as %s", self.id, build.id)
+        return build
+
+    # -- waiting ------------------------------------------------------------------------------------------
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        poll: PollPolicy | None = None,
+        on_phase: ProgressCallback | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> BuildDetails:
+        """Wait until the build ends; return its details when it succeeded, raise when it did not.
+
+        ``timeout`` (seconds) overrides ``poll.timeout``. Each poll is one ``BatchGetBuilds`` call; the first
+        also reads the project's recent builds (found with one ``ListBuildsForProject`` call) to predict the
+        end, so polls stay sparse until then. ``on_phase`` receives each phase the build enters
+        (:class:`~pipepilot.model.build.BuildPhase`, as first seen: a phase that ended between two polls
+        comes with its status, duration and contexts) once, in order, ending with ``COMPLETED``.
+        Throttling slows polling down instead of failing the wait.
+
+        Raises:
+            BuildFailed: the build ended ``FAILED``, ``FAULT``, ``TIMED_OUT`` or ``STOPPED``; ``build`` is
+                its details, ``phase`` the phase that went wrong and ``contexts`` that phase's messages.
+            WaitTimeout: the timeout passed first; ``last`` is the last build details seen.
+            ResourceNotFoundError: no build has this id.
+        """
+        policy = poll if poll is not None else PollPolicy()
+        if timeout is not None:
+            policy = attrs.evolve(policy, timeout=timeout)
+        source = current_time_source()
+        now_of = clock or self.service._clock or source.monotonic
+        sleep_for = sleep or self.service._sleep or source.sleep
+        schedule = PollSchedule(policy=policy, started=now_of(), rng=random.Random())
+        tracker = _PhaseTracker(self, schedule, on_phase, epoch=source.time)
+        final = wait_until(
+            tracker.fetch,
+            tracker.decide,
+            clock=now_of,
+            sleep=sleep_for,
+            policy=policy,
+            deadline=schedule.deadline,
+            status_of=lambda details: f"{details.build_status} in {details.current_phase}",
+            label=f"build {self.id}",
+        )
+        return self._outcome(final)
+
+    def _outcome(self, details: BuildDetails) -> BuildDetails:
+        status = details.build_status
+        if status == BuildStatus.SUCCEEDED:
+            logger.info("build %s succeeded", self.id)
+            return details
+        phase = details.failed_phase
+        phase_name = None if phase is None or phase.phase_type is None else str(phase.phase_type)
+        contexts = () if phase is None else phase.contexts
+        text = f"build {self.id} ended {status}"
+        if phase_name:
+            text += f" in phase {phase_name}"
+        explained = [
+            ": ".join(part for part in (context.status_code, context.message) if part) for context in contexts
+        ]
+        explained = [item.strip() for item in explained if item and item.strip()]
+        if explained:
+            text += ": " + "; ".join(explained)
+        raise BuildFailed(text, build=details, phase=phase_name, contexts=contexts)
+
+    # -- logs ---------------------------------------------------------------------------------------------
+
+    def logs(
+        self,
+        *,
+        follow: bool = False,
+        poll: PollPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> Iterator[LogLine]:
+        """The lines of the build's CloudWatch Logs stream, oldest first, read lazily as you iterate.
+
+        Without ``follow``, the lines written so far (nothing if the stream does not exist yet). With
+        ``follow=True``, new lines as they come, until the build has ended and every line is read
+        (``tail -f``); it polls on ``poll`` (default :data:`FOLLOW_POLICY`: every 2 s while lines come,
+        slowing to every 10 s while the build is quiet), checking the build's status only when a poll
+        brought no new line, and stops with :class:`~pipepilot.errors.WaitTimeout` after ``poll.timeout``
+        seconds if one is set. Throttling slows a follow down instead of ending it.
+
+        Raises:
+            ResourceNotFoundError: no build has this id, or it writes no CloudWatch Logs (disabled in the
+                project's logs configuration).
+            WaitTimeout: ``follow`` ran past ``poll.timeout``; ``last`` is the last build details seen.
+        """
+        reader = _LogReader(self)
+        if not follow:
+            return reader.read_all()
+        source = current_time_source()
+        return reader.follow(
+            poll if poll is not None else FOLLOW_POLICY,
+            clock=clock or self.service._clock or source.monotonic,
+            sleep=sleep or self.service._sleep or source.sleep,
+        )
+
+
+class _PhaseTracker:
+    """Polls one build for :meth:`Build.wait`: reports new phases, and says when the build has ended.
+
+    The first poll reads the build together with the project's recent builds (one ``BatchGetBuilds``);
+    their durations give the schedule a forecast.
+    """
+
+    def __init__(
+        self,
+        build: Build,
+        schedule: PollSchedule,
+        on_phase: ProgressCallback | None,
+        *,
+        epoch: Callable[[], float],
+    ) -> None:
+        self.build = build
+        self.schedule = schedule
+        self.on_phase = on_phase
+        self.epoch = epoch
+        self.reported = 0
+        self.recent: list[str] | None = None  # ids of the project's recent builds, once listed
+        self.history_read = False
+
+    def fetch(self) -> BuildDetails:
+        if self.history_read:
+            return self.build.get()
+        details = self._first_poll()
+        self.history_read = True
+        return details
+
+    def _first_poll(self) -> BuildDetails:
+        build = self.build
+        if self.recent is None:
+            self.recent = []
+            try:
+                response = build.service._calls.call(
+                    "list_builds_for_project", idempotent=True, projectName=build.project_name
+                )
+                self.recent = [item for item in response.get("ids") or () if item != build.id][:HISTORY_SIZE]
+            except PipepilotError as error:
+                # The prediction only saves calls; a wait works without it.
+                logger.debug(
+                    "no build history for %s (%s); polling without a forecast", build.project_name, error
+                )
+        found, _ = build.service._fetch_batch([build.id, *self.recent])
+        details = build._found_or_raise(found)
+        durations = [
+            (item.end_time - item.start_time).total_seconds()
+            for item in found.values()
+            if item.id != build.id
+            and item.succeeded
+            and item.start_time is not None
+            and item.end_time is not None
+        ]
+        self.schedule.forecast = Forecast.from_history(durations)
+        if details.start_time is not None:
+            self.schedule.elapsed = max(0.0, self.epoch() - details.start_time.timestamp())
+        return details
+
+    def decide(self, details: BuildDetails, now: float) -> Step:
+        phases = details.phases
+        if self.on_phase is not None:
+            for phase in phases[self.reported :]:
+                self.on_phase(phase)
+        self.reported = max(self.reported, len(phases))
+        return self.schedule.decide(details.is_complete, now)
+
+
+class _LogReader:
+    """Reads one build's log stream with ``GetLogEvents``, remembering where it stopped."""
+
+    def __init__(self, build: Build) -> None:
+        self.build = build
+        self.group: str | None = None
+        self.stream: str | None = None
+        self.token: str | None = None
+        self.last: BuildDetails | None = None
+
+    def locate(self, details: BuildDetails) -> bool:
+        """Take the stream's location from ``details``; whether it is known yet.
+
+        Raises ResourceNotFoundError when the build does not write to CloudWatch Logs.
+        """
+        self.last = details
+        logs = details.logs
+        if (
+            logs is not None
+            and logs.cloud_watch_logs is not None
+            and logs.cloud_watch_logs.status == "DISABLED"
+        ):
+            s3 = logs.s3_logs.location if logs.s3_logs is not None else None
+            where = f"; its log goes to S3 ({s3})" if s3 else ""
+            raise ResourceNotFoundError(f"build {self.build.id} writes no CloudWatch Logs{where}")
+        if logs is not None and logs.group_name and logs.stream_name:
+            # Before PROVISIONING a build has no stream yet, and its location reads "null".
+            self.group, self.stream = logs.group_name, logs.stream_name
+        return self.group is not None
+
+    def page(self) -> list[LogLine] | None:
+        """The next page of lines, or ``None`` at the end of the stream (the token came back unchanged)."""
+        assert self.group is not None
+        assert self.stream is not None
+        params: dict[str, Any] = {
+            "logGroupName": self.group,
+            "logStreamName": self.stream,
+            "startFromHead": True,
+        }
+        if self.token is not None:
+            params["nextToken"] = self.token
+        try:
+            response = self.build.service._logs_calls.call("get_log_events", idempotent=True, **params)
+        except ResourceNotFoundError:
+            return None  # the stream is not created yet: nothing to read so far
+        token = response.get("nextForwardToken")
+        lines = [LogLine.from_api(event) for event in response.get("events") or ()]
+        if token is None or token == self.token:
+            return lines or None
+        self.token = token
+        return lines
+
+    def drain(self) -> Iterator[LogLine]:
+        """Every line not read yet."""
+        while True:
+            lines = self.page()
+            if lines is None:
+                return
+            yield from lines
+
+    def read_all(self) -> Iterator[LogLine]:
+        if self.locate(self.build.get()):
+            yield from self.drain()
+
+    def follow(
+        self, policy: PollPolicy, *, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> Iterator[LogLine]:
+        started = clock()
+        interval = policy.interval
+        check_build = True  # the location comes from the build, so read it first
+        while True:
+            try:
+                complete = False
+                if check_build or self.group is None:
+                    details = self.build.get()
+                    located = self.locate(details)
+                    complete = details.is_complete
+                    if complete and not located:
+                        return  # ended before it ever had a stream: no lines will come
+                got_lines = False
+                if self.group is not None:
+                    for line in self.drain():
+                        got_lines = True
+                        yield line
+                if complete:
+                    return  # ended before this drain began, so the drain read its last line
+            except TransientError as error:
+                interval = policy.after_throttle(interval)
+                logger.warning(
+                    "following the log of build %s: %s; reading again in %.1fs",
+                    self.build.id,
+                    error.code,
+                    interval,
+                )
+            else:
+                # While lines come the build is running; its status is worth a call only once they stop.
+                check_build = not got_lines
+                interval = (
+                    policy.interval if got_lines else min(interval * policy.multiplier, policy.max_interval)
+                )
+            if policy.timeout is not None and clock() - started >= policy.timeout:
+                raise WaitTimeout(f"following the log of build {self.build.id}: timed out", last=self.last)
+            sleep(interval)
