@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 _AWS_ENVIRONMENT = {
@@ -13,11 +11,17 @@ _AWS_ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-_SCRUBBED = ("AWS_PROFILE", "AWS_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL")
+_SCRUBBED = (
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_ENDPOINT_URL",
+)
 
 
 @pytest.fixture(autouse=True)
-def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Every test sees fake credentials and us-east-1, never a developer's real profile."""
     for name in _SCRUBBED:
         monkeypatch.delenv(name, raising=False)
@@ -27,4 +31,3 @@ def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
     for name, value in _AWS_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
-    yield

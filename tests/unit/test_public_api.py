@@ -28,3 +28,20 @@ def test_no_public_name_leaks_outside_all() -> None:
         if not name.startswith("_") and not isinstance(value, (types.ModuleType, __future__._Feature))
     }
     assert public <= set(pipepilot.__all__)
+
+
+def test_every_public_name_loads_lazily_from_the_module_that_defines_it() -> None:
+    """The lazy export map and ``__all__`` name the same things, and each name is defined where mapped."""
+    exported = {name for names in pipepilot._EXPORTS.values() for name in names}
+    assert exported | {"__version__"} == set(pipepilot.__all__)
+    for module, names in pipepilot._EXPORTS.items():
+        for name in names:
+            assert getattr(pipepilot, name).__module__ == module, name
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    """A name pipepilot does not export is an AttributeError, as on any module."""
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        pipepilot.Nope  # noqa: B018
