@@ -5,7 +5,7 @@ Reads a definition in either form the AWS CLI uses (the output of ``aws codepipe
 found at once, each with its path and a stable code. Exits 1 when there are problems, so it can gate a
 change in CI::
 
-    python examples/validate_pipeline.py pipeline.json [--region eu-west-1] [--default-type V2]
+    python examples/validate_pipeline.py pipeline.json [--region eu-west-1] [--default-type V1]
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", help="the pipeline's region, for the cross-region rules")
     parser.add_argument(
         "--default-type",
-        default="V1",
+        default="V2",
         choices=("V1", "V2"),
-        help="the type to assume when the definition names none (default: %(default)s)",
+        help="the type assumed when the definition names none; AWS makes a declaration with V2 features V2 (default: %(default)s)",
     )
     args = parser.parse_args(argv)
 

@@ -438,18 +438,33 @@ NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
         "us-east-1",
         [("stages[2].actions[1].region", "cross-region-not-allowed")],
     ),
-    ("queued-on-implicit-v1", _top(executionMode="QUEUED"), None, [("executionMode", "requires-v2")]),
+    (
+        "queued-on-v1",
+        _top(pipelineType="V1", executionMode="QUEUED"),
+        None,
+        [("executionMode", "requires-v2")],
+    ),
     (
         "parallel-on-explicit-v1",
         _top(pipelineType="V1", executionMode="PARALLEL"),
         None,
         [("executionMode", "requires-v2")],
     ),
-    ("variables-on-v1", _top(variables=[{"name": "env"}]), None, [("variables", "requires-v2")]),
-    ("triggers-on-v1", _top(triggers=[_trigger("Checkout")]), None, [("triggers", "requires-v2")]),
+    (
+        "variables-on-v1",
+        _top(pipelineType="V1", variables=[{"name": "env"}]),
+        None,
+        [("variables", "requires-v2")],
+    ),
+    (
+        "triggers-on-v1",
+        _top(pipelineType="V1", triggers=[_trigger("Checkout")]),
+        None,
+        [("triggers", "requires-v2")],
+    ),
     (
         "stage-condition-on-v1",
-        _stage_block("Deploy", "onFailure", {"result": "ROLLBACK"}),
+        _both(_top(pipelineType="V1"), _stage_block("Deploy", "onFailure", {"result": "ROLLBACK"})),
         None,
         [("stages[2].onFailure", "requires-v2")],
     ),
@@ -703,16 +718,15 @@ def test_every_semantic_code_has_a_negative_case_and_documentation() -> None:
 
 
 def test_default_pipeline_type_decides_when_pipeline_type_is_absent() -> None:
-    """Without pipelineType, V2-only features pass if the caller says the default is V2."""
+    """Without pipelineType, V2-only features make the pipeline V2 (as AWS documents) unless told V1."""
     pipeline = base()
     pipeline["executionMode"] = "QUEUED"
-    assert [problem.code for problem in find_problems(pipeline)] == ["requires-v2"]
-    assert "not set, so it is taken as V1" in find_problems(pipeline)[0].message
-    assert find_problems(pipeline, default_pipeline_type="V2") == []
+    assert find_problems(pipeline) == []
+    strict = find_problems(pipeline, default_pipeline_type="V1")
+    assert [problem.code for problem in strict] == ["requires-v2"]
+    assert "not set, so it is taken as V1" in strict[0].message
     pipeline["pipelineType"] = "V1"
-    assert [problem.code for problem in find_problems(pipeline, default_pipeline_type="V2")] == [
-        "requires-v2"
-    ]
+    assert [problem.code for problem in find_problems(pipeline)] == ["requires-v2"]
 
 
 def test_problems_come_in_document_order() -> None:

@@ -50,7 +50,6 @@ EXPECTED: dict[str, tuple[str, list[tuple[str, str]]]] = {
         # SOURCES.md also lists "non-source action in first stage": the action has no actionTypeId at all,
         # which `required` reports; its category is unknown, so pipepilot does not guess it is non-source.
         [
-            ("triggers", "requires-v2"),
             ("triggers[0].provider", "unknown-member"),
             ("triggers[0].providerType", "required"),
             ("stages", "too-few-stages"),

@@ -180,7 +180,7 @@ def _pipeline_shape() -> Shape:
 
 
 def find_problems(
-    pipeline: Mapping[str, Any], *, region: str | None = None, default_pipeline_type: str = "V1"
+    pipeline: Mapping[str, Any], *, region: str | None = None, default_pipeline_type: str = "V2"
 ) -> list[Problem]:
     """Return every problem of a pipeline declaration, in document order; an empty list means valid.
 
@@ -189,10 +189,10 @@ def find_problems(
     it, pipepilot assumes the pipeline region is the one region all actions name, if they agree, and
     otherwise checks only what holds whatever the region is.
 
-    `default_pipeline_type` is the type assumed when `pipelineType` is absent. AWS historically created V1
-    pipelines then; recent reports say new pipelines default to V2, which the reference marks unconfirmed,
-    so the conservative `"V1"` is the default: V2-only features on such a declaration are reported. Pass
-    `"V2"` if your account creates V2 pipelines by default.
+    `default_pipeline_type` is the type assumed when `pipelineType` is absent. AWS documents that a
+    declaration carrying V2 parameters (triggers, variables, QUEUED/PARALLEL, stage conditions) *becomes* a
+    V2 pipeline when created or updated, so V2-only features are reported only against an explicit
+    `pipelineType: "V1"` by default. Pass `"V1"` to be strict about declarations that name no type.
 
     Never raises for bad input: malformed parts are reported as problems and skipped by later rules.
     """
