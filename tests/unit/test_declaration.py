@@ -797,12 +797,13 @@ def test_validate_raises_with_every_problem() -> None:
 
 
 def test_problems_pass_validation_options_through() -> None:
-    """default_pipeline_type reaches the validator: V2 features pass when V2 is the assumed default."""
+    """default_pipeline_type reaches the validator: V2 features on a typeless declaration make it V2 (as
+    AWS documents) unless the caller asks for V1."""
     data = corpus("23-")["pipeline"]
     del data["pipelineType"]
     decl = PipelineDeclaration.from_api(data)
-    assert any(problem.code == "requires-v2" for problem in decl.problems())
-    assert not any(problem.code == "requires-v2" for problem in decl.problems(default_pipeline_type="V2"))
+    assert not any(problem.code == "requires-v2" for problem in decl.problems())
+    assert any(problem.code == "requires-v2" for problem in decl.problems(default_pipeline_type="V1"))
 
 
 def test_reading_declarations_does_not_load_validation() -> None:

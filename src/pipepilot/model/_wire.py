@@ -14,8 +14,15 @@ pipepilot does not know yet. Three rules make that hold, and this module impleme
   so it is written back exactly (and validation reports it). Modelled attributes therefore always hold
   values of their declared types.
 
-Enumerations are tolerant: a known string becomes its ``enum.Enum`` member, an unknown one stays a plain
+Enumerations are tolerant: a known string becomes its :class:`WireEnum` member, an unknown one stays a plain
 ``str`` (AWS adds categories, modes and results over time; rejecting them would break reading).
+
+Timestamps follow one policy with two knobs (:func:`timestamp_parser`): a ``datetime`` (what botocore
+parses) is kept as is; epoch numbers and ISO-8601 strings become aware UTC datetimes only where a model
+asks for it; anything else, or a value out of range, goes to ``extra`` like any other misfit.
+
+:class:`WireModel` (and :class:`TypedWireModel`, whose ``to_api`` is typed with a boto3 TypedDict) gives a
+model ``from_api``/``to_api`` from its member table; :func:`extra_field` declares its ``extra``.
 
 Everything here sits on the ``from_api``/``to_api`` hot path, so it favours plain loops, identity checks
 and exact-type tests over abstractions.
@@ -25,7 +32,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, NoReturn, TypeVar, cast
+
+import attrs
+
+from pipepilot.errors import InvalidStructureError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,19 +49,29 @@ __all__ = [
     "EMPTY_EXTRA",
     "NOTHING",
     "Member",
+    "TypedWireModel",
+    "WireEnum",
+    "WireModel",
     "add_extra",
+    "concealed_repr",
     "copy_json",
     "enum_table",
     "enum_wire",
+    "extra_field",
     "is_absent",
     "keys_only_repr",
     "members",
+    "parse_iso_timestamp",
     "read_members",
+    "require_mapping",
     "struct_tuple_of",
+    "timestamp_parser",
     "write_members",
 ]
 
 _E = TypeVar("_E", bound=enum.Enum)
+_D = TypeVar("_D")
+_M = TypeVar("_M", bound="TypedWireModel[Any]")
 
 
 class _AbsentStr(str):
@@ -134,9 +156,29 @@ def is_absent(value: object) -> bool:
 # ----------------------------------------------------------------------------------------------- enums
 
 
+class WireEnum(str, enum.Enum):
+    """Base of every pipepilot enumeration: str-valued, and ``str()`` is the wire value on every Python.
+
+    Being a ``str`` subclass, a member compares equal to its wire string (``status == "Succeeded"``), so
+    code reads the same whether a value was known (a member) or new (kept as a plain ``str``).
+    """
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+_ENUM_TABLES: dict[type[enum.Enum], dict[str, Any]] = {}
+
+
 def enum_table(enum_type: type[_E]) -> dict[str, _E]:
-    """Map each wire string of a str-valued enum to its member, for tolerant parsing with ``dict.get``."""
-    return {member.value: member for member in enum_type}
+    """Map each wire string of a str-valued enum to its member, for tolerant parsing with ``dict.get``.
+
+    One table per enum, shared by every model that reads it (so treat it as read-only).
+    """
+    table = _ENUM_TABLES.get(enum_type)
+    if table is None:
+        table = _ENUM_TABLES[enum_type] = {member.value: member for member in enum_type}
+    return table
 
 
 def enum_wire(value: enum.Enum | str) -> str:
@@ -207,6 +249,10 @@ def _parse_str_map(raw: Any) -> Any:
     return BAD
 
 
+def _parse_bool(raw: Any) -> Any:
+    return raw if type(raw) is bool else BAD
+
+
 def _dump_list(value: tuple[Any, ...]) -> list[Any]:
     return list(value)
 
@@ -222,6 +268,46 @@ def copy_json(value: Any) -> Any:
     if type(value) is list:
         return [copy_json(item) for item in value]
     return value
+
+
+# ------------------------------------------------------------------------------------------- timestamps
+
+
+def parse_iso_timestamp(text: str) -> datetime:
+    """An aware datetime from ISO-8601 *text*; a trailing ``Z`` or no offset at all means UTC.
+
+    Raises:
+        ValueError: *text* is not an ISO-8601 date and time.
+    """
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    # AWS times are UTC; a string without an offset means UTC, never the reader's local zone.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+
+
+def timestamp_parser(*, from_epoch: bool = False, from_iso: bool = False) -> Callable[[Any], Any]:
+    """The member parser of a timestamp: a ``datetime`` is kept; *from_epoch* / *from_iso* convert more.
+
+    botocore hands over aware datetimes, so that is all most models take; a model read from raw JSON
+    bodies or saved files converts epoch seconds (*from_epoch*) or ISO-8601 strings (*from_iso*) to aware
+    UTC datetimes too. Anything else, or a number or string out of ``datetime``'s range, is :data:`BAD`
+    (so it rides in ``extra``).
+    """
+
+    def parse(raw: Any) -> Any:
+        if isinstance(raw, datetime):
+            return raw
+        try:
+            if from_epoch and (type(raw) is float or type(raw) is int):
+                return datetime.fromtimestamp(raw, tz=timezone.utc)
+            if from_iso and type(raw) is str:
+                return parse_iso_timestamp(raw)
+        except (ValueError, OverflowError, OSError):
+            return BAD
+        return BAD
+
+    return parse
 
 
 # ------------------------------------------------------------------------------------------- structures
@@ -309,9 +395,21 @@ class Member:
         return cls(attr, key, _parse_int, None, None)
 
     @classmethod
-    def enum(cls, attr: str, key: str, table: Mapping[str, Any], *, required: bool = False) -> Member:
+    def boolean(cls, attr: str, key: str) -> Member:
+        """An (optional) boolean member (``1`` or ``"true"`` is not a boolean: it goes to ``extra``)."""
+        return cls(attr, key, _parse_bool, None, None)
+
+    @classmethod
+    def timestamp(cls, attr: str, key: str, *, from_epoch: bool = False, from_iso: bool = False) -> Member:
+        """An (optional) timestamp member, held as a ``datetime``; see :func:`timestamp_parser`."""
+        return cls(attr, key, timestamp_parser(from_epoch=from_epoch, from_iso=from_iso), None, None)
+
+    @classmethod
+    def enum(cls, attr: str, key: str, enum_type: type[WireEnum], *, required: bool = False) -> Member:
         """A tolerant enumeration member: known strings become members, unknown ones stay ``str``."""
-        return cls(attr, key, _enum_parser(table), enum_wire, ABSENT_STR if required else None)
+        return cls(
+            attr, key, _enum_parser(enum_table(enum_type)), enum_wire, ABSENT_STR if required else None
+        )
 
     @classmethod
     def strings(cls, attr: str, key: str) -> Member:
@@ -319,9 +417,9 @@ class Member:
         return cls(attr, key, _parse_str_tuple, _dump_list, None)
 
     @classmethod
-    def enums(cls, attr: str, key: str, table: Mapping[str, Any]) -> Member:
+    def enums(cls, attr: str, key: str, enum_type: type[WireEnum]) -> Member:
         """An (optional) list of tolerant enumeration values, held as a tuple."""
-        return cls(attr, key, _enum_tuple_parser(table), _dump_enum_tuple, None)
+        return cls(attr, key, _enum_tuple_parser(enum_table(enum_type)), _dump_enum_tuple, None)
 
     @classmethod
     def string_map(cls, attr: str, key: str) -> Member:
@@ -408,6 +506,70 @@ def add_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> None:
             out[key] = copy_json(value)
 
 
+def require_mapping(data: Any, model: type) -> Mapping[str, Any]:
+    """Return *data* if it is a mapping; a top-level ``from_api`` of anything else is a caller's mistake.
+
+    Raises:
+        InvalidStructureError: *data* is not a mapping (the message names *model* and what it got).
+    """
+    if type(data) is dict or isinstance(data, Mapping):
+        return cast("Mapping[str, Any]", data)
+    raise InvalidStructureError(
+        f"{model.__name__}.from_api() needs the JSON object AWS uses for it (a mapping), "
+        f"got {type(data).__name__}"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- models
+
+
+def extra_field() -> Any:
+    """The ``extra`` field every model has: unknown wire members, kept verbatim, values elided in repr."""
+    return attrs.field(default=EMPTY_EXTRA, repr=keys_only_repr, hash=False)
+
+
+class TypedWireModel(Generic[_D]):
+    """Base of the models: ``from_api``/``to_api`` driven by the class's member table.
+
+    Subclasses are frozen attrs classes with an ``extra`` field (:func:`extra_field`); ``_D`` is the wire
+    TypedDict ``to_api`` returns. Each class's member table (``_members``, built with :func:`members`) is
+    set right after the class, because nested members name classes defined later. A class with a faster
+    reader or writer for its common case overrides ``from_api``/``to_api`` and falls back on these.
+    """
+
+    __slots__ = ()
+    _members: ClassVar[tuple[tuple[Member, ...], frozenset[str]]]
+    extra: Mapping[str, Any]
+
+    @classmethod
+    def from_api(cls: type[_M], data: Mapping[str, Any]) -> _M:
+        """Read this model from its AWS wire dict (as boto3 returned it, or as raw JSON).
+
+        Members pipepilot does not model, and values of an unexpected type, are kept in ``extra``.
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
+        """
+        if type(data) is not dict:
+            data = require_mapping(data, cls)
+        return cls(**read_members(data, *cls._members))
+
+    def to_api(self) -> _D:
+        """The wire dict this object was read from, unknown members included: ``X.from_api(d).to_api() == d``.
+
+        Members added by AWS after this release ride along at run time; the TypedDict describes the ones
+        pipepilot models.
+        """
+        # Not cast(): that is a function call per object on the to_api hot path.
+        return write_members(self, self._members[0], self.extra)  # type: ignore[return-value]
+
+
+class WireModel(TypedWireModel[dict[str, Any]]):
+    """A :class:`TypedWireModel` whose ``to_api`` returns a plain ``dict`` (the runtime and build models)."""
+
+    __slots__ = ()
+
+
 # ----------------------------------------------------------------------------------------------- repr
 
 
@@ -416,3 +578,8 @@ def keys_only_repr(value: Mapping[str, Any] | None) -> str:
     if value is None:
         return "None"
     return "{" + ", ".join(f"{key!r}: ..." for key in value) + "}"
+
+
+def concealed_repr(value: str | None, *, conceal: bool) -> str:
+    """``repr(value)``, or ``'***'`` when *conceal* is set and there is a value (an approval token)."""
+    return "'***'" if conceal and value else repr(value)

@@ -29,11 +29,10 @@ These classes do no I/O; :mod:`pipepilot.pipelines` sends them to AWS.
 from __future__ import annotations
 
 import copyreg
-import enum
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Final, cast
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -49,20 +48,27 @@ from pipepilot.model._wire import (
     BAD,
     EMPTY_EXTRA,
     Member,
+    TypedWireModel,
+    WireEnum,
     add_extra,
     copy_json,
     enum_table,
+    extra_field,
     keys_only_repr,
     members,
     read_members,
+    require_mapping,
     struct_tuple_of,
+    timestamp_parser,
     write_members,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from mypy_boto3_codepipeline.type_defs import (
+    # Most of these are named only in the TypedWireModel["..."] bases (the to_api return types): strings in a
+    # base class are no type reference to ruff, so it would call the imports unused.
+    from mypy_boto3_codepipeline.type_defs import (  # noqa: F401
         ActionDeclarationOutputTypeDef,
         ActionTypeIdTypeDef,
         ArtifactStoreTypeDef,
@@ -140,14 +146,7 @@ __all__ = [
 # ------------------------------------------------------------------------------------------- enumerations
 
 
-class _WireEnum(str, enum.Enum):
-    """A str-valued enumeration whose ``str()`` is its wire value on every Python version."""
-
-    def __str__(self) -> str:
-        return str(self.value)
-
-
-class ActionCategory(_WireEnum):
+class ActionCategory(WireEnum):
     """What an action does (``actionTypeId.category``). Unknown categories are kept as plain ``str``."""
 
     SOURCE = "Source"
@@ -159,7 +158,7 @@ class ActionCategory(_WireEnum):
     COMPUTE = "Compute"
 
 
-class ActionOwner(_WireEnum):
+class ActionOwner(WireEnum):
     """Who provides an action type (``actionTypeId.owner``)."""
 
     AWS = "AWS"
@@ -167,14 +166,14 @@ class ActionOwner(_WireEnum):
     CUSTOM = "Custom"
 
 
-class PipelineType(_WireEnum):
+class PipelineType(WireEnum):
     """The pipeline type; V2 adds variables, triggers, stage conditions and other execution modes."""
 
     V1 = "V1"
     V2 = "V2"
 
 
-class ExecutionMode(_WireEnum):
+class ExecutionMode(WireEnum):
     """How concurrent executions of one pipeline interact (AWS default: ``SUPERSEDED``)."""
 
     QUEUED = "QUEUED"
@@ -182,32 +181,32 @@ class ExecutionMode(_WireEnum):
     PARALLEL = "PARALLEL"
 
 
-class ArtifactStoreType(_WireEnum):
+class ArtifactStoreType(WireEnum):
     """The kind of artifact store; only S3 exists today."""
 
     S3 = "S3"
 
 
-class EncryptionKeyType(_WireEnum):
+class EncryptionKeyType(WireEnum):
     """The kind of artifact encryption key; only KMS exists today."""
 
     KMS = "KMS"
 
 
-class BlockerType(_WireEnum):
+class BlockerType(WireEnum):
     """The kind of a (reserved) stage blocker."""
 
     SCHEDULE = "Schedule"
 
 
-class EnvironmentVariableType(_WireEnum):
+class EnvironmentVariableType(WireEnum):
     """Where a Commands-action environment variable's value comes from."""
 
     PLAINTEXT = "PLAINTEXT"
     SECRETS_MANAGER = "SECRETS_MANAGER"
 
 
-class ConditionResult(_WireEnum):
+class ConditionResult(WireEnum):
     """What a stage condition does when it is not met (AWS's shape name: ``Result``)."""
 
     ROLLBACK = "ROLLBACK"
@@ -216,32 +215,32 @@ class ConditionResult(_WireEnum):
     SKIP = "SKIP"
 
 
-class StageRetryMode(_WireEnum):
+class StageRetryMode(WireEnum):
     """Which actions an automatic stage retry runs again."""
 
     FAILED_ACTIONS = "FAILED_ACTIONS"
     ALL_ACTIONS = "ALL_ACTIONS"
 
 
-class RuleCategory(_WireEnum):
+class RuleCategory(WireEnum):
     """The category of a condition rule."""
 
     RULE = "Rule"
 
 
-class RuleOwner(_WireEnum):
+class RuleOwner(WireEnum):
     """Who provides a condition rule type."""
 
     AWS = "AWS"
 
 
-class PipelineTriggerProviderType(_WireEnum):
+class PipelineTriggerProviderType(WireEnum):
     """The source provider a trigger listens to."""
 
     CODE_STAR_SOURCE_CONNECTION = "CodeStarSourceConnection"
 
 
-class GitPullRequestEventType(_WireEnum):
+class GitPullRequestEventType(WireEnum):
     """A pull-request event a trigger can start on."""
 
     OPEN = "OPEN"
@@ -251,36 +250,9 @@ class GitPullRequestEventType(_WireEnum):
 
 _ACTION_CATEGORIES: Final = enum_table(ActionCategory)
 _ACTION_OWNERS: Final = enum_table(ActionOwner)
-_PIPELINE_TYPES: Final = enum_table(PipelineType)
-_EXECUTION_MODES: Final = enum_table(ExecutionMode)
-_ARTIFACT_STORE_TYPES: Final = enum_table(ArtifactStoreType)
-_ENCRYPTION_KEY_TYPES: Final = enum_table(EncryptionKeyType)
-_BLOCKER_TYPES: Final = enum_table(BlockerType)
-_ENVIRONMENT_VARIABLE_TYPES: Final = enum_table(EnvironmentVariableType)
-_CONDITION_RESULTS: Final = enum_table(ConditionResult)
-_STAGE_RETRY_MODES: Final = enum_table(StageRetryMode)
-_RULE_CATEGORIES: Final = enum_table(RuleCategory)
-_RULE_OWNERS: Final = enum_table(RuleOwner)
-_TRIGGER_PROVIDER_TYPES: Final = enum_table(PipelineTriggerProviderType)
-_PULL_REQUEST_EVENTS: Final = enum_table(GitPullRequestEventType)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _extra() -> Any:
-    """The ``extra`` field every model has: unknown wire members, kept verbatim, values elided in repr."""
-    return attrs.field(default=EMPTY_EXTRA, repr=keys_only_repr, hash=False)
-
-
-def _mapping(data: Any, model: type) -> Mapping[str, Any]:
-    """Return *data* if it is a mapping; a top-level ``from_api`` of anything else is a caller's mistake."""
-    if type(data) is dict or isinstance(data, Mapping):
-        return data
-    raise InvalidStructureError(
-        f"{model.__name__}.from_api() needs the JSON object AWS uses for it (a mapping), "
-        f"got {type(data).__name__}"
-    )
 
 
 def _reduce(model: Any, placeholder: Any, name: str) -> Any:
@@ -390,7 +362,7 @@ def _all_strs(items: Any) -> bool:
 
 
 @attrs.frozen(kw_only=True)
-class ActionTypeId:
+class ActionTypeId(TypedWireModel["ActionTypeIdTypeDef"]):
     """Identifies an action type: category, owner, provider and version (``actionTypeId``).
 
     ``category`` and ``owner`` are :class:`ActionCategory`/:class:`ActionOwner` members, or plain ``str`` for
@@ -402,14 +374,14 @@ class ActionTypeId:
     owner: ActionOwner | str
     provider: str
     version: str
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ActionTypeId:
         """Read an ``actionTypeId`` wire object."""
         if type(data) is dict and cls is ActionTypeId:
             return _cached_action_type_id(data)
-        return cls(**read_members(_mapping(data, cls), *_ACTION_TYPE_ID))
+        return super().from_api(data)
 
     def to_api(self) -> ActionTypeIdTypeDef:
         """Write the wire object back, unknown members included."""
@@ -428,7 +400,7 @@ class ActionTypeId:
             category_wire: Any = category._value_ if isinstance(category, ActionCategory) else category
             owner_wire: Any = owner._value_ if isinstance(owner, ActionOwner) else owner
             return {"category": category_wire, "owner": owner_wire, "provider": provider, "version": version}
-        return cast("ActionTypeIdTypeDef", write_members(self, _ACTION_TYPE_ID[0], self.extra))
+        return super().to_api()
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_ACTION_TYPE_ID, "_ABSENT_ACTION_TYPE_ID")
@@ -438,46 +410,46 @@ class ActionTypeId:
 
 
 @attrs.frozen(kw_only=True)
-class InputArtifact:
+class InputArtifact(TypedWireModel["InputArtifactTypeDef"]):
     """An artifact an action consumes, by name (an earlier action's output)."""
 
     name: str
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> InputArtifact:
         """Read an ``InputArtifact`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_INPUT_ARTIFACT))
+        return super().from_api(data)
 
     def to_api(self) -> InputArtifactTypeDef:
         """Write the wire object back, unknown members included."""
         if self.extra or self.name is ABSENT_STR:
-            return cast("InputArtifactTypeDef", write_members(self, _INPUT_ARTIFACT[0], self.extra))
+            return super().to_api()
         return {"name": self.name}
 
 
 @attrs.frozen(kw_only=True)
-class OutputArtifact:
+class OutputArtifact(TypedWireModel["OutputArtifactOutputTypeDef"]):
     """An artifact an action produces; ``files`` lists the paths a Commands action exports."""
 
     name: str
     files: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> OutputArtifact:
         """Read an ``OutputArtifact`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_OUTPUT_ARTIFACT))
+        return super().from_api(data)
 
     def to_api(self) -> OutputArtifactOutputTypeDef:
         """Write the wire object back, unknown members included."""
         if self.extra or self.name is ABSENT_STR or self.files is not None:
-            return cast("OutputArtifactOutputTypeDef", write_members(self, _OUTPUT_ARTIFACT[0], self.extra))
+            return super().to_api()
         return {"name": self.name}
 
 
 @attrs.frozen(kw_only=True)
-class EnvironmentVariable:
+class EnvironmentVariable(TypedWireModel["EnvironmentVariableTypeDef"]):
     """An environment variable of a Commands (Compute) action.
 
     ``value`` is left out of ``repr()``: plaintext values are sometimes secrets people should not have put
@@ -487,20 +459,11 @@ class EnvironmentVariable:
     name: str
     value: str = attrs.field(repr=False)
     type: EnvironmentVariableType | str | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> EnvironmentVariable:
-        """Read an ``EnvironmentVariable`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_ENVIRONMENT_VARIABLE))
-
-    def to_api(self) -> EnvironmentVariableTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("EnvironmentVariableTypeDef", write_members(self, _ENVIRONMENT_VARIABLE[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class ActionDeclaration:
+class ActionDeclaration(TypedWireModel["ActionDeclarationOutputTypeDef"]):
     """One action of a stage: its type, configuration, artifacts and run order.
 
     Optional members read as ``None`` when the declaration left them out, and stay out on ``to_api()``;
@@ -538,7 +501,7 @@ class ActionDeclaration:
     namespace: str | None = None
     timeout_in_minutes: int | None = None
     environment_variables: tuple[EnvironmentVariable, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ActionDeclaration:
@@ -547,14 +510,14 @@ class ActionDeclaration:
             action: ActionDeclaration | None = _read_clean_action(cls, data)
             if action is not None:
                 return action
-        return cls(**read_members(_mapping(data, cls), *_ACTION))
+        return super().from_api(data)
 
     def to_api(self) -> ActionDeclarationOutputTypeDef:
         """Write the wire object back, unknown members included."""
         name = self.name
         action_type_id = self.action_type_id
         if self.extra or name is ABSENT_STR or action_type_id is _ABSENT_ACTION_TYPE_ID:
-            return cast("ActionDeclarationOutputTypeDef", write_members(self, _ACTION[0], self.extra))
+            return super().to_api()
         # Written out member by member (same order as the member table): this is the hot path of to_api.
         out: ActionDeclarationOutputTypeDef = {"name": name, "actionTypeId": action_type_id.to_api()}
         value: Any = self.run_order
@@ -765,30 +728,21 @@ def _read_clean_action(cls: type[ActionDeclaration], data: dict[str, Any]) -> Ac
 
 
 @attrs.frozen(kw_only=True)
-class RuleTypeId:
+class RuleTypeId(TypedWireModel["RuleTypeIdTypeDef"]):
     """Identifies a condition rule type (``ruleTypeId``): category, owner, provider, version."""
 
     category: RuleCategory | str
     provider: str
     owner: RuleOwner | str | None = None
     version: str | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_RULE_TYPE_ID, "_ABSENT_RULE_TYPE_ID")
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> RuleTypeId:
-        """Read a ``RuleTypeId`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_RULE_TYPE_ID))
-
-    def to_api(self) -> RuleTypeIdTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("RuleTypeIdTypeDef", write_members(self, _RULE_TYPE_ID[0], self.extra))
-
 
 @attrs.frozen(kw_only=True)
-class RuleDeclaration:
+class RuleDeclaration(TypedWireModel["RuleDeclarationOutputTypeDef"]):
     """A rule inside a stage condition (for example a ``VariableCheck`` or ``LambdaInvoke`` rule).
 
     ``repr()`` shows configuration keys but not their values.
@@ -802,16 +756,7 @@ class RuleDeclaration:
     role_arn: str | None = None
     region: str | None = None
     timeout_in_minutes: int | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> RuleDeclaration:
-        """Read a ``RuleDeclaration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_RULE_DECLARATION))
-
-    def to_api(self) -> RuleDeclarationOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("RuleDeclarationOutputTypeDef", write_members(self, _RULE_DECLARATION[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
     def evolve(self, **changes: Any) -> RuleDeclaration:
         """A copy with the given attributes replaced; unknown members are kept."""
@@ -819,116 +764,62 @@ class RuleDeclaration:
 
 
 @attrs.frozen(kw_only=True)
-class Condition:
+class Condition(TypedWireModel["ConditionOutputTypeDef"]):
     """A stage condition: rules to evaluate and the result to apply when they are not met."""
 
     result: ConditionResult | str | None = None
     rules: tuple[RuleDeclaration, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> Condition:
-        """Read a ``Condition`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_CONDITION))
-
-    def to_api(self) -> ConditionOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("ConditionOutputTypeDef", write_members(self, _CONDITION[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class RetryConfiguration:
+class RetryConfiguration(TypedWireModel["RetryConfigurationTypeDef"]):
     """How a failed stage is retried automatically (``onFailure.retryConfiguration``)."""
 
     retry_mode: StageRetryMode | str | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> RetryConfiguration:
-        """Read a ``RetryConfiguration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_RETRY_CONFIGURATION))
-
-    def to_api(self) -> RetryConfigurationTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("RetryConfigurationTypeDef", write_members(self, _RETRY_CONFIGURATION[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class BeforeEntryConditions:
+class BeforeEntryConditions(TypedWireModel["BeforeEntryConditionsOutputTypeDef"]):
     """Conditions checked before a stage is entered (``beforeEntry``)."""
 
     conditions: tuple[Condition, ...]
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> BeforeEntryConditions:
-        """Read a ``BeforeEntryConditions`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_CONDITIONS))
-
-    def to_api(self) -> BeforeEntryConditionsOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("BeforeEntryConditionsOutputTypeDef", write_members(self, _CONDITIONS[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class SuccessConditions:
+class SuccessConditions(TypedWireModel["SuccessConditionsOutputTypeDef"]):
     """Conditions checked after a stage succeeded (``onSuccess``)."""
 
     conditions: tuple[Condition, ...]
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> SuccessConditions:
-        """Read a ``SuccessConditions`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_CONDITIONS))
-
-    def to_api(self) -> SuccessConditionsOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("SuccessConditionsOutputTypeDef", write_members(self, _CONDITIONS[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class FailureConditions:
+class FailureConditions(TypedWireModel["FailureConditionsOutputTypeDef"]):
     """What happens when a stage fails (``onFailure``): a result, a retry configuration, conditions."""
 
     result: ConditionResult | str | None = None
     retry_configuration: RetryConfiguration | None = None
     conditions: tuple[Condition, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> FailureConditions:
-        """Read a ``FailureConditions`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_FAILURE_CONDITIONS))
-
-    def to_api(self) -> FailureConditionsOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("FailureConditionsOutputTypeDef", write_members(self, _FAILURE_CONDITIONS[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class BlockerDeclaration:
+class BlockerDeclaration(TypedWireModel["BlockerDeclarationTypeDef"]):
     """A stage blocker (a reserved member of the API)."""
 
     name: str
     type: BlockerType | str
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> BlockerDeclaration:
-        """Read a ``BlockerDeclaration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_BLOCKER))
-
-    def to_api(self) -> BlockerDeclarationTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("BlockerDeclarationTypeDef", write_members(self, _BLOCKER[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 # ------------------------------------------------------------------------------------------------- stages
 
 
 @attrs.frozen(kw_only=True)
-class StageDeclaration:
+class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
     """One stage: its actions (in declaration order) and its optional conditions.
 
     Look an action up with :meth:`action`; edit with :meth:`with_action`, :meth:`replace_action`,
@@ -941,7 +832,7 @@ class StageDeclaration:
     on_failure: FailureConditions | None = None
     on_success: SuccessConditions | None = None
     before_entry: BeforeEntryConditions | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> StageDeclaration:
@@ -959,7 +850,7 @@ class StageDeclaration:
                     actions.append(action)
                 else:
                     return cls(name=name, actions=tuple(actions))
-        return cls(**read_members(_mapping(data, cls), *_STAGE))
+        return super().from_api(data)
 
     def to_api(self) -> StageDeclarationOutputTypeDef:
         """Write the wire object back, unknown members included."""
@@ -974,7 +865,7 @@ class StageDeclaration:
             and not self.extra
         ):
             return {"name": name, "actions": [action.to_api() for action in self.actions]}
-        return cast("StageDeclarationOutputTypeDef", write_members(self, _STAGE[0], self.extra))
+        return super().to_api()
 
     # -- reading helpers --------------------------------------------------------------------------------
 
@@ -1085,207 +976,111 @@ class StageDeclaration:
 
 
 @attrs.frozen(kw_only=True)
-class EncryptionKey:
+class EncryptionKey(TypedWireModel["EncryptionKeyTypeDef"]):
     """The KMS key that encrypts the artifact store: a key id, ARN or alias."""
 
     id: str
     type: EncryptionKeyType | str
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> EncryptionKey:
-        """Read an ``EncryptionKey`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_ENCRYPTION_KEY))
-
-    def to_api(self) -> EncryptionKeyTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("EncryptionKeyTypeDef", write_members(self, _ENCRYPTION_KEY[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class ArtifactStore:
+class ArtifactStore(TypedWireModel["ArtifactStoreTypeDef"]):
     """Where a pipeline keeps its artifacts: an S3 bucket (``location``) and optional encryption key."""
 
     type: ArtifactStoreType | str
     location: str
     encryption_key: EncryptionKey | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> ArtifactStore:
-        """Read an ``ArtifactStore`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_ARTIFACT_STORE))
-
-    def to_api(self) -> ArtifactStoreTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("ArtifactStoreTypeDef", write_members(self, _ARTIFACT_STORE[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 # ---------------------------------------------------------------------------------- variables and triggers
 
 
 @attrs.frozen(kw_only=True)
-class PipelineVariableDeclaration:
+class PipelineVariableDeclaration(TypedWireModel["PipelineVariableDeclarationTypeDef"]):
     """A pipeline-level variable (V2), referenced as ``#{variables.NAME}``."""
 
     name: str
     default_value: str | None = None
     description: str | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PipelineVariableDeclaration:
-        """Read a ``PipelineVariableDeclaration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_VARIABLE))
-
-    def to_api(self) -> PipelineVariableDeclarationTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("PipelineVariableDeclarationTypeDef", write_members(self, _VARIABLE[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitBranchFilterCriteria:
+class GitBranchFilterCriteria(TypedWireModel["GitBranchFilterCriteriaOutputTypeDef"]):
     """Branch name patterns a trigger filter includes and excludes."""
 
     includes: tuple[str, ...] | None = None
     excludes: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitBranchFilterCriteria:
-        """Read a ``GitBranchFilterCriteria`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
-
-    def to_api(self) -> GitBranchFilterCriteriaOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast(
-            "GitBranchFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra)
-        )
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitTagFilterCriteria:
+class GitTagFilterCriteria(TypedWireModel["GitTagFilterCriteriaOutputTypeDef"]):
     """Tag name patterns a push filter includes and excludes."""
 
     includes: tuple[str, ...] | None = None
     excludes: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitTagFilterCriteria:
-        """Read a ``GitTagFilterCriteria`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
-
-    def to_api(self) -> GitTagFilterCriteriaOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("GitTagFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitFilePathFilterCriteria:
+class GitFilePathFilterCriteria(TypedWireModel["GitFilePathFilterCriteriaOutputTypeDef"]):
     """File path patterns a trigger filter includes and excludes."""
 
     includes: tuple[str, ...] | None = None
     excludes: tuple[str, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitFilePathFilterCriteria:
-        """Read a ``GitFilePathFilterCriteria`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_FILTER_CRITERIA))
-
-    def to_api(self) -> GitFilePathFilterCriteriaOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast(
-            "GitFilePathFilterCriteriaOutputTypeDef", write_members(self, _FILTER_CRITERIA[0], self.extra)
-        )
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitPushFilter:
+class GitPushFilter(TypedWireModel["GitPushFilterOutputTypeDef"]):
     """Which pushes start the pipeline: tag, branch and file path criteria."""
 
     tags: GitTagFilterCriteria | None = None
     branches: GitBranchFilterCriteria | None = None
     file_paths: GitFilePathFilterCriteria | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitPushFilter:
-        """Read a ``GitPushFilter`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_PUSH_FILTER))
-
-    def to_api(self) -> GitPushFilterOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("GitPushFilterOutputTypeDef", write_members(self, _PUSH_FILTER[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitPullRequestFilter:
+class GitPullRequestFilter(TypedWireModel["GitPullRequestFilterOutputTypeDef"]):
     """Which pull-request events start the pipeline, narrowed by branch and file path criteria."""
 
     events: tuple[GitPullRequestEventType | str, ...] | None = None
     branches: GitBranchFilterCriteria | None = None
     file_paths: GitFilePathFilterCriteria | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitPullRequestFilter:
-        """Read a ``GitPullRequestFilter`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_PULL_REQUEST_FILTER))
-
-    def to_api(self) -> GitPullRequestFilterOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast(
-            "GitPullRequestFilterOutputTypeDef", write_members(self, _PULL_REQUEST_FILTER[0], self.extra)
-        )
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
-class GitConfiguration:
+class GitConfiguration(TypedWireModel["GitConfigurationOutputTypeDef"]):
     """A trigger's Git settings: the source action it watches and its push / pull-request filters."""
 
     source_action_name: str
     push: tuple[GitPushFilter, ...] | None = None
     pull_request: tuple[GitPullRequestFilter, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_GIT_CONFIGURATION, "_ABSENT_GIT_CONFIGURATION")
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> GitConfiguration:
-        """Read a ``GitConfiguration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_GIT_CONFIGURATION))
-
-    def to_api(self) -> GitConfigurationOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("GitConfigurationOutputTypeDef", write_members(self, _GIT_CONFIGURATION[0], self.extra))
-
 
 @attrs.frozen(kw_only=True)
-class PipelineTriggerDeclaration:
+class PipelineTriggerDeclaration(TypedWireModel["PipelineTriggerDeclarationOutputTypeDef"]):
     """A V2 trigger: which source provider it listens to and its Git filters."""
 
     provider_type: PipelineTriggerProviderType | str
     git_configuration: GitConfiguration
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PipelineTriggerDeclaration:
-        """Read a ``PipelineTriggerDeclaration`` wire object."""
-        return cls(**read_members(_mapping(data, cls), *_TRIGGER))
-
-    def to_api(self) -> PipelineTriggerDeclarationOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        return cast("PipelineTriggerDeclarationOutputTypeDef", write_members(self, _TRIGGER[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
 
 # ----------------------------------------------------------------------------------------------- pipeline
 
 
 @attrs.frozen(kw_only=True)
-class PipelineDeclaration:
+class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
     """A whole pipeline definition: the ``pipeline`` object of ``GetPipeline``/``UpdatePipeline``.
 
     Read one with :meth:`from_api` (the bare ``pipeline`` object; :class:`PipelineDocument` reads a whole
@@ -1319,24 +1114,7 @@ class PipelineDeclaration:
     pipeline_type: PipelineType | str | None = None
     variables: tuple[PipelineVariableDeclaration, ...] | None = None
     triggers: tuple[PipelineTriggerDeclaration, ...] | None = None
-    extra: Mapping[str, Any] = _extra()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PipelineDeclaration:
-        """Read the bare ``pipeline`` wire object (as ``GetPipeline`` returns it under ``"pipeline"``).
-
-        Raises:
-            InvalidStructureError: *data* is not a mapping.
-        """
-        return cls(**read_members(_mapping(data, cls), *_PIPELINE))
-
-    def to_api(self) -> PipelineDeclarationOutputTypeDef:
-        """Write the wire object back, unknown members included: ready for ``update_pipeline(pipeline=...)``.
-
-        Members added by AWS after this release ride along at run time; the TypedDict describes the ones
-        pipepilot models.
-        """
-        return cast("PipelineDeclarationOutputTypeDef", write_members(self, _PIPELINE[0], self.extra))
+    extra: Mapping[str, Any] = extra_field()
 
     # -- reading helpers --------------------------------------------------------------------------------
 
@@ -1502,7 +1280,7 @@ class PipelineDeclaration:
 
     # -- checking -----------------------------------------------------------------------------------------
 
-    def problems(self, *, region: str | None = None, default_pipeline_type: str = "V1") -> list[Problem]:
+    def problems(self, *, region: str | None = None, default_pipeline_type: str = "V2") -> list[Problem]:
         """Every problem local validation finds, all at once (an empty list when the declaration is fine).
 
         Shape rules come from botocore's CodePipeline service model, semantic rules from pipepilot; see
@@ -1516,7 +1294,7 @@ class PipelineDeclaration:
         return find_problems(self.to_api(), region=region, default_pipeline_type=default_pipeline_type)
 
     def validate(
-        self, *, region: str | None = None, default_pipeline_type: str = "V1"
+        self, *, region: str | None = None, default_pipeline_type: str = "V2"
     ) -> PipelineDeclaration:
         """Return this declaration unchanged if local validation finds no problem, so calls chain.
 
@@ -1574,22 +1352,8 @@ _TIMESTAMP_MEMBERS: Final = (
 )
 
 
-def _parse_timestamp(raw: Any) -> Any:
-    """A timezone-aware datetime from an epoch number, an ISO-8601 string or a datetime; else ``BAD``."""
-    try:
-        if type(raw) is float or type(raw) is int:
-            return datetime.fromtimestamp(raw, tz=timezone.utc)
-        if type(raw) is str:
-            text = raw[:-1] + "+00:00" if raw.endswith(("Z", "z")) else raw
-            parsed = datetime.fromisoformat(text)
-            # AWS times are UTC; a string without an offset means UTC, never the reader's local zone.
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
-    except (ValueError, OverflowError, OSError):
-        return BAD
-    if isinstance(raw, datetime):
-        # botocore parses the wire's epoch seconds into aware datetimes already.
-        return raw
-    return BAD
+# Metadata comes from boto3 (datetimes), raw JSON bodies (epoch seconds) and saved files (ISO-8601 strings).
+_parse_timestamp: Final = timestamp_parser(from_epoch=True, from_iso=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -1606,7 +1370,7 @@ class PipelineMetadata:
     updated: datetime | None = None
     polling_disabled_at: datetime | None = None
     raw_timestamps: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA, repr=False, eq=False, hash=False)
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PipelineMetadata:
@@ -1615,7 +1379,7 @@ class PipelineMetadata:
         Raises:
             InvalidStructureError: *data* is not a mapping.
         """
-        kwargs = read_members(_mapping(data, cls), *_METADATA)
+        kwargs = read_members(require_mapping(data, cls), *_METADATA)
         raw = {key: data[key] for attr, key in _TIMESTAMP_MEMBERS if kwargs.get(attr) is not None}
         if raw:
             kwargs["raw_timestamps"] = raw
@@ -1660,7 +1424,7 @@ class PipelineDocument:
 
     declaration: PipelineDeclaration
     metadata: PipelineMetadata | None = None
-    extra: Mapping[str, Any] = _extra()
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, response: Mapping[str, Any]) -> PipelineDocument:
@@ -1669,7 +1433,7 @@ class PipelineDocument:
         Raises:
             InvalidStructureError: *response* is not a mapping, or has no ``pipeline`` object.
         """
-        response = _mapping(response, cls)
+        response = require_mapping(response, cls)
         pipeline = response.get("pipeline")
         if type(pipeline) is not dict and not isinstance(pipeline, Mapping):
             raise InvalidStructureError(
@@ -1736,8 +1500,8 @@ _ABSENT_RULE_TYPE_ID: Final = RuleTypeId(category=ABSENT_STR, provider=ABSENT_ST
 _ABSENT_GIT_CONFIGURATION: Final = GitConfiguration(source_action_name=ABSENT_STR)
 
 _ACTION_TYPE_ID: Final = members(
-    Member.enum("category", "category", _ACTION_CATEGORIES, required=True),
-    Member.enum("owner", "owner", _ACTION_OWNERS, required=True),
+    Member.enum("category", "category", ActionCategory, required=True),
+    Member.enum("owner", "owner", ActionOwner, required=True),
     Member.string("provider", "provider", required=True),
     Member.string("version", "version", required=True),
 )
@@ -1749,7 +1513,7 @@ _OUTPUT_ARTIFACT: Final = members(
 _ENVIRONMENT_VARIABLE: Final = members(
     Member.string("name", "name", required=True),
     Member.string("value", "value", required=True),
-    Member.enum("type", "type", _ENVIRONMENT_VARIABLE_TYPES),
+    Member.enum("type", "type", EnvironmentVariableType),
 )
 _ENVIRONMENT_VARIABLES: Final = struct_tuple_of(EnvironmentVariable)
 _ACTION: Final = members(
@@ -1768,8 +1532,8 @@ _ACTION: Final = members(
     Member.structs("environment_variables", "environmentVariables", EnvironmentVariable),
 )
 _RULE_TYPE_ID: Final = members(
-    Member.enum("category", "category", _RULE_CATEGORIES, required=True),
-    Member.enum("owner", "owner", _RULE_OWNERS),
+    Member.enum("category", "category", RuleCategory, required=True),
+    Member.enum("owner", "owner", RuleOwner),
     Member.string("provider", "provider", required=True),
     Member.string("version", "version"),
 )
@@ -1784,19 +1548,19 @@ _RULE_DECLARATION: Final = members(
     Member.integer("timeout_in_minutes", "timeoutInMinutes"),
 )
 _CONDITION: Final = members(
-    Member.enum("result", "result", _CONDITION_RESULTS),
+    Member.enum("result", "result", ConditionResult),
     Member.structs("rules", "rules", RuleDeclaration),
 )
-_RETRY_CONFIGURATION: Final = members(Member.enum("retry_mode", "retryMode", _STAGE_RETRY_MODES))
+_RETRY_CONFIGURATION: Final = members(Member.enum("retry_mode", "retryMode", StageRetryMode))
 _CONDITIONS: Final = members(Member.structs("conditions", "conditions", Condition, required=True))
 _FAILURE_CONDITIONS: Final = members(
-    Member.enum("result", "result", _CONDITION_RESULTS),
+    Member.enum("result", "result", ConditionResult),
     Member.struct("retry_configuration", "retryConfiguration", RetryConfiguration),
     Member.structs("conditions", "conditions", Condition),
 )
 _BLOCKER: Final = members(
     Member.string("name", "name", required=True),
-    Member.enum("type", "type", _BLOCKER_TYPES, required=True),
+    Member.enum("type", "type", BlockerType, required=True),
 )
 _STAGE: Final = members(
     Member.string("name", "name", required=True),
@@ -1808,10 +1572,10 @@ _STAGE: Final = members(
 )
 _ENCRYPTION_KEY: Final = members(
     Member.string("id", "id", required=True),
-    Member.enum("type", "type", _ENCRYPTION_KEY_TYPES, required=True),
+    Member.enum("type", "type", EncryptionKeyType, required=True),
 )
 _ARTIFACT_STORE: Final = members(
-    Member.enum("type", "type", _ARTIFACT_STORE_TYPES, required=True),
+    Member.enum("type", "type", ArtifactStoreType, required=True),
     Member.string("location", "location", required=True),
     Member.struct("encryption_key", "encryptionKey", EncryptionKey),
 )
@@ -1830,7 +1594,7 @@ _PUSH_FILTER: Final = members(
     Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
 )
 _PULL_REQUEST_FILTER: Final = members(
-    Member.enums("events", "events", _PULL_REQUEST_EVENTS),
+    Member.enums("events", "events", GitPullRequestEventType),
     Member.struct("branches", "branches", GitBranchFilterCriteria),
     Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
 )
@@ -1840,7 +1604,7 @@ _GIT_CONFIGURATION: Final = members(
     Member.structs("pull_request", "pullRequest", GitPullRequestFilter),
 )
 _TRIGGER: Final = members(
-    Member.enum("provider_type", "providerType", _TRIGGER_PROVIDER_TYPES, required=True),
+    Member.enum("provider_type", "providerType", PipelineTriggerProviderType, required=True),
     Member.struct(
         "git_configuration", "gitConfiguration", GitConfiguration, placeholder=_ABSENT_GIT_CONFIGURATION
     ),
@@ -1852,8 +1616,8 @@ _PIPELINE: Final = members(
     Member.struct_map("artifact_stores", "artifactStores", ArtifactStore),
     Member.structs("stages", "stages", StageDeclaration, required=True),
     Member.integer("version", "version"),
-    Member.enum("execution_mode", "executionMode", _EXECUTION_MODES),
-    Member.enum("pipeline_type", "pipelineType", _PIPELINE_TYPES),
+    Member.enum("execution_mode", "executionMode", ExecutionMode),
+    Member.enum("pipeline_type", "pipelineType", PipelineType),
     Member.structs("variables", "variables", PipelineVariableDeclaration),
     Member.structs("triggers", "triggers", PipelineTriggerDeclaration),
 )
@@ -1863,3 +1627,30 @@ _METADATA: Final = members(
     Member("updated", "updated", _parse_timestamp, None, None),
     Member("polling_disabled_at", "pollingDisabledAt", _parse_timestamp, None, None),
 )
+
+# TypedWireModel.from_api/to_api read each class's table; set here because the tables name classes.
+ActionTypeId._members = _ACTION_TYPE_ID
+InputArtifact._members = _INPUT_ARTIFACT
+OutputArtifact._members = _OUTPUT_ARTIFACT
+EnvironmentVariable._members = _ENVIRONMENT_VARIABLE
+ActionDeclaration._members = _ACTION
+RuleTypeId._members = _RULE_TYPE_ID
+RuleDeclaration._members = _RULE_DECLARATION
+Condition._members = _CONDITION
+RetryConfiguration._members = _RETRY_CONFIGURATION
+BeforeEntryConditions._members = _CONDITIONS
+SuccessConditions._members = _CONDITIONS
+FailureConditions._members = _FAILURE_CONDITIONS
+BlockerDeclaration._members = _BLOCKER
+StageDeclaration._members = _STAGE
+EncryptionKey._members = _ENCRYPTION_KEY
+ArtifactStore._members = _ARTIFACT_STORE
+PipelineVariableDeclaration._members = _VARIABLE
+GitBranchFilterCriteria._members = _FILTER_CRITERIA
+GitTagFilterCriteria._members = _FILTER_CRITERIA
+GitFilePathFilterCriteria._members = _FILTER_CRITERIA
+GitPushFilter._members = _PUSH_FILTER
+GitPullRequestFilter._members = _PULL_REQUEST_FILTER
+GitConfiguration._members = _GIT_CONFIGURATION
+PipelineTriggerDeclaration._members = _TRIGGER
+PipelineDeclaration._members = _PIPELINE

@@ -18,15 +18,24 @@ read too. The event as received stays available as ``raw``. Pure data, no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from pipepilot.errors import InvalidRequestError
-from pipepilot.model._wire import copy_json, enum_table, keys_only_repr
+from pipepilot.model._wire import (
+    WireEnum,
+    concealed_repr,
+    copy_json,
+    enum_table,
+    keys_only_repr,
+    parse_iso_timestamp,
+)
 from pipepilot.model.declaration import ActionTypeId
-from pipepilot.model.runtime import ExecutionTrigger, TriggerType, WireEnum
+from pipepilot.model.runtime import ExecutionTrigger, TriggerType
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = [
     "PIPELINE_EVENT_SOURCE",
@@ -101,12 +110,10 @@ def _version(value: Any) -> int | None:
 def _timestamp(value: Any) -> datetime | None:
     if type(value) is not str:
         return None
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_iso_timestamp(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
 @attrs.frozen(kw_only=True)
@@ -130,11 +137,7 @@ class EventArtifact:
 
 
 def _result_repr(result: EventExecutionResult) -> str:
-    shown = (
-        "'***'"
-        if result.conceals_external_id and result.external_execution_id
-        else repr(result.external_execution_id)
-    )
+    shown = concealed_repr(result.external_execution_id, conceal=result.conceals_external_id)
     return (
         f"EventExecutionResult(external_execution_id={shown}, "
         f"external_execution_summary={result.external_execution_summary!r}, "

@@ -17,10 +17,8 @@ Approval tokens are secrets (anyone holding one can approve a release): they are
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -28,19 +26,22 @@ from pipepilot.errors import ActionNotFoundError, StageNotFoundError
 from pipepilot.model._wire import (
     ABSENT_STR,
     ABSENT_TUPLE,
-    BAD,
-    EMPTY_EXTRA,
     Member,
-    enum_table,
+    WireEnum,
+    WireModel,
+    concealed_repr,
+    extra_field,
     keys_only_repr,
     members,
     read_members,
-    write_members,
+    require_mapping,
 )
 from pipepilot.model.declaration import ActionCategory, ActionOwner, ActionTypeId, ExecutionMode
 
 if TYPE_CHECKING:
+    import enum
     from collections.abc import Iterator
+    from datetime import datetime
 
 __all__ = [
     "ActionExecution",
@@ -90,13 +91,6 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------------- enums
-
-
-class WireEnum(str, enum.Enum):
-    """A str-valued enumeration whose ``str()`` is its wire value (as in :mod:`.declaration`)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class PipelineExecutionStatus(WireEnum):
@@ -233,17 +227,6 @@ class RuleExecutionStatus(WireEnum):
     FAILED = "Failed"
 
 
-_PIPELINE_STATUS = enum_table(PipelineExecutionStatus)
-_STAGE_STATUS = enum_table(StageExecutionStatus)
-_ACTION_STATUS = enum_table(ActionExecutionStatus)
-_EXECUTION_TYPE = enum_table(ExecutionType)
-_TRIGGER_TYPE = enum_table(TriggerType)
-_RETRY_TRIGGER = enum_table(RetryTrigger)
-_CONDITION_STATUS = enum_table(ConditionExecutionStatus)
-_RULE_STATUS = enum_table(RuleExecutionStatus)
-_EXECUTION_MODE = enum_table(ExecutionMode)
-
-
 def is_terminal_status(status: enum.Enum | str | None) -> bool:
     """Whether an execution, stage or action ``status`` has ended; unknown strings count as not ended.
 
@@ -252,60 +235,6 @@ def is_terminal_status(status: enum.Enum | str | None) -> bool:
     """
     terminal = getattr(status, "is_terminal", None)
     return bool(terminal)
-
-
-# ------------------------------------------------------------------------------------ member helpers
-
-
-def _parse_datetime(raw: Any) -> Any:
-    # botocore parses wire timestamps into aware datetimes; anything else is not converted (lossless rule).
-    return raw if isinstance(raw, datetime) else BAD
-
-
-def _parse_bool(raw: Any) -> Any:
-    return raw if type(raw) is bool else BAD
-
-
-def timestamp_member(attr: str, key: str) -> Member:
-    """An optional timestamp member, held as the ``datetime`` botocore parsed."""
-    return Member(attr, key, _parse_datetime, None, None)
-
-
-def bool_member(attr: str, key: str) -> Member:
-    """An optional boolean member."""
-    return Member(attr, key, _parse_bool, None, None)
-
-
-_W = TypeVar("_W", bound="WireModel")
-
-
-class WireModel:
-    """Base of the runtime models: ``from_api``/``to_api`` driven by the class's member table.
-
-    Subclasses are frozen attrs classes with an ``extra`` field; their member table (``_members``) is set
-    right after each class, because nested members name classes defined later.
-    """
-
-    __slots__ = ()
-    _members: ClassVar[tuple[tuple[Member, ...], frozenset[str]]]
-    extra: Mapping[str, Any]
-
-    @classmethod
-    def from_api(cls: type[_W], data: Mapping[str, Any]) -> _W:
-        """Read this model from its AWS wire dict (as boto3 returned it; timestamps are ``datetime``).
-
-        Members pipepilot does not model, and values of an unexpected type, are kept in ``extra``.
-        """
-        return cls(**read_members(data, *cls._members))
-
-    def to_api(self) -> dict[str, Any]:
-        """The wire dict this object was read from: ``X.from_api(d).to_api() == d``."""
-        return write_members(self, self._members[0], self.extra)
-
-
-def extra_field() -> Any:
-    """The ``extra`` field every model has: unknown wire members, kept verbatim, values elided in repr."""
-    return attrs.field(default=EMPTY_EXTRA, repr=keys_only_repr, hash=False)
 
 
 # ------------------------------------------------------------------------------------ small records
@@ -333,7 +262,7 @@ class ExecutionTrigger(WireModel):
 
 
 ExecutionTrigger._members = members(
-    Member.enum("trigger_type", "triggerType", _TRIGGER_TYPE),
+    Member.enum("trigger_type", "triggerType", TriggerType),
     Member.string("trigger_detail", "triggerDetail"),
 )
 
@@ -367,7 +296,7 @@ ArtifactRevision._members = members(
     Member.string("revision_id", "revisionId"),
     Member.string("revision_change_identifier", "revisionChangeIdentifier"),
     Member.string("revision_summary", "revisionSummary"),
-    timestamp_member("created", "created"),
+    Member.timestamp("created", "created"),
     Member.string("revision_url", "revisionUrl"),
 )
 
@@ -448,7 +377,12 @@ class PipelineExecution(WireModel):
         """Read a ``PipelineExecution`` wire dict (the ``pipelineExecution`` member of the response).
 
         A whole ``GetPipelineExecution`` response is accepted too: its ``pipelineExecution`` is used.
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
         """
+        if type(data) is not dict:
+            data = require_mapping(data, cls)
         inner = data.get("pipelineExecution")
         if isinstance(inner, Mapping):
             data = inner
@@ -474,13 +408,13 @@ PipelineExecution._members = members(
     Member.string("pipeline_name", "pipelineName"),
     Member.integer("pipeline_version", "pipelineVersion"),
     Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", _PIPELINE_STATUS, required=True),
+    Member.enum("status", "status", PipelineExecutionStatus, required=True),
     Member.string("status_summary", "statusSummary"),
     Member.structs("artifact_revisions", "artifactRevisions", ArtifactRevision, required=True),
     Member.structs("variables", "variables", ResolvedPipelineVariable, required=True),
     Member.struct("trigger", "trigger", ExecutionTrigger),
-    Member.enum("execution_mode", "executionMode", _EXECUTION_MODE),
-    Member.enum("execution_type", "executionType", _EXECUTION_TYPE),
+    Member.enum("execution_mode", "executionMode", ExecutionMode),
+    Member.enum("execution_type", "executionType", ExecutionType),
     Member.struct("rollback_metadata", "rollbackMetadata", PipelineRollbackMetadata),
 )
 
@@ -517,15 +451,15 @@ class PipelineExecutionSummary(WireModel):
 
 PipelineExecutionSummary._members = members(
     Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", _PIPELINE_STATUS, required=True),
+    Member.enum("status", "status", PipelineExecutionStatus, required=True),
     Member.string("status_summary", "statusSummary"),
-    timestamp_member("start_time", "startTime"),
-    timestamp_member("last_update_time", "lastUpdateTime"),
+    Member.timestamp("start_time", "startTime"),
+    Member.timestamp("last_update_time", "lastUpdateTime"),
     Member.structs("source_revisions", "sourceRevisions", SourceRevision, required=True),
     Member.struct("trigger", "trigger", ExecutionTrigger),
     Member.struct("stop_trigger", "stopTrigger", StopExecutionTrigger),
-    Member.enum("execution_mode", "executionMode", _EXECUTION_MODE),
-    Member.enum("execution_type", "executionType", _EXECUTION_TYPE),
+    Member.enum("execution_mode", "executionMode", ExecutionMode),
+    Member.enum("execution_type", "executionType", ExecutionType),
     Member.struct("rollback_metadata", "rollbackMetadata", PipelineRollbackMetadata),
 )
 
@@ -545,8 +479,8 @@ class StageExecution(WireModel):
 
 StageExecution._members = members(
     Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", _STAGE_STATUS, required=True),
-    Member.enum("type", "type", _EXECUTION_TYPE),
+    Member.enum("status", "status", StageExecutionStatus, required=True),
+    Member.enum("type", "type", ExecutionType),
 )
 
 
@@ -562,9 +496,9 @@ class TransitionState(WireModel):
 
 
 TransitionState._members = members(
-    bool_member("enabled", "enabled"),
+    Member.boolean("enabled", "enabled"),
     Member.string("last_changed_by", "lastChangedBy"),
-    timestamp_member("last_changed_at", "lastChangedAt"),
+    Member.timestamp("last_changed_at", "lastChangedAt"),
     Member.string("disabled_reason", "disabledReason"),
 )
 
@@ -582,7 +516,7 @@ class ActionRevision(WireModel):
 ActionRevision._members = members(
     Member.string("revision_id", "revisionId", required=True),
     Member.string("revision_change_id", "revisionChangeId", required=True),
-    timestamp_member("created", "created"),
+    Member.timestamp("created", "created"),
 )
 
 
@@ -616,9 +550,9 @@ class ActionExecution(WireModel):
 
 ActionExecution._members = members(
     Member.string("action_execution_id", "actionExecutionId"),
-    Member.enum("status", "status", _ACTION_STATUS),
+    Member.enum("status", "status", ActionExecutionStatus),
     Member.string("summary", "summary"),
-    timestamp_member("last_status_change", "lastStatusChange"),
+    Member.timestamp("last_status_change", "lastStatusChange"),
     Member.string("token", "token"),
     Member.string("last_updated_by", "lastUpdatedBy"),
     Member.string("external_execution_id", "externalExecutionId"),
@@ -673,7 +607,7 @@ class RuleRevision(WireModel):
 RuleRevision._members = members(
     Member.string("revision_id", "revisionId", required=True),
     Member.string("revision_change_id", "revisionChangeId", required=True),
-    timestamp_member("created", "created"),
+    Member.timestamp("created", "created"),
 )
 
 
@@ -695,9 +629,9 @@ class RuleExecution(WireModel):
 
 RuleExecution._members = members(
     Member.string("rule_execution_id", "ruleExecutionId"),
-    Member.enum("status", "status", _RULE_STATUS),
+    Member.enum("status", "status", RuleExecutionStatus),
     Member.string("summary", "summary"),
-    timestamp_member("last_status_change", "lastStatusChange"),
+    Member.timestamp("last_status_change", "lastStatusChange"),
     Member.string("token", "token"),
     Member.string("last_updated_by", "lastUpdatedBy"),
     Member.string("external_execution_id", "externalExecutionId"),
@@ -738,9 +672,9 @@ class ConditionExecution(WireModel):
 
 
 ConditionExecution._members = members(
-    Member.enum("status", "status", _CONDITION_STATUS),
+    Member.enum("status", "status", ConditionExecutionStatus),
     Member.string("summary", "summary"),
-    timestamp_member("last_status_change", "lastStatusChange"),
+    Member.timestamp("last_status_change", "lastStatusChange"),
 )
 
 
@@ -769,7 +703,7 @@ class StageConditionsExecution(WireModel):
 
 
 StageConditionsExecution._members = members(
-    Member.enum("status", "status", _CONDITION_STATUS), Member.string("summary", "summary")
+    Member.enum("status", "status", ConditionExecutionStatus), Member.string("summary", "summary")
 )
 
 
@@ -801,7 +735,7 @@ class RetryStageMetadata(WireModel):
 RetryStageMetadata._members = members(
     Member.integer("auto_stage_retry_attempt", "autoStageRetryAttempt"),
     Member.integer("manual_stage_retry_attempt", "manualStageRetryAttempt"),
-    Member.enum("latest_retry_trigger", "latestRetryTrigger", _RETRY_TRIGGER),
+    Member.enum("latest_retry_trigger", "latestRetryTrigger", RetryTrigger),
 )
 
 
@@ -910,14 +844,16 @@ class PipelineState(WireModel):
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PipelineState:
-        """Read a ``GetPipelineState`` response (its ``ResponseMetadata``, if present, is dropped)."""
+        """Read a ``GetPipelineState`` response (its ``ResponseMetadata``, if present, is dropped).
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
+        """
+        if type(data) is not dict:
+            data = require_mapping(data, cls)
         if _RESPONSE_METADATA in data:
             data = {k: v for k, v in data.items() if k != _RESPONSE_METADATA}
         return cls(**read_members(data, *cls._members))
-
-    def to_api(self) -> dict[str, Any]:
-        """The response body this object was read from."""
-        return write_members(self, self._members[0], self.extra)
 
     def stage(self, name: str) -> StageState:
         """The state of the stage called ``name``.
@@ -968,8 +904,8 @@ PipelineState._members = members(
     Member.string("pipeline_name", "pipelineName", required=True),
     Member.integer("pipeline_version", "pipelineVersion"),
     Member.structs("stage_states", "stageStates", StageState, required=True),
-    timestamp_member("created", "created"),
-    timestamp_member("updated", "updated"),
+    Member.timestamp("created", "created"),
+    Member.timestamp("updated", "updated"),
 )
 
 
@@ -1033,11 +969,7 @@ ActionExecutionInput._members = members(
 
 
 def _result_repr(result: ActionExecutionResult) -> str:
-    shown = (
-        "'***'"
-        if result.conceals_external_id and result.external_execution_id
-        else repr(result.external_execution_id)
-    )
+    shown = concealed_repr(result.external_execution_id, conceal=result.conceals_external_id)
     return (
         f"ActionExecutionResult(external_execution_id={shown}, "
         f"external_execution_summary={result.external_execution_summary!r}, "
@@ -1113,7 +1045,13 @@ class ActionExecutionDetail(WireModel):
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ActionExecutionDetail:
-        """Read an ``ActionExecutionDetail`` wire dict."""
+        """Read an ``ActionExecutionDetail`` wire dict.
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping.
+        """
+        if type(data) is not dict:
+            data = require_mapping(data, cls)
         detail = cls(**read_members(data, *cls._members))
         # A manual approval's externalExecutionId is its token: mark it so repr hides it.
         output = detail.output
@@ -1152,10 +1090,10 @@ ActionExecutionDetail._members = members(
     Member.integer("pipeline_version", "pipelineVersion"),
     Member.string("stage_name", "stageName"),
     Member.string("action_name", "actionName"),
-    timestamp_member("start_time", "startTime"),
-    timestamp_member("last_update_time", "lastUpdateTime"),
+    Member.timestamp("start_time", "startTime"),
+    Member.timestamp("last_update_time", "lastUpdateTime"),
     Member.string("updated_by", "updatedBy"),
-    Member.enum("status", "status", _ACTION_STATUS),
+    Member.enum("status", "status", ActionExecutionStatus),
     Member.struct("input", "input", ActionExecutionInput),
     Member.struct("output", "output", ActionExecutionOutput),
 )

@@ -2,35 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.errors import InvalidStructureError
-from pipepilot.model._wire import BAD, EMPTY_EXTRA, Member, enum_table, keys_only_repr, members, read_members
+from pipepilot.model._wire import Member, extra_field, members, read_members, require_mapping
 from pipepilot.model.declaration import ExecutionMode, PipelineType
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
 
 __all__ = ["PipelineSummary"]
 
-
-def _parse_timestamp(raw: Any) -> Any:
-    # boto3 hands over aware datetimes; a raw JSON body has epoch seconds. Anything else goes to ``extra``.
-    if isinstance(raw, datetime):
-        return raw
-    if type(raw) is float or type(raw) is int:
-        return datetime.fromtimestamp(raw, tz=timezone.utc)
-    return BAD
-
-
+# boto3 hands over aware datetimes; a raw JSON body has epoch seconds. Anything else goes to ``extra``.
 _SUMMARY = members(
     Member.string("name", "name", required=True),
     Member.integer("version", "version"),
-    Member.enum("pipeline_type", "pipelineType", enum_table(PipelineType)),
-    Member.enum("execution_mode", "executionMode", enum_table(ExecutionMode)),
-    Member("created", "created", _parse_timestamp, None, None),
-    Member("updated", "updated", _parse_timestamp, None, None),
+    Member.enum("pipeline_type", "pipelineType", PipelineType),
+    Member.enum("execution_mode", "executionMode", ExecutionMode),
+    Member.timestamp("created", "created", from_epoch=True),
+    Member.timestamp("updated", "updated", from_epoch=True),
 )
 
 
@@ -53,7 +45,7 @@ class PipelineSummary:
     execution_mode: ExecutionMode | str | None = None
     created: datetime | None = None
     updated: datetime | None = None
-    extra: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA, repr=keys_only_repr, hash=False)
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PipelineSummary:
@@ -62,8 +54,4 @@ class PipelineSummary:
         Raises:
             InvalidStructureError: ``data`` is not a mapping.
         """
-        if not isinstance(data, Mapping):
-            raise InvalidStructureError(
-                f"PipelineSummary.from_api() needs a mapping, got {type(data).__name__}"
-            )
-        return cls(**read_members(data, *_SUMMARY))
+        return cls(**read_members(require_mapping(data, cls), *_SUMMARY))
