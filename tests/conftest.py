@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (no flaky red builds) and keeps no example database on disk.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 _AWS_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
