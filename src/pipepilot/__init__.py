@@ -17,7 +17,6 @@ if typing.TYPE_CHECKING:
     )
     from pipepilot.approvals import (
         Approval,
-        ApprovalNotPending,
         ApprovalPending,
     )
     from pipepilot.builds import (
@@ -36,6 +35,7 @@ if typing.TYPE_CHECKING:
         ApprovalAlreadyCompletedError,
         ApprovalConflict,
         ApprovalError,
+        ApprovalNotPending,
         AWSServiceError,
         BuildFailed,
         ConcurrentModificationError,
@@ -260,7 +260,6 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "pipepilot._calls": ("RetryPolicy",),
     "pipepilot.approvals": (
         "Approval",
-        "ApprovalNotPending",
         "ApprovalPending",
     ),
     "pipepilot.builds": (
@@ -280,6 +279,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "ApprovalAlreadyCompletedError",
         "ApprovalConflict",
         "ApprovalError",
+        "ApprovalNotPending",
         "BuildFailed",
         "ConcurrentModificationError",
         "ConcurrentPipelineExecutionsLimitExceededError",

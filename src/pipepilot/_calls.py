@@ -1,7 +1,9 @@
 """The one seam through which pipepilot talks to AWS: client creation, error translation, retries, paging.
 
 No other pipepilot module imports boto3 or calls a client directly. boto3 itself is imported lazily (in
-:func:`make_client`), so ``import pipepilot`` does not pay for it.
+:func:`make_client`), so ``import pipepilot`` does not pay for it. :class:`ClientSettings` is what a
+facade builds its clients from and retries with; a :class:`Caller` keeps the settings it was made with, so
+a handle can reach another service (a pipeline action's CodeBuild build) configured the same way.
 
 How retries are shared with botocore
 ------------------------------------
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import attrs
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "IDEMPOTENCY_TOKENS",
     "Caller",
+    "ClientSettings",
     "RetryPolicy",
     "client_max_attempts",
     "is_role_propagation_error",
@@ -63,6 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ClientT = TypeVar("ClientT", bound="BaseClient")
+T = TypeVar("T")
 
 #: botocore's total attempts per retry mode when the configuration does not say (botocore 1.44: standard
 #: and adaptive make 3 attempts, legacy 5).
@@ -99,7 +102,8 @@ class RetryPolicy:
     The n-th retry sleeps a random time in ``[0, min(max_delay, base_delay * 2 ** (n - 1))]`` seconds
     ("full jitter"). Retrying stops after ``max_attempts`` attempts in all, or when the next sleep would end
     more than ``deadline`` seconds after the call began, whichever comes first; the last error is raised.
-    Time is read from pipepilot's time source (see :mod:`pipepilot._time`), so a virtual clock applies.
+    Time is read from pipepilot's time source (see :mod:`pipepilot._time`), so a virtual clock applies,
+    and the jitter is drawn from its random source (seeded inside :func:`pipepilot.local.offline`).
 
     What a caller can expect, per pipepilot call:
 
@@ -124,6 +128,34 @@ class RetryPolicy:
     deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
     base_delay: float = attrs.field(default=0.25, validator=attrs.validators.ge(0))
     max_delay: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen(kw_only=True)
+class ClientSettings:
+    """What a facade creates its boto3 clients from, and how it retries and waits.
+
+    ``session`` (default: a new ``boto3.session.Session()`` per client), ``region_name`` and ``config``
+    build clients that were not injected; ``retry`` is the :class:`RetryPolicy`; ``clock`` (monotonic
+    seconds) and ``sleep`` default to pipepilot's time source, looked up at each call. The CodePipeline
+    and CodeBuild facades share one of these when one is reached through the other.
+    """
+
+    session: boto3.session.Session | None = None
+    region_name: str | None = None
+    config: Config | None = None
+    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
+    clock: Callable[[], float] | None = None
+    sleep: Callable[[float], None] | None = None
+
+    def caller(self, service: str, client: Any = None) -> Caller[Any]:
+        """A :class:`Caller` of ``client``, or of a ``service`` client created from these settings on first use."""
+
+        def create_client() -> Any:
+            return make_client(
+                service, session=self.session, region_name=self.region_name, config=self.config
+            )
+
+        return Caller(client, client_factory=create_client, settings=self)
 
 
 def make_client(
@@ -200,11 +232,30 @@ class _DeadlineOrAttempts:
         return state.attempt_number >= self._policy.max_attempts
 
 
+class _FullJitter:
+    """tenacity wait: the n-th retry sleeps uniformly in ``[0, min(max_delay, base_delay * 2 ** (n - 1))]``.
+
+    tenacity's ``wait_random_exponential`` does the same but draws from the global :mod:`random` module;
+    this one draws from pipepilot's random source, which :func:`pipepilot.local.offline` seeds.
+    """
+
+    def __init__(self, policy: RetryPolicy, rng: _time.RandomSource) -> None:
+        self._policy = policy
+        self._rng = rng
+
+    def __call__(self, state: tenacity.RetryCallState) -> float:
+        # The exponent is bounded so a long run of retries never overflows a float.
+        window = self._policy.base_delay * 2.0 ** min(max(state.attempt_number - 1, 0), 64)
+        return self._rng.random() * min(window, self._policy.max_delay)
+
+
 class Caller(Generic[ClientT]):
     """Calls one boto3 client: translates errors, retries what is safe to retry, and pages.
 
     ``client`` is used as given; without it ``client_factory`` builds one on first use (never before).
-    ``clock`` and ``sleep`` default to pipepilot's current time source, looked up at each call.
+    ``settings`` are the facade's (:class:`ClientSettings`); ``retry``, ``clock`` and ``sleep``, when
+    given, override theirs. ``clock`` and ``sleep`` default to pipepilot's current time source, looked
+    up at each call.
     """
 
     def __init__(
@@ -212,20 +263,41 @@ class Caller(Generic[ClientT]):
         client: ClientT | None = None,
         *,
         client_factory: Callable[[], ClientT] | None = None,
+        settings: ClientSettings | None = None,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         if client is None and client_factory is None:
             raise TypeError("Caller needs a client or a client_factory")
+        settings = settings if settings is not None else ClientSettings()
+        self.settings = attrs.evolve(
+            settings,
+            retry=retry if retry is not None else settings.retry,
+            clock=clock if clock is not None else settings.clock,
+            sleep=sleep if sleep is not None else settings.sleep,
+        )
         self._client = client
         self._client_factory = client_factory
-        self.retry = retry if retry is not None else RetryPolicy()
-        self._clock = clock
-        self._sleep = sleep
         self._client_lock = threading.Lock()
         self._client_attempts: int | None = None
         self._paginator_models: dict[str, Any] = {}
+        self._companions: dict[str, Any] = {}
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of every call."""
+        return self.settings.retry
+
+    @property
+    def clock(self) -> Callable[[], float] | None:
+        """The injected clock (monotonic seconds), or ``None`` for pipepilot's time source."""
+        return self.settings.clock
+
+    @property
+    def sleep(self) -> Callable[[float], None] | None:
+        """The injected sleep, or ``None`` for pipepilot's time source."""
+        return self.settings.sleep
 
     @property
     def client(self) -> ClientT:
@@ -242,6 +314,26 @@ class Caller(Generic[ClientT]):
     def client_if_created(self) -> ClientT | None:
         """The client if it exists already, else ``None`` (never creates one)."""
         return self._client
+
+    def companion(self, name: str, build: Callable[[ClientSettings], T]) -> T:
+        """The object ``name``, built once per caller by ``build`` from settings like this caller's.
+
+        This is how handles holding only a caller reach another service configured the same way (same
+        session, retry policy, clock and sleep), in the same region as this caller's client: the
+        CodeBuild facade behind a pipeline's actions is built once and shared by every handle.
+        """
+        companion = self._companions.get(name)
+        if companion is None:
+            settings = self.settings
+            if settings.region_name is None:
+                # The client may have been injected, or built in the session's region: follow it.
+                settings = attrs.evolve(settings, region_name=self.client.meta.region_name)
+            with self._client_lock:
+                companion = self._companions.get(name)
+                if companion is None:
+                    companion = self._companions[name] = build(settings)
+        result: T = companion
+        return result
 
     @property
     def client_retries_itself(self) -> bool:
@@ -261,11 +353,11 @@ class Caller(Generic[ClientT]):
         client = self.client
         token_name = IDEMPOTENCY_TOKENS.get(operation)
         if token_name is not None and not params.get(token_name):
-            params[token_name] = str(uuid.uuid4())
+            params[token_name] = _time.new_uuid()
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
         source = _time.current_time_source()
-        clock = self._clock or source.monotonic
+        clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
         role_retries = operation in _ROLE_PROPAGATION_OPERATIONS
 
@@ -284,9 +376,9 @@ class Caller(Generic[ClientT]):
 
         retrying = tenacity.Retrying(
             stop=_DeadlineOrAttempts(self.retry, clock, clock()),
-            wait=tenacity.wait_random_exponential(multiplier=self.retry.base_delay, max=self.retry.max_delay),
+            wait=_FullJitter(self.retry, _time.current_random()),
             retry=tenacity.retry_if_exception(should_retry),
-            sleep=self._sleep or source.sleep,
+            sleep=self.sleep or source.sleep,
             before_sleep=lambda state: _log_retry(api_name, self.retry, state),
             reraise=True,
         )

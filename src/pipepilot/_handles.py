@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 __all__ = ["action_runs", "aws_details", "check_request", "latest_run"]
 
 
-def check_request(operation: str, params: Mapping[str, Any], *, doing: str) -> None:
-    """Check ``params`` of CodePipeline ``operation`` (API name) against botocore's model before sending.
+def check_request(
+    operation: str, params: Mapping[str, Any], *, doing: str, service: str = "codepipeline"
+) -> None:
+    """Check ``params`` of ``service``'s ``operation`` (API name) against botocore's model before sending.
 
     botocore checks only types, required members and minimums; lengths, patterns and enums are left to the
     service, which reports one problem at a time. Checking here reports them all, and sends nothing.
@@ -31,7 +33,7 @@ def check_request(operation: str, params: Mapping[str, Any], *, doing: str) -> N
     # Imported here: _shapes loads botocore's session and models, which ``import pipepilot`` avoids.
     from pipepilot.model._shapes import request_problems
 
-    problems = request_problems("codepipeline", operation, dict(params))
+    problems = request_problems(service, operation, dict(params))
     if problems:
         listed = "; ".join(problem.message for problem in problems)
         raise ValidationError(f"cannot {doing}: {listed}", operation_name=operation)

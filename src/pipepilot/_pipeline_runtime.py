@@ -35,7 +35,6 @@ from pipepilot.executions import (
     Execution,
     RevisionOverride,
     execution_may_have_ended,
-    poll_jitter,
     start_execution,
 )
 from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
@@ -48,7 +47,7 @@ from pipepilot.model.runtime import (
     StageExecutionStatus,
     StageTransitionType,
 )
-from pipepilot.polling import PollPolicy, PollSchedule, wait_until
+from pipepilot.polling import PollPolicy, PollSchedule, poll_jitter, wait_until
 from pipepilot.stages import Stage
 from pipepilot.transitions import Transition
 
@@ -298,7 +297,8 @@ class PipelineRuntime:
         execution_id = _execution_id(execution)
         policy = _policy(poll, timeout)
         source = current_time_source()
-        now_of = clock if clock is not None else source.monotonic
+        now_of = clock or self._calls.clock or source.monotonic
+        sleep = sleep or self._calls.sleep
         schedule = PollSchedule(
             policy=policy,
             started=now_of(),
@@ -382,7 +382,8 @@ class PipelineRuntime:
             execution_id = latest.id
         policy = _policy(poll, timeout)
         source = current_time_source()
-        now_of = clock if clock is not None else source.monotonic
+        now_of = clock or self._calls.clock or source.monotonic
+        sleep = sleep or self._calls.sleep
         schedule = PollSchedule(
             policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, execution_id)
         )

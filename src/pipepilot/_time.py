@@ -1,21 +1,53 @@
-"""Where pipepilot reads the time and sleeps.
+"""Where pipepilot reads the time, sleeps, and draws its random numbers.
 
 Waits and retry back-offs never call :mod:`time` directly: they ask the current time source. By default
 that is the system's; :func:`pipepilot.local.offline` installs its virtual clock for as long as it is
 active, so a two-hour wait inside it advances virtual time instead of blocking.
+
+The random choices pipepilot makes (retry back-off jitter, idempotency tokens, freeze record ids) come
+from the time source too, when it offers a seeded ``rng`` as the virtual clock does: a run inside
+``offline(seed=...)`` then replays exactly. Otherwise back-off jitter uses Python's :mod:`random` module,
+and tokens and ids come from :func:`uuid.uuid4` (the operating system's randomness: two processes, even
+forked ones, never share a token).
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+import uuid
 from typing import Protocol
 
-__all__ = ["SYSTEM_TIME", "TimeSource", "current_time_source", "install_time_source"]
+__all__ = [
+    "SYSTEM_TIME",
+    "RandomSource",
+    "TimeSource",
+    "current_random",
+    "current_time_source",
+    "install_time_source",
+    "new_uuid",
+]
+
+
+class RandomSource(Protocol):
+    """Where random numbers come from (:class:`random.Random` and the :mod:`random` module both are)."""
+
+    def random(self) -> float:
+        """A float in [0, 1)."""
+        ...
+
+    def getrandbits(self, k: int, /) -> int:
+        """An int of ``k`` random bits."""
+        ...
 
 
 class TimeSource(Protocol):
-    """A clock pipepilot can read and sleep on."""
+    """A clock pipepilot can read and sleep on.
+
+    A source may also offer ``rng`` (a :class:`RandomSource`); pipepilot then draws every random choice
+    from it (see the module docstring).
+    """
 
     def monotonic(self) -> float:
         """Seconds on a clock that never goes back (only differences are meaningful)."""
@@ -63,3 +95,21 @@ def install_time_source(source: TimeSource) -> TimeSource:
     with _lock:
         previous, _current = _current, source
     return previous
+
+
+def current_random() -> RandomSource:
+    """Where pipepilot draws random numbers now: the time source's ``rng``, else the :mod:`random` module."""
+    rng: RandomSource | None = getattr(_current, "rng", None)
+    return rng if rng is not None else random
+
+
+def new_uuid() -> str:
+    """A fresh random UUID (version 4) as a string: from the time source's ``rng`` when it offers one.
+
+    Outside such a source it is :func:`uuid.uuid4`, never the :mod:`random` module, whose state forked
+    processes share: idempotency tokens must not repeat across processes.
+    """
+    rng: RandomSource | None = getattr(_current, "rng", None)
+    if rng is None:
+        return str(uuid.uuid4())
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))

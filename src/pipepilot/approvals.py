@@ -20,7 +20,7 @@ raises :class:`~pipepilot.errors.ApprovalConflict`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -30,7 +30,7 @@ from pipepilot._handles import action_runs, check_request, latest_run
 from pipepilot.errors import (
     ApprovalAlreadyCompletedError,
     ApprovalConflict,
-    ApprovalError,
+    ApprovalNotPending,
     InvalidApprovalTokenError,
     PipepilotError,
     TransientError,
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT_MINUTES",
     "Approval",
-    "ApprovalNotPending",
     "ApprovalPending",
     "answer_approval",
     "approvals_in_state",
@@ -71,29 +70,6 @@ DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60
 _ANSWER_ROUNDS = 4
 
 
-class ApprovalNotPending(ApprovalError):
-    """No approval waits where one was asked for: the execution has not reached it, or it never will.
-
-    ``pipeline``, ``stage``, ``action`` and ``execution_id`` say where pipepilot looked.
-    """
-
-    def __init__(
-        self,
-        message: str = "",
-        *,
-        pipeline: str | None = None,
-        stage: str | None = None,
-        action: str | None = None,
-        execution_id: str | None = None,
-        **aws: Any,
-    ) -> None:
-        super().__init__(message, **aws)
-        self.pipeline = pipeline
-        self.stage = stage
-        self.action = action
-        self.execution_id = execution_id
-
-
 @attrs.frozen(kw_only=True)
 class Approval:
     """A manual approval waiting for an answer: where it is, what the reviewer should look at, its token.
@@ -102,7 +78,7 @@ class Approval:
     ``action_execution_id`` is the approval's run (a retried stage runs it again, with a new token).
     ``custom_data`` and ``external_entity_link`` come from the action's configuration (``CustomData``,
     ``ExternalEntityLink``); ``expires`` is when AWS fails the approval if nobody answered (the action's
-    ``timeoutInMinutes``, 7 days by default), when known. ``token`` and :attr:`review_link` (which embeds
+    ``timeoutInMinutes``, 7 days by default), when known, in UTC. ``token`` and :attr:`review_link` (which embeds
     it) are secrets: not in ``repr``, never logged.
     """
 
@@ -282,12 +258,16 @@ class ApprovalPending(ApprovalWaiting):
 
 
 def _expiry(since: datetime | None, action: ActionDeclaration | None) -> datetime | None:
+    """When the approval that has waited since ``since`` times out, as an aware UTC datetime."""
     if since is None:
         return None
     minutes = DEFAULT_APPROVAL_TIMEOUT_MINUTES
     if action is not None and action.timeout_in_minutes is not None:
         minutes = action.timeout_in_minutes
-    return since + timedelta(minutes=minutes)
+    # botocore hands over times in the machine's local zone; AWS's times are UTC, and so is ours.
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=timezone.utc)
+    return (since + timedelta(minutes=minutes)).astimezone(timezone.utc)
 
 
 def _declared_action(

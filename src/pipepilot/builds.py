@@ -35,14 +35,14 @@ from __future__ import annotations
 
 import itertools
 import logging
-import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._calls import Caller, RetryPolicy, make_client
+from pipepilot._facade import Facade, settings_for
+from pipepilot._handles import check_request
 from pipepilot._time import current_time_source
 from pipepilot.errors import (
     BuildFailed,
@@ -53,7 +53,7 @@ from pipepilot.errors import (
     WaitTimeout,
 )
 from pipepilot.model.build import BuildDetails, BuildStatus
-from pipepilot.polling import Forecast, PollPolicy, PollSchedule, wait_until
+from pipepilot.polling import Forecast, PollPolicy, PollSchedule, poll_jitter, wait_until
 
 if TYPE_CHECKING:
     import boto3
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from mypy_boto3_codebuild.client import CodeBuildClient
     from mypy_boto3_logs.client import CloudWatchLogsClient
 
+    from pipepilot._calls import Caller, RetryPolicy
     from pipepilot.model.build import BuildPhase
     from pipepilot.polling import Step
 
@@ -156,7 +157,7 @@ def _from_millis(millis: float) -> datetime:
 # ------------------------------------------------------------------------------------------------ facade
 
 
-class CodeBuild:
+class CodeBuild(Facade["CodeBuildClient"]):
     """CodeBuild in one account and region: open projects and builds, read many builds at once.
 
     Pass boto3 clients to use them as they are (their own retry configuration is respected, see
@@ -166,11 +167,13 @@ class CodeBuild:
     so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds)
     and ``sleep`` default to pipepilot's time source, looked up at each call, so
     :func:`pipepilot.local.offline` applies. They are also the defaults of :meth:`Build.wait` and
-    :meth:`Build.logs`.
+    :meth:`Build.logs`. ``CodePipeline.codebuild()`` returns one configured like the CodePipeline facade.
 
     Raises:
         TypeError: both clients and options to build one were given.
     """
+
+    service_name = "codebuild"
 
     def __init__(
         self,
@@ -190,71 +193,14 @@ class CodeBuild:
             and (session is not None or region_name is not None or config is not None)
         ):
             raise TypeError("pass either both clients, or session/region_name/config to build them, not both")
-        self._clock = clock
-        self._sleep = sleep
-
-        def region() -> str | None:
-            # A client created here lives where the injected one does, unless told otherwise.
-            if region_name is not None:
-                return region_name
-            injected = client if client is not None else logs_client
-            return None if injected is None else injected.meta.region_name
-
-        def create_client() -> CodeBuildClient:
-            made: CodeBuildClient = make_client(
-                "codebuild", session=session, region_name=region(), config=config
-            )
-            return made
-
-        def create_logs_client() -> CloudWatchLogsClient:
-            made: CloudWatchLogsClient = make_client(
-                "logs", session=session, region_name=region(), config=config
-            )
-            return made
-
-        self._calls: Caller[CodeBuildClient] = Caller(
-            client, client_factory=create_client, retry=retry, clock=clock, sleep=sleep
-        )
-        self._logs_calls: Caller[CloudWatchLogsClient] = Caller(
-            logs_client, client_factory=create_logs_client, retry=retry, clock=clock, sleep=sleep
-        )
-
-    @classmethod
-    def from_session(
-        cls,
-        session: boto3.session.Session | None = None,
-        *,
-        region_name: str | None = None,
-        config: Config | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> CodeBuild:
-        """A facade whose clients are created (on first use) from ``session`` (default: a new boto3 session)."""
-        return cls(
-            session=session, region_name=region_name, config=config, retry=retry, clock=clock, sleep=sleep
-        )
-
-    @property
-    def client(self) -> CodeBuildClient:
-        """The boto3 CodeBuild client (created now if it was not injected and not yet needed)."""
-        return self._calls.client
+        injected = client if client is not None else logs_client
+        self._configure(client, settings_for(injected, session, region_name, config, retry, clock, sleep))
+        self._logs_calls: Caller[CloudWatchLogsClient] = self._settings.caller("logs", logs_client)
 
     @property
     def logs_client(self) -> CloudWatchLogsClient:
         """The boto3 CloudWatch Logs client (created now if it was not injected and not yet needed)."""
         return self._logs_calls.client
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy of every call this facade makes."""
-        return self._calls.retry
-
-    def __repr__(self) -> str:
-        # Never create a client just to print the facade.
-        client = self._calls.client_if_created
-        region = client.meta.region_name if client is not None else "<client not created yet>"
-        return f"CodeBuild(region={region!r})"
 
     # -- handles ------------------------------------------------------------------------------------------
 
@@ -341,17 +287,6 @@ def _build_id(value: object) -> str:
     raise ValidationError(f"a CodeBuild build id is '<project>:<id>' or a build ARN, not {value!r}")
 
 
-def _check_request(operation: str, params: Mapping[str, Any], *, doing: str) -> None:
-    """Check a CodeBuild request against botocore's model before sending it; report every problem at once."""
-    # Imported here: _shapes loads botocore's models, which ``import pipepilot`` avoids.
-    from pipepilot.model._shapes import request_problems
-
-    problems = request_problems("codebuild", operation, dict(params))
-    if problems:
-        listed = "; ".join(problem.message for problem in problems)
-        raise ValidationError(f"cannot {doing}: {listed}", operation_name=operation)
-
-
 # ----------------------------------------------------------------------------------------------- project
 
 
@@ -406,7 +341,9 @@ class Project:
             params["buildspecOverride"] = buildspec
         if token is not None:
             params["idempotencyToken"] = token
-        _check_request("StartBuild", params, doing=f"start a build of project {self.name!r}")
+        check_request(
+            "StartBuild", params, service="codebuild", doing=f"start a build of project {self.name!r}"
+        )
         response = self.service._calls.call("start_build", idempotent=True, **params)
         build = Build(service=self.service, id=response["build"]["id"])
         logger.info("started build %s of project %s", build.id, self.name)
@@ -534,7 +471,7 @@ class Build:
         params: dict[str, Any] = {"id": self.id}
         if token is not None:
             params["idempotencyToken"] = token
-        _check_request("RetryBuild", params, doing=f"retry build {self.id}")
+        check_request("RetryBuild", params, service="codebuild", doing=f"retry build {self.id}")
         response = self.service._calls.call("retry_build", idempotent=True, **params)
         build = Build(service=self.service, id=response["build"]["id"])
         logger.info("retried build %s as %s", self.id, build.id)
@@ -570,9 +507,9 @@ class Build:
         if timeout is not None:
             policy = attrs.evolve(policy, timeout=timeout)
         source = current_time_source()
-        now_of = clock or self.service._clock or source.monotonic
-        sleep_for = sleep or self.service._sleep or source.sleep
-        schedule = PollSchedule(policy=policy, started=now_of(), rng=random.Random())
+        now_of = clock or self.service._settings.clock or source.monotonic
+        sleep_for = sleep or self.service._settings.sleep or source.sleep
+        schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
         tracker = _PhaseTracker(self, schedule, on_phase, epoch=source.time)
         final = wait_until(
             tracker.fetch,
@@ -635,8 +572,8 @@ class Build:
         source = current_time_source()
         return reader.follow(
             poll if poll is not None else FOLLOW_POLICY,
-            clock=clock or self.service._clock or source.monotonic,
-            sleep=sleep or self.service._sleep or source.sleep,
+            clock=clock or self.service._settings.clock or source.monotonic,
+            sleep=sleep or self.service._settings.sleep or source.sleep,
         )
 
 

@@ -49,7 +49,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     ├─ ApprovalError
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
-    │   └─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
+    │   ├─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
+    │   └─ ApprovalNotPending                  ours: no approval waits where one was asked for
     ├─ QuotaError
     │   ├─ LimitExceededError                  LimitExceededException
     │   ├─ ConcurrentPipelineExecutionsLimitExceededError
@@ -104,6 +105,7 @@ __all__ = [
     "ApprovalAlreadyCompletedError",
     "ApprovalConflict",
     "ApprovalError",
+    "ApprovalNotPending",
     "BuildFailed",
     "ConcurrentModificationError",
     "ConcurrentPipelineExecutionsLimitExceededError",
@@ -471,6 +473,29 @@ class ApprovalConflict(ApprovalError, ConflictError):
         super().__init__(message, **aws)
         self.requested = requested
         self.actual = actual
+
+
+class ApprovalNotPending(ApprovalError):
+    """No approval waits where one was asked for: the execution has not reached it, or it never will.
+
+    ``pipeline``, ``stage``, ``action`` and ``execution_id`` say where pipepilot looked.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        pipeline: str | None = None,
+        stage: str | None = None,
+        action: str | None = None,
+        execution_id: str | None = None,
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.pipeline = pipeline
+        self.stage = stage
+        self.action = action
+        self.execution_id = execution_id
 
 
 # -------------------------------------------------------------------------------------------------- quotas

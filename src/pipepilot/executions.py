@@ -1,8 +1,8 @@
 """Pipeline executions: start one, read it, stop it, list its action runs, and wait for it to end.
 
 An :class:`Execution` is a handle (pipeline name + execution id); every method reads or acts on AWS when
-called and caches nothing. Get one from ``pipeline.start()``, ``pipeline.execution(id)`` or
-``pipeline.latest_execution()``.
+called and caches nothing, except how far its waits have reported progress (so a second wait goes on from
+there). Get one from ``pipeline.start()``, ``pipeline.execution(id)`` or ``pipeline.latest_execution()``.
 
 Waiting economically
 --------------------
@@ -10,8 +10,8 @@ Waiting economically
 ``GetPipelineState`` when ``on_progress`` asks for progress events. Polls start often and thin out
 (:class:`~pipepilot.polling.PollPolicy`); the pipeline's recent successful executions predict when this
 one will end, so polling stays sparse until shortly before then. Throttling slows polling down instead of
-failing the wait. The clock and the sleep are pipepilot's time source (virtual inside
-:func:`pipepilot.local.offline`) unless given.
+failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=..., sleep=...)``), else
+pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
 
 Stopping safely
 ---------------
@@ -24,15 +24,13 @@ means the stop took effect.
 from __future__ import annotations
 
 import logging
-import random
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pipepilot._handles import action_runs, aws_details, check_request
-from pipepilot._time import current_time_source
+from pipepilot._time import current_time_source, new_uuid
 from pipepilot.errors import (
     DuplicatedStopRequestError,
     ExecutionCancelled,
@@ -52,7 +50,7 @@ from pipepilot.model.runtime import (
     PipelineState,
     StageExecutionStatus,
 )
-from pipepilot.polling import Forecast, PollPolicy, PollSchedule, wait_until
+from pipepilot.polling import Forecast, PollPolicy, PollSchedule, poll_jitter, wait_until
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,7 +63,6 @@ __all__ = [
     "RevisionOverride",
     "execution_history",
     "execution_may_have_ended",
-    "poll_jitter",
     "start_execution",
 ]
 
@@ -128,7 +125,7 @@ def start_execution(
         PipelineNotFoundError: no such pipeline.
         ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
     """
-    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or str(uuid.uuid4())}
+    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid()}
     if variables:
         params["variables"] = [{"name": name, "value": value} for name, value in variables.items()]
     overrides = [override.to_api() for override in source_revisions or ()]
@@ -153,13 +150,29 @@ def execution_history(
     ]
 
 
+class _Progress:
+    """What a handle's waits with progress have reported so far: the last pipeline state they diffed."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state: PipelineState | None = None
+
+
 @attrs.frozen(kw_only=True)
 class Execution:
-    """One execution of one pipeline (a handle: every method reads or acts on AWS when called)."""
+    """One execution of one pipeline (a handle: every method reads or acts on AWS when called).
+
+    The one thing a handle remembers is how far its waits reported progress: a second
+    ``wait(on_progress=...)`` on the same handle (after ``stage.retry(execution)``, say) reports only
+    what changed since the first one's last poll. A new handle (``pipeline.execution(id)``) reports the
+    execution's whole history again.
+    """
 
     caller: Caller[Any] = attrs.field(repr=False, eq=False)
     pipeline: str
     id: str
+    _progress: _Progress = attrs.field(factory=_Progress, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------------------------------- reads
 
@@ -292,7 +305,9 @@ class Execution:
         ``timeout`` (seconds) overrides ``poll.timeout``. Without ``on_progress`` each poll is one
         ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
         receives every change seen between two polls (stage and action started/succeeded/failed, approval
-        waiting, held at a disabled transition or behind a busy stage) once, in order. Before the first
+        waiting, held at a disabled transition or behind a busy stage) once, in order. A later wait with
+        progress on this handle picks up where the last one stopped: what it reported is not reported
+        again (a retried stage shows as started again; the stages before it do not). Before the first
         poll one ``ListPipelineExecutions`` reads recent durations to predict the end, and when the state
         suggests the end, one ``GetPipelineExecution`` confirms it. Throttling slows polling instead of
         failing the wait. (A PARALLEL pipeline's state cannot show every run, so a wait with progress on
@@ -311,7 +326,8 @@ class Execution:
         if timeout is not None:
             policy = attrs.evolve(policy, timeout=timeout)
         source = current_time_source()
-        now_of = clock if clock is not None else source.monotonic
+        now_of = clock or self.caller.clock or source.monotonic
+        sleep = sleep or self.caller.sleep
         started = now_of()
         forecast, started_at = self._forecast()
         elapsed = 0.0 if started_at is None else max(0.0, source.time() - started_at.timestamp())
@@ -335,7 +351,7 @@ class Execution:
                 label=label,
             )
             return self._outcome(final, state=None)
-        tracker = _ProgressTracker(self, on_progress, since=started_at)
+        tracker = _ProgressTracker(self, on_progress, since=started_at, memory=self._progress)
         wait_until(
             tracker.fetch,
             lambda state, now: schedule.decide(tracker.observe(state), now),
@@ -453,16 +469,6 @@ class Execution:
         return _Where()
 
 
-def poll_jitter(*parts: str) -> random.Random:
-    """The jitter source of one wait, seeded by what it waits for.
-
-    Jitter exists to keep waits for *different* things from polling in lock-step, which distinct seeds do;
-    seeding by the awaited thing also makes a wait replay the same polls under the same conditions (a
-    test's fault plan then injects the same faults every run).
-    """
-    return random.Random("/".join(parts))
-
-
 @attrs.frozen(kw_only=True)
 class _Where:
     stage: str | None = None
@@ -487,12 +493,19 @@ class _ProgressTracker:
     """
 
     def __init__(
-        self, execution: Execution, on_progress: ProgressCallback, *, since: datetime | None
+        self,
+        execution: Execution,
+        on_progress: ProgressCallback,
+        *,
+        since: datetime | None,
+        memory: _Progress,
     ) -> None:
         self.execution = execution
         self.on_progress = on_progress
         self.since = since
-        self.last_state: PipelineState | None = None
+        self.memory = memory
+        # Diffing starts from the last state an earlier wait on the handle reported, if there is one.
+        self.last_state: PipelineState | None = memory.state
         self.final: PipelineExecution | None = None
         self._declaration: Any = None
         self._declaration_read = False
@@ -522,6 +535,9 @@ class _ProgressTracker:
                 where,
             )
             self.on_progress(event)
+        # Remembered once every event was delivered: if a callback raises, the next wait on the handle
+        # reports this poll's changes again rather than lose the ones after the failing callback.
+        self.memory.state = state
         if not execution_may_have_ended(state, self.execution.id):
             return False
         try:

@@ -152,11 +152,11 @@ class _RateLimitedClient:
 def limited_caller(caller: Caller[Any], limiter: RateLimiter) -> Caller[Any]:
     """A :class:`~pipepilot._calls.Caller` like ``caller`` whose every request waits for ``limiter``.
 
-    It shares ``caller``'s client and retry policy; its clock and sleep are pipepilot's time source.
+    It shares ``caller``'s client and settings (retry policy, clock, sleep).
     """
     from pipepilot._calls import Caller
 
-    return Caller(_RateLimitedClient(caller.client, limiter), retry=caller.retry)
+    return Caller(_RateLimitedClient(caller.client, limiter), settings=caller.settings)
 
 
 # --------------------------------------------------------------------------------------------------- pool

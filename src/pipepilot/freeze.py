@@ -33,7 +33,6 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -42,7 +41,7 @@ import attrs
 
 from pipepilot._calls import Caller
 from pipepilot._handles import check_request
-from pipepilot._time import current_time_source
+from pipepilot._time import current_time_source, new_uuid
 from pipepilot.errors import PipepilotError
 from pipepilot.fleet import (
     DEFAULT_MAX_WORKERS,
@@ -124,7 +123,20 @@ def _parse_time(value: object, where: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {value!r}") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return _utc(parsed)
+
+
+def _utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime; a naive one is taken to be UTC already, as AWS's times are.
+
+    botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo
+    should show the same times.
+    """
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _optional_utc(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -146,7 +158,7 @@ class PipelineFreeze:
     """The freeze (and thaw) outcome for one pipeline.
 
     For ``DISABLED`` the transition fields describe the freeze's own change; for ``ALREADY_DISABLED`` the
-    change found in place. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
+    change found in place. Times are aware UTC datetimes. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
     or the pipepilot error's class name when pipepilot itself raised it, e.g. ``StageNotFoundError``); ``thaw``, ``thaw_note`` and
     ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do).
     """
@@ -155,7 +167,7 @@ class PipelineFreeze:
     outcome: FreezeOutcome
     reason: str | None = None
     changed_by: str | None = None
-    changed_at: datetime | None = None
+    changed_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
     error_code: str | None = None
     error: str | None = None
     thaw: ThawOutcome | None = None
@@ -217,14 +229,14 @@ class PipelineFreeze:
 class FreezeRecord:
     """What one freeze did, pipeline by pipeline; the input of :func:`thaw` and of a resumed freeze.
 
-    ``pipelines`` keeps the selection order. Serialise with :meth:`to_json`, read back with
-    :meth:`from_json`.
+    ``pipelines`` keeps the selection order; ``started_at`` is an aware UTC datetime. Serialise with
+    :meth:`to_json`, read back with :meth:`from_json`.
     """
 
     id: str
     stage: str
     reason: str
-    started_at: datetime
+    started_at: datetime = attrs.field(converter=_utc)
     pipelines: tuple[PipelineFreeze, ...] = ()
 
     # -- views ----------------------------------------------------------------------------------------
@@ -406,7 +418,7 @@ def freeze(
     names = select_pipelines(limited, pipelines, max_workers=max_workers)
     if resume is None:
         now = datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
-        record = FreezeRecord(id=str(uuid.uuid4()), stage=stage, reason=reason, started_at=now)
+        record = FreezeRecord(id=new_uuid(), stage=stage, reason=reason, started_at=now)
     else:
         record = resume
     known = {entry.pipeline for entry in record.pipelines}

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pipepilot._calls import Caller, RetryPolicy, make_client
+from pipepilot._facade import Facade
 from pipepilot._pipeline_runtime import CodePipelineRuntime, PipelineRuntime
 from pipepilot.errors import (
     PipelineNotFoundError,
@@ -43,12 +43,12 @@ from pipepilot.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Iterator, Mapping
 
-    import boto3
-    from botocore.config import Config
     from mypy_boto3_codepipeline.client import CodePipelineClient
 
+    from pipepilot._calls import Caller
+    from pipepilot.builds import CodeBuild
     from pipepilot.model.declaration import PipelineDeclaration, PipelineDocument
     from pipepilot.model.summaries import PipelineSummary
 
@@ -57,74 +57,32 @@ __all__ = ["CodePipeline", "Pipeline"]
 logger = logging.getLogger(__name__)
 
 
-class CodePipeline(CodePipelineRuntime):
+class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
     """CodePipeline in one account and region: list, create and open pipelines; read and freeze fleets.
 
     Pass a boto3 ``client`` to use it as it is (its own retry configuration is respected, see
     :class:`~pipepilot.RetryPolicy`), or let pipepilot create one on first use from ``session`` (default: a
     new ``boto3.session.Session()``), ``region_name`` and ``config``. ``retry`` is the retry policy;
     ``clock`` (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
-    :func:`pipepilot.local.offline` applies.
+    :func:`pipepilot.local.offline` applies. They are also the defaults of the waits of its handles, and
+    of the :class:`~pipepilot.CodeBuild` facade :meth:`codebuild` returns.
 
     Raises:
         TypeError: both a client and options to build one were given.
     """
 
-    def __init__(
-        self,
-        client: CodePipelineClient | None = None,
-        *,
-        session: boto3.session.Session | None = None,
-        region_name: str | None = None,
-        config: Config | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        if client is not None and (session is not None or region_name is not None or config is not None):
-            raise TypeError("pass either a client, or session/region_name/config to build one, not both")
+    service_name = "codepipeline"
 
-        def create_client() -> CodePipelineClient:
-            made: CodePipelineClient = make_client(
-                "codepipeline", session=session, region_name=region_name, config=config
-            )
-            return made
+    def codebuild(self) -> CodeBuild:
+        """The CodeBuild facade configured like this one, in the same region (made once, on first use).
 
-        self._calls: Caller[CodePipelineClient] = Caller(
-            client, client_factory=create_client, retry=retry, clock=clock, sleep=sleep
-        )
+        It is built from the same session, botocore config, retry policy, clock and sleep; when this
+        facade's client was injected, in that client's region, from a new default boto3 session. It is the
+        one ``action.build()`` reads builds through.
+        """
+        from pipepilot.builds import CodeBuild
 
-    @classmethod
-    def from_session(
-        cls,
-        session: boto3.session.Session | None = None,
-        *,
-        region_name: str | None = None,
-        config: Config | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> CodePipeline:
-        """A facade whose client is created (on first use) from ``session`` (default: a new boto3 session)."""
-        return cls(
-            session=session, region_name=region_name, config=config, retry=retry, clock=clock, sleep=sleep
-        )
-
-    @property
-    def client(self) -> CodePipelineClient:
-        """The boto3 CodePipeline client (created now if it was not injected and not yet needed)."""
-        return self._calls.client
-
-    @property
-    def retry(self) -> RetryPolicy:
-        """The retry policy of every call this facade makes."""
-        return self._calls.retry
-
-    def __repr__(self) -> str:
-        # Never create the client just to print the facade.
-        client = self._calls.client_if_created
-        region = client.meta.region_name if client is not None else "<client not created yet>"
-        return f"CodePipeline(region={region!r})"
+        return self._calls.companion("codebuild", CodeBuild._from_settings)
 
     # -- pipelines ----------------------------------------------------------------------------------------
 

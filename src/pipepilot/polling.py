@@ -28,7 +28,8 @@ repeat) as "poll later", backing off with :meth:`PollPolicy.after_throttle`.
 Putting it together (what ``Execution.wait`` does)::
 
     schedule = PollSchedule(policy=policy, started=clock(), elapsed=seconds_already_running,
-                            forecast=Forecast.from_history(recent_durations), rng=random.Random())
+                            forecast=Forecast.from_history(recent_durations),
+                            rng=poll_jitter(pipeline, execution_id))
     final = wait_until(fetch_execution, lambda e, now: schedule.decide(e.is_terminal, now),
                        policy=policy, deadline=schedule.deadline, status_of=lambda e: e.status)
 """
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import statistics
 from typing import TYPE_CHECKING, TypeVar
 
@@ -51,7 +53,6 @@ from pipepilot.model.runtime import (
 )
 
 if TYPE_CHECKING:
-    import random
     from collections.abc import Callable, Iterable
     from datetime import datetime
 
@@ -91,6 +92,7 @@ __all__ = [
     "diff_states",
     "next_interval",
     "next_step",
+    "poll_jitter",
     "wait_until",
 ]
 
@@ -195,6 +197,17 @@ class Forecast:
         if not usable:
             return None
         return cls(expected=statistics.median(usable), earliest=min(usable) * (1 - margin))
+
+
+def poll_jitter(*parts: str) -> random.Random:
+    """The jitter source of one wait, seeded by what it waits for (``parts``: pipeline, execution id ...).
+
+    Jitter exists to keep waits for *different* things from polling in lock-step, which distinct seeds do;
+    seeding by the awaited thing also makes a wait replay the same polls under the same conditions (a
+    test's fault plan then injects the same faults every run). Inside :func:`pipepilot.local.offline` the
+    ids it is seeded by come from the context's seed, so poll jitter replays with it.
+    """
+    return random.Random("/".join(parts))
 
 
 # ------------------------------------------------------------------------------------------- decisions

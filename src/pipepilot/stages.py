@@ -121,7 +121,8 @@ class Stage:
 
         ``mode`` ``FAILED_ACTIONS`` reruns only the failed actions (running siblings go on);
         ``ALL_ACTIONS`` reruns the whole stage (nothing may be running in it). The retry resumes the same
-        execution: no new one is created.
+        execution: no new one is created. When ``execution`` is a handle, that handle is returned, so a
+        wait on it reports only what happens after the progress its earlier waits reported.
 
         A retry whose answer was lost is checked against the stage (an ``InProgress`` stage for that
         execution means it took effect) rather than sent again.
@@ -165,7 +166,7 @@ class Stage:
                     self.name,
                     execution_id,
                 )
-                return Execution(caller=self.caller, pipeline=self.pipeline, id=execution_id)
+                return self._handle(execution, execution_id)
             raise error
         logger.info(
             "retrying stage %s of %s for execution %s (%s)",
@@ -174,9 +175,14 @@ class Stage:
             execution_id,
             retry_mode,
         )
-        return Execution(
-            caller=self.caller, pipeline=self.pipeline, id=response.get("pipelineExecutionId", execution_id)
-        )
+        return self._handle(execution, response.get("pipelineExecutionId", execution_id))
+
+    def _handle(self, given: Execution | str | None, execution_id: str) -> Execution:
+        """The handle of ``execution_id``: the caller's own when it passed one, so a later wait on it goes
+        on reporting progress from where the last one stopped."""
+        if isinstance(given, Execution) and given.id == execution_id and given.pipeline == self.pipeline:
+            return given
+        return Execution(caller=self.caller, pipeline=self.pipeline, id=execution_id)
 
     def _latest_or_none(self) -> str | None:
         try:
@@ -343,8 +349,9 @@ class Action:
     def build(self, codebuild: CodeBuild | None = None) -> Build:
         """The CodeBuild build behind this action's latest run (its ``externalExecutionId``).
 
-        ``codebuild`` is the CodeBuild facade to read it through; by default one is made for the pipeline's
-        region with the same retry policy.
+        ``codebuild`` is the CodeBuild facade to read it through. By default it is the one configured like
+        the pipeline's facade (``CodePipeline.codebuild()``: same session, botocore config, retry policy,
+        clock and sleep, in the pipeline's region), shared by every handle of that facade.
 
         Raises:
             ValueError: the action has not run yet, or it is not a CodeBuild action.
@@ -363,6 +370,5 @@ class Action:
         if codebuild is None:
             from pipepilot.builds import CodeBuild
 
-            region = getattr(self.caller.client.meta, "region_name", None)
-            codebuild = CodeBuild(region_name=region, retry=self.caller.retry)
+            codebuild = self.caller.companion("codebuild", CodeBuild._from_settings)
         return codebuild.build(build_id)

@@ -7,7 +7,10 @@ when pipepilot's waits sleep or a test advances it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import time
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -18,7 +21,7 @@ from pipepilot.model.declaration import PipelineDeclaration
 from pipepilot.pipelines import CodePipeline, Pipeline
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from pipepilot._calls import RetryPolicy
     from pipepilot.local import OfflineAWS
@@ -31,6 +34,7 @@ __all__ = [
     "call_counter",
     "codebuild",
     "deploy",
+    "local_time_zone",
     "release_stages",
     "s3_source",
 ]
@@ -273,3 +277,22 @@ def call_counter(cp: CodePipeline) -> dict[str, int]:
 
     cp.client.meta.events.register("before-call.codepipeline", count)
     return counts
+
+
+@contextlib.contextmanager
+def local_time_zone(zone: str = "IST-05:30") -> Iterator[None]:
+    """Run with the process's local time zone set to ``zone`` (POSIX ``TZ`` syntax: no tz database needed).
+
+    botocore parses AWS's times into the local zone, so this shows which datetimes pipepilot leaves local.
+    """
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()

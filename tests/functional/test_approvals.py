@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import PIPELINE, World, approval, call_counter, deploy, s3_source, stage
+from conftest_runtime import (
+    PIPELINE,
+    World,
+    approval,
+    call_counter,
+    deploy,
+    local_time_zone,
+    s3_source,
+    stage,
+)
 
-from pipepilot.approvals import Approval, ApprovalNotPending
-from pipepilot.errors import ApprovalConflict, ExecutionFailed, ValidationError
+from pipepilot.approvals import Approval, ApprovalPending
+from pipepilot.errors import (
+    ApprovalConflict,
+    ApprovalNotPending,
+    ExecutionFailed,
+    ValidationError,
+    WaitTimeout,
+)
 
 if TYPE_CHECKING:
     from pipepilot.executions import Execution
@@ -87,6 +103,25 @@ def test_expiry_follows_the_actions_timeout(world: World) -> None:
     since = latest.last_status_change
     assert since is not None
     assert found.expires == since + timedelta(minutes=60)
+
+
+def test_expiry_is_utc_whatever_the_local_time_zone(world: World) -> None:
+    """botocore reads times into the machine's zone; an approval's expiry is still an aware UTC datetime,
+    in the listing and in the progress event alike."""
+    with local_time_zone("IST-05:30"):
+        assert time.localtime().tm_gmtoff == 5.5 * 3600  # the zone took effect
+        pipeline, execution, found = waiting_approval(world)
+        latest = pipeline.state().stage("Gate").action("Approve").latest_execution
+        events: list[Any] = []
+        with pytest.raises(WaitTimeout):
+            pipeline.execution(execution.id).wait(on_progress=events.append, timeout=60)
+    assert latest is not None
+    assert latest.last_status_change is not None
+    pending = next(event.approval for event in events if isinstance(event, ApprovalPending))
+    for expires in (found.expires, pending.expires):
+        assert expires is not None
+        assert expires.tzinfo is timezone.utc
+        assert expires == latest.last_status_change + timedelta(days=7)
 
 
 def test_the_token_is_never_shown_or_logged(world: World, caplog: pytest.LogCaptureFixture) -> None:

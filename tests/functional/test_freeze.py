@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest_runtime import World, deploy, s3_source, stage
+from conftest_runtime import World, deploy, local_time_zone, s3_source, stage
 
 from pipepilot.errors import ValidationError
 from pipepilot.fleet import Tagged
@@ -150,6 +151,39 @@ def test_the_record_round_trips_through_json(world: World) -> None:
     assert [entry["outcome"] for entry in data["pipelines"]] == ["disabled", "already-disabled"]
     assert FreezeRecord.from_json(text) == record
     assert FreezeRecord.from_dict(record.to_dict()) == record
+
+
+def test_record_times_are_utc_whatever_the_local_time_zone(world: World) -> None:
+    """A freeze record holds (and writes) its times in UTC, though botocore reads them into the local zone,
+    and the freeze it describes still thaws."""
+    with local_time_zone("IST-05:30"):
+        small(world, "a")
+        record = world.cp.freeze(["a"], stage="Prod", reason=REASON)
+        changed_at = record.entry("a").changed_at
+        assert changed_at is not None
+        assert changed_at.tzinfo is timezone.utc
+        assert changed_at == prod_gate(world, "a").last_changed_at
+        assert record.started_at.tzinfo is timezone.utc
+        data = record.to_dict()
+        assert data["started_at"].endswith("+00:00")
+        assert data["pipelines"][0]["changed_at"].endswith("+00:00")
+        assert world.cp.thaw(FreezeRecord.from_dict(data)).thaw_outcomes(ThawOutcome.ENABLED) == ("a",)
+
+
+def test_a_record_read_from_another_zone_is_held_in_utc() -> None:
+    """Times written with another offset (or none: taken as UTC) are read back as the same UTC instants."""
+    data = {
+        "format": "pipepilot.freeze/1",
+        "id": "x",
+        "stage": "Prod",
+        "reason": "r",
+        "started_at": "2026-01-01T05:30:00+05:30",
+        "pipelines": [{"pipeline": "a", "outcome": "disabled", "changed_at": "2026-01-01T00:01:00"}],
+    }
+    record = FreezeRecord.from_dict(data)
+    assert record.started_at == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert record.started_at.tzinfo is timezone.utc
+    assert record.entry("a").changed_at == datetime(2026, 1, 1, 0, 1, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(

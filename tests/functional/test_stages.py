@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from conftest_runtime import (
     PIPELINE,
+    REGION,
     World,
     call_counter,
     codebuild,
@@ -15,6 +18,7 @@ from conftest_runtime import (
     stage,
 )
 
+from pipepilot._calls import RetryPolicy
 from pipepilot.errors import (
     ConditionNotOverridableError,
     ExecutionFailed,
@@ -24,6 +28,7 @@ from pipepilot.errors import (
     ValidationError,
 )
 from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
+from pipepilot.pipelines import CodePipeline
 
 if TYPE_CHECKING:
     from pipepilot.local import OfflineAWS
@@ -258,6 +263,54 @@ def test_action_build_of_a_codebuild_action(world: World) -> None:
     build = action.build()
     assert build.id == build_id
     assert build.get().succeeded
+
+
+def test_action_build_reads_through_a_codebuild_facade_configured_like_the_pipelines(world: World) -> None:
+    """build() reads the build through cp.codebuild(): made once, from the pipeline facade's session
+    (its credentials), region, botocore config, retry policy and sleep."""
+    session = boto3.session.Session(
+        aws_access_key_id="AKIDFROMTHESESSION", aws_secret_access_key="secret", region_name=REGION
+    )
+    policy = RetryPolicy(max_attempts=9, base_delay=0.5)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        world.aws.clock.sleep(seconds)
+
+    world.cp = CodePipeline(
+        session=session, config=Config(user_agent_extra="release-bot/1"), retry=policy, sleep=sleep
+    )
+    pipeline = world.create(PIPELINE, [stage("Source", s3_source()), stage("Build", codebuild())])
+    pipeline.start().wait()
+    action = pipeline.stage("Build").action("Build")
+
+    build = action.build()
+    facade = build.service
+    assert facade is world.cp.codebuild()
+    assert action.build().service is facade  # one facade (and one set of clients) per pipeline facade
+    assert facade.retry is policy
+    client: Any = facade.client
+    assert client.meta.region_name == world.cp.client.meta.region_name == REGION
+    assert "release-bot/1" in client.meta.config.user_agent_extra
+    assert client._request_signer._credentials.access_key == "AKIDFROMTHESESSION"
+
+    sleeps.clear()
+    world.aws.faults.add(service="codebuild", operation="BatchGetBuilds", error="ThrottlingException", nth=1)
+    assert build.get().succeeded
+    assert len(sleeps) == 1  # the throttled read was retried after the facade's own sleep
+
+
+def test_action_build_follows_an_injected_pipeline_clients_region(world: World) -> None:
+    """With an injected CodePipeline client, the CodeBuild facade lives in that client's region and keeps
+    the retry policy; its client comes from a default boto3 session."""
+    policy = RetryPolicy(max_attempts=2)
+    cp = CodePipeline(boto3.client("codepipeline", region_name="eu-west-1"), retry=policy)
+    facade = cp.codebuild()
+    assert facade.retry is policy
+    assert facade.client.meta.region_name == "eu-west-1"
+    assert facade.logs_client.meta.region_name == "eu-west-1"
+    assert cp.codebuild() is facade
 
 
 def test_action_build_of_another_action_is_refused(world: World) -> None:

@@ -135,6 +135,43 @@ def test_progress_events_arrive_once_each_in_order(world: World) -> None:
     assert calls.get("GetPipelineExecution", 0) == 1  # only to confirm the end
 
 
+def test_a_second_wait_on_the_handle_reports_only_what_is_new(world: World) -> None:
+    """After a failure and stage.retry(execution), a wait on the same handle reports the retried stage and
+    what follows once, not Source again; a new handle on the execution reports its whole history."""
+    pipeline = linear(world, ("Staging", 300), ("Prod", 300))
+    world.aws.script_action(PIPELINE, "Staging", "Staging", outcome="Failed", duration=60, times=1)
+    execution = pipeline.start()
+    first: list[Any] = []
+    with pytest.raises(ExecutionFailed):
+        execution.wait(on_progress=first.append)
+    assert [(type(e).__name__, e.stage_name) for e in first][-2:] == [
+        ("ActionFailed", "Staging"),
+        ("StageFailed", "Staging"),
+    ]
+
+    assert pipeline.stage("Staging").retry(execution) is execution
+    second: list[Any] = []
+    execution.wait(on_progress=second.append)
+    assert [(type(e).__name__, e.stage_name) for e in second] == [
+        ("StageStarted", "Staging"),
+        ("ActionStarted", "Staging"),
+        ("ActionSucceeded", "Staging"),
+        ("StageSucceeded", "Staging"),
+        ("StageStarted", "Prod"),
+        ("ActionStarted", "Prod"),
+        ("ActionSucceeded", "Prod"),
+        ("StageSucceeded", "Prod"),
+    ]
+
+    third: list[Any] = []
+    execution.wait(on_progress=third.append)
+    assert third == []  # nothing happened since
+
+    fresh: list[Any] = []
+    pipeline.execution(execution.id).wait(on_progress=fresh.append)
+    assert ("StageSucceeded", "Source") in [(type(e).__name__, e.stage_name) for e in fresh]
+
+
 def test_an_approval_in_progress_comes_with_its_handle(world: World) -> None:
     """The approval-waiting event carries an Approval that can answer it on the spot."""
     world.aws.script_action(PIPELINE, "Staging", "DeployStaging", duration=60)

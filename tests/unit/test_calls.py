@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 import types
 import uuid
@@ -212,6 +213,57 @@ def test_sleeps_are_full_jitter_within_the_exponential_window(client: Any) -> No
     # Jittered, not fixed: over 30 runs the sleeps do not all sit at the window's edge.
     assert any(sleeps[4] < 4.5 for sleeps in all_sleeps)
     assert len({round(sleeps[0], 6) for sleeps in all_sleeps}) > 1
+
+
+class SeededTime(FakeTime):
+    """A fake clock that also offers a seeded ``rng``, as pipepilot.local's virtual clock does."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.rng = random.Random(seed)
+
+
+def test_back_off_draws_from_the_time_sources_rng_when_it_offers_one(client: Any) -> None:
+    """With a seeded rng on the time source, the n-th sleep is rng.random() times the n-th window, so the
+    same seed makes the same sleeps whatever the global random module does."""
+    policy = RetryPolicy(max_attempts=6, base_delay=1.0, max_delay=5.0, deadline=1e9)
+    wire = Wire.attach(client, ok())
+
+    def sleeps_with(seed: int) -> list[float]:
+        source = SeededTime(seed)
+        previous = _time.install_time_source(source)
+        try:
+            random.seed(seed + 1000)  # noise in the global generator must not matter
+            wire.script = [THROTTLED] * 5 + [ok({"pipelines": []})]
+            Caller(client, retry=policy).call("list_pipelines", idempotent=True)
+        finally:
+            _time.install_time_source(previous)
+        return source.sleeps
+
+    expected_rng = random.Random(7)
+    windows = [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert sleeps_with(7) == [expected_rng.random() * window for window in windows]
+    assert sleeps_with(7) == sleeps_with(7)
+    assert sleeps_with(7) != sleeps_with(8)
+
+
+def test_generated_tokens_come_from_the_time_sources_rng_when_it_offers_one(client: Any) -> None:
+    """Idempotency tokens replay with a seeded time source; without one they are uuid4 (never repeated)."""
+    wire = Wire.attach(client, STARTED)
+
+    def token_with(source: Any) -> str:
+        previous = _time.install_time_source(source)
+        try:
+            Caller(client).call("start_pipeline_execution", idempotent=True, name="p")
+        finally:
+            _time.install_time_source(previous)
+        token: str = wire.requests[-1]["clientRequestToken"]
+        return token
+
+    seeded = token_with(SeededTime(3))
+    assert seeded == token_with(SeededTime(3))
+    assert uuid.UUID(seeded).version == 4
+    assert token_with(FakeTime()) != token_with(FakeTime())
 
 
 def test_retry_is_logged_at_warning_with_operation_and_attempt(

@@ -190,7 +190,8 @@ class OfflineAWS:
         boto3.DEFAULT_SESSION = _new_session(None)
         stack.callback(setattr, boto3, "DEFAULT_SESSION", previous_session)
         _wiring.install()
-        clock = VirtualClock(start=DEFAULT_START if self.start is None else self.start, speed=self.speed)
+        start = DEFAULT_START if self.start is None else self.start
+        clock = VirtualClock(start=start, speed=self.speed, seed=self.seed)
         world = World(region=self.region, account_id=self.account_id, seed=self.seed, clock=clock)
         faults = FaultPlan(seed=self.seed)
         _wiring.ROUTER.activate(world, faults)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import random
 import threading
 import time
 from datetime import datetime, timezone
@@ -48,13 +49,16 @@ class VirtualClock:
     """A clock whose time moves only when advanced (or, in real-time mode, with the wall clock).
 
     It is also a :class:`pipepilot._time.TimeSource`: ``monotonic()`` and ``time()`` both read virtual
-    epoch seconds, and ``sleep()`` advances.
+    epoch seconds, and ``sleep()`` advances. Its ``rng``, seeded by ``seed``, is where pipepilot draws
+    its random choices (retry jitter, tokens) while the clock is installed, so a run replays exactly.
     """
 
-    def __init__(self, *, start: float = DEFAULT_START, speed: float | None = None) -> None:
+    def __init__(self, *, start: float = DEFAULT_START, speed: float | None = None, seed: int = 0) -> None:
         if speed is not None and speed <= 0:
             raise ValueError(f"speed must be positive, not {speed!r}")
         self.lock = threading.RLock()
+        # A string seed hashes the same in every process (unlike hash(), it ignores PYTHONHASHSEED).
+        self.rng = random.Random(f"pipepilot.local.clock:{seed}")
         self._now = float(start)
         self._speed = speed
         self._wall_anchor = time.monotonic()
