@@ -3,7 +3,7 @@
 Reads a definition in either form the AWS CLI uses (the output of ``aws codepipeline get-pipeline``, or the
 ``--cli-input-json`` file ``{"pipeline": {...}}``), prints a summary of the typed model and every problem
 found at once, each with its path and a stable code. Exits 1 when there are problems, so it can gate a
-change in CI::
+change in CI, and 2 when the file cannot be read as a pipeline definition::
 
     python examples/validate_pipeline.py pipeline.json [--region eu-west-1] [--default-type V1]
 """
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipepilot import PipelineDocument
+from pipepilot import InvalidStructureError, PipelineDocument
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    document = PipelineDocument.from_json(args.definition.read_bytes())
+    try:
+        document = PipelineDocument.from_json(args.definition.read_bytes())
+    except (OSError, InvalidStructureError) as exc:
+        print(f"{args.definition}: {exc}", file=sys.stderr)
+        return 2
     declaration = document.declaration
     print(declaration.summary())
 

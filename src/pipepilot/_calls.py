@@ -282,6 +282,7 @@ class Caller(Generic[ClientT]):
         self._client_lock = threading.Lock()
         self._client_attempts: int | None = None
         self._paginator_models: dict[str, Any] = {}
+        self._secret_members: dict[str, tuple[str, ...]] = {}
         self._companions: dict[str, Any] = {}
 
     @property
@@ -348,7 +349,8 @@ class Caller(Generic[ClientT]):
         ``idempotent`` says whether sending the request twice is harmless (reads, and writes that carry an
         idempotency token, which this method fills in once for the operations in ``IDEMPOTENCY_TOKENS``).
         Errors are raised as :mod:`pipepilot.errors` classes with the ``ClientError`` as ``__cause__``.
-        Parameters are never logged: some carry secrets (approval tokens, job nonces).
+        Parameters are never logged: some carry secrets (approval tokens, job nonces), and if AWS quotes
+        one back in an error, the raised error shows ``***`` instead (see :func:`~pipepilot.errors.translating`).
         """
         client = self.client
         token_name = IDEMPOTENCY_TOKENS.get(operation)
@@ -356,6 +358,7 @@ class Caller(Generic[ClientT]):
             params[token_name] = _time.new_uuid()
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
+        secrets = self._secret_values(client, api_name, params)
         source = _time.current_time_source()
         clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
@@ -370,7 +373,7 @@ class Caller(Generic[ClientT]):
 
         def attempt() -> dict[str, Any]:
             logger.debug("calling %s", api_name)
-            with translating(api_name):
+            with translating(api_name, conceal=secrets):
                 response: dict[str, Any] = method(**params)
             return response
 
@@ -383,6 +386,18 @@ class Caller(Generic[ClientT]):
             reraise=True,
         )
         return retrying(attempt)
+
+    def _secret_values(self, client: BaseClient, api_name: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """The values of the request's secret parameters, by botocore's model of the operation's input."""
+        names = self._secret_members.get(api_name)
+        if names is None:
+            from pipepilot.model._shapes import is_secret_shape
+
+            input_shape = client.meta.service_model.operation_model(api_name).input_shape
+            members = input_shape.members if input_shape is not None else {}
+            names = tuple(name for name, shape in members.items() if is_secret_shape(shape))
+            self._secret_members[api_name] = names
+        return tuple(value for name in names if isinstance(value := params.get(name), str) and value)
 
     def paginate(self, operation: str, result_key: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Yield the items under ``result_key`` from every page of ``operation``, fetching pages lazily.
@@ -424,11 +439,16 @@ class Caller(Generic[ClientT]):
 def _log_retry(api_name: str, policy: RetryPolicy, state: tenacity.RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome is not None else None
     code = getattr(error, "code", None) or type(error).__name__
+    # IAM propagation is retried past the attempt limit (see _DeadlineOrAttempts): say what bounds it.
+    if error is not None and is_role_propagation_error(error):
+        bound = f"until {policy.deadline:g}s have passed"
+    else:
+        bound = f"{policy.max_attempts} attempts"
     logger.warning(
-        "%s failed with %s (attempt %d, policy allows %d); retrying in %.2fs",
+        "%s failed with %s (attempt %d, policy allows %s); retrying in %.2fs",
         api_name,
         code,
         state.attempt_number,
-        policy.max_attempts,
+        bound,
         state.upcoming_sleep,
     )

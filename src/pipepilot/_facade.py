@@ -56,9 +56,13 @@ class Facade(Generic[ClientT]):
         self._configure(client, settings_for(client, session, region_name, config, retry, clock, sleep))
 
     def _configure(self, client: ClientT | None, settings: ClientSettings) -> None:
-        """Keep ``settings``, and call ``client`` (or one created from them) through them."""
-        self._settings = settings
+        """Call ``client`` (or one created from ``settings`` on first use) through a caller keeping them."""
         self._calls: Caller[ClientT] = settings.caller(self.service_name, client)
+
+    @property
+    def _settings(self) -> ClientSettings:
+        """The settings the facade creates clients from and retries with (its main caller's)."""
+        return self._calls.settings
 
     @classmethod
     def from_session(

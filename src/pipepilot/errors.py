@@ -71,10 +71,16 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
         └─ BuildFailed                         ours: a CodeBuild build ended without succeeding
 
 Errors that come from AWS carry ``code``, ``message`` (AWS's text), ``operation_name``, ``request_id``,
-``http_status`` and the raw ``response`` (the parsed error response, which never holds request
-parameters); the original :class:`botocore.exceptions.ClientError` stays as ``__cause__``. Errors pipepilot
-raises itself have ``code``, ``operation_name``, ``request_id``, ``http_status`` and ``response`` set to
-``None``; their ``message`` is their text.
+``http_status`` and the raw ``response`` (the parsed error response); the original
+:class:`botocore.exceptions.ClientError` stays as ``__cause__``. Errors pipepilot raises itself have
+``code``, ``operation_name``, ``request_id``, ``http_status`` and ``response`` set to ``None``; their
+``message`` is their text.
+
+Secrets never reach an error's text: AWS may quote a refused value in its message (an approval token, a
+job nonce), so the seam passes the secret values of each request to :func:`translating`, which replaces
+them with ``***`` in the message, the response and the chained cause (a copy of the original; the original
+is not kept). botocore's own parameter validation quotes offending values too; pipepilot's
+:class:`ValidationError` (and its cause) leaves every value out.
 
 :data:`ERROR_CODES` and :func:`error_class_for` are pure; :func:`translate` and :func:`translating` apply
 them at the one seam that calls boto3 (:mod:`pipepilot._calls`).
@@ -83,13 +89,15 @@ them at the one seam that calls boto3 (:mod:`pipepilot._calls`).
 from __future__ import annotations
 
 import contextlib
+import re
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore import exceptions as botocore_exceptions
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterator, Sequence
 
     from pipepilot.model.validation import Problem
 
@@ -763,13 +771,22 @@ def error_class_for(code: str | None, http_status: int | None = None) -> type[Pi
     return AWSServiceError
 
 
-def translate(exc: botocore_exceptions.ClientError, operation: str | None = None) -> PipepilotError:
+def translate(
+    exc: botocore_exceptions.ClientError, operation: str | None = None, *, conceal: Collection[str] = ()
+) -> PipepilotError:
     """The pipepilot error for a botocore ``ClientError`` (not raised; the caller raises it ``from exc``).
 
     ``operation`` overrides the operation name botocore recorded. The text names the operation, the code
-    and AWS's message, and never the request's parameters.
+    and AWS's message, and never the request's parameters. Every string in ``conceal`` (the request's
+    secrets) is replaced by ``***`` wherever AWS's answer quotes it: in the message and in ``response``
+    (a copy then; otherwise ``response`` is the ``ClientError``'s own).
     """
     response: Mapping[str, Any] = exc.response
+    secrets = [secret for secret in conceal if secret]
+    if secrets:
+        concealed = _concealed(response, secrets)
+        if concealed != response:
+            response = concealed
     error = response.get("Error") or {}
     metadata = response.get("ResponseMetadata") or {}
     code = error.get("Code") or None
@@ -791,6 +808,22 @@ def translate(exc: botocore_exceptions.ClientError, operation: str | None = None
     )
 
 
+_CONCEALED = "***"
+
+
+def _concealed(value: Any, secrets: Sequence[str]) -> Any:
+    """A copy of ``value`` (a parsed response) with each secret replaced by ``***`` in every string."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, _CONCEALED)
+        return value
+    if isinstance(value, Mapping):
+        return {key: _concealed(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_concealed(item, secrets) for item in value]
+    return value
+
+
 # Connection problems botocore raises instead of a ClientError (no HTTP answer came back). SSL and proxy
 # errors are left out on purpose: they are configuration problems, and retrying cannot fix them.
 _CONNECTION_ERRORS: tuple[type[Exception], ...] = (
@@ -804,38 +837,89 @@ _CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
     botocore_exceptions.PartialCredentialsError,
 )
 
+# botocore's parameter report quotes the offending value ("Invalid type for parameter token, value: ...,
+# type: <class 'uuid.UUID'>, valid types: <class 'str'>"); the value may be a secret, and what is wrong
+# with it is said by the rest of the line.
+_QUOTED_VALUE = re.compile(
+    r"(, value: ).*?(, type: <class '[^']*'>, valid types: |, valid min (?:value|length): )", re.DOTALL
+)
 
-def translate_botocore_error(exc: Exception, operation: str | None = None) -> PipepilotError | None:
+
+def _parameter_report(exc: botocore_exceptions.ParamValidationError) -> str:
+    """botocore's report of what is wrong with the parameters, with every quoted value left out."""
+    report = str(exc.kwargs.get("report", ""))
+    return _QUOTED_VALUE.sub(r"\g<1>(not shown)\g<2>", report)
+
+
+def translate_botocore_error(
+    exc: Exception, operation: str | None = None, *, conceal: Collection[str] = ()
+) -> PipepilotError | None:
     """The pipepilot error for a botocore exception, or ``None`` if pipepilot leaves it as it is.
 
-    ``ClientError`` goes through :func:`translate`; dropped connections and timeouts become
-    :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`;
-    missing credentials become :class:`AccessDeniedError`.
+    ``ClientError`` goes through :func:`translate` (with ``conceal``); dropped connections and timeouts
+    become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`
+    (its report without the values it quotes); missing credentials become :class:`AccessDeniedError`.
     """
     if isinstance(exc, botocore_exceptions.ClientError):
-        return translate(exc, operation)
+        return translate(exc, operation, conceal=conceal)
     where = operation or "AWS call"
     if isinstance(exc, _CONNECTION_ERRORS):
         return ConnectionFailure(
             f"{where} failed: no answer from AWS ({type(exc).__name__})", operation_name=operation
         )
     if isinstance(exc, botocore_exceptions.ParamValidationError):
-        return ValidationError(f"{where} was not sent: {exc}", operation_name=operation)
+        return ValidationError(
+            f"{where} was not sent: parameter validation failed:\n{_parameter_report(exc)}",
+            operation_name=operation,
+        )
     if isinstance(exc, _CREDENTIAL_ERRORS):
         return AccessDeniedError(f"{where} was not sent: {exc}", operation_name=operation)
     return None
 
 
+def _clean_cause(exc: Exception, mapped: PipepilotError) -> Exception:
+    """``exc``, or a copy of it whose text holds no secret and no quoted parameter (traceback kept)."""
+    copy: Exception
+    if isinstance(exc, botocore_exceptions.ClientError):
+        if mapped.response is exc.response:
+            return exc
+        concealed: Any = mapped.response
+        copy = botocore_exceptions.ClientError(concealed, exc.operation_name)
+    elif isinstance(exc, botocore_exceptions.ParamValidationError):
+        copy = botocore_exceptions.ParamValidationError(report=_parameter_report(exc))
+    else:
+        return exc
+    return copy.with_traceback(exc.__traceback__)
+
+
+def _raise_from_clean_cause(error: PipepilotError, cause: Exception) -> NoReturn:
+    """Raise ``error`` from ``cause``, with no trace of the exception being handled (it holds a secret).
+
+    Python records the exception being handled as the new one's ``__context__``; tracebacks hide it once
+    there is a ``__cause__``, but it would stay reachable, so it is dropped.
+    """
+    try:
+        raise error from cause
+    except PipepilotError:
+        error.__context__ = None
+        raise
+
+
 @contextlib.contextmanager
-def translating(operation: str | None = None) -> Iterator[None]:
+def translating(operation: str | None = None, *, conceal: Collection[str] = ()) -> Iterator[None]:
     """Run a boto3 call, raising the pipepilot error for any botocore error (original kept as ``__cause__``).
 
-    Botocore errors that have no pipepilot meaning (for example a misconfigured endpoint) pass through.
+    ``conceal`` lists the request's secret values (approval token, job nonce): they are replaced by
+    ``***`` in the error, and the ``__cause__`` is then a copy of the original without them. Botocore
+    errors that have no pipepilot meaning (for example a misconfigured endpoint) pass through.
     """
     try:
         yield
     except (botocore_exceptions.ClientError, botocore_exceptions.BotoCoreError) as exc:
-        mapped = translate_botocore_error(exc, operation)
+        mapped = translate_botocore_error(exc, operation, conceal=conceal)
         if mapped is None:
             raise
-        raise mapped from exc
+        cause = _clean_cause(exc, mapped)
+        if cause is exc:
+            raise mapped from exc
+        _raise_from_clean_cause(mapped, cause)

@@ -271,6 +271,14 @@ def test_summary_keeps_values_and_members_aws_adds_later() -> None:
     assert summary.created is not None
     assert summary.created.timestamp() == 0
     assert summary.extra == {"owner": "x"}
+    assert summary.to_api() == {
+        "name": "web",
+        "version": 3,
+        "pipelineType": "V3",
+        "executionMode": "QUEUED",
+        "created": summary.created,
+        "owner": "x",
+    }
     with pytest.raises(InvalidRequestError):
         PipelineSummary.from_api([])  # type: ignore[arg-type]
 
@@ -352,6 +360,21 @@ def test_update_validates_locally_first(cp: CodePipeline, declaration: PipelineD
         pipeline.update(broken)
     assert calls == []
     assert pipeline.declaration().stage_names == ("Source", "Deploy")
+
+
+def test_update_with_validate_false_sends_the_declaration_as_is(
+    cp: CodePipeline, declaration: PipelineDeclaration
+) -> None:
+    """With validate=False a declaration local validation refuses is sent, and the service judges it."""
+    pipeline = cp.create_pipeline(declaration)
+    timed = pipeline.declaration().map_action(
+        "Deploy", "Deploy", lambda action: action.evolve(timeout_in_minutes=60)
+    )
+    assert [problem.code for problem in timed.problems()] == ["timeout-not-allowed"]
+    calls = _count_calls(cp)
+    stored = pipeline.update(timed, validate=False)
+    assert calls == ["UpdatePipeline"]
+    assert stored.action("Deploy", "Deploy").timeout_in_minutes == 60
 
 
 def test_updating_a_missing_pipeline_is_not_found(cp: CodePipeline, declaration: PipelineDeclaration) -> None:

@@ -540,6 +540,21 @@ def test_create_is_retried_while_the_new_role_propagates(client: Any, fake_time:
     assert len(wire.requests) == 5
 
 
+def test_role_propagation_retry_log_names_the_deadline_not_the_attempt_limit(
+    client: Any, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past the attempt limit the WARNING must not claim the policy allows fewer attempts than were made."""
+    caplog.set_level(logging.WARNING, logger="pipepilot")
+    refusals = [error("InvalidStructureException", ROLE_NOT_YET_ASSUMABLE)] * 3
+    Wire.attach(client, *refusals, ok({"pipeline": {"name": "p", "roleArn": "arn", "stages": []}}))
+    caller_for(client, fake_time, max_attempts=2, deadline=45.0).call(
+        "create_pipeline", idempotent=False, pipeline=_MINIMAL_PIPELINE
+    )
+    messages = [record.getMessage() for record in caplog.records if record.name == "pipepilot._calls"]
+    assert len(messages) == 3
+    assert "attempt 3, policy allows until 45s have passed" in messages[2]
+
+
 def test_role_propagation_retries_stop_at_the_deadline(client: Any, fake_time: FakeTime) -> None:
     """A role that never becomes assumable surfaces as InvalidStructureError once the deadline passes."""
     Wire.attach(client, error("InvalidStructureException", ROLE_NOT_YET_ASSUMABLE))
@@ -627,6 +642,40 @@ def test_parameters_are_never_logged(
     assert all(
         token not in record.getMessage() for record in caplog.records if record.name.startswith("pipepilot")
     )
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "secret"),
+    [
+        (
+            "put_approval_result",
+            {
+                "pipelineName": "p",
+                "stageName": "s",
+                "actionName": "a",
+                "result": {"summary": "ok", "status": "Approved"},
+                "token": "0f7c6a4e-1111-2222-3333-444455556666",
+            },
+            "0f7c6a4e-1111-2222-3333-444455556666",
+        ),
+        (
+            "acknowledge_job",
+            {"jobId": "11111111-2222-3333-4444-555555555555", "nonce": "n0nce-42"},
+            "n0nce-42",
+        ),
+    ],
+)
+def test_secrets_echoed_by_aws_never_reach_the_raised_error(
+    client: Any, fake_time: FakeTime, operation: str, params: dict[str, Any], secret: str
+) -> None:
+    """The seam knows which parameters are secret (from botocore's model): an echo of one comes out as ***."""
+    Wire.attach(client, error("ValidationException", f"Value '{secret}' at 'x' failed to satisfy constraint"))
+    with pytest.raises(ValidationError) as info:
+        caller_for(client, fake_time).call(operation, idempotent=False, **params)
+    err = info.value
+    assert "Value '***' at 'x'" in str(err)
+    for link in (err, err.__cause__, err.__context__):
+        assert link is None or (secret not in str(link) and secret not in repr(vars(link)))
 
 
 @pytest.mark.parametrize(

@@ -499,6 +499,29 @@ def test_with_stage_rejects_bad_requests(pipeline: PipelineDeclaration) -> None:
         pipeline.with_stage(make_stage("Build", "Other"))
 
 
+def test_edits_refuse_what_is_not_a_model(pipeline: PipelineDeclaration) -> None:
+    """A wire dict, or a map_* callback that returns nothing, is a clear TypeError up front, not an
+    AttributeError from deep inside (and the declaration is unchanged: it is immutable)."""
+    wire = make_stage("Audit", "Scan").to_api()
+    with pytest.raises(
+        TypeError, match=r"must be a StageDeclaration .*StageDeclaration\.from_api\(\).*got dict"
+    ):
+        pipeline.with_stage(wire)  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"replacement of stage 'Build' must be a StageDeclaration .*got NoneType"
+    ):
+        pipeline.map_stage("Build", lambda stage: None)  # type: ignore[arg-type,return-value]
+    action = pipeline.stage("Build").actions[0]
+    with pytest.raises(TypeError, match="must be an ActionDeclaration"):
+        pipeline.with_action("Build", action.to_api())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=f"replacement of action {action.name!r}"):
+        pipeline.map_action("Build", action.name, lambda found: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(TypeError):
+        pipeline.replace_stage("Build", "Build")  # type: ignore[arg-type]
+    with pytest.raises(StageNotFoundError):
+        pipeline.replace_stage("Nope", None)  # type: ignore[arg-type]
+
+
 def test_replace_without_and_map_stage(pipeline: PipelineDeclaration) -> None:
     """Stages can be replaced in place, removed, or transformed by a function."""
     replaced = pipeline.replace_stage("Build", make_stage("Compile", "Make"))
@@ -669,14 +692,15 @@ def test_metadata_epoch_seconds_become_utc_datetimes_and_are_written_back_raw() 
     assert metadata.to_api() == data["metadata"]
 
 
-def test_metadata_iso_strings_keep_their_offset_and_form() -> None:
-    """ISO-8601 timestamps with an offset (corpus file 27) read as aware datetimes, written back as text."""
+def test_metadata_iso_strings_read_as_utc_and_keep_their_form() -> None:
+    """ISO-8601 timestamps with an offset (corpus file 27) read as UTC datetimes, written back as the text read."""
     data = corpus("27-")
+    assert data["metadata"]["created"].endswith("+05:30")
     metadata = PipelineDocument.from_api(data).metadata
     assert metadata is not None
     assert metadata.created == datetime(2026, 3, 10, 5, 1, 19, 756000, tzinfo=timezone.utc)
     assert metadata.created is not None
-    assert metadata.created.utcoffset() == timedelta(hours=5, minutes=30)
+    assert metadata.created.utcoffset() == timedelta(0)
     assert metadata.to_api() == data["metadata"]
 
 

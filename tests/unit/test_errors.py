@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import traceback
+import uuid
 from typing import Any
 
 import boto3
@@ -247,6 +249,71 @@ def test_botocore_parameter_validation_becomes_validation_error() -> None:
         client.get_pipeline(name="")
     assert isinstance(info.value.__cause__, botocore_exceptions.ParamValidationError)
     assert isinstance(info.value, InvalidRequestError)
+
+
+def _everything_about(error: BaseException) -> str:
+    """All a log or a debugger could see of ``error``: its traceback with chained causes, and their fields."""
+    shown = "".join(traceback.format_exception(error))
+    for link in (error, error.__cause__, error.__context__):
+        if link is not None:
+            shown += repr(vars(link)) + str(link)
+    return shown
+
+
+def test_parameter_validation_never_quotes_the_values_it_refuses() -> None:
+    """botocore's report quotes a mistyped value (a token passed as a UUID object); the error does not."""
+    client = boto3.client("codepipeline", region_name="us-east-1")
+    token = uuid.UUID("0f7c6a4e-1111-2222-3333-444455556666")
+    with pytest.raises(ValidationError) as info, translating("PutApprovalResult"):
+        client.put_approval_result(
+            pipelineName="p",
+            stageName="s",
+            actionName="a",
+            result={"summary": "ok", "status": "Approved"},
+            token=token,  # type: ignore[arg-type]
+        )
+    err = info.value
+    assert str(token) not in _everything_about(err)
+    assert "Invalid type for parameter token" in str(err)
+    assert "uuid.UUID" in str(err)
+    assert isinstance(err.__cause__, botocore_exceptions.ParamValidationError)
+    assert str(token) not in str(err.__cause__)
+
+
+def test_secrets_aws_quotes_back_are_concealed_everywhere() -> None:
+    """A secret of the request that AWS echoes (its message, its response) appears nowhere in the error.
+
+    The cause is then a copy of the ClientError without the secret; the original is not kept as context.
+    """
+    token = "0f7c6a4e-1111-2222-3333-444455556666"
+    echoed = _client_error(
+        "ValidationException",
+        f"1 validation error detected: Value '{token}' at 'token' failed to satisfy constraint",
+        operation="PutApprovalResult",
+    )
+    with pytest.raises(ValidationError) as info, translating("PutApprovalResult", conceal=[token]):
+        raise echoed
+    err = info.value
+    assert token not in _everything_about(err)
+    assert err.message == "1 validation error detected: Value '***' at 'token' failed to satisfy constraint"
+    assert err.response is not None
+    assert err.response["Error"]["Message"] == err.message
+    assert err.request_id == "req-1234"
+    cause = err.__cause__
+    assert isinstance(cause, botocore_exceptions.ClientError)
+    assert cause is not echoed
+    assert cause.operation_name == "PutApprovalResult"
+    assert err.__context__ is None
+    assert token in str(echoed), "the original is left as botocore made it"
+
+
+def test_secrets_that_aws_does_not_quote_leave_the_original_cause() -> None:
+    """Without an echo there is nothing to conceal: the response and the cause are botocore's own."""
+    exc = _client_error("InvalidApprovalTokenException", "token is not valid", operation="PutApprovalResult")
+    with pytest.raises(ApprovalError) as info, translating("PutApprovalResult", conceal=["secret-token"]):
+        raise exc
+    assert info.value.response is exc.response
+    assert info.value.__cause__ is exc
 
 
 def test_missing_credentials_become_access_denied() -> None:

@@ -52,6 +52,19 @@ def test_pipeline_started_event() -> None:
     assert event.execution_trigger.trigger_detail == "arn:aws:sts::123456789012:assumed-role/Admin/my-user"
 
 
+def test_event_time_is_read_as_utc() -> None:
+    """An event time with an offset reads as the same moment in UTC; one that does not parse is left out."""
+    event = load("pipeline-started")
+    event["time"] = "2020-01-25T03:33:07+05:30"
+    parsed = parse_event(event)
+    assert parsed.time == datetime(2020, 1, 24, 22, 3, 7, tzinfo=timezone.utc)
+    assert parsed.time is not None
+    assert parsed.time.tzinfo is timezone.utc
+    for unreadable in ("yesterday", "0001-01-01T00:00:00+05:00"):
+        event["time"] = unreadable
+        assert parse_event(event).time is None
+
+
 def test_pipeline_stopping_event_carries_the_stop_comment() -> None:
     """STOPPING carries the reason given to StopPipelineExecution."""
     event = parse_event(load("pipeline-stopping"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +199,45 @@ def test_epoch_numbers_are_not_taken_for_datetimes() -> None:
     summary = PipelineExecutionSummary.from_api(data)
     assert summary.start_time is None
     assert summary.to_api() == data
+
+
+def test_timestamps_read_as_utc_whatever_zone_botocore_used(state: PipelineState) -> None:
+    """botocore parses times into the machine's zone; models hold aware UTC datetimes, equal to those read."""
+    tokyo = timezone(timedelta(hours=9))
+    started = datetime(2026, 1, 1, 9, 30, tzinfo=tokyo)
+    data = {
+        "pipelineExecutionId": "e",
+        "status": "Succeeded",
+        "startTime": started,
+        "lastUpdateTime": started,
+    }
+    summary = PipelineExecutionSummary.from_api(data)
+    assert summary.start_time is not None
+    assert summary.start_time.tzinfo is timezone.utc
+    assert (summary.start_time.hour, summary.start_time.minute) == (0, 30)
+    assert summary.start_time == started
+    assert summary.to_api() == data
+    assert state.updated is not None
+    assert state.updated.tzinfo is timezone.utc
+    staging = state.stage("Staging").inbound_transition_state
+    assert staging is not None
+    assert staging.last_changed_at is not None
+    assert staging.last_changed_at.tzinfo is timezone.utc
+
+
+def test_naive_and_out_of_range_timestamps() -> None:
+    """A naive datetime is taken as UTC (AWS's zone); one that has no UTC equivalent is kept raw in extra."""
+    naive = datetime(2026, 1, 1, 12, 0)  # noqa: DTZ001  # a naive datetime is the point
+    summary = PipelineExecutionSummary.from_api(
+        {"pipelineExecutionId": "e", "status": "Failed", "startTime": naive}
+    )
+    assert summary.start_time == naive.replace(tzinfo=timezone.utc)
+    beyond = datetime.max.replace(tzinfo=timezone(-timedelta(hours=1)))
+    data = {"pipelineExecutionId": "e", "status": "Failed", "lastUpdateTime": beyond}
+    odd = PipelineExecutionSummary.from_api(data)
+    assert odd.last_update_time is None
+    assert odd.extra == {"lastUpdateTime": beyond}
+    assert odd.to_api() == data
 
 
 def test_models_survive_pickle_and_copy(state: PipelineState) -> None:

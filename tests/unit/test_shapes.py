@@ -272,6 +272,21 @@ def test_secret_values_are_never_quoted(fake_model: ServiceModel) -> None:
     assert "hunter2" not in problem.message
 
 
+def test_secret_values_are_not_spelled_out_character_by_character() -> None:
+    """For a one-class pattern a secret's offending characters are not listed: they are part of the secret."""
+    (problem,) = request_problems(
+        "codepipeline", "StartPipelineExecution", {"name": "demo", "clientRequestToken": "tok:en!"}
+    )
+    assert (problem.path, problem.code) == ("clientRequestToken", "pattern")
+    assert problem.message == (
+        "clientRequestToken contains characters that are not allowed; allowed: letters, digits and -"
+    )
+    assert describe_pattern_problem("token", "se!cr#et", "[a-z]+", secret=True) == (
+        "token contains characters that are not allowed; allowed: lowercase letters"
+    )
+    assert "'!'" in describe_pattern_problem("token", "se!cr#et", "[a-z]+")
+
+
 def test_check_shape_prefixes_paths_and_caches_the_compiled_checker() -> None:
     """`path` prefixes reported paths; checking the same shape twice reuses its compiled checker."""
     shape = _codepipeline_shape("StageDeclaration")

@@ -39,6 +39,7 @@ __all__ = [
     "ShapeProblem",
     "check_shape",
     "describe_pattern_problem",
+    "is_secret_shape",
     "member_path",
     "request_problems",
     "service_model",
@@ -93,6 +94,15 @@ def _session() -> botocore.session.Session:
 def service_model(service: str) -> ServiceModel:
     """The botocore service model of `service` (for example `"codepipeline"`), loaded once on first use."""
     return _session().get_service_model(service)
+
+
+def is_secret_shape(shape: Shape) -> bool:
+    """Whether values of `shape` are secrets that no message may quote.
+
+    That is what the model marks `sensitive` (credentials), and the tokens and nonces that authorise an
+    answer (an approval token, a job nonce, a third-party job's client token), which it does not mark.
+    """
+    return bool(shape.metadata.get("sensitive")) or "Token" in shape.name or shape.name == "Nonce"
 
 
 def check_shape(shape: Shape, value: object, path: str = "") -> Iterator[ShapeProblem]:
@@ -239,8 +249,7 @@ def _compile_string(shape: Shape, memo: dict[str, _Check]) -> _StringCheck:
     enum_set = frozenset(enum)
     pattern_text: str | None = metadata.get("pattern")
     pattern = _compiled_pattern(pattern_text) if pattern_text is not None else None
-    # Never quote values of secret-bearing shapes (credentials, approval tokens) back in a message.
-    secret = bool(metadata.get("sensitive")) or "Token" in shape.name
+    secret = is_secret_shape(shape)
 
     def check(value: object, path: str, out: list[ShapeProblem], is_key: bool = False) -> None:
         """Check a string; `is_key` marks a map key, whose messages name the key rather than the path."""
@@ -547,12 +556,15 @@ def describe_pattern_problem(label: str, value: str, pattern: str, *, secret: bo
 
     For simple one-character-class patterns the message names the characters that are not allowed and
     lists the allowed ones ("reason contains ',' and '_' which are not allowed; allowed: letters, digits,
-    space and ! @ ( ) . * ? -"); otherwise it quotes the pattern, and the value unless `secret`.
+    space and ! @ ( ) . * ? -"); otherwise it quotes the pattern, and the value. A `secret` value is
+    never quoted, not even character by character.
     """
     allowed = _allowed_characters(pattern)
     if allowed is not None:
         description, single, low, high = allowed
         offending = [char for char in dict.fromkeys(value) if single.fullmatch(char) is None]
+        if offending and secret:
+            return f"{label} contains characters that are not allowed; allowed: {description}"
         if offending:
             shown = [_quote_character(char) for char in offending]
             listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]

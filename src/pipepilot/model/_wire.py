@@ -17,9 +17,10 @@ pipepilot does not know yet. Three rules make that hold, and this module impleme
 Enumerations are tolerant: a known string becomes its :class:`WireEnum` member, an unknown one stays a plain
 ``str`` (AWS adds categories, modes and results over time; rejecting them would break reading).
 
-Timestamps follow one policy with two knobs (:func:`timestamp_parser`): a ``datetime`` (what botocore
-parses) is kept as is; epoch numbers and ISO-8601 strings become aware UTC datetimes only where a model
-asks for it; anything else, or a value out of range, goes to ``extra`` like any other misfit.
+Timestamps follow one policy with two knobs (:func:`timestamp_parser`): every timestamp a model holds is
+an aware UTC ``datetime``. A ``datetime`` (what botocore parses, in the machine's local zone) is converted;
+epoch numbers and ISO-8601 strings are converted only where a model asks for it; anything else, or a value
+out of range, goes to ``extra`` like any other misfit.
 
 :class:`WireModel` (and :class:`TypedWireModel`, whose ``to_api`` is typed with a boto3 TypedDict) gives a
 model ``from_api``/``to_api`` from its member table; :func:`extra_field` declares its ``extra``.
@@ -58,7 +59,6 @@ __all__ = [
     "enum_table",
     "enum_wire",
     "extra_field",
-    "is_absent",
     "keys_only_repr",
     "members",
     "parse_iso_timestamp",
@@ -66,6 +66,7 @@ __all__ = [
     "require_mapping",
     "struct_tuple_of",
     "timestamp_parser",
+    "utc_datetime",
     "write_members",
 ]
 
@@ -146,11 +147,6 @@ NOTHING: Final[Any] = _Marker("NOTHING")
 
 BAD: Final[Any] = _Marker("BAD")
 """Returned by a member parser when the raw value has an unexpected type (it then goes to ``extra``)."""
-
-
-def is_absent(value: object) -> bool:
-    """Tell whether *value* is the placeholder of a required member missing from the input."""
-    return value is ABSENT_STR or value is ABSENT_TUPLE
 
 
 # ----------------------------------------------------------------------------------------------- enums
@@ -273,32 +269,47 @@ def copy_json(value: Any) -> Any:
 # ------------------------------------------------------------------------------------------- timestamps
 
 
+def utc_datetime(moment: datetime) -> datetime:
+    """*moment* as an aware UTC datetime; a naive one is taken to be UTC already, as AWS's times are.
+
+    botocore hands over datetimes in the reading machine's local zone; normalising them means a time reads
+    (and prints) the same wherever it was read. Aware datetimes compare equal across zones, so a model
+    that normalises still writes back a value equal to the one it read.
+
+    Raises:
+        OverflowError: the moment in UTC falls outside ``datetime``'s range (year 1 to 9999).
+    """
+    if moment.tzinfo is timezone.utc:
+        return moment
+    if moment.utcoffset() is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
 def parse_iso_timestamp(text: str) -> datetime:
-    """An aware datetime from ISO-8601 *text*; a trailing ``Z`` or no offset at all means UTC.
+    """An aware UTC datetime from ISO-8601 *text*; a trailing ``Z`` or no offset at all means UTC.
 
     Raises:
         ValueError: *text* is not an ISO-8601 date and time.
+        OverflowError: the time in UTC falls outside ``datetime``'s range.
     """
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    # AWS times are UTC; a string without an offset means UTC, never the reader's local zone.
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return utc_datetime(datetime.fromisoformat(text))
 
 
 def timestamp_parser(*, from_epoch: bool = False, from_iso: bool = False) -> Callable[[Any], Any]:
-    """The member parser of a timestamp: a ``datetime`` is kept; *from_epoch* / *from_iso* convert more.
+    """The member parser of a timestamp: every value it accepts becomes an aware UTC ``datetime``.
 
-    botocore hands over aware datetimes, so that is all most models take; a model read from raw JSON
-    bodies or saved files converts epoch seconds (*from_epoch*) or ISO-8601 strings (*from_iso*) to aware
-    UTC datetimes too. Anything else, or a number or string out of ``datetime``'s range, is :data:`BAD`
-    (so it rides in ``extra``).
+    It accepts datetimes (what botocore hands over, in the machine's local zone), and also epoch seconds
+    (*from_epoch*) or ISO-8601 strings (*from_iso*) for models read from raw JSON bodies or saved files.
+    Anything else, or a value out of ``datetime``'s range, is :data:`BAD` (so it rides in ``extra``).
     """
 
     def parse(raw: Any) -> Any:
-        if isinstance(raw, datetime):
-            return raw
         try:
+            if isinstance(raw, datetime):
+                return utc_datetime(raw)
             if from_epoch and (type(raw) is float or type(raw) is int):
                 return datetime.fromtimestamp(raw, tz=timezone.utc)
             if from_iso and type(raw) is str:

@@ -277,6 +277,20 @@ def _index(items: Sequence[Any], name: str) -> int:
     return -1
 
 
+def _require(value: Any, model: type, role: str) -> None:
+    """Refuse a ``value`` that is not a ``model`` before it ends up deep inside a declaration.
+
+    Raises:
+        TypeError: *value* is not a *model* (a ``map_*`` callback that forgot to return, a wire dict, ...).
+    """
+    if not isinstance(value, model):
+        article = "an" if model.__name__[:1] in "AEIOU" else "a"
+        raise TypeError(
+            f"{role} must be {article} {model.__name__} (read a wire dict with {model.__name__}.from_api()), "
+            f"got {type(value).__name__}"
+        )
+
+
 def _listing(names: Sequence[str]) -> str:
     return ", ".join(repr(name) for name in names) if names else "none"
 
@@ -416,11 +430,6 @@ class InputArtifact(TypedWireModel["InputArtifactTypeDef"]):
     name: str
     extra: Mapping[str, Any] = extra_field()
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> InputArtifact:
-        """Read an ``InputArtifact`` wire object."""
-        return super().from_api(data)
-
     def to_api(self) -> InputArtifactTypeDef:
         """Write the wire object back, unknown members included."""
         if self.extra or self.name is ABSENT_STR:
@@ -435,11 +444,6 @@ class OutputArtifact(TypedWireModel["OutputArtifactOutputTypeDef"]):
     name: str
     files: tuple[str, ...] | None = None
     extra: Mapping[str, Any] = extra_field()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> OutputArtifact:
-        """Read an ``OutputArtifact`` wire object."""
-        return super().from_api(data)
 
     def to_api(self) -> OutputArtifactOutputTypeDef:
         """Write the wire object back, unknown members included."""
@@ -913,8 +917,9 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
         Raises:
             InvalidStructureError: the stage already has an action of that name.
             ActionNotFoundError: *before*/*after* names no action of this stage.
-            TypeError: both *before* and *after* were given.
+            TypeError: *action* is not an :class:`ActionDeclaration`, or both *before* and *after* were given.
         """
+        _require(action, ActionDeclaration, "the action to add")
         if self.has_action(action.name):
             raise InvalidStructureError(
                 f"stage {self.name!r} already has an action named {action.name!r}; "
@@ -929,10 +934,12 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
         Raises:
             ActionNotFoundError: no action has that name.
             InvalidStructureError: *action* is renamed to the name of another action of this stage.
+            TypeError: *action* is not an :class:`ActionDeclaration`.
         """
         position = _index(self.actions, name)
         if position < 0:
             raise self._missing_action(name)
+        _require(action, ActionDeclaration, f"the replacement of action {name!r}")
         if action.name != name and self.has_action(action.name):
             raise InvalidStructureError(
                 f"stage {self.name!r} already has an action named {action.name!r}; action names must be "
@@ -960,6 +967,7 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
         Raises:
             ActionNotFoundError: no action has that name.
             InvalidStructureError: *change* renames it to the name of another action of this stage.
+            TypeError: *change* returned something else than an :class:`ActionDeclaration`.
         """
         return self.replace_action(name, change(self.action(name)))
 
@@ -1181,8 +1189,9 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             InvalidStructureError: the pipeline already has a stage of that name.
             StageNotFoundError: *before*/*after* names no stage.
-            TypeError: both *before* and *after* were given.
+            TypeError: *stage* is not a :class:`StageDeclaration`, or both *before* and *after* were given.
         """
+        _require(stage, StageDeclaration, "the stage to add")
         if self.has_stage(stage.name):
             raise InvalidStructureError(
                 f"pipeline {self.name!r} already has a stage named {stage.name!r}; use replace_stage() to change it"
@@ -1196,10 +1205,12 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             StageNotFoundError: no stage has that name.
             InvalidStructureError: *stage* is renamed to the name of another stage.
+            TypeError: *stage* is not a :class:`StageDeclaration`.
         """
         position = _index(self.stages, name)
         if position < 0:
             raise self._missing_stage(name)
+        _require(stage, StageDeclaration, f"the replacement of stage {name!r}")
         if stage.name != name and self.has_stage(stage.name):
             raise InvalidStructureError(
                 f"pipeline {self.name!r} already has a stage named {stage.name!r}; stage names must be unique"
@@ -1225,6 +1236,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             StageNotFoundError: no stage has that name.
             InvalidStructureError: *change* renames it to the name of another stage.
+            TypeError: *change* returned something else than a :class:`StageDeclaration`.
         """
         return self.replace_stage(name, change(self.stage(name)))
 
@@ -1242,6 +1254,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: *before*/*after* names no action of that stage.
             InvalidStructureError: the stage already has an action of that name.
+            TypeError: *action* is not an :class:`ActionDeclaration`, or both *before* and *after* were given.
         """
         return self.map_stage(stage_name, lambda stage: stage.with_action(action, before=before, after=after))
 
@@ -1254,6 +1267,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: the stage has no action of that name.
             InvalidStructureError: *action* is renamed to the name of another action of the stage.
+            TypeError: *action* is not an :class:`ActionDeclaration`.
         """
         return self.map_stage(stage_name, lambda stage: stage.replace_action(action_name, action))
 
@@ -1275,6 +1289,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: the stage has no action of that name.
             InvalidStructureError: *change* renames it to the name of another action of the stage.
+            TypeError: *change* returned something else than an :class:`ActionDeclaration`.
         """
         return self.map_stage(stage_name, lambda stage: stage.map_action(action_name, change))
 
@@ -1360,9 +1375,10 @@ _parse_timestamp: Final = timestamp_parser(from_epoch=True, from_iso=True)
 class PipelineMetadata:
     """What ``GetPipeline`` says about a pipeline besides its declaration (its ``metadata``).
 
-    Timestamps are timezone-aware datetimes whatever form they were read from (epoch seconds on the wire,
-    ISO-8601 strings in files saved by some tools, datetimes in boto3 responses). ``raw_timestamps`` keeps
-    the values exactly as read, so ``to_api()`` writes unchanged timestamps back in their original form.
+    Timestamps are aware UTC datetimes whatever form they were read from (epoch seconds on the wire,
+    ISO-8601 strings in files saved by some tools, datetimes in the machine's zone in boto3 responses).
+    ``raw_timestamps`` keeps the values exactly as read, so ``to_api()`` writes unchanged timestamps back in
+    their original form.
     """
 
     pipeline_arn: str | None = None

@@ -112,7 +112,7 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     try:
         return parse_iso_timestamp(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

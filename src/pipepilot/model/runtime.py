@@ -8,8 +8,9 @@ dict back (members pipepilot does not know yet ride along in ``extra``; see :mod
 Status values are tolerant: a known string becomes its enum member, a value AWS added later stays a plain
 ``str``. Each enum is a ``str`` subclass, so ``execution.status == "Succeeded"`` works either way.
 
-Timestamps are the timezone-aware ``datetime`` objects boto3 returns; any other value in a timestamp member
-(a raw epoch number, say) is not converted but kept verbatim in ``extra``, so the round trip stays exact.
+Timestamps are aware UTC ``datetime`` objects (boto3 returns them in the machine's zone; an aware datetime
+equals the same moment in any zone, so ``to_api`` still gives back what was read). Any other value in a
+timestamp member (a raw epoch number, say) is not converted but kept verbatim in ``extra``.
 
 Approval tokens are secrets (anyone holding one can approve a release): they are never part of a
 ``repr`` and pipepilot never logs them.

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.model._wire import Member, extra_field, members, read_members, require_mapping
+from pipepilot.model._wire import Member, WireModel, extra_field, members
 from pipepilot.model.declaration import ExecutionMode, PipelineType
 
 if TYPE_CHECKING:
@@ -15,27 +15,20 @@ if TYPE_CHECKING:
 
 __all__ = ["PipelineSummary"]
 
-# boto3 hands over aware datetimes; a raw JSON body has epoch seconds. Anything else goes to ``extra``.
-_SUMMARY = members(
-    Member.string("name", "name", required=True),
-    Member.integer("version", "version"),
-    Member.enum("pipeline_type", "pipelineType", PipelineType),
-    Member.enum("execution_mode", "executionMode", ExecutionMode),
-    Member.timestamp("created", "created", from_epoch=True),
-    Member.timestamp("updated", "updated", from_epoch=True),
-)
-
 
 @attrs.frozen(kw_only=True)
-class PipelineSummary:
+class PipelineSummary(WireModel):
     """One pipeline as ``ListPipelines`` describes it: enough to pick pipelines without reading each one.
+
+    Read one item of the response's ``pipelines`` list with ``from_api``; ``to_api`` writes it back as read
+    (:class:`~pipepilot.errors.InvalidStructureError` if the item is not a mapping).
 
     Attributes:
         name: the pipeline name.
         version: the current structure version.
         pipeline_type: ``V1``/``V2`` (a plain ``str`` for a type AWS added later; ``None`` if not reported).
         execution_mode: ``SUPERSEDED``/``QUEUED``/``PARALLEL`` (same tolerance).
-        created / updated: timezone-aware datetimes.
+        created / updated: aware UTC datetimes.
         extra: members pipepilot does not model, kept verbatim.
     """
 
@@ -47,11 +40,14 @@ class PipelineSummary:
     updated: datetime | None = None
     extra: Mapping[str, Any] = extra_field()
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PipelineSummary:
-        """Read one item of ``ListPipelines``' ``pipelines`` list.
 
-        Raises:
-            InvalidStructureError: ``data`` is not a mapping.
-        """
-        return cls(**read_members(require_mapping(data, cls), *_SUMMARY))
+# boto3 hands over datetimes, a raw JSON body epoch seconds: both read as UTC datetimes. Anything else
+# goes to ``extra``.
+PipelineSummary._members = members(
+    Member.string("name", "name", required=True),
+    Member.integer("version", "version"),
+    Member.enum("pipeline_type", "pipelineType", PipelineType),
+    Member.enum("execution_mode", "executionMode", ExecutionMode),
+    Member.timestamp("created", "created", from_epoch=True),
+    Member.timestamp("updated", "updated", from_epoch=True),
+)
