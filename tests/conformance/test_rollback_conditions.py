@@ -390,6 +390,122 @@ def test_conditions_override_in_progress_before_entry_enters_stage(env: Env) -> 
     assert env.entered("Deploy", execution)
 
 
+# -- §2.11 conditions whose rules a test scripts (any provider) --------------------------------------------------
+
+
+def _alarm(result: str) -> dict[str, Any]:
+    """One condition holding one CloudWatchAlarm rule: it passes unless the test scripts it to fail."""
+    return {
+        "result": result,
+        "rules": [
+            {
+                "name": "ErrorsAlarm",
+                "ruleTypeId": {
+                    "category": "Rule",
+                    "owner": "AWS",
+                    "provider": "CloudWatchAlarm",
+                    "version": "1",
+                },
+                "configuration": {"AlarmName": "errors", "AlarmStates": "ALARM"},
+            }
+        ],
+    }
+
+
+def _alarm_fires(env: Env, *, times: int | None = 1) -> None:
+    env.aws.script_rule(
+        PIPELINE, "Deploy", "ErrorsAlarm", outcome="Failed", summary="errors is in ALARM", times=times
+    )
+
+
+def test_scripted_rule_before_entry_FAIL_fails_the_stage(env: Env) -> None:
+    """beforeEntry FAIL with a scripted failing rule: the stage and execution fail, no action of it runs,
+    and ListRuleExecutions reports the rule Failed with the script's summary."""
+    _alarm_fires(env)
+    execution = env.create(_gated(env, beforeEntry={"conditions": [_alarm("FAIL")]}))
+    env.run_until_status(execution, "Failed", "Succeeded")
+
+    assert env.status(execution) == "Failed"
+    assert not env.entered("Deploy", execution)
+    assert not env.entered("After", execution)
+    assert env.stage_latest("Deploy") == (execution, "Failed")
+    assert env.stage_state("Deploy")["beforeEntryConditionState"]["latestExecution"]["status"] == "Failed"
+    [rule] = env.cp.list_rule_executions(pipelineName=PIPELINE, filter={"pipelineExecutionId": execution})[
+        "ruleExecutionDetails"
+    ]
+    assert (rule["ruleName"], rule["status"]) == ("ErrorsAlarm", "Failed")
+    assert rule["output"]["executionResult"]["errorDetails"] == {
+        "code": "RuleFailed",
+        "message": "errors is in ALARM",
+    }
+
+
+def test_scripted_rule_before_entry_SKIP_skips_the_stage(env: Env) -> None:
+    """beforeEntry SKIP with a scripted failing rule: the stage is Skipped and the execution moves on."""
+    _alarm_fires(env)
+    execution = env.create(_gated(env, beforeEntry={"conditions": [_alarm("SKIP")]}))
+    env.run_until_status(execution, "Failed", "Succeeded")
+
+    assert env.status(execution) == "Succeeded"
+    assert not env.entered("Deploy", execution)
+    assert env.entered("After", execution)
+    assert env.stage_latest("Deploy") == (execution, "Skipped")
+
+
+def test_scripted_rule_on_success_FAIL_fails_after_actions_succeed(env: Env) -> None:
+    """onSuccess FAIL with a scripted failing rule: the actions succeed, then the stage and execution fail."""
+    _alarm_fires(env)
+    execution = env.create(_gated(env, onSuccess={"conditions": [_alarm("FAIL")]}))
+    env.run_until_status(execution, "Failed", "Succeeded")
+
+    assert env.status(execution) == "Failed"
+    assert env.runs_of("Deploy", "Deploy", execution)[0]["status"] == "Succeeded"
+    assert not env.entered("After", execution)
+    assert env.stage_state("Deploy")["onSuccessConditionState"]["latestExecution"]["status"] == "Failed"
+
+
+def test_scripted_rule_on_success_ROLLBACK_rolls_back(env: Env) -> None:
+    """onSuccess ROLLBACK: the rule passes for the first execution and, scripted to fail, rolls the second one
+    back to the first."""
+    good = env.create(_gated(env, onSuccess={"conditions": [_alarm("ROLLBACK")]}))
+    env.run_until_status(good, "Succeeded")
+    _alarm_fires(env)
+    bad = env.start()
+    env.run_until_status(bad, "Failed", "Succeeded")
+    env.run_until(lambda: len(env.summaries()) == 3, limit=HOUR, what="rollback started")
+
+    assert env.status(bad) == "Failed"
+    rollback = env.summaries()[0]
+    assert rollback["trigger"]["triggerType"] == "AutomatedRollback"
+    assert rollback["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == good
+
+
+@pytest.mark.parametrize("rule_passes", [True, False], ids=["rule-passes", "rule-fails"])
+def test_scripted_rule_on_failure_decides_the_rollback(env: Env, rule_passes: bool) -> None:
+    """onFailure ROLLBACK holding a rule: after a failed stage the rollback happens when the rule succeeds,
+    and not when it is scripted to fail (the execution stays Failed either way)."""
+    declaration = _gated(env, onFailure={"conditions": [_alarm("ROLLBACK")]})
+    good = env.create(declaration)
+    env.run_until_status(good, "Succeeded")
+    env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60, times=1)
+    if not rule_passes:
+        _alarm_fires(env)
+    bad = env.start()
+    env.run_until_status(bad, "Failed", "Succeeded")
+    env.aws.clock.advance(HOUR)
+
+    assert env.status(bad) == "Failed"
+    [rule] = env.cp.list_rule_executions(pipelineName=PIPELINE, filter={"pipelineExecutionId": bad})[
+        "ruleExecutionDetails"
+    ]
+    assert rule["status"] == ("Succeeded" if rule_passes else "Failed")
+    triggers = [summary["trigger"]["triggerType"] for summary in env.summaries()]
+    if rule_passes:
+        assert triggers == ["AutomatedRollback", "StartPipelineExecution", "CreatePipeline"]
+    else:
+        assert triggers == ["StartPipelineExecution", "CreatePipeline"]
+
+
 # -- §8.1 ListRuleExecutions ----------------------------------------------------------------------------------
 
 

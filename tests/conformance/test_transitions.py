@@ -176,6 +176,24 @@ def test_transition_repeat_disable_and_enable_succeed(env: Env) -> None:
     assert env.stage_state("Deploy")["inboundTransitionState"]["disabledReason"] == "second"
 
 
+def test_transition_redisable_records_its_own_moment_but_keeps_the_30_day_clock(env: Env) -> None:
+    """A second disable (a new reason) is a change: lastChangedAt moves with lastChangedBy and the reason,
+    while T4's 30 days still count from the first disable."""
+    execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
+    _disable(env, "Deploy", reason="first")
+    env.aws.clock.advance(20 * DAY)
+    _disable(env, "Deploy", reason="second")
+    state = env.stage_state("Deploy")["inboundTransitionState"]
+    assert state["disabledReason"] == "second"
+    assert ts(state["lastChangedAt"]) == pytest.approx(env.now())
+
+    env.aws.clock.advance(11 * DAY)  # 31 days after the first disable, 11 after the second
+    _enable(env, "Deploy")
+    env.aws.clock.advance(HOUR)
+    assert not env.entered("Deploy", execution)
+    assert env.status(execution) == "Cancelled"
+
+
 def test_transition_outbound_blocks_entry_to_next_stage(env: Env) -> None:
     """Disabling Build's Outbound transition keeps executions from moving on to Deploy [U: engine choice]."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))

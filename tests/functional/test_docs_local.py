@@ -110,11 +110,14 @@ def _queued_pipeline(aws: pipepilot.local.OfflineAWS) -> None:
     )
 
 
-def test_documented_settings_recipe_takes_effect() -> None:
-    """The doc's way of changing CodePipelineSettings changes what the engine does (here: the cap)."""
-    change_settings = _run_example("settings")["change_codepipeline_settings"]
-    with pipepilot.local.offline() as aws:
-        change_settings(aws, concurrent_execution_cap=1)
+@pytest.mark.parametrize("way", ["offline-option", "assignment"])
+def test_documented_settings_recipe_takes_effect(way: str) -> None:
+    """Both documented ways of changing CodePipelineSettings (the offline() option, assigning
+    aws.codepipeline_settings) change what the engine does (here: the cap)."""
+    capped = CodePipelineSettings(concurrent_execution_cap=1)
+    with pipepilot.local.offline(codepipeline_settings=capped if way == "offline-option" else None) as aws:
+        if way == "assignment":
+            aws.codepipeline_settings = attrs.evolve(aws.codepipeline_settings, concurrent_execution_cap=1)
         _queued_pipeline(aws)  # CreatePipeline starts the first execution: the cap is reached
         with pytest.raises(ClientError) as caught:
             aws.client("codepipeline").start_pipeline_execution(name="queued")
@@ -122,6 +125,16 @@ def test_documented_settings_recipe_takes_effect() -> None:
     with pipepilot.local.offline() as aws:  # control: the default cap lets the second execution start
         _queued_pipeline(aws)
         aws.client("codepipeline").start_pipeline_execution(name="queued")
+
+
+def test_settings_example_uses_the_public_option() -> None:
+    """The doc's settings example goes through offline(codepipeline_settings=...) and
+    aws.codepipeline_settings, not engine internals."""
+    example = _examples()["settings"]
+    assert "codepipeline_settings=" in example
+    assert "aws.codepipeline_settings =" in example
+    assert "world" not in example
+    assert "runtime" not in example
 
 
 # -- the tables ---------------------------------------------------------------------------------------

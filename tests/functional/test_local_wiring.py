@@ -19,8 +19,9 @@ from moto.core.botocore_stubber import BotocoreStubber
 from moto.core.models import botocore_stubber
 
 import pipepilot.local
+import pipepilot.local.codepipeline
 from pipepilot._time import SYSTEM_TIME, current_time_source
-from pipepilot.local import _wiring
+from pipepilot.local import CodePipelineSettings, _wiring
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -271,6 +272,7 @@ def test_the_handle_refuses_use_outside_its_context() -> None:
         ({"account_id": "42"}, ValueError),
         ({"speed": 0}, ValueError),
         ({"seed": "x"}, TypeError),
+        ({"codepipeline_settings": {"concurrent_execution_cap": 1}}, TypeError),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], error: type[Exception]) -> None:
@@ -399,3 +401,133 @@ def test_importing_the_plugin_and_package_loads_no_engine_or_moto() -> None:
         "pipepilot.local.codepipeline",
     }
     assert loaded & heavy == set()
+
+
+# -- the default region of plain clients ----------------------------------------------------------------------
+
+
+def test_plain_client_defaults_to_the_context_region_without_an_environment_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With AWS_DEFAULT_REGION unset, boto3.client("codepipeline") inside offline() uses the context's region
+    (instead of raising NoRegionError) and reaches that region's engine."""
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    with pipepilot.local.offline(region="eu-west-1") as aws:
+        client = boto3.client("codepipeline")
+        assert client.meta.region_name == "eu-west-1"
+        assert client.list_pipelines()["pipelines"] == []
+        assert "eu-west-1" in aws.world._codepipeline
+        assert boto3.client("s3").meta.region_name == "eu-west-1"
+
+
+def test_an_environment_or_explicit_region_still_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_DEFAULT_REGION (even when set inside the context) and region_name= override the context's region."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-west-2")
+    with pipepilot.local.offline(region="eu-west-1"):
+        assert boto3.client("codepipeline").meta.region_name == "us-west-2"
+        monkeypatch.delenv("AWS_DEFAULT_REGION")
+        assert boto3.client("codepipeline").meta.region_name == "eu-west-1"
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+        assert boto3.client("codepipeline").meta.region_name == "ap-south-1"
+        assert boto3.client("codepipeline", region_name="sa-east-1").meta.region_name == "sa-east-1"
+
+
+# -- CodePipeline settings ------------------------------------------------------------------------------------
+
+
+def test_codepipeline_settings_option_reaches_every_region_engine() -> None:
+    """offline(codepipeline_settings=...) is what the engine of every region runs with."""
+    settings = CodePipelineSettings(concurrent_execution_cap=3, waiting_status_on_update="Failed")
+    with pipepilot.local.offline(codepipeline_settings=settings) as aws:
+        assert aws.codepipeline_settings is settings
+        assert aws.world.codepipeline().settings is settings
+        assert aws.world.codepipeline("eu-west-1").runtime.settings is settings
+
+
+def test_codepipeline_settings_assignment_applies_to_existing_and_new_engines(aws: OfflineAWS) -> None:
+    """Assigning aws.codepipeline_settings changes engines already serving and those created later;
+    anything but a CodePipelineSettings is refused and changes nothing."""
+    existing = aws.world.codepipeline()
+    changed = CodePipelineSettings(approval_timeout_seconds=300.0)
+    aws.codepipeline_settings = changed
+    assert existing.settings is changed
+    assert aws.world.codepipeline("ap-south-1").settings is changed
+    with pytest.raises(TypeError):
+        aws.codepipeline_settings = {"approval_timeout_seconds": 1.0}  # type: ignore[assignment]
+    assert aws.codepipeline_settings is changed
+    assert existing.settings is changed
+
+
+def test_decorated_functions_get_the_settings_too() -> None:
+    """@offline(codepipeline_settings=...) gives each call a fresh world running those settings."""
+    settings = CodePipelineSettings(pipeline_limit=7)
+
+    @pipepilot.local.offline(codepipeline_settings=settings)
+    def limit() -> int:
+        return pipepilot.local.active().world.codepipeline().settings.pipeline_limit
+
+    assert limit() == 7
+
+
+@pytest.mark.pipepilot_offline(codepipeline_settings=CodePipelineSettings(concurrent_execution_cap=2))
+def test_pytest_marker_sets_codepipeline_settings(offline_aws: OfflineAWS) -> None:
+    """The fixture's marker accepts codepipeline_settings like offline() does."""
+    assert offline_aws.world.codepipeline().settings.concurrent_execution_cap == 2
+
+
+def test_engines_are_created_once_per_region_under_concurrency(
+    aws: OfflineAWS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two threads asking for a new region's engine at once get the same engine (a fleet's worker threads
+    and the test thread may both be first), so no request's state is kept where nobody else looks."""
+    import threading
+
+    original = pipepilot.local.codepipeline.CodePipelineEngine.__init__
+
+    def slow_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.05)  # widen the window between "no engine yet" and "engine stored"
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipepilot.local.codepipeline.CodePipelineEngine, "__init__", slow_init)
+    start = threading.Barrier(2)
+    engines: list[object] = []
+
+    def ask() -> None:
+        start.wait()
+        engines.append(aws.world.codepipeline("eu-north-1"))
+
+    workers = [threading.Thread(target=ask) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(engines) == 2
+    assert engines[0] is engines[1] is aws.world.codepipeline("eu-north-1")
+
+
+# -- scripting condition rules --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"outcome": "Maybe"}, ValueError),
+        ({"duration": -1.0}, ValueError),
+        ({"times": 0}, ValueError),
+    ],
+)
+def test_script_rule_refuses_bad_options(
+    aws: OfflineAWS, options: dict[str, Any], error: type[Exception]
+) -> None:
+    """script_rule rejects an unknown outcome, a negative duration or times below 1, and registers nothing."""
+    with pytest.raises(error):
+        aws.script_rule("p", "Deploy", "Alarm", **options)
+    assert aws.world.scripts.rule_outcome("p", "Deploy", "Alarm") is None
+
+
+def test_script_rule_returns_the_registered_script(aws: OfflineAWS) -> None:
+    """script_rule returns the RuleScript the engine will consume, one use per evaluation."""
+    script = aws.script_rule("p", "Deploy", "Alarm", outcome="Failed", summary="in ALARM", times=1)
+    assert isinstance(script, pipepilot.local.RuleScript)
+    assert aws.world.scripts.rule_outcome("p", "Deploy", "Alarm") is script
+    assert aws.world.scripts.rule_outcome("p", "Deploy", "Alarm") is None

@@ -41,23 +41,44 @@ class Script:
     output_variables: Mapping[str, str] | None = None
 
 
+@attrs.frozen(kw_only=True)
+class RuleScript:
+    outcome: str = "Succeeded"
+    duration: float | None = None
+    summary: str | None = None
+
+
+def _take(entries: list[tuple[Any, int | None]] | None) -> Any:
+    if not entries:
+        return None
+    script, times = entries[0]
+    if times is not None:
+        if times <= 1:
+            entries.pop(0)
+        else:
+            entries[0] = (script, times - 1)
+    return script
+
+
 class Scripts:
     def __init__(self) -> None:
         self.queue: dict[tuple[str, str, str], list[tuple[Script, int | None]]] = {}
+        self.rules: dict[tuple[str, str, str], list[tuple[RuleScript, int | None]]] = {}
 
     def add(self, pipeline: str, stage: str, action: str, script: Script, times: int | None = None) -> None:
         self.queue.setdefault((pipeline, stage, action), []).append((script, times))
 
+    def add_rule(
+        self, pipeline: str, stage: str, rule: str, script: RuleScript, times: int | None = None
+    ) -> None:
+        self.rules.setdefault((pipeline, stage, rule), []).append((script, times))
+
     def action_outcome(self, pipeline: str, stage: str, action: str, /) -> Script | None:
-        entries = self.queue.get((pipeline, stage, action))
-        if not entries:
-            return None
-        script, times = entries[0]
-        if times is not None:
-            if times <= 1:
-                entries.pop(0)
-            else:
-                entries[0] = (script, times - 1)
+        script: Script | None = _take(self.queue.get((pipeline, stage, action)))
+        return script
+
+    def rule_outcome(self, pipeline: str, stage: str, rule: str, /) -> RuleScript | None:
+        script: RuleScript | None = _take(self.rules.get((pipeline, stage, rule)))
         return script
 
 
@@ -1517,3 +1538,180 @@ def test_a_handler_calling_back_sees_consistent_state(h: Harness) -> None:
     h.create(lambda_pipeline())
     h.clock.run_until_idle()
     assert observed == ["InProgress"]
+
+
+# -- review follow-ups: scripted rules, settings, secrets, rollback loops ---------------------------------
+
+
+def _alarm_rule(name: str = "Alarm") -> dict[str, Any]:
+    return {
+        "name": name,
+        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
+        "configuration": {"AlarmName": "errors"},
+    }
+
+
+def test_a_scripted_rule_fails_its_condition_once_then_rules_succeed(h: Harness) -> None:
+    """A rule of any provider scripted Failed fails its condition (RuleFailed, the script's summary as
+    message, after the scripted duration); once its one use is spent the rule succeeds again."""
+    deploy = deploy_stage(beforeEntry={"conditions": [{"result": "FAIL", "rules": [_alarm_rule()]}]})
+    h.world.scripts.add_rule(
+        "sr", "Deploy", "Alarm", RuleScript(outcome="Failed", duration=30, summary="errors in ALARM"), times=1
+    )
+    e1 = h.create(pipeline("sr", source_stage(), deploy, pipelineType="V2"))
+    h.clock.run_until_idle()
+    assert h.status("sr", e1) == "Failed"
+    assert not [r for r in h.action_runs("sr", e1) if r["stageName"] == "Deploy"]
+    [rule] = h.call("ListRuleExecutions", pipelineName="sr")["ruleExecutionDetails"]
+    assert rule["status"] == "Failed"
+    assert rule["output"]["executionResult"]["errorDetails"] == {
+        "code": "RuleFailed",
+        "message": "errors in ALARM",
+    }
+    assert rule["output"]["executionResult"]["externalExecutionSummary"] == "errors in ALARM"
+    assert rule["lastUpdateTime"] - rule["startTime"] == 30
+    e2 = h.start("sr")
+    h.clock.run_until_idle()
+    assert h.status("sr", e2) == "Succeeded"
+
+
+def test_a_failed_rollback_is_not_rolled_back_again(h: Harness) -> None:
+    """onFailure ROLLBACK rolls a failed execution back once; when the rollback fails too, nothing more starts
+    (before, each failed rollback started another one, for ever)."""
+    good = h.create(
+        pipeline("rb", source_stage(), deploy_stage(onFailure={"result": "ROLLBACK"}), pipelineType="V2")
+    )
+    h.clock.run_until_idle()
+    h.world.scripts.add("rb", "Deploy", "Ship", Script(outcome="Failed", duration=10))  # every run fails
+    bad = h.start("rb")
+    h.clock.run_until_idle(limit=3600.0)
+    summaries = h.executions("rb")
+    assert [(s["trigger"]["triggerType"], s["status"]) for s in summaries] == [
+        ("AutomatedRollback", "Failed"),
+        ("StartPipelineExecution", "Failed"),
+        ("CreatePipeline", "Succeeded"),
+    ]
+    assert [s["pipelineExecutionId"] for s in summaries[1:]] == [bad, good]
+    assert h.clock.pending() == 0
+
+
+def test_engine_settings_have_one_source_of_truth(h: Harness) -> None:
+    """Assigning engine.settings changes what the runtime does at once (here: the default approval timeout);
+    anything but a CodePipelineSettings is refused with TypeError."""
+    h.engine.settings = attrs.evolve(h.engine.settings, approval_timeout_seconds=600.0)
+    assert h.engine.settings is h.engine.runtime.settings
+    e1 = h.create(approval_pipeline())
+    h.advance(5 + 599)  # the source takes 5 s, then the approval waits
+    assert h.status("ap", e1) == "InProgress"
+    h.advance(2)
+    assert h.status("ap", e1) == "Failed"
+    with pytest.raises(TypeError):
+        h.engine.settings = {"approval_timeout_seconds": 60}  # type: ignore[assignment]
+    assert h.engine.settings.approval_timeout_seconds == 600.0
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"concurrent_execution_cap": 0}, ValueError),
+        ({"concurrent_execution_cap": 2.5}, TypeError),
+        ({"pipeline_limit": -1}, ValueError),
+        ({"default_pipeline_type": "V3"}, ValueError),
+        ({"waiting_status_on_update": "Stopped"}, ValueError),
+        ({"approval_timeout_seconds": -1.0}, ValueError),
+        ({"lambda_errors_fail_action": "yes"}, TypeError),
+    ],
+)
+def test_settings_refuse_values_out_of_range(changes: dict[str, Any], error: type[Exception]) -> None:
+    """CodePipelineSettings rejects a bad value with a typed error instead of misbehaving later."""
+    with pytest.raises(error):
+        CodePipelineSettings(**changes)
+
+
+def _secret_pipeline() -> dict[str, Any]:
+    github = action(
+        "Fetch",
+        "Source",
+        "GitHub",
+        owner="ThirdParty",
+        outputs=("src",),
+        config={"Owner": "octo", "Repo": "app", "Branch": "main", "OAuthToken": "ghp_TOPSECRET0123456789"},
+    )
+    gate = {
+        "name": "OnlyMain",
+        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1"},
+        "configuration": {"Variable": "#{variables.BRANCH}", "Value": "main", "Operator": "EQ"},
+    }
+    invoke = action("Check", "Invoke", "Lambda", config={"FunctionName": "unanswered"})
+    review = {
+        "name": "Review",
+        "actions": [action("Approve", "Approval", "Manual"), invoke],
+        "beforeEntry": {"conditions": [{"result": "FAIL", "rules": [gate]}]},
+    }
+    return pipeline(
+        "sec",
+        {"name": "Source", "actions": [github]},
+        review,
+        pipelineType="V2",
+        variables=[{"name": "BRANCH", "defaultValue": "main"}],
+    )
+
+
+def test_records_never_show_secrets_in_their_repr(h: Harness) -> None:
+    """repr() of every engine record is short and shows no approval token, job nonce, artifact credential or
+    OAuthToken, although the records form a graph that reaches all of them (reprs end up in logs)."""
+    h.create(_secret_pipeline())
+    h.advance(60)
+    record = h.engine._pipelines["sec"]
+    [token] = record.approvals
+    [job] = h.engine.runtime.jobs.values()
+    secrets = [token, job.nonce, *job.credentials.values(), "ghp_TOPSECRET0123456789"]
+    [execution] = record.executions.values()
+    stage_run = execution.stage_runs["Review"]
+    records: list[object] = [
+        record,
+        record.current,
+        *record.current.stages,
+        *record.current.stages[0].actions,
+        *record.slots.values(),
+        execution,
+        stage_run,
+        *stage_run.current.values(),
+        *stage_run.conditions.values(),
+        *execution.rule_runs,
+        job,
+    ]
+    for item in records:
+        shown = repr(item)
+        assert len(shown) < 200, shown
+        assert not [secret for secret in secrets if secret in shown], shown
+
+
+def test_list_action_executions_masks_secret_configuration(h: Harness) -> None:
+    """ListActionExecutions shows an OAuthToken as GetPipeline does, masked, in both configurations."""
+    e1 = h.create(_secret_pipeline())
+    h.advance(60)
+    [source] = [r for r in h.action_runs("sec", e1) if r["actionName"] == "Fetch"]
+    assert source["input"]["configuration"]["OAuthToken"] == "****"
+    assert source["input"]["resolvedConfiguration"]["OAuthToken"] == "****"
+    assert source["input"]["configuration"]["Repo"] == "app"
+    assert "ghp_TOPSECRET" not in json.dumps(h.call("ListActionExecutions", pipelineName="sec"))
+
+
+def test_approval_errors_never_repeat_the_token(h: Harness) -> None:
+    """A token refused for the wrong action, or resent after its answer, is not echoed in the error message
+    (it may be another action's live token, and error messages end up in logs)."""
+    second = action("Second", "Approval", "Manual")
+    declared = approval_pipeline()
+    declared["stages"][1]["actions"].append(second)
+    h.create(declared)
+    h.advance(10)
+    token = pending_token(h)
+    answer = {"pipelineName": "ap", "stageName": "Gate", "result": {"status": "Approved", "summary": ""}}
+    wrong_action = h.error("PutApprovalResult", actionName="Second", token=token, **answer)
+    assert wrong_action.code == "InvalidApprovalTokenException"
+    h.call("PutApprovalResult", actionName="Approve", token=token, **answer)
+    resent = h.error("PutApprovalResult", actionName="Approve", token=token, **answer)
+    assert resent.code == "ApprovalAlreadyCompletedException"
+    assert token not in wrong_action.message
+    assert token not in resent.message

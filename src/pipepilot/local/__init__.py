@@ -39,18 +39,21 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.config import Config
 
+    from pipepilot.local._cp_world import CodePipelineSettings
     from pipepilot.local._errors import ServiceError
-    from pipepilot.local._world import ActionScript, BuildScript, LambdaHandler, World
+    from pipepilot.local._world import ActionScript, BuildScript, LambdaHandler, RuleScript, World
     from pipepilot.local.clock import VirtualClock
     from pipepilot.local.faults import FaultPlan, FaultRule, InjectedFault
 
 __all__ = [
     "ActionScript",
     "BuildScript",
+    "CodePipelineSettings",
     "FaultPlan",
     "FaultRule",
     "InjectedFault",
     "OfflineAWS",
+    "RuleScript",
     "ServiceError",
     "VirtualClock",
     "active",
@@ -70,9 +73,11 @@ _DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: no MOTO_ACCOUNT_
 _LAZY = {
     "ActionScript": "pipepilot.local._world",
     "BuildScript": "pipepilot.local._world",
+    "CodePipelineSettings": "pipepilot.local._cp_world",
     "FaultPlan": "pipepilot.local.faults",
     "FaultRule": "pipepilot.local.faults",
     "InjectedFault": "pipepilot.local.faults",
+    "RuleScript": "pipepilot.local._world",
     "ServiceError": "pipepilot.local._errors",
     "VirtualClock": "pipepilot.local.clock",
 }
@@ -101,7 +106,8 @@ class OfflineAWS:
 
     Use it as a context manager (``with offline() as aws:``) or a decorator (``@offline()``; inside, call
     :func:`active` for the handle). Each entry starts a fresh world: moto reset, no pipelines, no builds,
-    the virtual clock at ``start``. Attributes below are available while it is active.
+    the virtual clock at ``start``. ``boto3.client(...)`` inside it defaults to ``region`` when neither the
+    call nor the environment names one. Attributes below are available while it is active.
 
     Not re-entrant: only one context can be active in a process at a time (botocore's hook and the time
     source are process-wide). Entering a second one raises ``RuntimeError``.
@@ -115,6 +121,7 @@ class OfflineAWS:
         seed: int = 0,
         speed: float | None = None,
         start: float | datetime | None = None,
+        codepipeline_settings: CodePipelineSettings | None = None,
     ) -> None:
         if not isinstance(region, str) or not _REGION.fullmatch(region):
             raise ValueError(f"region must be an AWS region name such as 'us-east-1', not {region!r}")
@@ -128,11 +135,16 @@ class OfflineAWS:
             if start.tzinfo is None:
                 raise ValueError("start must be an aware datetime (e.g. tzinfo=timezone.utc)")
             start = start.timestamp()
+        if codepipeline_settings is not None:
+            from pipepilot.local._cp_world import checked_settings
+
+            checked_settings(codepipeline_settings)
         self.region = region
         self.account_id = account_id
         self.seed = seed
         self.speed = speed
         self.start = start
+        self._codepipeline_settings = codepipeline_settings
         self._world: World | None = None
         self._faults: FaultPlan | None = None
         self._stack: ExitStack | None = None
@@ -187,12 +199,18 @@ class OfflineAWS:
         import boto3
 
         previous_session = boto3.DEFAULT_SESSION
-        boto3.DEFAULT_SESSION = _new_session(None)
+        boto3.DEFAULT_SESSION = _new_session(None, fallback_region=self.region)
         stack.callback(setattr, boto3, "DEFAULT_SESSION", previous_session)
         _wiring.install()
         start = DEFAULT_START if self.start is None else self.start
         clock = VirtualClock(start=start, speed=self.speed, seed=self.seed)
-        world = World(region=self.region, account_id=self.account_id, seed=self.seed, clock=clock)
+        world = World(
+            region=self.region,
+            account_id=self.account_id,
+            seed=self.seed,
+            clock=clock,
+            codepipeline_settings=self._codepipeline_settings,
+        )
         faults = FaultPlan(seed=self.seed)
         _wiring.ROUTER.activate(world, faults)
         stack.callback(_wiring.ROUTER.deactivate)
@@ -237,7 +255,12 @@ class OfflineAWS:
 
     def _copy(self) -> OfflineAWS:
         return OfflineAWS(
-            region=self.region, account_id=self.account_id, seed=self.seed, speed=self.speed, start=self.start
+            region=self.region,
+            account_id=self.account_id,
+            seed=self.seed,
+            speed=self.speed,
+            start=self.start,
+            codepipeline_settings=self._codepipeline_settings,
         )
 
     # -- state -----------------------------------------------------------------------------------------
@@ -288,6 +311,23 @@ class OfflineAWS:
         self.world.verify_roles = bool(value)
 
     @property
+    def codepipeline_settings(self) -> CodePipelineSettings:
+        """The CodePipeline engines' choices where AWS's behaviour is unconfirmed (timeouts, caps, ...).
+
+        Assign a new :class:`CodePipelineSettings` to change them for every region at once, e.g.
+        ``aws.codepipeline_settings = attrs.evolve(aws.codepipeline_settings, concurrent_execution_cap=5)``;
+        or pass ``codepipeline_settings=`` to :func:`offline`.
+
+        Raises:
+            TypeError: (on assignment) the value is not a ``CodePipelineSettings``.
+        """
+        return self.world.codepipeline_settings
+
+    @codepipeline_settings.setter
+    def codepipeline_settings(self, settings: CodePipelineSettings) -> None:
+        self.world.codepipeline_settings = settings
+
+    @property
     def max_concurrent_builds(self) -> int | None:
         """In-progress builds allowed per region before StartBuild answers AccountLimitExceededException."""
         return self.world.max_concurrent_builds
@@ -321,12 +361,10 @@ class OfflineAWS:
         ``times=None`` applies to every later run once those are used up.
 
         Raises:
-            ValueError: an unknown ``outcome`` or a ``times`` below 1.
+            ValueError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1.
         """
         from pipepilot.local._world import ActionScript
 
-        if duration is not None and duration < 0:
-            raise ValueError(f"duration cannot be negative ({duration!r})")
         script = ActionScript(
             pipeline=pipeline,
             stage=stage,
@@ -341,6 +379,45 @@ class OfflineAWS:
             times=times,
         )
         self.world.scripts.add_action(script)
+        return script
+
+    def script_rule(
+        self,
+        pipeline: str,
+        stage: str,
+        rule: str,
+        *,
+        outcome: Literal["Succeeded", "Failed"] = "Succeeded",
+        duration: float | None = None,
+        summary: str | None = None,
+        times: int | None = None,
+    ) -> RuleScript:
+        """Script how evaluations of one stage-condition rule end (any provider, any condition block).
+
+        ``rule`` is the rule's ``name`` in a ``beforeEntry``, ``onSuccess`` or ``onFailure`` condition of
+        ``stage``. A ``"Failed"`` rule fails its condition, which then applies its ``result`` as §2.11 says
+        (``FAIL`` fails the stage, ``SKIP`` skips it, ``ROLLBACK`` on ``onSuccess`` rolls it back; an
+        ``onFailure`` condition applies its result only when its rules succeed). ``duration`` is the
+        evaluation's virtual seconds (default ``default_durations["Rule:<provider>"]``, else 0);
+        ``summary`` is shown on the rule (and is the error message of a failed one). ``times`` works as in
+        :meth:`script_action`. Without a script, ``VariableCheck`` rules compare their variables and every
+        other provider succeeds.
+
+        Raises:
+            ValueError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1.
+        """
+        from pipepilot.local._world import RuleScript
+
+        script = RuleScript(
+            pipeline=pipeline,
+            stage=stage,
+            rule=rule,
+            outcome=outcome,
+            duration=duration,
+            summary=summary,
+            times=times,
+        )
+        self.world.scripts.add_rule(script)
         return script
 
     def script_build(
@@ -415,17 +492,15 @@ class OfflineAWS:
         Starts an execution when the pipeline's triggers / change detection match, as a real push would;
         returns that execution's id, or None when nothing started.
         """
-        world = self.world
-        with world.clock.lock:
-            return world.codepipeline(region).push_revision(
-                pipeline,
-                action,
-                revision_id,
-                branch=branch,
-                file_paths=tuple(file_paths),
-                tag=tag,
-                summary=summary,
-            )
+        return self.world.codepipeline(region).push_revision(
+            pipeline,
+            action,
+            revision_id,
+            branch=branch,
+            file_paths=tuple(file_paths),
+            tag=tag,
+            summary=summary,
+        )
 
     # -- clients ---------------------------------------------------------------------------------------
 
@@ -451,14 +526,17 @@ _loader_lock = threading.Lock()
 _loader: Any = None
 
 
-def _new_session(region: str | None) -> Any:
+def _new_session(region: str | None, *, fallback_region: str | None = None) -> Any:
     """A fresh boto3 session sharing one botocore data loader, so models are parsed once per process.
 
     Creating a client reads and parses several large JSON files (a third of a second); the loader caches
     them. Everything else about the session is new, as with ``boto3.session.Session()``.
+    ``fallback_region`` is the region of clients for which neither the call, the environment
+    (``AWS_DEFAULT_REGION``) nor the config file names one; unlike ``region`` it never overrides them.
     """
     global _loader
     import boto3
+    import botocore.configprovider
     import botocore.loaders
     import botocore.session
 
@@ -468,6 +546,18 @@ def _new_session(region: str | None) -> Any:
         loader = _loader
     core = botocore.session.Session()
     core.register_component("data_loader", loader)
+    if fallback_region is not None:
+        # Last in botocore's own chain, which is read per client: an AWS_DEFAULT_REGION set later wins too.
+        store = core.get_component("config_store")
+        store.set_config_provider(
+            "region",
+            botocore.configprovider.ChainProvider(
+                providers=[
+                    store.get_config_provider("region"),
+                    botocore.configprovider.ConstantProvider(fallback_region),
+                ]
+            ),
+        )
     return boto3.session.Session(botocore_session=core, region_name=region)
 
 
@@ -485,20 +575,31 @@ def offline(
     seed: int = 0,
     speed: float | None = None,
     start: float | datetime | None = None,
+    codepipeline_settings: CodePipelineSettings | None = None,
 ) -> OfflineAWS:
     """An offline AWS: use as ``with offline() as aws:`` or as a ``@offline()`` decorator.
 
-    ``region`` and ``account_id`` are the defaults the world lives in (clients may use other regions).
+    ``region`` and ``account_id`` are the defaults the world lives in (clients may use other regions);
+    ``boto3.client(...)`` inside the context uses ``region`` unless the environment (or the call) names one.
     ``seed`` makes ids, tokens and fault plans reproducible. ``start`` sets the virtual clock's start
     (epoch seconds or an aware datetime; default 2026-01-01T00:00:00Z). ``speed`` turns on real-time mode:
     virtual time follows the wall clock ``speed`` times faster (for demos), instead of moving only when
-    advanced.
+    advanced. ``codepipeline_settings`` (a :class:`CodePipelineSettings`) changes the CodePipeline engines'
+    choices where AWS's behaviour is unconfirmed: timeouts, caps, the status of cancelled waiters.
 
     Raises:
         ValueError: a malformed region, account id, speed or start.
+        TypeError: ``codepipeline_settings`` is not a ``CodePipelineSettings``.
         RuntimeError: (on entry) another context is already active.
     """
-    return OfflineAWS(region=region, account_id=account_id, seed=seed, speed=speed, start=start)
+    return OfflineAWS(
+        region=region,
+        account_id=account_id,
+        seed=seed,
+        speed=speed,
+        start=start,
+        codepipeline_settings=codepipeline_settings,
+    )
 
 
 def active() -> OfflineAWS:
@@ -529,30 +630,42 @@ def patch_client(client: BaseClient) -> BaseClient:
 _SERVICES = (("codepipeline", "CodePipeline"), ("codebuild", "CodeBuild"))
 
 
+def _operation_coverage() -> list[tuple[str, list[tuple[str, bool]]]]:
+    """Per service (CodePipeline, then CodeBuild): its title and ``(operation, answered)`` pairs by name.
+
+    The operations come from botocore's service models, "answered" from the engines themselves, so the
+    result always matches the installed versions. Nothing starts (no moto, no clock).
+    """
+    from pipepilot.local._world import World
+    from pipepilot.model._shapes import service_model
+
+    world = World()
+    coverage: list[tuple[str, list[tuple[str, bool]]]] = []
+    for service, title in _SERVICES:
+        engine = world.engine(service)
+        names = sorted(service_model(service).operation_names)
+        coverage.append((title, [(name, engine.implements(name)) for name in names]))
+    return coverage
+
+
 def coverage_table() -> str:
     """A Markdown table of every CodePipeline and CodeBuild operation and whether the engine answers it.
 
     Operations not answered get ``UnknownOperationException`` inside :func:`offline` (they never fall
     through to moto, which keeps pipelines and projects of its own).
     """
-    from pipepilot.local._world import World
-    from pipepilot.model._shapes import service_model
-
-    world = World()
     sections: list[str] = []
-    for service, title in _SERVICES:
-        engine = world.engine(service)
-        names = sorted(service_model(service).operation_names)
-        answered = sum(1 for name in names if engine.implements(name))
+    for title, operations in _operation_coverage():
+        answered = sum(done for _, done in operations)
         lines = [
-            f"### {title}: {answered} of {len(names)} operations answered",
+            f"### {title}: {answered} of {len(operations)} operations answered",
             "",
             "| Operation | Offline engine |",
             "|---|---|",
         ]
         lines += [
-            f"| `{name}` | {'answered' if engine.implements(name) else 'not emulated (UnknownOperationException)'} |"
-            for name in names
+            f"| `{name}` | {'answered' if done else 'not emulated (UnknownOperationException)'} |"
+            for name, done in operations
         ]
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"

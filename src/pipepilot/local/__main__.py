@@ -19,23 +19,16 @@ if TYPE_CHECKING:
 
 __all__ = ["coverage_text", "main"]
 
-# (botocore service name, title) in the order coverage_table() uses.
-_SERVICES = (("codepipeline", "CodePipeline"), ("codebuild", "CodeBuild"))
-
 
 def coverage_text() -> str:
     """The coverage of both engines as plain text: a heading per service, then ``+``/``-`` per operation."""
-    from pipepilot.local._world import World
-    from pipepilot.model._shapes import service_model
+    from pipepilot.local import _operation_coverage
 
-    world = World()
     sections: list[str] = []
-    for service, title in _SERVICES:
-        engine = world.engine(service)
-        names = sorted(service_model(service).operation_names)
-        answered = [engine.implements(name) for name in names]
-        lines = [f"{title}: {sum(answered)} of {len(names)} operations answered"]
-        lines += [f"  {'+' if done else '-'} {name}" for name, done in zip(names, answered, strict=True)]
+    for title, operations in _operation_coverage():
+        answered = sum(done for _, done in operations)
+        lines = [f"{title}: {answered} of {len(operations)} operations answered"]
+        lines += [f"  {'+' if done else '-'} {name}" for name, done in operations]
         sections.append("\n".join(lines))
     footer = "Operations marked - are not emulated: inside pipepilot.local.offline() they answer UnknownOperationException."
     return "\n\n".join([*sections, footer]) + "\n"

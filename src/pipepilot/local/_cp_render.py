@@ -9,7 +9,10 @@ from pipepilot.local._cp_state import (
     IN_PROGRESS,
     KIND_CODEBUILD,
     KIND_SOURCE,
+    MASK,
     MODE_PARALLEL,
+    MODE_SUPERSEDED,
+    SECRET_KEYS,
     ActionDef,
     ActionRun,
     ConditionRun,
@@ -36,6 +39,14 @@ _CONDITION_FIELDS = (
     ("onSuccess", "onSuccessConditionState"),
     ("onFailure", "onFailureConditionState"),
 )
+
+
+def _masked(configuration: dict[str, str]) -> dict[str, str]:
+    """A copy of an action configuration with secret values (``OAuthToken``) shown as GetPipeline shows them."""
+    shown = dict(configuration)
+    for key in SECRET_KEYS.intersection(shown):
+        shown[key] = MASK
+    return shown
 
 
 def _errors(error: tuple[str, str] | None) -> Json:
@@ -97,8 +108,6 @@ def _rule_latest(rule: RuleRun) -> Json:
     if rule.summary:
         out["summary"] = rule.summary
     out["lastStatusChange"] = rule.last_change
-    if rule.external_id:
-        out["externalExecutionId"] = rule.external_id
     if rule.error:
         out["errorDetails"] = _errors(rule.error)
     return out
@@ -126,7 +135,7 @@ def _stage_state(pipeline: PipelineRecord, stage: StageDef, slot: StageSlot | No
     shown = waiting[0] if waiting else slot.inbound_shown
     if shown is not None:
         state["inboundExecution"] = _stage_execution(shown, shown.status)
-    if waiting and waiting[0].mode != "SUPERSEDED":
+    if waiting and waiting[0].mode != MODE_SUPERSEDED:
         state["inboundExecutions"] = [_stage_execution(w, w.status) for w in waiting]
     state["actionStates"] = [_action_state(pipeline, a, slot, region) for a in stage.actions]
     latest = slot.latest
@@ -183,11 +192,17 @@ def pipeline_state(pipeline: PipelineRecord, region: str) -> Json:
     }
 
 
-def _trigger(execution: Execution) -> Json:
+def _add_origin(out: Json, execution: Execution) -> Json:
+    """The members GetPipelineExecution and ListPipelineExecutions share: trigger, mode, type, rollback."""
     trigger: Json = {"triggerType": execution.trigger_type}
     if execution.trigger_detail:
         trigger["triggerDetail"] = execution.trigger_detail
-    return trigger
+    out["trigger"] = trigger
+    out["executionMode"] = execution.mode
+    out["executionType"] = execution.execution_type
+    if execution.rollback_target:
+        out["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": execution.rollback_target}
+    return out
 
 
 def pipeline_execution(execution: Execution) -> Json:
@@ -206,12 +221,7 @@ def pipeline_execution(execution: Execution) -> Json:
     declared = [name for name, _ in execution.structure.variables]
     if declared:
         out["variables"] = [{"name": n, "resolvedValue": execution.variables.get(n, "")} for n in declared]
-    out["trigger"] = _trigger(execution)
-    out["executionMode"] = execution.mode
-    out["executionType"] = execution.execution_type
-    if execution.rollback_target:
-        out["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": execution.rollback_target}
-    return out
+    return _add_origin(out, execution)
 
 
 def execution_summary(execution: Execution) -> Json:
@@ -230,14 +240,9 @@ def execution_summary(execution: Execution) -> Json:
             entry["revisionUrl"] = revision.url
         sources.append(entry)
     out["sourceRevisions"] = sources
-    out["trigger"] = _trigger(execution)
     if execution.stop_requested or execution.stop_reason:
         out["stopTrigger"] = {"reason": execution.stop_reason} if execution.stop_reason else {}
-    out["executionMode"] = execution.mode
-    out["executionType"] = execution.execution_type
-    if execution.rollback_target:
-        out["rollbackMetadata"] = {"rollbackTargetPipelineExecutionId": execution.rollback_target}
-    return out
+    return _add_origin(out, execution)
 
 
 def action_execution_detail(run: ActionRun, region: str) -> Json:
@@ -246,8 +251,8 @@ def action_execution_detail(run: ActionRun, region: str) -> Json:
     execution = run.execution
     input_: Json = {
         "actionTypeId": action.type_id(),
-        "configuration": dict(action.configuration),
-        "resolvedConfiguration": dict(run.resolved_configuration),
+        "configuration": _masked(action.configuration),
+        "resolvedConfiguration": _masked(run.resolved_configuration),
         "roleArn": action.role_arn or execution.structure.declaration.get("roleArn"),
         "region": action.region or region,
         "inputArtifacts": [
@@ -307,8 +312,6 @@ def rule_execution_detail(rule: RuleRun, region: str) -> Json:
     if declaration.get("roleArn"):
         input_["roleArn"] = declaration["roleArn"]
     result: Json = {}
-    if rule.external_id:
-        result["externalExecutionId"] = rule.external_id
     if rule.summary:
         result["externalExecutionSummary"] = rule.summary
     if rule.error:

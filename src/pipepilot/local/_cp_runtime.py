@@ -8,12 +8,13 @@ re-enters the scheduler half-way through a state change.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipepilot.local._cp_state import (
     ABANDONED,
@@ -51,17 +52,20 @@ from pipepilot.local._cp_state import (
     Structure,
     resolve_text,
 )
+from pipepilot.local._cp_world import partition_of
 from pipepilot.local._errors import ServiceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from pipepilot.local._cp_world import ActionScriptView, CodePipelineSettings, EngineWorld
+    from pipepilot.local._cp_world import ActionScriptView, CodePipelineSettings, EngineWorld, RuleScriptView
     from pipepilot.local.clock import Timer
 
 __all__ = ["LambdaContext", "Runtime"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 #: API status -> EventBridge ``detail.state`` (§7; note the single-L CANCELED).
 EVENT_STATE = {
@@ -98,6 +102,7 @@ JOB_TIMEOUT_MESSAGE = (
     "The action failed because a job worker exceeded its time limit. If this is a custom action, "
     "make sure that the job worker is configured correctly."
 )
+SCRIPTED_RULE_FAILURE = "The rule failed (scripted by pipepilot.local)."
 UPDATE_SUMMARY = "Pipeline definition was updated before the pipeline execution could complete."
 STALE_SUMMARY = "The stage transition stayed disabled for more than 30 days; start a new execution."
 
@@ -152,6 +157,24 @@ class Runtime:
         through a state change would re-enter the scheduler, so engine work reads the time it started at.
         """
         return self.time if self.depth > 0 else self.world.clock.now()
+
+    def serve(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` (a request, or a scripting hook such as a pushed revision) as one unit of engine work.
+
+        It runs under the clock's lock, after the timers that already fell due (so it sees the state of
+        "now"), with :meth:`now` frozen for its duration. Work started from inside other engine work (a
+        Lambda handler calling PutJobSuccessResult, a build finishing on a timer) runs no due timers: they
+        must not run half-way through the outer work (the clock's ``run_due`` is a no-op inside a timer).
+        """
+        clock = self.world.clock
+        with clock.lock:
+            if self.depth == 0:
+                clock.run_due()
+            outer = self.enter()
+            try:
+                return work()
+            finally:
+                self.leave(outer)
 
     def enter(self) -> float:
         """Mark the start of a unit of engine work (a request or a callback); returns the outer time."""
@@ -603,7 +626,8 @@ class Runtime:
         self._stage_event(stage_run, "FAILED")
         self._leave(stage_run, admit=False)
         self._finish_execution(execution, FAILED)
-        if rollback and execution.mode != MODE_PARALLEL:
+        # A failed rollback is not rolled back in turn: its target would fail the same way, for ever.
+        if rollback and execution.mode != MODE_PARALLEL and execution.execution_type == TYPE_STANDARD:
             target = stage_run.slot.last_succeeded.get(execution.pipeline.current.version)
             if target is not None and target is not execution and stage_run.stage.index > 0:
                 self.start_execution(
@@ -758,6 +782,10 @@ class Runtime:
         if condition is None:
             return
         stage_run.active_condition = None
+        self._end_condition(condition, ABANDONED)
+
+    def _end_condition(self, condition: ConditionRun, status: str) -> None:
+        """Give a condition its final ``status``, abandoning the rules still being evaluated."""
         now = self.now()
         for rule in condition.rules:
             if rule.status == IN_PROGRESS:
@@ -765,7 +793,7 @@ class Runtime:
                     rule.timer.cancel()
                 rule.status = ABANDONED
                 rule.last_change = now
-        condition.status = ABANDONED
+        condition.status = status
         condition.last_change = now
 
     # -- actions ----------------------------------------------------------------------------------------
@@ -1039,14 +1067,15 @@ class Runtime:
         for artifact in run.input_artifacts:
             if artifact["name"] == primary:
                 location = artifact["s3location"]
-                source_version = f"arn:aws:s3:::{location['bucket']}/{location['key']}"
+                source_version = f"arn:{partition_of(region)}:s3:::{location['bucket']}/{location['key']}"
         try:
             build = self.world.codebuild(region).start_pipeline_build(
                 config.get("ProjectName", ""),
                 pipeline_name=run.execution.pipeline.name,
                 source_version=source_version,
                 environment_variables_override=environment,
-                on_complete=lambda build: self._guarded(lambda: self._build_done(run, build)),
+                # CodeBuild calls back from its own timer: run it as engine work like any other.
+                on_complete=lambda build: self.serve(lambda: self._build_done(run, build)),
             )
         except ServiceError as err:
             message = (
@@ -1061,13 +1090,6 @@ class Runtime:
         run.external_url = (
             f"https://console.aws.amazon.com/codebuild/home?region={region}#/builds/{build_id}/view/new"
         )
-
-    def _guarded(self, callback: Callable[[], None]) -> None:
-        outer = self.enter()
-        try:
-            callback()
-        finally:
-            self.leave(outer)
 
     def _build_done(self, run: ActionRun, build: Mapping[str, Any]) -> None:
         status = str(build.get("buildStatus", "FAILED"))
@@ -1174,7 +1196,7 @@ class Runtime:
         context = LambdaContext(
             function_name=name,
             request_id=self.world.new_uuid(),
-            arn=f"arn:aws:lambda:{self.region}:{self.world.account_id}:function:{name}",
+            arn=f"arn:{partition_of(self.region)}:lambda:{self.region}:{self.world.account_id}:function:{name}",
             deadline=self.now() + 900.0,
             now=self.now,
         )
@@ -1276,13 +1298,9 @@ class Runtime:
         )
         stage_run.conditions[kind] = condition
         stage_run.active_condition = condition
-        scripts = getattr(self.world.scripts, "rule_outcome", None)
+        scripts = self.world.scripts
         for rule in declared.get("rules") or ():
-            script: ActionScriptView | None = (
-                scripts(execution.pipeline.name, stage_run.stage.name, rule["name"])
-                if callable(scripts)
-                else None
-            )
+            script = scripts.rule_outcome(execution.pipeline.name, stage_run.stage.name, rule["name"])
             rule_run = RuleRun(
                 id=self.world.new_uuid(),
                 name=rule["name"],
@@ -1301,14 +1319,11 @@ class Runtime:
                 if script is not None and script.duration is not None
                 else float(self.world.default_durations.get(f"Rule:{provider}", 0.0))
             )
-            self._schedule_rule(rule_run, script, delay)
+            rule_run.timer = self.later(delay, functools.partial(self._evaluate_rule, rule_run, script))
         if not condition.rules:
             self.later(0, lambda: self._condition_settled(condition))
 
-    def _schedule_rule(self, rule_run: RuleRun, script: ActionScriptView | None, delay: float) -> None:
-        rule_run.timer = self.later(delay, lambda: self._evaluate_rule(rule_run, script))
-
-    def _evaluate_rule(self, rule_run: RuleRun, script: ActionScriptView | None) -> None:
+    def _evaluate_rule(self, rule_run: RuleRun, script: RuleScriptView | None) -> None:
         if rule_run.status != IN_PROGRESS:
             return
         rule_run.timer = None
@@ -1323,12 +1338,8 @@ class Runtime:
         if script is not None:
             passed = script.outcome == SUCCEEDED
             rule_run.summary = script.summary
-            rule_run.external_id = script.external_execution_id
             if not passed:
-                rule_run.error = (
-                    script.error_code or "RuleFailed",
-                    script.error_message or "Rule failed (scripted)",
-                )
+                rule_run.error = ("RuleFailed", script.summary or SCRIPTED_RULE_FAILURE)
         elif missing:
             passed = False
             rule_run.error = (
@@ -1359,15 +1370,7 @@ class Runtime:
 
     def override_condition(self, condition: ConditionRun) -> None:
         """OverrideStageCondition after its checks passed: the condition counts as met."""
-        now = self.now()
-        for rule in condition.rules:
-            if rule.status == IN_PROGRESS:
-                if rule.timer is not None:
-                    rule.timer.cancel()
-                rule.status = ABANDONED
-                rule.last_change = now
-        condition.status = OVERRIDDEN
-        condition.last_change = now
+        self._end_condition(condition, OVERRIDDEN)
         condition.summary = f"Overridden by {self.world.caller_arn}"
         condition.stage_run.active_condition = None
         if condition.callback is not None:

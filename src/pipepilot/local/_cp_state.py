@@ -5,6 +5,11 @@ version and never change, so an execution keeps running under the version it sta
 ``UpdatePipeline``. Run-time records (:class:`Execution`, :class:`StageRun`, :class:`ActionRun`, ...) are
 mutable and reference each other directly; every lookup an operation needs is a dict or an attribute,
 never a scan over the execution history.
+
+Every record has a short ``repr`` naming only ids, names and statuses: the records form a cyclic graph
+that reaches approval tokens (the keys of ``PipelineRecord.approvals``), job nonces, artifact credentials
+and secret configuration values (``OAuthToken``), and a generated repr would print all of them (and tens of
+kilobytes more) into any log line or assertion message that shows one record.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ class ActionDef:
     provider: str
     version: str
     run_order: int
-    configuration: dict[str, str]
+    configuration: dict[str, str] = attrs.field(repr=False)  # may hold OAuthToken
     input_artifacts: tuple[str, ...]
     output_artifacts: tuple[str, ...]
     namespace: str | None
@@ -79,6 +84,9 @@ class ActionDef:
     role_arn: str | None
     timeout_minutes: int | None
     kind: str
+
+    def __repr__(self) -> str:
+        return f"<ActionDef {self.stage}/{self.name} {self.category}/{self.owner}/{self.provider}>"
 
     def type_id(self) -> Json:
         """The ``actionTypeId`` structure."""
@@ -103,6 +111,9 @@ class StageDef:
     on_success: Json | None
     on_failure: Json | None
 
+    def __repr__(self) -> str:
+        return f"<StageDef {self.index}:{self.name} actions={[a.name for a in self.actions]}>"
+
 
 @attrs.define(eq=False)
 class Structure:
@@ -117,6 +128,10 @@ class Structure:
     variables: tuple[tuple[str, str | None], ...]
     triggers: tuple[Json, ...]
     has_secrets: bool
+
+    def __repr__(self) -> str:
+        name = self.declaration.get("name")
+        return f"<Structure {name} v{self.version} {self.pipeline_type} {self.execution_mode}>"
 
     @property
     def source_actions(self) -> tuple[ActionDef, ...]:
@@ -313,6 +328,10 @@ class StageSlot:
     inbound: Transition = attrs.Factory(Transition)
     outbound: Transition = attrs.Factory(Transition)
 
+    def __repr__(self) -> str:
+        lock = self.lock.id if self.lock is not None else None
+        return f"<StageSlot {self.name} lock={lock} waiting={[e.id for e in self.waiting]}>"
+
 
 @attrs.define(eq=False)
 class RuleRun:
@@ -329,7 +348,9 @@ class RuleRun:
     error: tuple[str, str] | None = None
     resolved_configuration: dict[str, str] = attrs.Factory(dict)
     timer: Timer | None = None
-    external_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<RuleRun {self.id} {self.condition.kind}/{self.name} {self.status}>"
 
 
 @attrs.define(eq=False)
@@ -346,6 +367,10 @@ class ConditionRun:
     #: What happens when the condition ends (succeeded, failed or overridden).
     callback: Callable[[ConditionRun], None] | None = attrs.field(default=None, repr=False)
 
+    def __repr__(self) -> str:
+        stage_run = self.stage_run
+        return f"<ConditionRun {stage_run.stage.name}/{self.kind} {self.status} execution={stage_run.execution.id}>"
+
 
 @attrs.define(eq=False)
 class Job:
@@ -361,6 +386,9 @@ class Job:
     timer: Timer | None = None
     #: Credentials handed out with the job; generated once per job (never logged).
     credentials: dict[str, str] = attrs.field(factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.status} action={self.run.action.stage}/{self.run.action.name}>"
 
 
 @attrs.define(eq=False)
@@ -391,6 +419,12 @@ class ActionRun:
     job: Job | None = None
     revision: Revision | None = None
 
+    def __repr__(self) -> str:
+        action = self.action
+        return (
+            f"<ActionRun {self.id} {action.stage}/{action.name} {self.status} execution={self.execution.id}>"
+        )
+
 
 @attrs.define(eq=False)
 class StageRun:
@@ -408,6 +442,9 @@ class StageRun:
     auto_retries: int = 0
     manual_retries: int = 0
     latest_retry_trigger: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<StageRun {self.stage.name} {self.status} execution={self.execution.id}>"
 
 
 @attrs.define(eq=False)
@@ -447,6 +484,12 @@ class Execution:
     succeeded_stages: set[str] = attrs.Factory(set)
     attempt: int = 1
 
+    def __repr__(self) -> str:
+        return (
+            f"<Execution {self.id} {self.pipeline.name} v{self.structure.version} {self.status} "
+            f"{self.where} position={self.position}>"
+        )
+
 
 @attrs.define(eq=False)
 class PipelineRecord:
@@ -471,9 +514,13 @@ class PipelineRecord:
     source_current: dict[str, Revision] = attrs.Factory(dict)
     action_history: list[ActionRun] = attrs.Factory(list)
     rule_history: list[RuleRun] = attrs.Factory(list)
-    approvals: dict[str, ActionRun] = attrs.Factory(dict)
+    #: Approval runs by token (the keys are secrets).
+    approvals: dict[str, ActionRun] = attrs.field(factory=dict, repr=False)
     seen_revisions: dict[tuple[str, str], str] = attrs.Factory(dict)
     deleted: bool = False
+
+    def __repr__(self) -> str:
+        return f"<PipelineRecord {self.name} v{self.current.version} executions={len(self.executions)}>"
 
     @property
     def current(self) -> Structure:
@@ -491,11 +538,6 @@ class PipelineRecord:
 # -- small helpers --------------------------------------------------------------------------------------
 
 _VARIABLE = re.compile(r"#\{([^}]*)\}")
-
-
-def variable_references(text: str) -> list[str]:
-    """The ``Namespace.Name`` references in ``text``."""
-    return _VARIABLE.findall(text)
 
 
 def resolve_text(text: str, lookup: dict[str, dict[str, str]]) -> tuple[str, list[str]]:

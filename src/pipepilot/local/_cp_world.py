@@ -21,7 +21,10 @@ __all__ = [
     "CodePipelineSettings",
     "EngineWorld",
     "LambdaHandler",
+    "RuleScriptView",
     "ScriptBook",
+    "checked_settings",
+    "partition_of",
 ]
 
 #: A Python stand-in for a Lambda function: ``handler(event, context)``.
@@ -67,11 +70,34 @@ class ActionScriptView(Protocol):
         ...
 
 
+class RuleScriptView(Protocol):
+    """A test's scripted outcome for one evaluation of one stage-condition rule (read-only view)."""
+
+    @property
+    def outcome(self) -> str:
+        """``"Succeeded"`` or ``"Failed"``."""
+        ...
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the evaluation takes; None means ``default_durations["Rule:<provider>"]``."""
+        ...
+
+    @property
+    def summary(self) -> str | None:
+        """The rule's ``summary`` (and, when it fails, its error message)."""
+        ...
+
+
 class ScriptBook(Protocol):
-    """Scripted outcomes; ``action_outcome`` consumes one use of a matching script."""
+    """Scripted outcomes; each lookup consumes one use of a matching script."""
 
     def action_outcome(self, pipeline: str, stage: str, action: str, /) -> ActionScriptView | None:
         """The script for the next run of ``pipeline/stage/action``, or None to behave by default."""
+        ...
+
+    def rule_outcome(self, pipeline: str, stage: str, rule: str, /) -> RuleScriptView | None:
+        """The script for the next evaluation of rule ``rule`` of a condition of ``pipeline/stage``, or None."""
         ...
 
 
@@ -149,31 +175,73 @@ class EngineWorld(Protocol):
         ...
 
 
+_non_negative_count = attrs.validators.ge(0)
+_non_negative_seconds = attrs.validators.ge(0.0)
+
+
 @attrs.frozen(kw_only=True)
 class CodePipelineSettings:
     """Choices the engine makes where AWS's behaviour is unconfirmed (or is a quota), as settings.
 
     The defaults are the most plausible reading of the reference; see the module docstring of
-    :mod:`pipepilot.local.codepipeline` for the reasoning behind each.
+    :mod:`pipepilot.local.codepipeline` for the reasoning behind each. Pass an instance to
+    ``pipepilot.local.offline(codepipeline_settings=...)``, or assign ``aws.codepipeline_settings``.
+
+    Raises:
+        ValueError: a value outside its field's range or choices (e.g. a negative timeout).
+        TypeError: a value of the wrong type.
     """
 
     #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2).
-    default_pipeline_type: str = "V2"
+    default_pipeline_type: str = attrs.field(default="V2", validator=attrs.validators.in_(("V1", "V2")))
     #: Live (InProgress + Stopping) executions a QUEUED or PARALLEL pipeline may have.
-    concurrent_execution_cap: int = 50
+    concurrent_execution_cap: int = attrs.field(
+        default=50, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
     #: Pipelines per account and region (the adjustable quota).
-    pipeline_limit: int = 1000
+    pipeline_limit: int = attrs.field(
+        default=1000, validator=[attrs.validators.instance_of(int), _non_negative_count]
+    )
     #: Status a *waiting* execution gets when UpdatePipeline lands ("Cancelled" today, "Failed" in 2022 docs).
-    waiting_status_on_update: str = "Cancelled"
+    waiting_status_on_update: str = attrs.field(
+        default="Cancelled", validator=attrs.validators.in_(("Cancelled", "Failed"))
+    )
     #: A transition disabled longer than this does not resume its waiting executions when re-enabled.
-    stale_transition_seconds: float = 30 * 24 * 3600.0
+    stale_transition_seconds: float = attrs.field(default=30 * 24 * 3600.0, validator=_non_negative_seconds)
     #: Manual approval timeout when the action sets no ``timeoutInMinutes``.
-    approval_timeout_seconds: float = 7 * 24 * 3600.0
+    approval_timeout_seconds: float = attrs.field(default=7 * 24 * 3600.0, validator=_non_negative_seconds)
     #: Per-job answer window of a Lambda invoke action (restarted by a continuation).
-    lambda_job_timeout_seconds: float = 20 * 60.0
+    lambda_job_timeout_seconds: float = attrs.field(default=20 * 60.0, validator=_non_negative_seconds)
     #: Overall cap of a Lambda invoke action across continuations.
-    lambda_action_timeout_seconds: float = 24 * 3600.0
+    lambda_action_timeout_seconds: float = attrs.field(default=24 * 3600.0, validator=_non_negative_seconds)
     #: Per-job window of a custom action job.
-    custom_job_timeout_seconds: float = 24 * 3600.0
+    custom_job_timeout_seconds: float = attrs.field(default=24 * 3600.0, validator=_non_negative_seconds)
     #: Whether a Python Lambda handler that raises fails the action at once (instead of timing out).
-    lambda_errors_fail_action: bool = True
+    lambda_errors_fail_action: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+
+def checked_settings(settings: object) -> CodePipelineSettings:
+    """``settings`` itself when it is a :class:`CodePipelineSettings`.
+
+    Raises:
+        TypeError: it is anything else (a dict of options, say).
+    """
+    if not isinstance(settings, CodePipelineSettings):
+        raise TypeError(
+            "codepipeline_settings must be a pipepilot.local.CodePipelineSettings "
+            f"(e.g. attrs.evolve(aws.codepipeline_settings, ...)), not {settings!r}"
+        )
+    return settings
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    return "aws"

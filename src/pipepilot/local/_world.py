@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from pipepilot.local._cp_world import CodePipelineSettings, checked_settings, partition_of
 from pipepilot.local.clock import VirtualClock
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "ActionScript",
     "BuildScript",
     "LambdaHandler",
+    "RuleScript",
     "Scripts",
     "World",
     "partition_of",
@@ -85,11 +87,19 @@ DEFAULT_BUILD_PHASE_DURATIONS: Mapping[str, float] = {
 }
 
 _BUILD_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT")
+_OUTCOMES = ("Succeeded", "Failed")
 
 
 def _positive_times(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
     if value is not None and value < 1:
         raise ValueError(f"times must be None (every run) or at least 1, not {value!r}")
+
+
+def _non_negative_duration(
+    instance: object, attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"duration cannot be negative ({value!r})")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -104,14 +114,32 @@ class ActionScript:
     stage: str
     action: str
     outcome: Literal["Succeeded", "Failed"] = attrs.field(
-        default="Succeeded", validator=attrs.validators.in_(("Succeeded", "Failed"))
+        default="Succeeded", validator=attrs.validators.in_(_OUTCOMES)
     )
-    duration: float | None = None
+    duration: float | None = attrs.field(default=None, validator=_non_negative_duration)
     error_code: str = "JobFailed"
     error_message: str = "The action failed (scripted by pipepilot.local)."
     summary: str | None = None
     external_execution_id: str | None = None
     output_variables: Mapping[str, str] | None = attrs.field(default=None, converter=_frozen_mapping)
+    times: int | None = attrs.field(default=None, validator=_positive_times)
+
+
+@attrs.frozen(kw_only=True)
+class RuleScript:
+    """The scripted outcome of one stage-condition rule (see :meth:`pipepilot.local.OfflineAWS.script_rule`).
+
+    A failed rule reports ``errorDetails`` code ``RuleFailed`` with ``summary`` (or a default) as message.
+    """
+
+    pipeline: str
+    stage: str
+    rule: str
+    outcome: Literal["Succeeded", "Failed"] = attrs.field(
+        default="Succeeded", validator=attrs.validators.in_(_OUTCOMES)
+    )
+    duration: float | None = attrs.field(default=None, validator=_non_negative_duration)
+    summary: str | None = None
     times: int | None = attrs.field(default=None, validator=_positive_times)
 
 
@@ -197,6 +225,7 @@ class Scripts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._actions: dict[tuple[str, str, str], _Queue] = {}
+        self._rules: dict[tuple[str, str, str], _Queue] = {}
         self._builds: dict[str, _Queue] = {}
 
     def add_action(self, script: ActionScript) -> None:
@@ -204,6 +233,12 @@ class Scripts:
         with self._lock:
             key = (script.pipeline, script.stage, script.action)
             self._actions.setdefault(key, _Queue()).add(script, script.times)
+
+    def add_rule(self, script: RuleScript) -> None:
+        """Register a condition-rule script."""
+        with self._lock:
+            key = (script.pipeline, script.stage, script.rule)
+            self._rules.setdefault(key, _Queue()).add(script, script.times)
 
     def add_build(self, script: BuildScript) -> None:
         """Register a build script."""
@@ -216,6 +251,12 @@ class Scripts:
             queue = self._actions.get((pipeline, stage, action))
             return None if queue is None else queue.take()
 
+    def rule_outcome(self, pipeline: str, stage: str, rule: str, /) -> RuleScript | None:
+        """The script for this evaluation of the rule (using up one of its ``times``), or None."""
+        with self._lock:
+            queue = self._rules.get((pipeline, stage, rule))
+            return None if queue is None else queue.take()
+
     def build_outcome(self, project: str, /) -> BuildScript | None:
         """The script for this build of the project (using up one of its ``times``), or None."""
         with self._lock:
@@ -226,20 +267,8 @@ class Scripts:
         """Forget every script."""
         with self._lock:
             self._actions.clear()
+            self._rules.clear()
             self._builds.clear()
-
-
-def partition_of(region: str) -> str:
-    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    return "aws"
 
 
 class World:
@@ -248,7 +277,8 @@ class World:
     Engines reach everything through it (see ``EngineWorld`` in :mod:`pipepilot.local.codepipeline`).
     ``verify_roles`` (default True) makes :meth:`role_assumable_by` check moto's IAM; set it False to let
     any role ARN through. ``max_concurrent_builds`` caps in-progress builds per region (None: no cap);
-    StartBuild beyond it answers ``AccountLimitExceededException``.
+    StartBuild beyond it answers ``AccountLimitExceededException``. ``codepipeline_settings`` is what every
+    CodePipeline engine of this world runs with (see :attr:`codepipeline_settings`).
     """
 
     def __init__(
@@ -258,8 +288,14 @@ class World:
         account_id: str = DEFAULT_ACCOUNT_ID,
         seed: int = 0,
         clock: VirtualClock | None = None,
+        codepipeline_settings: CodePipelineSettings | None = None,
     ) -> None:
         self.clock = clock if clock is not None else VirtualClock()
+        self._codepipeline_settings = (
+            CodePipelineSettings()
+            if codepipeline_settings is None
+            else checked_settings(codepipeline_settings)
+        )
         self.region = region
         self.account_id = account_id
         self.seed = seed
@@ -298,7 +334,12 @@ class World:
         if engine is None:
             from pipepilot.local.codebuild import CodeBuildEngine
 
-            engine = self._codebuild[region] = CodeBuildEngine(self, region)
+            # Under the clock's lock: a test thread and a request thread asking for a new region at once
+            # must get the same engine, or one of them would keep state nobody else sees.
+            with self.clock.lock:
+                engine = self._codebuild.get(region)
+                if engine is None:
+                    engine = self._codebuild[region] = CodeBuildEngine(self, region)
         return engine
 
     def codepipeline(self, region: str | None = None) -> CodePipelineEngine:
@@ -308,8 +349,33 @@ class World:
         if engine is None:
             from pipepilot.local.codepipeline import CodePipelineEngine
 
-            engine = self._codepipeline[region] = CodePipelineEngine(self, region)
+            with self.clock.lock:  # see codebuild()
+                engine = self._codepipeline.get(region)
+                if engine is None:
+                    engine = self._codepipeline[region] = CodePipelineEngine(
+                        self, region, settings=self._codepipeline_settings
+                    )
         return engine
+
+    @property
+    def codepipeline_settings(self) -> CodePipelineSettings:
+        """The settings every CodePipeline engine of this world runs with.
+
+        Assigning a new :class:`~pipepilot.local.codepipeline.CodePipelineSettings` applies it at once to
+        the engines of every region, existing and future (executions already running read it from then on).
+
+        Raises:
+            TypeError: (on assignment) the value is not a ``CodePipelineSettings``.
+        """
+        return self._codepipeline_settings
+
+    @codepipeline_settings.setter
+    def codepipeline_settings(self, settings: CodePipelineSettings) -> None:
+        settings = checked_settings(settings)
+        with self.clock.lock:
+            self._codepipeline_settings = settings
+            for engine in self._codepipeline.values():
+                engine.settings = settings
 
     def engine(self, service: str, region: str | None = None) -> CodeBuildEngine | CodePipelineEngine:
         """The engine of ``service`` (``"codebuild"`` or ``"codepipeline"``) in ``region``."""

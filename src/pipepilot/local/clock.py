@@ -144,8 +144,14 @@ class VirtualClock:
             self._virtual_anchor, self._wall_anchor = self._now, time.monotonic()
 
     def run_due(self) -> None:
-        """Run the timers already due (in real-time mode, after catching up with the wall clock)."""
+        """Run the timers already due (in real-time mode, after catching up with the wall clock).
+
+        From inside a timer callback it does nothing: the advance running that callback runs the other due
+        timers next, in order, instead of nesting them half-way through the callback's work.
+        """
         with self.lock:
+            if self._running_timers:
+                return
             target = self._wall_target() if self._speed is not None else self._now
             self.advance_to(target)
 

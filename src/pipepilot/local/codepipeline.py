@@ -25,7 +25,8 @@ change are :class:`CodePipelineSettings`:
   execution's id and starts nothing.
 * Disabling the first stage's inbound transition is accepted; new executions then wait in front of it.
   ``Outbound`` on stage X blocks entry to stage X+1 (accepted, and meaningless, on the last stage).
-  Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason.
+  Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason
+  and ``lastChangedAt`` (the 30 days below still count from the first disable).
   A transition re-enabled after more than 30 days ends its waiting executions ``Cancelled`` instead of
   resuming them (``stale_transition_seconds``).
 * Stopping an unknown execution answers ``PipelineExecutionNotFoundException``. Stop-and-wait waits for
@@ -35,9 +36,11 @@ change are :class:`CodePipelineSettings`:
   stopped between runOrder groups it resumes with the next group. ``ConflictException`` is never raised.
 * A rollback re-runs only the rolled-back stage, and enters it even while its inbound transition is
   disabled. Rollback targets older than 365 days answer ``PipelineExecutionOutdatedException``.
-* The one automatic stage retry (``onFailure.retryConfiguration``) happens before any automatic rollback.
-  An ``onFailure`` condition applies its result when its rules succeed. Rule providers other than
-  ``VariableCheck`` succeed unless scripted.
+* The one automatic stage retry (``onFailure.retryConfiguration``) happens before any automatic rollback;
+  a rollback execution that fails is not rolled back again. An ``onFailure`` condition applies its result
+  when its rules succeed. ``VariableCheck`` rules compare their resolved variables; rules of every other
+  provider (``CloudWatchAlarm``, ``DeploymentWindow``, ``LambdaInvoke``, ...) succeed unless a test scripts
+  them with :meth:`pipepilot.local.OfflineAWS.script_rule` (``ScriptBook.rule_outcome``).
 * PutApprovalResult on a non-approval action answers ``ActionNotFoundException``; a token already answered
   answers ``ApprovalAlreadyCompletedException``, any other non-pending token ``InvalidApprovalTokenException``.
   A rejected or expired approval fails with ``errorDetails.code`` ``JobFailed``. The SNS subject is
@@ -72,7 +75,7 @@ import binascii
 import functools
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipepilot.local import _cp_render as render
 from pipepilot.local._cp_runtime import Runtime
@@ -88,10 +91,12 @@ from pipepilot.local._cp_state import (
     STOPPING,
     TYPE_ROLLBACK,
     ActionDef,
+    ActionRun,
     Execution,
     Json,
     PipelineRecord,
     Revision,
+    RuleRun,
     StageDef,
     Structure,
     filter_matches,
@@ -106,7 +111,10 @@ from pipepilot.local._cp_world import (
     CodePipelineSettings,
     EngineWorld,
     LambdaHandler,
+    RuleScriptView,
     ScriptBook,
+    checked_settings,
+    partition_of,
 )
 from pipepilot.local._errors import ServiceError
 from pipepilot.model._shapes import check_shape, request_problems, service_model
@@ -124,6 +132,7 @@ __all__ = [
     "CodePipelineSettings",
     "EngineWorld",
     "LambdaHandler",
+    "RuleScriptView",
     "ScriptBook",
 ]
 
@@ -134,6 +143,7 @@ _DECLARATION_OPERATIONS = frozenset({"CreatePipeline", "UpdatePipeline"})
 _ROLE_PRINCIPAL = "codepipeline.amazonaws.com"
 _OUTPUT_VARIABLES_LIMIT = 122_880
 _HISTORY_SECONDS = 365 * 24 * 3600.0
+_Run = TypeVar("_Run", ActionRun, RuleRun)
 
 # find_problems codes -> the exception CreatePipeline/UpdatePipeline answers (§1.7); shape codes and
 # unknown codes fall back to ValidationException / InvalidStructureException below.
@@ -214,14 +224,6 @@ _AWS_ACTION_TYPES = frozenset(
 )
 
 
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 class CodePipelineEngine:
     """CodePipeline for one account and region, on the World's virtual clock.
 
@@ -234,8 +236,7 @@ class CodePipelineEngine:
     ) -> None:
         self.world = world
         self.region = region
-        self.settings = settings or CodePipelineSettings()
-        self.runtime = Runtime(world, region, self.settings)
+        self.runtime = Runtime(world, region, CodePipelineSettings() if settings is None else settings)
         self._pipelines: dict[str, PipelineRecord] = {}
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "CreatePipeline": self._create_pipeline,
@@ -270,6 +271,18 @@ class CodePipelineEngine:
     def __repr__(self) -> str:
         return f"<CodePipelineEngine {self.world.account_id}/{self.region} pipelines={len(self._pipelines)}>"
 
+    @property
+    def settings(self) -> CodePipelineSettings:
+        """The engine's :class:`CodePipelineSettings`; assigning one takes effect at once.
+
+        The runtime holds the only copy, so requests and timers always agree on the settings in force.
+        """
+        return self.runtime.settings
+
+    @settings.setter
+    def settings(self, settings: CodePipelineSettings) -> None:
+        self.runtime.settings = checked_settings(settings)
+
     # -- the request entry point ------------------------------------------------------------------------
 
     def implements(self, operation: str) -> bool:
@@ -281,28 +294,21 @@ class CodePipelineEngine:
         handler = self._handlers.get(operation)
         if handler is None:
             raise ServiceError("UnknownOperationException", f"Operation {operation} is not supported offline")
-        runtime = self.runtime
-        clock = self.world.clock
-        with clock.lock:
-            # A request made from inside engine work (a Lambda handler calling PutJobSuccessResult) must not
-            # run other due timers in the middle of that work.
-            if runtime.depth == 0:
-                clock.run_due()
-            outer = runtime.enter()
-            try:
-                # CreatePipeline / UpdatePipeline check their (large) declaration once, in _check_declaration.
-                if operation not in _DECLARATION_OPERATIONS:
-                    problems = request_problems(_SERVICE, operation, params)
-                    if problems:
-                        raise ServiceError("ValidationException", problems[0].message)
-                return handler(params)
-            finally:
-                runtime.leave(outer)
+
+        def answer() -> dict[str, Any]:
+            # CreatePipeline / UpdatePipeline check their (large) declaration once, in _check_declaration.
+            if operation not in _DECLARATION_OPERATIONS:
+                problems = request_problems(_SERVICE, operation, params)
+                if problems:
+                    raise ServiceError("ValidationException", problems[0].message)
+            return handler(params)
+
+        return self.runtime.serve(answer)
 
     # -- lookups ----------------------------------------------------------------------------------------
 
     def _arn(self, name: str) -> str:
-        return f"arn:{_partition(self.region)}:codepipeline:{self.region}:{self.world.account_id}:{name}"
+        return f"arn:{partition_of(self.region)}:codepipeline:{self.region}:{self.world.account_id}:{name}"
 
     def _pipeline(self, name: str) -> PipelineRecord:
         record = self._pipelines.get(name)
@@ -575,46 +581,64 @@ class CodePipelineEngine:
             response["nextToken"] = token
         return response
 
-    def _filtered_runs(self, record: PipelineRecord, params: Json, history: str) -> tuple[list[Any], str]:
-        action_filter = params.get("filter") or {}
-        execution_id = action_filter.get("pipelineExecutionId")
-        latest = action_filter.get("latestInPipelineExecution")
+    def _list_runs(
+        self,
+        params: Json,
+        operation: str,
+        pipeline_runs: Callable[[PipelineRecord], list[_Run]],
+        execution_runs: Callable[[Execution], list[_Run]],
+        key: Callable[[_Run], tuple[str, str]],
+        detail: Callable[[_Run, str], Json],
+        field: str,
+    ) -> Json:
+        """ListActionExecutions / ListRuleExecutions: the same filters and pages over two histories.
+
+        ``pipeline_runs`` / ``execution_runs`` pick the history of a pipeline / of one execution; ``key``
+        names the action or rule a run belongs to, for the ``latestInPipelineExecution`` ``Latest`` range.
+        """
+        record = self._pipeline(params["pipelineName"])
+        run_filter = params.get("filter") or {}
+        latest = run_filter.get("latestInPipelineExecution")
         if latest:
             execution = self._execution(record, latest["pipelineExecutionId"])
-            runs = list(getattr(execution, history))
+            runs = execution_runs(execution)
             if latest.get("startTimeRange") == "Latest":
-                newest: dict[tuple[str, str], Any] = {}
-                for run in runs:
-                    newest[_run_key(run)] = run
+                newest = {key(run): run for run in runs}  # later runs overwrite earlier ones
                 chosen = {id(run) for run in newest.values()}
                 runs = [run for run in runs if id(run) in chosen]
-            return runs, f"{record.name}|latest|{execution.id}|{latest.get('startTimeRange')}"
-        if execution_id:
-            execution = self._execution(record, execution_id)
-            return getattr(execution, history), f"{record.name}|{execution.id}"
-        return getattr(record, "action_history" if history == "action_runs" else "rule_history"), record.name
+            scope = f"{record.name}|latest|{execution.id}|{latest.get('startTimeRange')}"
+        elif run_filter.get("pipelineExecutionId"):
+            execution = self._execution(record, run_filter["pipelineExecutionId"])
+            runs, scope = execution_runs(execution), f"{record.name}|{execution.id}"
+        else:
+            runs, scope = pipeline_runs(record), record.name
+        page, token = self._page_from_end(runs, params, operation, scope)
+        response: Json = {field: [detail(run, self.region) for run in page]}
+        if token:
+            response["nextToken"] = token
+        return response
 
     def _list_action_executions(self, params: Json) -> Json:
-        record = self._pipeline(params["pipelineName"])
-        runs, scope = self._filtered_runs(record, params, "action_runs")
-        page, token = self._page_from_end(runs, params, "ListActionExecutions", scope)
-        response: Json = {
-            "actionExecutionDetails": [render.action_execution_detail(r, self.region) for r in page]
-        }
-        if token:
-            response["nextToken"] = token
-        return response
+        return self._list_runs(
+            params,
+            "ListActionExecutions",
+            lambda pipeline: pipeline.action_history,
+            lambda execution: execution.action_runs,
+            lambda run: (run.action.stage, run.action.name),
+            render.action_execution_detail,
+            "actionExecutionDetails",
+        )
 
     def _list_rule_executions(self, params: Json) -> Json:
-        record = self._pipeline(params["pipelineName"])
-        runs, scope = self._filtered_runs(record, params, "rule_runs")
-        page, token = self._page_from_end(runs, params, "ListRuleExecutions", scope)
-        response: Json = {
-            "ruleExecutionDetails": [render.rule_execution_detail(r, self.region) for r in page]
-        }
-        if token:
-            response["nextToken"] = token
-        return response
+        return self._list_runs(
+            params,
+            "ListRuleExecutions",
+            lambda pipeline: pipeline.rule_history,
+            lambda execution: execution.rule_runs,
+            lambda run: (run.condition.stage_run.stage.name, run.name),
+            render.rule_execution_detail,
+            "ruleExecutionDetails",
+        )
 
     # -- starting, stopping, retrying -------------------------------------------------------------------
 
@@ -796,11 +820,11 @@ class CodePipelineEngine:
         transition = slot.inbound if kind == "Inbound" else slot.outbound
         now = self.runtime.now()
         if transition.enabled:
-            transition.disabled_since = now
-            transition.changed_at = now
+            transition.disabled_since = now  # T4 counts from the first disable, not from a new reason
         transition.enabled = False
         transition.reason = params["reason"]
         transition.changed_by = self.world.caller_arn
+        transition.changed_at = now
         return {}
 
     def _enable_stage_transition(self, params: Json) -> Json:
@@ -823,34 +847,37 @@ class CodePipelineEngine:
 
     # -- approvals --------------------------------------------------------------------------------------
 
-    def _put_approval_result(self, params: Json) -> Json:
+    def _action(self, params: Json, kind: str, label: str) -> tuple[PipelineRecord, ActionDef]:
+        """The pipeline and action a PutApprovalResult / PutActionRevision names; the action must be ``kind``."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         action = stage.by_name.get(params["actionName"])
-        if action is None or action.kind != KIND_APPROVAL:
+        if action is None or action.kind != kind:
             raise ServiceError(
                 "ActionNotFoundException",
-                f"Approval action '{params['actionName']}' does not exist in stage '{stage.name}'",
+                f"{label} action '{params['actionName']}' does not exist in stage '{stage.name}'",
             )
-        token = params["token"]
-        run = record.approvals.get(token)
-        if run is None or run.action.stage != stage.name or run.action.name != action.name:
-            raise ServiceError(
-                "InvalidApprovalTokenException",
-                f"The token '{token}' is not valid for action '{action.name}': it has already received a "
-                "response or has expired",
-            )
+        return record, action
+
+    def _put_approval_result(self, params: Json) -> Json:
+        record, action = self._action(params, KIND_APPROVAL, "Approval")
+        # The message never repeats the token: it may be a live token of another action, and error
+        # messages end up in logs.
+        invalid = ServiceError(
+            "InvalidApprovalTokenException",
+            f"The token is not valid for action '{action.name}': it has already received a response or "
+            "has expired",
+        )
+        run = record.approvals.get(params["token"])
+        if run is None or run.action.stage != action.stage or run.action.name != action.name:
+            raise invalid
         if run.token_state == "answered":
             raise ServiceError(
                 "ApprovalAlreadyCompletedException",
                 f"The approval for action '{action.name}' has already been completed",
             )
         if run.token_state != "pending" or run.status != IN_PROGRESS:
-            raise ServiceError(
-                "InvalidApprovalTokenException",
-                f"The token '{token}' is not valid for action '{action.name}': it has already received a "
-                "response or has expired",
-            )
+            raise invalid
         result = params["result"]
         self.runtime.answer_approval(run, result["status"], result.get("summary", ""))
         return {"approvedAt": self.runtime.now()}
@@ -944,14 +971,7 @@ class CodePipelineEngine:
         }
 
     def _put_action_revision(self, params: Json) -> Json:
-        record = self._pipeline(params["pipelineName"])
-        stage = self._stage(record, params["stageName"])
-        action = stage.by_name.get(params["actionName"])
-        if action is None or action.kind != KIND_SOURCE:
-            raise ServiceError(
-                "ActionNotFoundException",
-                f"Source action '{params['actionName']}' does not exist in stage '{stage.name}'",
-            )
+        record, action = self._action(params, KIND_SOURCE, "Source")
         given = params["actionRevision"]
         key = (action.name, str(given["revisionId"]))
         if key in record.seen_revisions:
@@ -1032,18 +1052,10 @@ class CodePipelineEngine:
         Raises:
             LookupError: no such pipeline, or no such source action in it.
         """
-        clock = self.world.clock
-        runtime = self.runtime
-        with clock.lock:
-            if runtime.depth == 0:
-                clock.run_due()
-            outer = runtime.enter()
-            try:
-                return self._push_revision(
-                    pipeline, action_name, revision_id, branch, tuple(file_paths), tag, summary
-                )
-            finally:
-                runtime.leave(outer)
+        paths = tuple(file_paths)
+        return self.runtime.serve(
+            lambda: self._push_revision(pipeline, action_name, revision_id, branch, paths, tag, summary)
+        )
 
     def _push_revision(
         self,
@@ -1131,9 +1143,3 @@ class CodePipelineEngine:
         if config.get("PollForSourceChanges", "true").lower() == "false":
             return None
         return "PollForSourceChanges", None
-
-
-def _run_key(run: Any) -> tuple[str, str]:
-    if hasattr(run, "action"):
-        return (run.action.stage, run.action.name)
-    return (run.condition.stage_run.stage.name, run.name)

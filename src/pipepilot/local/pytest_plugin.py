@@ -3,9 +3,11 @@
 pytest loads this module for every test run of anyone who installed ``pipepilot[local]``, so it imports
 nothing heavy: moto, botocore and the engines load only when a test asks for the fixture.
 
-Options come from an optional marker::
+Options come from an optional marker, the keyword arguments of :func:`pipepilot.local.offline`::
 
-    @pytest.mark.pipepilot_offline(region="eu-west-1", seed=7)
+    @pytest.mark.pipepilot_offline(
+        region="eu-west-1", seed=7, codepipeline_settings=CodePipelineSettings(concurrent_execution_cap=5)
+    )
     def test_release(offline_aws): ...
 """
 
@@ -30,7 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): options for the offline_aws fixture "
-        "(region, account_id, seed, speed, start), as for pipepilot.local.offline()",
+        "(region, account_id, seed, speed, start, codepipeline_settings), as for pipepilot.local.offline()",
     )
 
 
