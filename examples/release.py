@@ -67,7 +67,6 @@ from pipepilot import (
     ActionSucceeded,
     ApprovalWaiting,
     BuildFailed,
-    CodeBuild,
     CodePipeline,
     ExecutionFailed,
     ExecutionHeldAtTransition,
@@ -233,7 +232,8 @@ class ReleaseDemo:
         self.resources = resources
         self.console = console
         self.codepipeline = CodePipeline(session=session, retry=retry)
-        self.codebuild = CodeBuild(session=session, retry=retry)
+        # Builds are read through the CodeBuild facade configured like the pipeline's (session, retries).
+        self.codebuild = self.codepipeline.codebuild()
         self.declaration: PipelineDeclaration = release_declaration(resources)
         self.pipeline: Pipeline = self.codepipeline.pipeline(resources.names.pipeline)
         self.surprises: list[str] = []

@@ -1,7 +1,7 @@
 """Small pieces the live handles (executions, stages, approvals, transitions, freezes) share.
 
-Nothing here is public: checking a request against botocore's model before sending it, reading action runs,
-and naming things in messages.
+Nothing here is public: checking a request against botocore's model before sending it, reading the pipeline
+state and action runs, and carrying AWS's error details over to a clearer error (with any secret masked).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
 
     from pipepilot._calls import Caller
-    from pipepilot.model.runtime import ActionExecutionDetail
+    from pipepilot.model.runtime import ActionExecutionDetail, PipelineState
 
-__all__ = ["action_runs", "aws_details", "check_request", "latest_run"]
+__all__ = ["action_runs", "aws_details", "check_request", "latest_run", "pipeline_state", "without_secret"]
+
+# What stands in for a secret that an AWS error message echoed.
+_MASK = "<redacted>"
 
 
 def check_request(
@@ -37,6 +40,17 @@ def check_request(
     if problems:
         listed = "; ".join(problem.message for problem in problems)
         raise ValidationError(f"cannot {doing}: {listed}", operation_name=operation)
+
+
+def pipeline_state(caller: Caller[Any], pipeline: str) -> PipelineState:
+    """``GetPipelineState`` of ``pipeline``, typed (one call).
+
+    Raises:
+        PipelineNotFoundError: no such pipeline.
+    """
+    from pipepilot.model.runtime import PipelineState
+
+    return PipelineState.from_api(caller.call("get_pipeline_state", idempotent=True, name=pipeline))
 
 
 def action_runs(
@@ -77,3 +91,27 @@ def aws_details(error: PipepilotError) -> dict[str, Any]:
         "http_status": error.http_status,
         "response": error.response,
     }
+
+
+def without_secret(error: PipepilotError, secret: str) -> PipepilotError | None:
+    """A copy of ``error`` with ``secret`` masked everywhere it shows, or ``None`` when it shows nowhere.
+
+    AWS may echo a request's secret (an approval token, say) in its error message, and from there it would
+    reach tracebacks and logs: in the error's text, ``message`` and ``response``, and in the botocore error
+    chained to it. The copy is of the same class, with the same AWS fields masked; raise it outside the
+    ``except`` block that caught ``error``, so that neither is chained to it.
+    """
+    if not secret or secret not in f"{error} {error.message} {error.response!r} {error.__cause__!r}":
+        return None
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(secret, _MASK)
+        if isinstance(value, dict):
+            return {key: mask(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [mask(item) for item in value]
+        return value
+
+    details = {name: mask(value) for name, value in aws_details(error).items()}
+    return type(error)(mask(str(error)), **details)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from pipepilot._time import current_time_source
+from pipepilot._handles import pipeline_state
 from pipepilot.approvals import (
     Approval,
     answer_approval,
@@ -22,20 +20,18 @@ from pipepilot.approvals import (
     pending_approvals,
     read_declaration,
 )
-from pipepilot.errors import (
-    ExecutionCancelled,
-    ExecutionFailed,
-    ExecutionStopped,
-    ExecutionSuperseded,
-    ExecutionUnsuccessful,
-    PipelineExecutionNotFoundError,
-    TransientError,
-)
+from pipepilot.errors import ApprovalNotPending, PipelineExecutionNotFoundError, TransientError
 from pipepilot.executions import (
+    ENDED_IN_STAGE,
+    PASSED_STAGE,
     Execution,
     RevisionOverride,
+    Where,
+    execution_id_of,
     execution_may_have_ended,
     start_execution,
+    unsuccessful,
+    waits_at,
 )
 from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
 from pipepilot.freeze import Checkpoint, FreezeRecord, freeze, thaw
@@ -44,10 +40,17 @@ from pipepilot.model.runtime import (
     PipelineExecutionStatus,
     PipelineExecutionSummary,
     PipelineState,
-    StageExecutionStatus,
     StageTransitionType,
 )
-from pipepilot.polling import PollPolicy, PollSchedule, poll_jitter, wait_until
+from pipepilot.polling import (
+    PollPolicy,
+    PollSchedule,
+    Step,
+    poll_jitter,
+    wait_policy,
+    wait_timing,
+    wait_until,
+)
 from pipepilot.stages import Stage
 from pipepilot.transitions import Transition
 
@@ -60,33 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["CodePipelineRuntime", "PipelineRuntime"]
 
 logger = logging.getLogger(__name__)
-
-_STAGE_ENDINGS: Mapping[str, type[ExecutionUnsuccessful]] = {
-    StageExecutionStatus.FAILED.value: ExecutionFailed,
-    StageExecutionStatus.STOPPED.value: ExecutionStopped,
-    StageExecutionStatus.CANCELLED.value: ExecutionCancelled,
-}
-_EXECUTION_ENDINGS: Mapping[str, type[ExecutionUnsuccessful]] = {
-    PipelineExecutionStatus.FAILED.value: ExecutionFailed,
-    PipelineExecutionStatus.STOPPED.value: ExecutionStopped,
-    PipelineExecutionStatus.SUPERSEDED.value: ExecutionSuperseded,
-    PipelineExecutionStatus.CANCELLED.value: ExecutionCancelled,
-}
-
-
-def _status(value: object) -> str:
-    return str(getattr(value, "value", value))
-
-
-def _execution_id(execution: Execution | str | None) -> str | None:
-    if execution is None or isinstance(execution, str):
-        return execution
-    return execution.id
-
-
-def _policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
-    policy = poll if poll is not None else PollPolicy()
-    return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
 
 
 class PipelineRuntime:
@@ -148,10 +124,10 @@ class PipelineRuntime:
         params: dict[str, Any] = {"pipelineName": self.name}
         if succeeded_in_stage is not None:
             params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
-        wanted = None if status is None else _status(status)
+        wanted = None if status is None else str(status)
         for item in self._calls.paginate("list_pipeline_executions", "pipelineExecutionSummaries", **params):
             summary = PipelineExecutionSummary.from_api(item)
-            if wanted is None or _status(summary.status) == wanted:
+            if wanted is None or str(summary.status) == wanted:
                 yield summary
 
     def latest_execution(self) -> Execution | None:
@@ -175,7 +151,7 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
-        return PipelineState.from_api(self._calls.call("get_pipeline_state", idempotent=True, name=self.name))
+        return pipeline_state(self._calls, self.name)
 
     # ---------------------------------------------------------------------------- stages, transitions
 
@@ -221,7 +197,7 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
-        return pending_approvals(self._calls, self.name, execution_id=_execution_id(execution))
+        return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
 
     def approve(
         self, stage: str, action: str, *, summary: str = "", execution: Execution | str | None = None
@@ -244,7 +220,7 @@ class PipelineRuntime:
             action,
             status=ApprovalStatus.APPROVED,
             summary=summary,
-            execution_id=_execution_id(execution),
+            execution_id=execution_id_of(execution),
         )
 
     def reject(
@@ -265,7 +241,7 @@ class PipelineRuntime:
             action,
             status=ApprovalStatus.REJECTED,
             summary=summary,
-            execution_id=_execution_id(execution),
+            execution_id=execution_id_of(execution),
         )
 
     # ------------------------------------------------------------------------------------------ waits
@@ -291,14 +267,15 @@ class PipelineRuntime:
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
+            ApprovalNotPending: ``execution`` succeeded without such an approval waiting (it was answered
+                between two polls, or the pipeline has none by that name).
             WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
             PipelineNotFoundError: no such pipeline.
         """
-        execution_id = _execution_id(execution)
-        policy = _policy(poll, timeout)
-        source = current_time_source()
-        now_of = clock or self._calls.clock or source.monotonic
-        sleep = sleep or self._calls.sleep
+        execution_id = execution_id_of(execution)
+        policy = wait_policy(poll, timeout)
+        now_of, sleep_for = wait_timing(clock, sleep, self._calls)
+        where = f"{stage or '*'}/{action or '*'}"
         schedule = PollSchedule(
             policy=policy,
             started=now_of(),
@@ -328,20 +305,31 @@ class PipelineRuntime:
                 action is None or approval.action == action
             )
 
-        def decide(state: PipelineState | None, now: float) -> Any:
+        def decide(state: PipelineState | None, now: float) -> Step:
             if any(matches(approval) for approval in found):
                 return schedule.decide(True, now)
             # The state shows when the execution may have ended; a PARALLEL pipeline's state cannot, so
             # there the execution itself is read on every poll.
-            if execution_id is not None and (state is None or execution_may_have_ended(state, execution_id)):
-                self._raise_if_ended(execution_id, f"reaching approval {stage or '*'}/{action or '*'}")
+            if (
+                execution_id is not None
+                and (state is None or execution_may_have_ended(state, execution_id))
+                and self._succeeded(execution_id, f"reaching approval {where}")
+            ):
+                raise ApprovalNotPending(
+                    f"execution {execution_id} of pipeline {self.name!r} ended Succeeded without approval "
+                    f"{where} waiting for an answer (answered between two polls, or there is none)",
+                    pipeline=self.name,
+                    stage=stage,
+                    action=action,
+                    execution_id=execution_id,
+                )
             return schedule.decide(False, now)
 
         wait_until(
             fetch,
             decide,
             clock=now_of,
-            sleep=sleep,
+            sleep=sleep_for,
             policy=policy,
             deadline=schedule.deadline,
             label=f"approval in {self.name}",
@@ -362,9 +350,10 @@ class PipelineRuntime:
     ) -> StageState:
         """Wait until ``execution`` (default: the latest execution now) has succeeded in ``stage``.
 
-        Returns the stage's state then (a stage skipped by its condition counts as passed). One
-        ``GetPipelineState`` per poll; one ``GetPipelineExecution`` when the execution shows nowhere in the
-        state (it may have been superseded).
+        Returns the stage's state then (a stage skipped by its condition counts as passed). An execution
+        seen in a later stage, or that succeeded, has passed the stage too; if a newer execution entered the
+        stage since, the state returned shows that one. One ``GetPipelineState`` per poll; one
+        ``GetPipelineExecution`` when the execution shows nowhere in the state (it may have been superseded).
 
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
@@ -374,96 +363,62 @@ class PipelineRuntime:
             PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
         """
-        execution_id = _execution_id(execution)
-        if execution_id is None:
+        target = execution_id_of(execution)
+        if target is None:
             latest = self.latest_execution()
             if latest is None:
                 raise PipelineExecutionNotFoundError(f"pipeline {self.name!r} has no execution to wait for")
-            execution_id = latest.id
-        policy = _policy(poll, timeout)
-        source = current_time_source()
-        now_of = clock or self._calls.clock or source.monotonic
-        sleep = sleep or self._calls.sleep
+            target = latest.id
+        policy = wait_policy(poll, timeout)
+        now_of, sleep_for = wait_timing(clock, sleep, self._calls)
         schedule = PollSchedule(
-            policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, execution_id)
+            policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, target)
         )
-        target = execution_id
 
-        def decide(state: PipelineState, now: float) -> Any:
-            stage_state = state.stage(stage)
-            latest = stage_state.latest_execution
-            if latest is not None and latest.pipeline_execution_id == target:
-                status = _status(latest.status)
-                if status in (StageExecutionStatus.SUCCEEDED.value, StageExecutionStatus.SKIPPED.value):
+        def decide(state: PipelineState, now: float) -> Step:
+            state.stage(stage)  # an unknown stage raises StageNotFoundError at the first poll
+            stages = state.stage_states
+            awaited = next(index for index, found in enumerate(stages) if found.stage_name == stage)
+            for index, stage_state in enumerate(stages):
+                run = stage_state.latest_execution
+                if run is None or run.pipeline_execution_id != target:
+                    if index > awaited and waits_at(stage_state, target):
+                        return schedule.decide(True, now)  # it waits in front of a later stage
+                    continue
+                status = str(run.status)
+                if index > awaited or (index == awaited and status in PASSED_STAGE):
                     return schedule.decide(True, now)
-                if status in _STAGE_ENDINGS:
-                    raise _stage_error(self.name, target, stage_state, status)
-                return schedule.decide(False, now)
-            # Not (yet) in the stage: did it end earlier in the pipeline?
-            for earlier in state.stage_states:
-                if earlier.stage_name == stage:
-                    break
-                run = earlier.latest_execution
-                if (
-                    run is not None
-                    and run.pipeline_execution_id == target
-                    and _status(run.status) in _STAGE_ENDINGS
-                ):
-                    raise _stage_error(self.name, target, earlier, _status(run.status))
-            if execution_may_have_ended(state, target):
-                self._raise_if_ended(target, f"reaching stage {stage!r}")
+                if status in ENDED_IN_STAGE:
+                    raise unsuccessful(self.name, target, status, Where.from_stage(stage_state))
+            if execution_may_have_ended(state, target) and self._succeeded(
+                target, f"reaching stage {stage!r}"
+            ):
+                return schedule.decide(True, now)  # it passed every stage
             return schedule.decide(False, now)
 
         final = wait_until(
             self.state,
             decide,
             clock=now_of,
-            sleep=sleep,
+            sleep=sleep_for,
             policy=policy,
             deadline=schedule.deadline,
             label=f"stage {stage} of {self.name}",
         )
         return final.stage(stage)
 
-    def _raise_if_ended(self, execution_id: str, doing: str) -> None:
-        """Raise the matching ExecutionUnsuccessful when the execution has ended (one call); else return."""
+    def _succeeded(self, execution_id: str, doing: str) -> bool:
+        """Whether the execution has succeeded (one call); raise its ExecutionUnsuccessful when it ended
+        otherwise. ``False`` while it runs, or when it could not be read (the next poll looks again)."""
+        handle = self.execution(execution_id)
         try:
-            current = self.execution(execution_id).get()
+            current = handle.get()
         except TransientError:
-            return
-        error_type = _EXECUTION_ENDINGS.get(_status(current.status))
-        if error_type is None:
-            return  # still running (or succeeded): keep waiting
-        raise error_type(
-            f"execution {execution_id} of pipeline {self.name!r} ended {_status(current.status)} before {doing}",
-            execution=current,
-        )
-
-
-def _stage_error(pipeline: str, execution_id: str, stage: StageState, status: str) -> ExecutionUnsuccessful:
-    """The error for an execution that ended ``status`` in ``stage`` (its failed action, from the state)."""
-    action_name = error_code = error_message = url = None
-    for action in stage.action_states:
-        run = action.latest_execution
-        if run is not None and _status(run.status) in ("Failed", "Abandoned"):
-            action_name = action.action_name
-            url = run.external_execution_url
-            if run.error_details is not None:
-                error_code, error_message = run.error_details.code, run.error_details.message
-            break
-    text = f"execution {execution_id} of pipeline {pipeline!r} ended {status} in stage {stage.stage_name!r}"
-    if action_name:
-        text += f", action {action_name!r}"
-    if error_code or error_message:
-        text += f": {error_code or 'error'}: {error_message or ''}".rstrip(": ")
-    return _STAGE_ENDINGS[status](
-        text,
-        stage=stage.stage_name,
-        action=action_name,
-        error_code=error_code,
-        error_message=error_message,
-        external_execution_url=url,
-    )
+            return False
+        if not current.is_terminal:
+            return False
+        handle._outcome(current, state=None, before=doing)  # returns only when it succeeded
+        return True
 
 
 class CodePipelineRuntime:

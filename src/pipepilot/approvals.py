@@ -2,7 +2,8 @@
 
 An :class:`Approval` is one manual approval action waiting for an answer in one execution. It holds the
 approval token ``PutApprovalResult`` needs; the token is a secret (whoever holds it can release to
-production), so it is never in ``repr`` and pipepilot never logs it.
+production), so it is never in ``repr``, pipepilot never logs it, and when AWS echoes a refused token in
+its error message, the error pipepilot raises has it masked.
 
 Finding approvals (:func:`pending_approvals`): ``GetPipelineState`` shows the token of each waiting
 approval, except in PARALLEL mode, where it cannot represent concurrent executions (§2.5 P2). There
@@ -26,7 +27,7 @@ from urllib.parse import quote
 
 import attrs
 
-from pipepilot._handles import action_runs, check_request, latest_run
+from pipepilot._handles import action_runs, check_request, latest_run, pipeline_state, without_secret
 from pipepilot.errors import (
     ApprovalAlreadyCompletedError,
     ApprovalConflict,
@@ -36,6 +37,7 @@ from pipepilot.errors import (
     TransientError,
     ValidationError,
 )
+from pipepilot.model.declaration import ExecutionMode
 from pipepilot.model.runtime import (
     ActionExecutionStatus,
     ApprovalStatus,
@@ -45,7 +47,7 @@ from pipepilot.model.runtime import (
 from pipepilot.polling import ApprovalWaiting
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from pipepilot._calls import Caller
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
@@ -68,6 +70,31 @@ DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60
 
 # How many times an unanswered PutApprovalResult is checked and sent again before giving up.
 _ANSWER_ROUNDS = 4
+
+# A well-formed token, to check the rest of an answer before the real token is known.
+_PLACEHOLDER_TOKEN = "00000000-0000-0000-0000-000000000000"
+
+
+def _answer_request(
+    pipeline: str, stage: str, action: str, status: ApprovalStatus, summary: str, token: str, *, doing: str
+) -> dict[str, Any]:
+    """The ``PutApprovalResult`` request, checked against the API's rules (summary up to 512 characters).
+
+    Raises:
+        TypeError: ``summary`` is not a string.
+        ValidationError: the request breaks the API's rules; nothing was sent.
+    """
+    if not isinstance(summary, str):
+        raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
+    params = {
+        "pipelineName": pipeline,
+        "stageName": stage,
+        "actionName": action,
+        "result": {"summary": summary, "status": status.value},
+        "token": token,
+    }
+    check_request("PutApprovalResult", params, doing=f"answer {doing}")
+    return params
 
 
 @attrs.frozen(kw_only=True)
@@ -128,20 +155,13 @@ class Approval:
     # ---------------------------------------------------------------------------------------- internals
 
     def _answer(self, status: ApprovalStatus, summary: str) -> None:
-        if not isinstance(summary, str):
-            raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
-        params = {
-            "pipelineName": self.pipeline,
-            "stageName": self.stage,
-            "actionName": self.action,
-            "result": {"summary": summary, "status": status.value},
-            "token": self.token,
-        }
-        check_request("PutApprovalResult", params, doing=f"answer {self.describe()}")
+        params = _answer_request(
+            self.pipeline, self.stage, self.action, status, summary, self.token, doing=self.describe()
+        )
         verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
         for round_number in range(1, _ANSWER_ROUNDS + 1):
             try:
-                self.caller.call("put_approval_result", idempotent=False, **params)
+                self._put(params)
             except (ApprovalAlreadyCompletedError, InvalidApprovalTokenError) as error:
                 # A redelivered request, or a resend after a lost response: see what the approval says.
                 recorded = self._recorded_outcome()
@@ -155,7 +175,7 @@ class Approval:
                 logger.warning(
                     "answering %s got no answer (%s); reading the approval",
                     self.describe(),
-                    error.code or error,
+                    error.code or type(error).__name__,
                 )
                 try:
                     recorded = self._recorded_outcome()
@@ -171,6 +191,17 @@ class Approval:
                 continue
             logger.info("%s %s", self.describe(), verb)
             return
+
+    def _put(self, params: dict[str, Any]) -> None:
+        """Send ``PutApprovalResult``; an error that echoes the token is raised with the token masked."""
+        try:
+            self.caller.call("put_approval_result", idempotent=False, **params)
+            return
+        except PipepilotError as error:
+            masked = without_secret(error, self.token)
+            if masked is None:
+                raise
+        raise masked  # outside the except block, so the error echoing the token is not chained to it
 
     def _recorded_outcome(self) -> ApprovalStatus | None:
         """The answer this approval's run records; ``None`` while it still waits.
@@ -229,20 +260,16 @@ class ApprovalPending(ApprovalWaiting):
         cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
     ) -> ApprovalPending:
         """The event with its :class:`Approval` (custom data, link and expiry from ``declaration``)."""
-        declared = _declared_action(declaration, event.stage_name, event.action_name)
-        configuration = (declared.configuration if declared is not None else None) or {}
-        approval = Approval(
-            caller=caller,
+        approval = _approval(
+            caller,
+            declaration,
             pipeline=event.pipeline_name,
             stage=event.stage_name,
             action=event.action_name,
             execution_id=event.execution_id,
             token=event.token or "",
             action_execution_id=event.action_execution_id,
-            custom_data=configuration.get("CustomData"),
-            external_entity_link=configuration.get("ExternalEntityLink"),
-            expires=_expiry(event.run.last_status_change, declared),
-            region=_region(caller),
+            since=event.run.last_status_change,
         )
         return cls(
             pipeline_name=event.pipeline_name,
@@ -255,6 +282,39 @@ class ApprovalPending(ApprovalWaiting):
 
 
 # ------------------------------------------------------------------------------------------- discovery
+
+
+def _approval(
+    caller: Caller[Any],
+    declaration: PipelineDeclaration | None,
+    *,
+    pipeline: str,
+    stage: str,
+    action: str,
+    execution_id: str | None,
+    token: str,
+    action_execution_id: str | None,
+    since: datetime | None,
+    configuration: Mapping[str, str] | None = None,
+) -> Approval:
+    """An :class:`Approval` waiting since ``since``; custom data and link come from ``configuration`` (the
+    run's own, when known) or else the declared action's, the expiry from the declared timeout."""
+    declared = _declared_action(declaration, stage, action)
+    if not configuration:
+        configuration = (declared.configuration if declared is not None else None) or {}
+    return Approval(
+        caller=caller,
+        pipeline=pipeline,
+        stage=stage,
+        action=action,
+        execution_id=execution_id,
+        token=token,
+        action_execution_id=action_execution_id,
+        custom_data=configuration.get("CustomData"),
+        external_entity_link=configuration.get("ExternalEntityLink"),
+        expires=_expiry(since, declared),
+        region=_region(caller),
+    )
 
 
 def _expiry(since: datetime | None, action: ActionDeclaration | None) -> datetime | None:
@@ -292,8 +352,7 @@ def read_declaration(caller: Caller[Any], pipeline: str) -> PipelineDeclaration:
 
 def is_parallel(declaration: PipelineDeclaration) -> bool:
     """Whether the pipeline runs executions in PARALLEL mode (its state then hides approval tokens)."""
-    mode = declaration.execution_mode
-    return str(getattr(mode, "value", mode)) == "PARALLEL"
+    return declaration.execution_mode == ExecutionMode.PARALLEL
 
 
 def pending_approvals(
@@ -316,8 +375,8 @@ def pending_approvals(
     if declaration is None:
         declaration = read_declaration(caller, pipeline)
     if is_parallel(declaration):
-        return _parallel_approvals(caller, pipeline, declaration, _region(caller), execution_id)
-    state = PipelineState.from_api(caller.call("get_pipeline_state", idempotent=True, name=pipeline))
+        return _parallel_approvals(caller, pipeline, declaration, execution_id)
+    state = pipeline_state(caller, pipeline)
     return approvals_in_state(caller, state, declaration=declaration, execution_id=execution_id)
 
 
@@ -337,37 +396,25 @@ def approvals_in_state(
 
     ``declaration`` supplies custom data, links and timeouts (left empty when ``None``).
     """
-    region = _region(caller)
-    found = []
-    for pending in state.pending_approvals():
-        if execution_id is not None and pending.pipeline_execution_id != execution_id:
-            continue
-        declared = _declared_action(declaration, pending.stage_name, pending.action_name)
-        configuration = (declared.configuration if declared is not None else None) or {}
-        found.append(
-            Approval(
-                caller=caller,
-                pipeline=state.pipeline_name,
-                stage=pending.stage_name,
-                action=pending.action_name,
-                execution_id=pending.pipeline_execution_id,
-                token=pending.token,
-                action_execution_id=pending.action_execution_id,
-                custom_data=configuration.get("CustomData"),
-                external_entity_link=configuration.get("ExternalEntityLink"),
-                expires=_expiry(pending.since, declared),
-                region=region,
-            )
+    return [
+        _approval(
+            caller,
+            declaration,
+            pipeline=state.pipeline_name,
+            stage=pending.stage_name,
+            action=pending.action_name,
+            execution_id=pending.pipeline_execution_id,
+            token=pending.token,
+            action_execution_id=pending.action_execution_id,
+            since=pending.since,
         )
-    return found
+        for pending in state.pending_approvals()
+        if execution_id is None or pending.pipeline_execution_id == execution_id
+    ]
 
 
 def _parallel_approvals(
-    caller: Caller[Any],
-    pipeline: str,
-    declaration: PipelineDeclaration,
-    region: str | None,
-    execution_id: str | None,
+    caller: Caller[Any], pipeline: str, declaration: PipelineDeclaration, execution_id: str | None
 ) -> list[Approval]:
     from pipepilot.model.runtime import PipelineExecutionSummary
 
@@ -384,49 +431,34 @@ def _parallel_approvals(
             s.pipeline_execution_id for s in summaries if s.status == PipelineExecutionStatus.IN_PROGRESS
         ]
     order = {(stage.name, action.name): index for index, (stage, action) in enumerate(declaration.actions())}
-    found: list[tuple[int, Approval]] = []
+    found: list[Approval] = []
     for run_id in running:
-        latest: dict[tuple[str, str], Any] = {}
-        for run in action_runs(caller, pipeline, run_id):
-            if not run.is_manual_approval or run.stage_name is None or run.action_name is None:
+        runs = [run for run in action_runs(caller, pipeline, run_id) if run.is_manual_approval]
+        for stage, action in dict.fromkeys((run.stage_name, run.action_name) for run in runs):
+            if not stage or not action:
                 continue
-            key = (run.stage_name, run.action_name)
-            known = latest.get(key)
-            if known is None or (
-                run.start_time is not None
-                and known.start_time is not None
-                and run.start_time > known.start_time
-            ):
-                latest[key] = run
-        for (stage, action), run in latest.items():
-            result = None if run.output is None else run.output.execution_result
+            run = latest_run(runs, stage, action)
+            result = None if run is None or run.output is None else run.output.execution_result
+            # In PARALLEL mode the approval's token is its run's externalExecutionId (§2.5 P2).
             token = None if result is None else result.external_execution_id
-            if run.status != ActionExecutionStatus.IN_PROGRESS or not token:
+            if run is None or run.status != ActionExecutionStatus.IN_PROGRESS or not token:
                 continue
-            declared = _declared_action(declaration, stage, action)
-            configuration = (run.input.configuration if run.input is not None else None) or (
-                (declared.configuration if declared is not None else None) or {}
-            )
             found.append(
-                (
-                    order.get((stage, action), len(order)),
-                    Approval(
-                        caller=caller,
-                        pipeline=pipeline,
-                        stage=stage,
-                        action=action,
-                        execution_id=run.pipeline_execution_id or run_id,
-                        token=token,
-                        action_execution_id=run.action_execution_id,
-                        custom_data=configuration.get("CustomData"),
-                        external_entity_link=configuration.get("ExternalEntityLink"),
-                        expires=_expiry(run.start_time, declared),
-                        region=region,
-                    ),
+                _approval(
+                    caller,
+                    declaration,
+                    pipeline=pipeline,
+                    stage=stage,
+                    action=action,
+                    execution_id=run.pipeline_execution_id or run_id,
+                    token=token,
+                    action_execution_id=run.action_execution_id,
+                    since=run.start_time,
+                    configuration=None if run.input is None else run.input.configuration,
                 )
             )
-    found.sort(key=lambda pair: pair[0])
-    return [approval for _, approval in found]
+    found.sort(key=lambda approval: order.get((approval.stage, approval.action), len(order)))
+    return found
 
 
 def answer_approval(
@@ -452,18 +484,15 @@ def answer_approval(
         ApprovalNotPending: no approval waits there (for that execution).
         ApprovalConflict: that execution's approval was already answered the other way.
     """
-    if not isinstance(summary, str):
-        raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
-    check_request(
-        "PutApprovalResult",
-        {
-            "pipelineName": pipeline,
-            "stageName": stage,
-            "actionName": action,
-            "result": {"summary": summary, "status": status.value},
-            "token": "00000000-0000-0000-0000-000000000000",
-        },
-        doing=f"answer approval {stage}/{action} of pipeline {pipeline!r}",
+    # Checked before looking for the approval, so bad input costs no call; the token is checked later.
+    _answer_request(
+        pipeline,
+        stage,
+        action,
+        status,
+        summary,
+        _PLACEHOLDER_TOKEN,
+        doing=f"approval {stage}/{action} of pipeline {pipeline!r}",
     )
     waiting = [
         approval

@@ -53,7 +53,15 @@ from pipepilot.errors import (
     WaitTimeout,
 )
 from pipepilot.model.build import BuildDetails, BuildStatus
-from pipepilot.polling import Forecast, PollPolicy, PollSchedule, poll_jitter, wait_until
+from pipepilot.polling import (
+    Forecast,
+    PollPolicy,
+    PollSchedule,
+    poll_jitter,
+    wait_policy,
+    wait_timing,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -65,7 +73,7 @@ if TYPE_CHECKING:
     from pipepilot.model.build import BuildPhase
     from pipepilot.polling import Step
 
-__all__ = ["Build", "CodeBuild", "EnvironmentValue", "LogLine", "Project"]
+__all__ = ["Build", "CodeBuild", "EnvironmentValue", "LogLine", "Project", "codebuild_beside"]
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +283,12 @@ class CodeBuild(Facade["CodeBuildClient"]):
         # AWS answers by id; anything asked for and not answered is missing, whether or not it was listed.
         missing = [build_id for build_id in ids if build_id not in found]
         return found, missing
+
+
+def codebuild_beside(caller: Caller[Any]) -> CodeBuild:
+    """The CodeBuild facade configured like the facade ``caller`` belongs to, in its region (made once per
+    caller: ``CodePipeline.codebuild()`` and ``action.build()`` share it)."""
+    return caller.companion("codebuild", CodeBuild._from_settings)
 
 
 def _build_id(value: object) -> str:
@@ -503,14 +517,10 @@ class Build:
             WaitTimeout: the timeout passed first; ``last`` is the last build details seen.
             ResourceNotFoundError: no build has this id.
         """
-        policy = poll if poll is not None else PollPolicy()
-        if timeout is not None:
-            policy = attrs.evolve(policy, timeout=timeout)
-        source = current_time_source()
-        now_of = clock or self.service._settings.clock or source.monotonic
-        sleep_for = sleep or self.service._settings.sleep or source.sleep
+        policy = wait_policy(poll, timeout)
+        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
-        tracker = _PhaseTracker(self, schedule, on_phase, epoch=source.time)
+        tracker = _PhaseTracker(self, schedule, on_phase, epoch=current_time_source().time)
         final = wait_until(
             tracker.fetch,
             tracker.decide,
@@ -569,12 +579,8 @@ class Build:
         reader = _LogReader(self)
         if not follow:
             return reader.read_all()
-        source = current_time_source()
-        return reader.follow(
-            poll if poll is not None else FOLLOW_POLICY,
-            clock=clock or self.service._settings.clock or source.monotonic,
-            sleep=sleep or self.service._settings.sleep or source.sleep,
-        )
+        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
+        return reader.follow(poll if poll is not None else FOLLOW_POLICY, clock=now_of, sleep=sleep_for)
 
 
 class _PhaseTracker:

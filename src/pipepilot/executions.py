@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._handles import action_runs, aws_details, check_request
+from pipepilot._handles import action_runs, aws_details, check_request, pipeline_state
 from pipepilot._time import current_time_source, new_uuid
+from pipepilot.approvals import ApprovalPending, read_declaration
 from pipepilot.errors import (
     DuplicatedStopRequestError,
     ExecutionCancelled,
@@ -50,20 +51,36 @@ from pipepilot.model.runtime import (
     PipelineState,
     StageExecutionStatus,
 )
-from pipepilot.polling import Forecast, PollPolicy, PollSchedule, poll_jitter, wait_until
+from pipepilot.polling import (
+    ApprovalWaiting,
+    Forecast,
+    PollPolicy,
+    PollSchedule,
+    ProgressEvent,
+    diff_states,
+    poll_jitter,
+    wait_policy,
+    wait_timing,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from pipepilot._calls import Caller
-    from pipepilot.model.runtime import ActionExecutionDetail
+    from pipepilot.model.declaration import PipelineDeclaration
+    from pipepilot.model.runtime import ActionExecutionDetail, StageState
 
 __all__ = [
     "Execution",
     "RevisionOverride",
+    "Where",
     "execution_history",
+    "execution_id_of",
     "execution_may_have_ended",
     "start_execution",
+    "unsuccessful",
+    "waits_at",
 ]
 
 logger = logging.getLogger(__name__)
@@ -82,11 +99,98 @@ _UNSUCCESSFUL: Mapping[str, type[ExecutionUnsuccessful]] = {
     PipelineExecutionStatus.CANCELLED.value: ExecutionCancelled,
 }
 
-# Stage statuses after which an execution goes on to the next stage.
-_PASSED = frozenset({StageExecutionStatus.SUCCEEDED.value, StageExecutionStatus.SKIPPED.value})
+#: Stage statuses after which an execution goes on to the next stage.
+PASSED_STAGE = frozenset({StageExecutionStatus.SUCCEEDED.value, StageExecutionStatus.SKIPPED.value})
+#: Stage statuses that end an execution's run through the pipeline in that stage.
+ENDED_IN_STAGE = frozenset(
+    {
+        StageExecutionStatus.FAILED.value,
+        StageExecutionStatus.STOPPED.value,
+        StageExecutionStatus.CANCELLED.value,
+    }
+)
+# Action statuses that end an execution's run through a stage unsuccessfully.
+_ACTION_ENDINGS = frozenset({ActionExecutionStatus.FAILED.value, ActionExecutionStatus.ABANDONED.value})
 
-ProgressCallback = Callable[[Any], object]
-"""Receives each progress event (see :mod:`pipepilot.model.events`) as it is observed."""
+ProgressCallback = Callable[[ProgressEvent], object]
+"""Receives each progress event (a :class:`pipepilot.polling.ProgressEvent`) as it is observed."""
+
+
+def execution_id_of(execution: Execution | str | None) -> str | None:
+    """The id of ``execution``, given as a handle or as an id (``None`` stays ``None``)."""
+    if execution is None or isinstance(execution, str):
+        return execution
+    return execution.id
+
+
+@attrs.frozen(kw_only=True)
+class Where:
+    """Where an unsuccessful execution ended and why: the details :class:`ExecutionUnsuccessful` carries."""
+
+    stage: str | None = None
+    action: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    external_execution_url: str | None = None
+
+    @classmethod
+    def from_stage(cls, stage: StageState) -> Where:
+        """The stage, and its first failed (or abandoned) action as ``GetPipelineState`` shows it."""
+        for action in stage.action_states:
+            run = action.latest_execution
+            if run is not None and str(run.status) in _ACTION_ENDINGS:
+                details = run.error_details
+                return cls(
+                    stage=stage.stage_name,
+                    action=action.action_name,
+                    error_code=None if details is None else details.code,
+                    error_message=None if details is None else details.message,
+                    external_execution_url=run.external_execution_url,
+                )
+        return cls(stage=stage.stage_name)
+
+    @classmethod
+    def from_run(cls, run: ActionExecutionDetail) -> Where:
+        """The stage, action and error of one action run (``ListActionExecutions``)."""
+        details = run.error_details
+        result = None if run.output is None else run.output.execution_result
+        return cls(
+            stage=run.stage_name,
+            action=run.action_name,
+            error_code=None if details is None else details.code,
+            error_message=None if details is None else details.message,
+            external_execution_url=None if result is None else result.external_execution_url,
+        )
+
+
+def unsuccessful(
+    pipeline: str,
+    execution_id: str,
+    status: str,
+    where: Where,
+    *,
+    execution: PipelineExecution | None = None,
+    before: str | None = None,
+) -> ExecutionUnsuccessful:
+    """The error for execution ``execution_id`` of ``pipeline`` that ended ``status`` (not raised).
+
+    The text says where and why (``where``), ``before`` what the caller was waiting for, and falls back on
+    the execution's status summary.
+    """
+    text = f"execution {execution_id} of pipeline {pipeline!r} ended {status}"
+    if before:
+        text += f" before {before}"
+    if where.stage:
+        text += f" in stage {where.stage!r}"
+        if where.action:
+            text += f", action {where.action!r}"
+    if where.error_code or where.error_message:
+        text += f": {where.error_code or 'error'}: {where.error_message or ''}".rstrip(": ")
+    elif execution is not None and execution.status_summary:
+        text += f": {execution.status_summary}"
+    if where.external_execution_url:
+        text += f" (see {where.external_execution_url})"
+    return _UNSUCCESSFUL.get(status, ExecutionFailed)(text, execution=execution, **attrs.asdict(where))
 
 
 @attrs.frozen(kw_only=True)
@@ -209,7 +313,9 @@ class Execution:
         execution's stop trigger.
 
         When the answer is lost, or throttling outlasts the retry policy, the request is not blindly sent
-        again: the execution is read, and ``Stopping``/``Stopped`` counts as success (logged at INFO).
+        again: the execution is read, and ``Stopping``/``Stopped`` counts as success (logged at INFO). When
+        it cannot be read either, the stop is sent again, and the "duplicate" or "not stoppable" answer
+        that its lost predecessor causes counts as success too.
 
         Raises:
             ValidationError: ``reason`` is too long (nothing was sent).
@@ -239,6 +345,12 @@ class Execution:
                 raise DuplicatedStopRequestError(
                     self._duplicate_text(abandon), **aws_details(error)
                 ) from error
+            except PipelineExecutionNotStoppableError:
+                # On a resend, our earlier request (whose answer was lost) may be what stopped it.
+                if round_number > 1 and self._stop_took_effect(abandon):
+                    logger.info("%s of execution %s confirmed by its status", mode, self.id)
+                    return
+                raise
             except TransientError as error:
                 logger.warning(
                     "%s of execution %s of pipeline %s got no answer (%s); reading the execution",
@@ -322,15 +434,14 @@ class Execution:
                 ``on_progress``, pipeline state) seen.
             PipelineExecutionNotFoundError / PipelineNotFoundError: no such execution or pipeline.
         """
-        policy = poll if poll is not None else PollPolicy()
-        if timeout is not None:
-            policy = attrs.evolve(policy, timeout=timeout)
-        source = current_time_source()
-        now_of = clock or self.caller.clock or source.monotonic
-        sleep = sleep or self.caller.sleep
+        policy = wait_policy(poll, timeout)
+        now_of, sleep_for = wait_timing(clock, sleep, self.caller)
         started = now_of()
-        forecast, started_at = self._forecast()
-        elapsed = 0.0 if started_at is None else max(0.0, source.time() - started_at.timestamp())
+        forecast, listed = self._forecast()
+        started_at = listed.start_time if listed is not None else None
+        elapsed = 0.0
+        if started_at is not None:
+            elapsed = max(0.0, current_time_source().time() - started_at.timestamp())
         schedule = PollSchedule(
             policy=policy,
             started=started,
@@ -340,23 +451,36 @@ class Execution:
         )
         label = f"execution {self.id} of {self.pipeline}"
         if on_progress is None:
+            # The history read already showed this execution: while it was running, that read is the
+            # first poll, so the wait costs no call more than its polls.
+            running = listed if listed is not None and not listed.is_terminal else None
+
+            def fetch() -> PipelineExecution | PipelineExecutionSummary:
+                nonlocal running
+                if running is not None:
+                    observed, running = running, None
+                    return observed
+                return self.get()
+
             final = wait_until(
-                self.get,
+                fetch,
                 lambda execution, now: schedule.decide(execution.is_terminal, now),
                 clock=now_of,
-                sleep=sleep,
+                sleep=sleep_for,
                 policy=policy,
                 deadline=schedule.deadline,
                 status_of=lambda execution: execution.status,
                 label=label,
             )
+            # Only an execution still running is taken from the history, so the one that ended was read.
+            assert isinstance(final, PipelineExecution)
             return self._outcome(final, state=None)
         tracker = _ProgressTracker(self, on_progress, since=started_at, memory=self._progress)
         wait_until(
             tracker.fetch,
             lambda state, now: schedule.decide(tracker.observe(state), now),
             clock=now_of,
-            sleep=sleep,
+            sleep=sleep_for,
             policy=policy,
             deadline=schedule.deadline,
             label=label,
@@ -364,8 +488,8 @@ class Execution:
         assert tracker.final is not None
         return self._outcome(tracker.final, state=tracker.last_state)
 
-    def _forecast(self) -> tuple[Forecast | None, datetime | None]:
-        """A forecast from recent successful runs, and when this execution started (if listed)."""
+    def _forecast(self) -> tuple[Forecast | None, PipelineExecutionSummary | None]:
+        """A forecast from recent successful runs, and this execution's own summary (if listed)."""
         try:
             history = execution_history(self.caller, self.pipeline)
         except PipepilotError as error:
@@ -378,104 +502,56 @@ class Execution:
             if summary.status == PipelineExecutionStatus.SUCCEEDED
             and summary.pipeline_execution_id != self.id
         ]
-        started_at = next((s.start_time for s in history if s.pipeline_execution_id == self.id), None)
-        return Forecast.from_history(d for d in durations if d is not None), started_at
+        listed = next((s for s in history if s.pipeline_execution_id == self.id), None)
+        return Forecast.from_history(d for d in durations if d is not None), listed
 
-    def _outcome(self, execution: PipelineExecution, *, state: PipelineState | None) -> PipelineExecution:
-        status = execution.status
+    def _outcome(
+        self, execution: PipelineExecution, *, state: PipelineState | None, before: str | None = None
+    ) -> PipelineExecution:
+        """Return ``execution`` when it succeeded; otherwise raise its ExecutionUnsuccessful, saying where.
+
+        ``before`` names what a caller was waiting for when the execution ended.
+        """
+        status = str(execution.status)
         if status == PipelineExecutionStatus.SUCCEEDED:
             logger.info("execution %s of pipeline %s succeeded", self.id, self.pipeline)
             return execution
-        error_type = _UNSUCCESSFUL.get(str(getattr(status, "value", status)), ExecutionFailed)
-        where = _Where()
-        if error_type is ExecutionFailed or error_type is ExecutionStopped:
-            where = self._where_it_ended(state, stopped=error_type is ExecutionStopped)
-        text = f"execution {self.id} of pipeline {self.pipeline!r} ended {status}"
-        if where.stage:
-            text += f" in stage {where.stage!r}"
-            if where.action:
-                text += f", action {where.action!r}"
-        if where.error_code or where.error_message:
-            text += f": {where.error_code or 'error'}: {where.error_message or ''}".rstrip(": ")
-        elif execution.status_summary:
-            text += f": {execution.status_summary}"
-        if where.external_execution_url:
-            text += f" (see {where.external_execution_url})"
-        raise error_type(
-            text,
-            execution=execution,
-            stage=where.stage,
-            action=where.action,
-            error_code=where.error_code,
-            error_message=where.error_message,
-            external_execution_url=where.external_execution_url,
-        )
+        where = Where()
+        if status in (PipelineExecutionStatus.FAILED, PipelineExecutionStatus.STOPPED):
+            where = self._where_it_ended(state, stopped=status == PipelineExecutionStatus.STOPPED)
+        raise unsuccessful(self.pipeline, self.id, status, where, execution=execution, before=before)
 
-    def _where_it_ended(self, state: PipelineState | None, *, stopped: bool) -> _Where:
-        """Find the failing (or stopped) stage and action: one ``ListActionExecutions`` read.
+    def _where_it_ended(self, state: PipelineState | None, *, stopped: bool) -> Where:
+        """Find the failing (or stopped) stage and action: one ``ListActionExecutions`` read (per page).
 
         A stage can fail without a failed action (a condition failed): then the stage comes from ``state``,
         read once with ``GetPipelineState`` if the wait did not already hold one.
         """
-        wanted = {ActionExecutionStatus.FAILED.value}
-        if stopped:
-            wanted.add(ActionExecutionStatus.ABANDONED.value)
+        wanted = _ACTION_ENDINGS if stopped else {ActionExecutionStatus.FAILED.value}
+        culprit: ActionExecutionDetail | None = None
         try:
-            response = self.caller.call(
-                "list_action_executions",
-                idempotent=True,
-                pipelineName=self.pipeline,
-                filter={"pipelineExecutionId": self.id},
-            )
+            for run in self.actions():
+                if str(run.status) in wanted and (culprit is None or _later(run, culprit)):
+                    culprit = run
         except PipepilotError as error:
             logger.debug("could not read the action runs of execution %s: %s", self.id, error)
-            response = {}
-        from pipepilot.model.runtime import ActionExecutionDetail
-
-        culprit: ActionExecutionDetail | None = None
-        for item in response.get("actionExecutionDetails", ()):
-            run = ActionExecutionDetail.from_api(item)
-            if str(getattr(run.status, "value", run.status)) not in wanted:
-                continue
-            if culprit is None or _later(run, culprit):
-                culprit = run
         if culprit is not None:
-            details = culprit.error_details
-            result = None if culprit.output is None else culprit.output.execution_result
-            return _Where(
-                stage=culprit.stage_name,
-                action=culprit.action_name,
-                error_code=None if details is None else details.code,
-                error_message=None if details is None else details.message,
-                external_execution_url=None if result is None else result.external_execution_url,
-            )
+            return Where.from_run(culprit)
         if state is None:
             try:
-                state = PipelineState.from_api(
-                    self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
-                )
+                state = pipeline_state(self.caller, self.pipeline)
             except PipepilotError as error:
                 logger.debug("could not read the state of pipeline %s: %s", self.pipeline, error)
-                return _Where()
-        ended = {StageExecutionStatus.FAILED.value, StageExecutionStatus.STOPPED.value}
+                return Where()
         for stage in state.stage_states:
             latest = stage.latest_execution
             if (
                 latest is not None
                 and latest.pipeline_execution_id == self.id
-                and str(getattr(latest.status, "value", latest.status)) in ended
+                and str(latest.status) in ENDED_IN_STAGE
             ):
-                return _Where(stage=stage.stage_name)
-        return _Where()
-
-
-@attrs.frozen(kw_only=True)
-class _Where:
-    stage: str | None = None
-    action: str | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    external_execution_url: str | None = None
+                return Where(stage=stage.stage_name)
+        return Where()
 
 
 def _later(run: ActionExecutionDetail, other: ActionExecutionDetail) -> bool:
@@ -507,18 +583,14 @@ class _ProgressTracker:
         # Diffing starts from the last state an earlier wait on the handle reported, if there is one.
         self.last_state: PipelineState | None = memory.state
         self.final: PipelineExecution | None = None
-        self._declaration: Any = None
+        self._declaration: PipelineDeclaration | None = None
         self._declaration_read = False
 
     def fetch(self) -> PipelineState:
-        execution = self.execution
-        response = execution.caller.call("get_pipeline_state", idempotent=True, name=execution.pipeline)
-        return PipelineState.from_api(response)
+        return pipeline_state(self.execution.caller, self.execution.pipeline)
 
     def observe(self, state: PipelineState) -> bool:
         """Report what changed since the last reading; whether the execution has ended (confirmed)."""
-        from pipepilot.polling import ApprovalWaiting, diff_states
-
         previous, self.last_state = self.last_state, state
         for event in diff_states(previous, state, self.execution.id, since=self.since):
             if isinstance(event, ApprovalWaiting):
@@ -549,9 +621,7 @@ class _ProgressTracker:
             return True
         return False
 
-    def _with_approval(self, event: Any) -> Any:
-        from pipepilot.approvals import ApprovalPending, read_declaration
-
+    def _with_approval(self, event: ApprovalWaiting) -> ApprovalPending:
         if not self._declaration_read:
             # Read once, when the first approval shows up: custom data, links and timeouts live there.
             self._declaration_read = True
@@ -564,6 +634,11 @@ class _ProgressTracker:
         return ApprovalPending.from_event(event, caller=self.execution.caller, declaration=self._declaration)
 
 
+def waits_at(stage: StageState, execution_id: str) -> bool:
+    """Whether the execution waits in front of ``stage`` (at a disabled transition, or for the stage)."""
+    return any(waiting.pipeline_execution_id == execution_id for waiting in stage.waiting_executions())
+
+
 def execution_may_have_ended(state: PipelineState, execution_id: str) -> bool:
     """Whether a ``GetPipelineState`` reading suggests the execution has ended (to be confirmed).
 
@@ -573,15 +648,15 @@ def execution_may_have_ended(state: PipelineState, execution_id: str) -> bool:
     visible = running = ended = False
     stages = state.stage_states
     for index, stage in enumerate(stages):
-        if any(waiting.pipeline_execution_id == execution_id for waiting in stage.waiting_executions()):
+        if waits_at(stage, execution_id):
             visible = running = True
         latest = stage.latest_execution
         if latest is None or latest.pipeline_execution_id != execution_id:
             continue
         visible = True
-        status = str(getattr(latest.status, "value", latest.status))
+        status = str(latest.status)
         if status in (StageExecutionStatus.IN_PROGRESS.value, StageExecutionStatus.STOPPING.value):
             running = True
-        elif status not in _PASSED or index == len(stages) - 1:
+        elif status not in PASSED_STAGE or index == len(stages) - 1:
             ended = True
     return not visible or (ended and not running)

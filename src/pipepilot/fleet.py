@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import attrs
 
+from pipepilot._handles import pipeline_state
 from pipepilot._time import current_time_source
 from pipepilot.errors import PipepilotError
 
@@ -47,6 +48,7 @@ __all__ = [
     "RateLimiter",
     "Selection",
     "Tagged",
+    "fleet_limiter",
     "limited_caller",
     "read_states",
     "run_concurrently",
@@ -162,6 +164,21 @@ def limited_caller(caller: Caller[Any], limiter: RateLimiter) -> Caller[Any]:
 # --------------------------------------------------------------------------------------------------- pool
 
 
+def _check_workers(max_workers: int) -> None:
+    if not (isinstance(max_workers, int) and max_workers >= 1):
+        raise ValueError(f"max_workers must be an integer >= 1, not {max_workers!r}")
+
+
+def fleet_limiter(*, max_workers: int, rate: float) -> RateLimiter:
+    """The rate limiter of one fleet operation, after checking its options (before it does anything).
+
+    Raises:
+        ValueError: ``max_workers`` is below 1, or ``rate`` is not a positive finite number.
+    """
+    _check_workers(max_workers)
+    return RateLimiter(rate)
+
+
 @attrs.frozen(kw_only=True)
 class Outcome(Generic[T, R]):
     """What one item of a fleet operation came to: its ``value``, or the pipepilot ``error`` it raised."""
@@ -189,8 +206,7 @@ def run_concurrently(
     Raises:
         ValueError: ``max_workers`` is below 1.
     """
-    if not (isinstance(max_workers, int) and max_workers >= 1):
-        raise ValueError(f"max_workers must be an integer >= 1, not {max_workers!r}")
+    _check_workers(max_workers)
     pending = list(items)
     if not pending:
         return
@@ -346,13 +362,12 @@ def read_states(
         ValueError: ``max_workers`` or ``rate`` is out of range.
         PipepilotError: the selection itself could not be resolved (listing pipelines or tags failed).
     """
-    from pipepilot.model.runtime import PipelineState
 
-    limited = limited_caller(caller, RateLimiter(rate))
+    limited = limited_caller(caller, fleet_limiter(max_workers=max_workers, rate=rate))
     names = select_pipelines(limited, selection, max_workers=max_workers)
 
     def state_of(name: str) -> PipelineState:
-        return PipelineState.from_api(limited.call("get_pipeline_state", idempotent=True, name=name))
+        return pipeline_state(limited, name)
 
     states: dict[str, PipelineState] = {}
     errors: dict[str, PipepilotError] = {}

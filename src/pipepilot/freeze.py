@@ -40,19 +40,19 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pipepilot._calls import Caller
-from pipepilot._handles import check_request
+from pipepilot._handles import check_request, pipeline_state
 from pipepilot._time import current_time_source, new_uuid
 from pipepilot.errors import PipepilotError
 from pipepilot.fleet import (
     DEFAULT_MAX_WORKERS,
     DEFAULT_RATE,
-    RateLimiter,
     Selection,
+    fleet_limiter,
     limited_caller,
     run_concurrently,
     select_pipelines,
 )
-from pipepilot.model.runtime import PipelineState, StageTransitionType
+from pipepilot.model.runtime import StageTransitionType
 from pipepilot.transitions import Transition
 
 if TYPE_CHECKING:
@@ -362,7 +362,7 @@ class FreezeRecord:
 
 def _inbound_state(caller: Caller[Any], pipeline: str, stage: str) -> TransitionState:
     """The inbound transition state of ``stage`` (one GetPipelineState); raises StageNotFoundError."""
-    state = PipelineState.from_api(caller.call("get_pipeline_state", idempotent=True, name=pipeline))
+    state = pipeline_state(caller, pipeline)
     transition = Transition(caller=caller, pipeline=pipeline, stage=stage, kind=StageTransitionType.INBOUND)
     found = transition.state_in(state)
     assert found is not None  # inbound transitions always have a state
@@ -400,7 +400,8 @@ def freeze(
 
     Raises:
         ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
-        ValueError: ``resume`` is the record of a freeze of another stage or reason.
+        ValueError: ``resume`` is the record of a freeze of another stage or reason, or ``max_workers`` or
+            ``rate`` is out of range (nothing was changed).
         PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);
             nothing was changed.
     """
@@ -414,7 +415,7 @@ def freeze(
             f"cannot resume the freeze of stage {resume.stage!r} ({resume.reason!r}) as a freeze of stage "
             f"{stage!r} ({reason!r})"
         )
-    limited = limited_caller(_caller_of(cp), RateLimiter(rate))
+    limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
     names = select_pipelines(limited, pipelines, max_workers=max_workers)
     if resume is None:
         now = datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
@@ -428,10 +429,11 @@ def freeze(
     record = attrs.evolve(record, pipelines=record.pipelines + added)
     if checkpoint is not None:
         checkpoint(record)  # saved before any change: a crash from here on can be resumed
+    selected = set(names)
     todo = [
         entry.pipeline
         for entry in record.pipelines
-        if entry.pipeline in set(names) and entry.outcome in (FreezeOutcome.PENDING, FreezeOutcome.FAILED)
+        if entry.pipeline in selected and entry.outcome in (FreezeOutcome.PENDING, FreezeOutcome.FAILED)
     ]
     logger.info(
         "freezing stage %s in %d pipeline(s) (%d already handled)", stage, len(todo), len(names) - len(todo)
@@ -529,7 +531,7 @@ def thaw(
     Raises:
         ValueError: ``max_workers`` or ``rate`` is out of range.
     """
-    limited = limited_caller(_caller_of(cp), RateLimiter(rate))
+    limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
     todo = [
         entry
         for entry in record.pipelines

@@ -33,6 +33,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pipepilot._facade import Facade
+from pipepilot._handles import aws_details
 from pipepilot._pipeline_runtime import CodePipelineRuntime, PipelineRuntime
 from pipepilot.errors import (
     PipelineNotFoundError,
@@ -80,9 +81,9 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         facade's client was injected, in that client's region, from a new default boto3 session. It is the
         one ``action.build()`` reads builds through.
         """
-        from pipepilot.builds import CodeBuild
+        from pipepilot.builds import codebuild_beside
 
-        return self._calls.companion("codebuild", CodeBuild._from_settings)
+        return codebuild_beside(self._calls)
 
     # -- pipelines ----------------------------------------------------------------------------------------
 
@@ -282,13 +283,7 @@ class Pipeline(PipelineRuntime):
         except ResourceNotFoundError as exc:
             # UpdatePipeline models no not-found error; what comes back is the generic one. Say it plainly.
             raise PipelineNotFoundError(
-                f"cannot update pipeline {self._name!r}: it does not exist",
-                code=exc.code,
-                aws_message=exc.message,
-                operation_name=exc.operation_name,
-                request_id=exc.request_id,
-                http_status=exc.http_status,
-                response=exc.response,
+                f"cannot update pipeline {self._name!r}: it does not exist", **aws_details(exc)
             ) from exc
         updated = PipelineDeclaration.from_api(response["pipeline"])
         if (

@@ -40,7 +40,7 @@ import logging
 import math
 import random
 import statistics
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 
@@ -93,6 +93,8 @@ __all__ = [
     "next_interval",
     "next_step",
     "poll_jitter",
+    "wait_policy",
+    "wait_timing",
     "wait_until",
 ]
 
@@ -197,6 +199,36 @@ class Forecast:
         if not usable:
             return None
         return cls(expected=statistics.median(usable), earliest=min(usable) * (1 - margin))
+
+
+def wait_policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
+    """The policy of one wait: ``poll`` (default: ``PollPolicy()``), with ``timeout`` instead of its own
+    when one is given (the ``timeout=`` shortcut every wait offers).
+
+    Raises:
+        ValueError: ``timeout`` is not a positive number of seconds.
+    """
+    policy = poll if poll is not None else PollPolicy()
+    return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
+
+
+class _TimingDefaults(Protocol):
+    @property
+    def clock(self) -> Callable[[], float] | None: ...
+
+    @property
+    def sleep(self) -> Callable[[float], None] | None: ...
+
+
+def wait_timing(
+    clock: Callable[[], float] | None,
+    sleep: Callable[[float], None] | None,
+    defaults: _TimingDefaults,
+) -> tuple[Callable[[], float], Callable[[float], None]]:
+    """The clock and sleep of one wait: those given, else the facade's (``defaults``: its caller or client
+    settings), else pipepilot's time source as it is now (virtual inside :func:`pipepilot.local.offline`)."""
+    source = current_time_source()
+    return clock or defaults.clock or source.monotonic, sleep or defaults.sleep or source.sleep
 
 
 def poll_jitter(*parts: str) -> random.Random:
@@ -363,7 +395,6 @@ def wait_until(
     sleep_for = sleep if sleep is not None else source.sleep
     backoff = policy if policy is not None else PollPolicy()
     last: T | None = None
-    seen_any = False
     last_status: object = None
     slept = backoff.interval
     polls = 0
@@ -382,7 +413,7 @@ def wait_until(
             sleep_for(slept)
             continue
         now = now_of()
-        last, seen_any = value, True
+        last = value
         if status_of is not None:
             status = status_of(value)
             if status != last_status:
@@ -394,7 +425,7 @@ def wait_until(
             return value
         if isinstance(step, TimedOut):
             logger.debug("%s: poll %d timed out", label, polls)
-            raise WaitTimeout(f"{label}: timed out after {polls} polls", last=last if seen_any else None)
+            raise WaitTimeout(f"{label}: timed out after {polls} polls", last=last)
         slept = step.seconds
         logger.debug("%s: poll %d, next in %.1fs", label, polls, slept)
         sleep_for(slept)

@@ -12,22 +12,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._handles import action_runs, aws_details, check_request, latest_run
+from pipepilot._handles import action_runs, aws_details, check_request, latest_run, pipeline_state
 from pipepilot._time import current_time_source
 from pipepilot.errors import (
+    ConditionNotOverridableError,
     NotLatestPipelineExecutionError,
     PipepilotError,
     StageNotRetryableError,
     TransientError,
     ValidationError,
 )
-from pipepilot.executions import Execution
+from pipepilot.executions import Execution, execution_id_of
 from pipepilot.model.declaration import StageRetryMode
 from pipepilot.model.runtime import (
     ConditionType,
     ExecutionType,
     PipelineExecutionSummary,
-    PipelineState,
     StageExecutionStatus,
     StageTransitionType,
 )
@@ -47,12 +47,6 @@ logger = logging.getLogger(__name__)
 # Seconds of clock difference tolerated between this machine and AWS when recognising the rollback
 # execution a lost RollbackStage response created.
 _CLOCK_SLACK = 300.0
-
-
-def _execution_id(execution: Execution | str | None) -> str | None:
-    if execution is None or isinstance(execution, str):
-        return execution
-    return execution.id
 
 
 def _enum_value(value: Any, enum_type: Any, what: str) -> str:
@@ -97,18 +91,14 @@ class Stage:
             StageNotFoundError: the pipeline has no such stage (``available`` lists those it has).
             PipelineNotFoundError: no such pipeline.
         """
-        return self._pipeline_state().stage(self.name)
+        return pipeline_state(self.caller, self.pipeline).stage(self.name)
 
-    def _pipeline_state(self) -> PipelineState:
-        return PipelineState.from_api(
-            self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
-        )
-
-    def _latest_execution_id(self, doing: str) -> str:
+    def _latest_execution_id(self, doing: str, refusal: type[PipepilotError]) -> str:
         latest = self.state().latest_execution
         if latest is None:
-            raise StageNotRetryableError(
-                f"cannot {doing} stage {self.name!r} of pipeline {self.pipeline!r}: no execution has entered it yet"
+            raise refusal(
+                f"cannot {doing} stage {self.name!r} of pipeline {self.pipeline!r}: no execution has entered "
+                "it yet; start one"
             )
         return latest.pipeline_execution_id
 
@@ -136,7 +126,9 @@ class Stage:
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
         """
         retry_mode = _enum_value(mode, StageRetryMode, "the retry mode")
-        execution_id = _execution_id(execution) or self._latest_execution_id("retry")
+        execution_id = execution_id_of(execution) or self._latest_execution_id(
+            "retry", StageNotRetryableError
+        )
         params = {
             "pipelineName": self.pipeline,
             "stageName": self.name,
@@ -159,7 +151,7 @@ class Stage:
             raise StageNotRetryableError(
                 self._not_retryable_text(execution_id, retry_mode), **aws_details(error)
             ) from error
-        except TransientError as error:
+        except TransientError:
             if self._retry_took_effect(execution_id):
                 logger.info(
                     "retry of stage %s for execution %s confirmed by the stage's state",
@@ -167,7 +159,7 @@ class Stage:
                     execution_id,
                 )
                 return self._handle(execution, execution_id)
-            raise error
+            raise
         logger.info(
             "retrying stage %s of %s for execution %s (%s)",
             self.name,
@@ -198,7 +190,7 @@ class Stage:
         except PipepilotError:
             return f"cannot retry {where}: AWS says it is not retryable now"
         latest = stage.latest_execution
-        status = None if latest is None else str(getattr(latest.status, "value", latest.status))
+        status = None if latest is None else str(latest.status)
         if status in (StageExecutionStatus.IN_PROGRESS.value, StageExecutionStatus.STOPPING.value):
             if mode == StageRetryMode.ALL_ACTIONS.value:
                 return (
@@ -240,7 +232,7 @@ class Stage:
             PipelineExecutionOutdatedError: the target is too old.
             PipelineExecutionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
         """
-        target = _execution_id(to)
+        target = execution_id_of(to)
         assert target is not None
         params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
         check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
@@ -289,12 +281,15 @@ class Stage:
 
         Raises:
             ValidationError: ``condition_type`` is not one of the two (nothing was sent).
-            ConditionNotOverridableError: the condition is not being evaluated (or already finished).
+            ConditionNotOverridableError: the condition is not being evaluated (or already finished), or
+                no execution has entered the stage yet.
             NotLatestPipelineExecutionError: another execution entered the stage since.
             StageNotFoundError / PipelineNotFoundError: unknown names.
         """
         kind = _enum_value(condition_type, ConditionType, "the condition type")
-        execution_id = _execution_id(execution) or self._latest_execution_id("override a condition of")
+        execution_id = execution_id_of(execution) or self._latest_execution_id(
+            "override a condition of", ConditionNotOverridableError
+        )
         params = {
             "pipelineName": self.pipeline,
             "stageName": self.name,
@@ -321,10 +316,7 @@ class Action:
         Raises:
             ActionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
         """
-        state = PipelineState.from_api(
-            self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
-        )
-        return state.stage(self.stage).action(self.name)
+        return pipeline_state(self.caller, self.pipeline).stage(self.stage).action(self.name)
 
     def executions(self, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
         """The runs of this action (of one pipeline execution, when given), newest first, fetched lazily.
@@ -335,13 +327,13 @@ class Action:
         Raises:
             PipelineNotFoundError / PipelineExecutionNotFoundError: unknown names.
         """
-        for run in action_runs(self.caller, self.pipeline, _execution_id(execution)):
+        for run in action_runs(self.caller, self.pipeline, execution_id_of(execution)):
             if run.stage_name == self.stage and run.action_name == self.name:
                 yield run
 
     def latest_execution(self, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
         """The most recent run of this action (in ``execution``, when given), or ``None`` if it never ran."""
-        execution_id = _execution_id(execution)
+        execution_id = execution_id_of(execution)
         if execution_id is None:
             return next(self.executions(), None)
         return latest_run(action_runs(self.caller, self.pipeline, execution_id), self.stage, self.name)
@@ -354,7 +346,8 @@ class Action:
         clock and sleep, in the pipeline's region), shared by every handle of that facade.
 
         Raises:
-            ValueError: the action has not run yet, or it is not a CodeBuild action.
+            ValueError: the action has not run yet, it is not a CodeBuild action, or its latest run has not
+                started a build yet.
         """
         run = self.latest_execution()
         result = None if run is None or run.output is None else run.output.execution_result
@@ -362,13 +355,18 @@ class Action:
         provider = None
         if run is not None and run.input is not None and run.input.action_type_id is not None:
             provider = run.input.action_type_id.provider
-        if run is None or not build_id or provider != "CodeBuild":
+        if run is None or provider != "CodeBuild" or not build_id:
+            if run is None:
+                why = "it has not run yet"
+            elif provider != "CodeBuild":
+                why = f"it is a {provider or 'non-CodeBuild'} action"
+            else:
+                why = "its latest run has not started a build yet"
             raise ValueError(
-                f"action {self.stage}/{self.name} of pipeline {self.pipeline!r} has no CodeBuild build "
-                f"({'it has not run yet' if run is None else f'provider {provider}'})"
+                f"action {self.stage}/{self.name} of pipeline {self.pipeline!r} has no CodeBuild build: {why}"
             )
         if codebuild is None:
-            from pipepilot.builds import CodeBuild
+            from pipepilot.builds import codebuild_beside
 
-            codebuild = self.caller.companion("codebuild", CodeBuild._from_settings)
+            codebuild = codebuild_beside(self.caller)
         return codebuild.build(build_id)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._handles import check_request
+from pipepilot._handles import check_request, pipeline_state
 from pipepilot.model.runtime import StageTransitionType, TransitionState
 
 if TYPE_CHECKING:
@@ -65,12 +65,7 @@ class Transition:
             StageNotFoundError: the pipeline has no such stage (``available`` lists the stages it has).
             PipelineNotFoundError: no such pipeline.
         """
-        from pipepilot.model.runtime import PipelineState
-
-        state = PipelineState.from_api(
-            self.caller.call("get_pipeline_state", idempotent=True, name=self.pipeline)
-        )
-        return self.state_in(state)
+        return self.state_in(pipeline_state(self.caller, self.pipeline))
 
     def state_in(self, state: PipelineState) -> TransitionState | None:
         """This transition's state as ``state`` (a ``GetPipelineState`` reading) shows it; see :meth:`state`.
@@ -113,9 +108,11 @@ class Transition:
         CodePipeline semantics: after 30 days disabled, AWS does not resume the waiting execution).
 
         Raises:
+            ValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
         """
         params = {"pipelineName": self.pipeline, "stageName": self.stage, "transitionType": self.kind.value}
+        check_request("EnableStageTransition", params, doing=f"enable {self.describe()}")
         self.caller.call("enable_stage_transition", idempotent=True, **params)
         logger.info("enabled %s", self.describe())
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from datetime import timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 from conftest_runtime import (
     PIPELINE,
@@ -24,6 +26,7 @@ from pipepilot.errors import (
     ApprovalConflict,
     ApprovalNotPending,
     ExecutionFailed,
+    InvalidApprovalTokenError,
     ValidationError,
     WaitTimeout,
 )
@@ -329,3 +332,57 @@ def test_parallel_wait_for_approval_notices_a_failure_first(world: World) -> Non
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
         pipeline.wait_for_approval(execution=execution, timeout=3600)
+
+
+def _everything_about(error: BaseException) -> str:
+    """All a user or a log could see of ``error``: its traceback with every chained cause, and its fields."""
+    shown = "".join(traceback.format_exception(error))
+    for link in (error, error.__cause__, error.__context__):
+        if link is not None:
+            shown += repr(vars(link))
+    return shown
+
+
+def test_a_refused_token_never_shows_in_the_error(world: World) -> None:
+    """AWS may echo a refused token in its message; the error pipepilot raises (its text, AWS message,
+    response and chained causes) still never contains it."""
+    _, _, found = waiting_approval(world)
+    wrong = attrs.evolve(found, token="0123abcd-0000-4000-8000-00000000beef")
+    with pytest.raises(InvalidApprovalTokenError) as raised:
+        wrong.approve("yes")
+    assert raised.value.code == "InvalidApprovalTokenException"
+    assert "not valid" in str(raised.value)
+    assert wrong.token not in _everything_about(raised.value)
+    assert len(world.cp.pipeline(PIPELINE).approvals()) == 1  # the real approval still waits
+
+
+def test_a_stale_token_conflict_does_not_carry_the_token(world: World) -> None:
+    """The ApprovalConflict a stale token leads to has no trace of the token, in any chained error."""
+    pipeline, execution, found = waiting_approval(world)
+    found.reject("no")
+    world.aws.clock.advance(5)
+    pipeline.stage("Gate").retry(execution)
+    world.aws.clock.advance(5)
+    with pytest.raises(ApprovalConflict) as raised:
+        found.approve("yes")
+    assert found.token not in _everything_about(raised.value)
+
+
+def test_parallel_tokens_are_never_shown_or_logged(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """A PARALLEL approval's token is its run's externalExecutionId: it shows in no repr (approvals, the
+    approval's action run, a wait's progress events) and in no log line, at DEBUG, as approvals are found,
+    waited for, answered and answered again."""
+    events: list[Any] = []
+    with caplog.at_level(logging.DEBUG, logger="pipepilot"):
+        pipeline, first, second = parallel_pair(world)
+        found = pipeline.approvals()
+        waited = pipeline.wait_for_approval("Gate", "Approve", execution=first)
+        pipeline.approve("Gate", "Approve", summary="ok", execution=second)
+        pipeline.approve("Gate", "Approve", summary="ok", execution=second)  # a redelivery
+        waited.approve("ok")
+        first.wait(on_progress=events.append)
+    tokens = {approval.token for approval in found}
+    assert len(tokens) == 2
+    runs = [run for execution in (first, second) for run in execution.actions()]
+    shown = caplog.text + repr(found) + repr(waited) + repr(runs) + repr(events)
+    assert not [token for token in tokens if token in shown]

@@ -231,3 +231,14 @@ def test_a_stop_reason_over_200_characters_is_refused_before_sending(world: Worl
         execution.stop(reason="x" * 201)
     assert calls.get("StopPipelineExecution", 0) == 0
     assert execution.get().status == "InProgress"
+
+
+def test_a_lost_abandon_that_cannot_be_read_back_is_still_confirmed(world: World) -> None:
+    """The abandon lands but its answer is lost, and the execution cannot be read either: the abandon is sent
+    again, meets "not stoppable" (it is Stopped: the first one worked), and that counts as success."""
+    _, execution = running_in_deploy(world)
+    world.aws.faults.add(operation="StopPipelineExecution", error="lost-response", nth=1)
+    world.aws.faults.add(operation="GetPipelineExecution", error="ServiceUnavailable", times=6)
+    execution.stop(abandon=True)
+    world.aws.faults.clear()
+    assert execution.get().status == "Stopped"

@@ -358,3 +358,19 @@ def test_entries_are_pending_until_handled() -> None:
     """A fresh entry is PENDING; outcome names are stable strings for the JSON."""
     assert FreezeOutcome.PENDING.value == "pending"
     assert {o.value for o in ThawOutcome} == {"enabled", "already-enabled", "changed", "failed"}
+
+
+@pytest.mark.parametrize(("workers", "rate"), [(0, 10.0), (4, 0.0)])
+def test_bad_pool_options_are_refused_before_anything_happens(
+    world: World, workers: int, rate: float
+) -> None:
+    """max_workers below 1 or a non-positive rate is a ValueError before any record is made or checkpointed,
+    and no transition changes."""
+    small(world, "a")
+    saved: list[FreezeRecord] = []
+    with pytest.raises(ValueError, match=r"max_workers|rate"):
+        world.cp.freeze(
+            ["a"], stage="Prod", reason=REASON, checkpoint=saved.append, max_workers=workers, rate=rate
+        )
+    assert saved == []
+    assert prod_gate(world, "a").enabled is True

@@ -231,6 +231,19 @@ def test_override_errors(world: World) -> None:
         pipeline.stage("Prod").override_condition("ON_FAILURE", execution)
 
 
+def test_nothing_to_override_or_retry_in_a_stage_no_execution_entered(world: World) -> None:
+    """With no execution given and none ever in the stage, override_condition() raises
+    ConditionNotOverridableError and retry() StageNotRetryableError, each saying to start one; nothing is
+    sent."""
+    pipeline = staging_prod(world)  # the creation run was stopped before Prod
+    calls = call_counter(world.cp)
+    with pytest.raises(ConditionNotOverridableError, match="no execution has entered it yet; start one"):
+        pipeline.stage("Prod").override_condition("BEFORE_ENTRY")
+    with pytest.raises(StageNotRetryableError, match="start one"):
+        pipeline.stage("Prod").retry()
+    assert set(calls) == {"GetPipelineState"}
+
+
 def test_action_runs_are_listed_per_action_newest_first(world: World) -> None:
     """action.executions() lists only that action's runs (typed), each retry as its own run."""
     pipeline = staging_prod(world, staging_fails_once=True)

@@ -143,6 +143,15 @@ def test_an_unknown_stage_is_reported(world: World) -> None:
         pipeline.stage("Nope").inbound.disable("freeze")
 
 
+def test_enabling_a_badly_named_stage_is_refused_before_sending(world: World) -> None:
+    """enable() checks the names against the API's rules first, as disable() does: nothing is sent."""
+    pipeline = three_stages(world)
+    calls = call_counter(world.cp)
+    with pytest.raises(ValidationError, match="'/'"):
+        pipeline.stage("Bad/Name").inbound.enable()
+    assert calls.get("EnableStageTransition", 0) == 0
+
+
 def test_a_lost_disable_is_retried_safely(world: World) -> None:
     """Disabling is idempotent, so a lost response is retried and the transition ends disabled."""
     pipeline = three_stages(world)

@@ -22,6 +22,7 @@ from conftest_runtime import (
 
 from pipepilot.approvals import ApprovalPending
 from pipepilot.errors import (
+    ApprovalNotPending,
     ExecutionCancelled,
     ExecutionFailed,
     ExecutionStopped,
@@ -93,18 +94,31 @@ def test_wait_returns_the_succeeded_execution(world: World) -> None:
     assert world.aws.clock.now() - started >= 600
 
 
-def test_one_get_pipeline_execution_per_poll_without_progress(world: World) -> None:
-    """Without on_progress each poll is exactly one GetPipelineExecution; GetPipelineState is never used."""
+def test_one_call_per_poll_without_progress(world: World) -> None:
+    """Without on_progress a wait makes exactly one call per poll: the history read is the first poll (it
+    shows the execution running), then one GetPipelineExecution per poll; GetPipelineState is never used."""
     pipeline = linear(world, ("Deploy", 900))
     execution = pipeline.start()
     calls = call_counter(world.cp)
     sleeps = Sleeps(world)
     execution.wait(sleep=sleeps)
     polls = len(sleeps.seconds) + 1
-    assert calls["GetPipelineExecution"] == polls
-    assert "GetPipelineState" not in calls
-    assert calls["ListPipelineExecutions"] == 1  # the history read before the first poll
-    assert set(calls) <= {"GetPipelineExecution", "ListPipelineExecutions"}
+    assert calls["ListPipelineExecutions"] == 1
+    assert calls["GetPipelineExecution"] == polls - 1
+    assert sum(calls.values()) == polls
+    assert set(calls) == {"GetPipelineExecution", "ListPipelineExecutions"}
+
+
+def test_a_wait_on_an_execution_that_already_ended_reads_it_in_full(world: World) -> None:
+    """When the history shows the execution already ended, the wait still returns the full execution."""
+    pipeline = linear(world, ("Deploy", 60))
+    execution = pipeline.start()
+    world.aws.clock.advance(3600)
+    calls = call_counter(world.cp)
+    final = execution.wait()
+    assert isinstance(final, PipelineExecution)
+    assert final.status == "Succeeded"
+    assert calls == {"ListPipelineExecutions": 1, "GetPipelineExecution": 1}
 
 
 def test_progress_events_arrive_once_each_in_order(world: World) -> None:
@@ -463,3 +477,47 @@ def test_events_are_the_polling_module_types(world: World) -> None:
     events: list[Any] = []
     execution.wait(on_progress=events.append)
     assert {type(e) for e in events} == {StageStarted, ActionStarted, ActionSucceeded, StageSucceeded}
+
+
+def test_wait_for_stage_of_an_execution_already_past_it_returns_at_once(world: World) -> None:
+    """An execution that went on to a later stage has passed this one, even when a newer execution has
+    entered it since (so the stage no longer shows the awaited one): the wait returns at the first poll."""
+    pipeline = linear(world, ("Staging", 60), ("Prod", 1800))
+    older = pipeline.start()
+    pipeline.wait_for_stage("Staging", execution=older)
+    world.aws.clock.advance(120)
+    pipeline.start()  # passes Staging, then waits for Prod, which the older one holds
+    world.aws.clock.advance(300)
+    staging = pipeline.state().stage("Staging").latest_execution
+    assert staging is not None
+    assert staging.pipeline_execution_id != older.id
+    before = world.aws.clock.now()
+    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    assert world.aws.clock.now() == before
+
+
+def test_wait_for_stage_of_an_execution_that_succeeded_returns(world: World) -> None:
+    """An execution that succeeded passed every stage: the wait returns rather than poll until its timeout."""
+    pipeline = linear(world, ("Staging", 60))
+    older = pipeline.start()
+    older.wait()
+    pipeline.start()
+    world.aws.clock.advance(120)  # the newer execution now shows in every stage
+    before = world.aws.clock.now()
+    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    assert world.aws.clock.now() - before <= PollPolicy().max_interval
+
+
+def test_wait_for_approval_of_an_execution_that_succeeded_without_one(world: World) -> None:
+    """When the awaited execution succeeds without the approval ever waiting, ApprovalNotPending says so
+    soon after the end, instead of a WaitTimeout hours later."""
+    pipeline = linear(world, ("Staging", 60))
+    execution = pipeline.start()
+    with pytest.raises(ApprovalNotPending, match="Succeeded") as raised:
+        pipeline.wait_for_approval(execution=execution, timeout=7200)
+    assert raised.value.execution_id == execution.id
+    summary = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
+    assert summary.status == "Succeeded"
+    ended = summary.last_update_time
+    assert ended is not None
+    assert world.aws.clock.now() - ended.timestamp() <= PollPolicy().max_interval
