@@ -9,7 +9,8 @@ sleeps on an injected clock (by default the current :mod:`pipepilot._time` sourc
 
 Economy
 -------
-The default policy polls at 5 s, 10 s, 20 s and then every 30 s, so a wait returns at most
+The default policy polls after 7.5 s, 15 s and then every 30 s (a little less with jitter, which only
+ever shortens a capped sleep, by up to 5 %), so a wait returns at most
 ``max_interval`` (30 s) after the awaited thing ended, whenever it ends. Without knowing more, no policy
 can do better than one call per 30 s under that bound: a poll gap longer than 30 s is a window where an
 end would be noticed late. That is about 1/6 of the calls of a fixed 5-second loop for long waits, and
@@ -145,11 +146,11 @@ class PollPolicy:
             outside [0, 1), ``max_interval`` below ``interval`` ...).
     """
 
-    interval: float = attrs.field(default=5.0, validator=_positive)
+    interval: float = attrs.field(default=7.5, validator=_positive)
     multiplier: float = attrs.field(default=2.0, validator=_growth)
     max_interval: float = attrs.field(default=30.0, validator=_positive)
     sparse_interval: float = attrs.field(default=120.0, validator=_positive)
-    jitter: float = attrs.field(default=0.1, validator=_fraction)
+    jitter: float = attrs.field(default=0.05, validator=_fraction)
     timeout: float | None = attrs.field(default=None, validator=_optional_positive)
     max_throttled_interval: float = attrs.field(default=300.0, validator=_positive)
 

@@ -287,7 +287,7 @@ def test_wait_returns_the_succeeded_build_and_reports_each_phase_once_in_order(
     assert build_phase.duration_in_seconds == int(offline_aws.build_phase_durations["BUILD"])
     assert details.logs is not None
     assert details.logs.group_name == f"/aws/codebuild/{PROJECT}"
-    # Economy: a 91-second build, polled at 5, 10, 20 then 30 s, is seen ending within 30 s.
+    # Economy: a 91-second build, polled at 7.5, 15 then 30 s, is seen ending within 30 s.
     assert details.end_time is not None
     assert offline_aws.clock.now() - details.end_time.timestamp() <= 30
     assert counter["BatchGetBuilds"] <= 7

@@ -81,10 +81,10 @@ def test_policy_is_keyword_only() -> None:
 
 
 def test_intervals_ramp_geometrically_up_to_max_interval() -> None:
-    """Without jitter the sleeps are 5, 10, 20, then 30 s for ever (the lateness bound)."""
+    """Without jitter the sleeps are 7.5, 15, then 30 s for ever (the lateness bound)."""
     policy = PollPolicy()
     sleeps = [next_interval(policy, polls=n, elapsed=0.0) for n in range(1, 8)]
-    assert sleeps == [5.0, 10.0, 20.0, 30.0, 30.0, 30.0, 30.0]
+    assert sleeps == [7.5, 15.0, 30.0, 30.0, 30.0, 30.0, 30.0]
     assert next_interval(policy, polls=10_000, elapsed=1e9) == 30.0, "no overflow on very long waits"
 
 
@@ -93,8 +93,8 @@ def test_jitter_spreads_sleeps_but_never_above_the_cap() -> None:
     policy = PollPolicy(jitter=0.2)
     rng = random.Random(7)
     ramp = [next_interval(policy, polls=1, elapsed=0.0, rng=rng) for _ in range(500)]
-    assert min(ramp) >= 4.0
-    assert max(ramp) <= 6.0
+    assert min(ramp) >= 6.0
+    assert max(ramp) <= 9.0
     assert len(set(ramp)) > 400, "jitter must actually vary"
     capped = [next_interval(policy, polls=9, elapsed=600.0, rng=rng) for _ in range(500)]
     assert max(capped) <= 30.0
@@ -137,7 +137,7 @@ def test_next_step_decisions() -> None:
     assert next_step(policy, finished=True, polls=1, waited=500.0) == Done()
     assert next_step(policy, finished=False, polls=5, waited=100.0) == TimedOut()
     assert next_step(policy, finished=False, polls=5, waited=90.0) == Sleep(10.0)
-    assert next_step(policy, finished=False, polls=1, waited=0.0) == Sleep(5.0)
+    assert next_step(policy, finished=False, polls=1, waited=0.0) == Sleep(7.5)
     assert next_step(PollPolicy(), finished=False, polls=50, waited=1e7) == Sleep(30.0)
 
 
@@ -146,8 +146,8 @@ def test_schedule_counts_polls_and_measures_from_its_start() -> None:
     forecast = Forecast(expected=1000.0, earliest=900.0)
     schedule = PollSchedule(started=100.0, elapsed=880.0, forecast=forecast, policy=PollPolicy(timeout=60.0))
     assert schedule.deadline == 160.0
-    assert schedule.decide(False, 100.0) == Sleep(5.0)
-    assert schedule.decide(False, 105.0) == Sleep(10.0)
+    assert schedule.decide(False, 100.0) == Sleep(7.5)
+    assert schedule.decide(False, 107.5) == Sleep(15.0)
     assert schedule.polls == 2
     assert schedule.decide(False, 160.0) == TimedOut()
     assert PollSchedule(started=0.0).deadline is None
@@ -195,7 +195,7 @@ def test_wait_until_returns_the_last_value() -> None:
         sleep=clock.sleep,
     )
     assert result == "Succeeded"
-    assert clock.sleeps == [5.0, 10.0]
+    assert clock.sleeps == [7.5, 15.0]
 
 
 def test_wait_until_raises_wait_timeout_with_the_last_state() -> None:
@@ -265,7 +265,7 @@ def test_driver_uses_the_time_source_installed_at_call_time() -> None:
         assert wait_until(lambda: next(values), lambda v, now: schedule.decide(v == 3, now)) == 3
     finally:
         _time.install_time_source(previous)
-    assert clock.sleeps == [5.0, 10.0]
+    assert clock.sleeps == [7.5, 15.0]
 
 
 def test_driver_logs_each_poll_at_debug_and_changes_at_info(caplog: pytest.LogCaptureFixture) -> None:
