@@ -405,3 +405,16 @@ def test_live_run_needs_a_versioned_bucket(
     argv = ["--live", "--role-arn", rehearsal["role_arn"], "--artifact-bucket", "plain-bucket"]
     assert release.main(argv) == 2
     assert "put-bucket-versioning --bucket plain-bucket" in capsys.readouterr().err
+
+
+def test_the_readme_shows_what_the_demo_prints(release: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every line of the README's demo excerpt is printed by the demo, in that order (so it cannot rot)."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    excerpt = readme.split("```text\n", 1)[1].split("```", 1)[0]
+    expected = [line for line in excerpt.splitlines() if line and line != "..."]
+    assert release.main([]) == 0
+    printed = _lines(capsys.readouterr().out)
+    at = 0
+    for line in expected:
+        assert line in printed[at:], f"the README shows {line!r}, which the demo no longer prints there"
+        at = printed.index(line, at) + 1
