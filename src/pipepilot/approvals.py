@@ -6,7 +6,7 @@ production), so it is never in ``repr``, pipepilot never logs it, and when AWS e
 its error message, the error pipepilot raises has it masked.
 
 Finding approvals (:func:`pending_approvals`): ``GetPipelineState`` shows the token of each waiting
-approval, except in PARALLEL mode, where it cannot represent concurrent executions (§2.5 P2). There
+approval, except in PARALLEL mode, where it cannot represent concurrent executions. There
 pipepilot reads ``ListActionExecutions`` of each running execution instead and uses the approval run's
 ``externalExecutionId`` as the token, as AWS documents. The caller sees no difference.
 
@@ -439,7 +439,7 @@ def _parallel_approvals(
                 continue
             run = latest_run(runs, stage, action)
             result = None if run is None or run.output is None else run.output.execution_result
-            # In PARALLEL mode the approval's token is its run's externalExecutionId (§2.5 P2).
+            # In PARALLEL mode the approval's token is its run's externalExecutionId, as AWS documents.
             token = None if result is None else result.external_execution_id
             if run is None or run.status != ActionExecutionStatus.IN_PROGRESS or not token:
                 continue

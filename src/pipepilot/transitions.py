@@ -104,8 +104,8 @@ class Transition:
     def enable(self) -> None:
         """Enable the transition (a no-op when it is enabled already).
 
-        A waiting execution then enters the stage, unless another execution occupies it (see §2.6 of the
-        CodePipeline semantics: after 30 days disabled, AWS does not resume the waiting execution).
+        A waiting execution then enters the stage, unless another execution occupies it (after 30 days
+        disabled, AWS does not resume the waiting execution: start a new one).
 
         Raises:
             ValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).

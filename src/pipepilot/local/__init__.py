@@ -395,7 +395,7 @@ class OfflineAWS:
         """Script how evaluations of one stage-condition rule end (any provider, any condition block).
 
         ``rule`` is the rule's ``name`` in a ``beforeEntry``, ``onSuccess`` or ``onFailure`` condition of
-        ``stage``. A ``"Failed"`` rule fails its condition, which then applies its ``result`` as §2.11 says
+        ``stage``. A ``"Failed"`` rule fails its condition, which then applies its ``result``
         (``FAIL`` fails the stage, ``SKIP`` skips it, ``ROLLBACK`` on ``onSuccess`` rolls it back; an
         ``onFailure`` condition applies its result only when its rules succeed). ``duration`` is the
         evaluation's virtual seconds (default ``default_durations["Rule:<provider>"]``, else 0);

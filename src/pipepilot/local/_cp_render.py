@@ -178,7 +178,7 @@ def _action_state(pipeline: PipelineRecord, action: ActionDef, slot: StageSlot |
 
 
 def pipeline_state(pipeline: PipelineRecord, region: str) -> Json:
-    """GetPipelineState's response (§3.3)."""
+    """GetPipelineState's response."""
     structure = pipeline.current
     return {
         "pipelineName": pipeline.name,

@@ -67,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-#: API status -> EventBridge ``detail.state`` (§7; note the single-L CANCELED).
+#: API status -> EventBridge ``detail.state`` (note the single-L CANCELED).
 EVENT_STATE = {
     IN_PROGRESS: "STARTED",
     SUCCEEDED: "SUCCEEDED",
@@ -461,7 +461,7 @@ class Runtime:
     def entry_blocked(
         self, pipeline: PipelineRecord, structure_stages: tuple[StageDef, ...], index: int
     ) -> bool:
-        """Whether a disabled transition stops executions from entering stage ``index`` (§2.6, §5)."""
+        """Whether a disabled transition stops executions from entering stage ``index``."""
         if not pipeline.slot(structure_stages[index].name).inbound.enabled:
             return True
         return index > 0 and not pipeline.slot(structure_stages[index - 1].name).outbound.enabled
@@ -680,7 +680,7 @@ class Runtime:
     # -- stop, cancel, delete ---------------------------------------------------------------------------
 
     def stop(self, execution: Execution, *, abandon: bool, reason: str | None) -> None:
-        """StopPipelineExecution after its checks passed (§2.9)."""
+        """StopPipelineExecution after its checks passed."""
         upgrading = execution.status == STOPPING
         execution.stop_requested = True
         execution.stop_abandon = abandon
@@ -974,7 +974,7 @@ class Runtime:
             output_variables=outputs,
         )
 
-    # -- manual approvals (§4) --------------------------------------------------------------------------
+    # -- manual approvals ------------------------------------------------------------------------------
 
     def _start_approval(self, run: ActionRun, script: ActionScriptView | None) -> None:
         execution = run.execution
@@ -1024,7 +1024,7 @@ class Runtime:
             logger.warning("approval notification to %s failed", topic, exc_info=True)
 
     def answer_approval(self, run: ActionRun, status: str, summary: str) -> None:
-        """PutApprovalResult after its checks passed (§4.2)."""
+        """PutApprovalResult after its checks passed."""
         run.token_state = "answered"
         by = self.world.caller_arn
         if status == "Approved":
@@ -1103,7 +1103,7 @@ class Runtime:
         else:
             self.finish(run, FAILED, error=("JobFailed", f"Build terminated with state: {status}"))
 
-    # -- jobs: Lambda invoke and custom actions (§6) -----------------------------------------------------
+    # -- jobs: Lambda invoke and custom actions ---------------------------------------------------------
 
     def register_custom_types(self, structure: Structure) -> None:
         """Remember the custom action types a pipeline version uses (PollForJobs accepts only those)."""
@@ -1279,7 +1279,7 @@ class Runtime:
         self.job_queues[key] = kept
         return handed
 
-    # -- stage conditions (§2.11) -----------------------------------------------------------------------
+    # -- stage conditions --------------------------------------------------------------------------------
 
     def _start_condition(
         self, stage_run: StageRun, kind: str, block: Json, callback: Callable[[ConditionRun], None]

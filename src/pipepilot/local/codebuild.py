@@ -4,7 +4,7 @@ It answers CodeBuild's JSON API (one instance per region, owned by the :class:`~
 and is the only source of truth for CodeBuild inside :func:`pipepilot.local.offline`: projects are created
 and read through the normal API, and moto's CodeBuild is never consulted.
 
-Behaviour (reference §9):
+Behaviour:
 
 * A build walks ``SUBMITTED → QUEUED → PROVISIONING → DOWNLOAD_SOURCE → INSTALL → PRE_BUILD → BUILD →
   POST_BUILD → UPLOAD_ARTIFACTS → FINALIZING → COMPLETED``, each phase lasting its (default or scripted)
@@ -67,7 +67,7 @@ PHASES = (
     "COMPLETED",
 )
 _NEXT_PHASE = dict(itertools.pairwise(PHASES))
-# Phases after which a FAILED/FAULT outcome still runs the following phase (§9.2).
+# Phases after which a FAILED/FAULT outcome still runs the following phase (CodeBuild's phase transitions).
 _CONTINUE_AFTER_FAILURE = frozenset({"BUILD", "POST_BUILD", "UPLOAD_ARTIFACTS", "FINALIZING"})
 # Phases that run in the build container and therefore write "[Container]" lines.
 _CONTAINER_PHASES = frozenset(

@@ -1,8 +1,8 @@
 """The offline CodePipeline engine: pipelines, executions, approvals, jobs and events on a virtual clock.
 
 :class:`CodePipelineEngine` answers CodePipeline API calls for one account and region. It is served to real
-boto3 clients by :mod:`pipepilot.local` (botocore validates and parses as usual), and it follows
-``CODEPIPELINE_SEMANTICS.md`` §2 to §7: SUPERSEDED / QUEUED / PARALLEL execution modes, runOrder groups,
+boto3 clients by :mod:`pipepilot.local` (botocore validates and parses as usual), and it follows how
+CodePipeline documents its runtime behaviour: SUPERSEDED / QUEUED / PARALLEL execution modes, runOrder groups,
 failures, retries, stops, rollbacks, stage conditions, transitions, manual approvals, Lambda invoke and
 custom-action jobs, and EventBridge events for every state change.
 
@@ -56,7 +56,7 @@ change are :class:`CodePipelineSettings`:
 * EventBridge events are emitted synchronously, in state-change order; a retry emits ``RESUMED`` for the
   pipeline and the stage (an automatic retry: the stage's ``FAILED`` then ``RESUMED``); skipped stages and
   condition evaluations emit no events.
-* Declaration errors map as §1.7 suggests: field errors ``ValidationException`` (always reported before
+* Declaration errors map as the API reference suggests: field errors ``ValidationException`` (always reported before
   structure errors); stage-level rules ``InvalidStageDeclarationException``; artifact counts, PrimarySource,
   timeouts, cross-region, variables/namespaces and AWS-owned action types outside the documented
   category/provider list ``InvalidActionDeclarationException``; the rest ``InvalidStructureException``.
@@ -145,7 +145,7 @@ _OUTPUT_VARIABLES_LIMIT = 122_880
 _HISTORY_SECONDS = 365 * 24 * 3600.0
 _Run = TypeVar("_Run", ActionRun, RuleRun)
 
-# find_problems codes -> the exception CreatePipeline/UpdatePipeline answers (§1.7); shape codes and
+# find_problems codes -> the exception CreatePipeline/UpdatePipeline answers ; shape codes and
 # unknown codes fall back to ValidationException / InvalidStructureException below.
 _SHAPE_CODES = frozenset(
     {
@@ -1103,7 +1103,7 @@ class CodePipelineEngine:
         tag: str | None,
         file_paths: tuple[str, ...],
     ) -> tuple[str, str | None] | None:
-        """(triggerType, triggerDetail) of the execution a pushed revision starts, or None (§2.1, R13)."""
+        """(triggerType, triggerDetail) of the execution a pushed revision starts, or None (triggers only apply to connection sources)."""
         config = action.configuration
         pushed_branch = branch or config.get("BranchName") or ""
         triggers = [

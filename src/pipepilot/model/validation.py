@@ -7,7 +7,7 @@ and returns a `Problem` per defect, sorted in document order. Two families of ch
   required and unknown members, lengths, whole-string patterns, enum values, list sizes, numeric ranges.
   Codes: `type`, `required`, `unknown-member`, `too-short`, `too-long`, `pattern`, `enum`, `too-few`,
   `too-many`, `out-of-range`.
-* **Semantic rules** of the CodePipeline reference §1.2 to §1.5 (the service enforces them; the model cannot
+* **Semantic rules** from CodePipeline's pipeline structure reference and quotas (the service enforces them; the model cannot
   express them):
 
   ======================================  ================================================================
@@ -301,7 +301,7 @@ def _with_article(word: str) -> str:
 
 
 class _SemanticCheck:
-    """The rules of reference §1.2 to §1.5 over one declaration; `run()` returns their problems."""
+    """The structural rules and quotas over one declaration; `run()` returns their problems."""
 
     def __init__(self, pipeline: Mapping[str, Any], region: str | None, default_pipeline_type: str) -> None:
         self.pipeline = pipeline
