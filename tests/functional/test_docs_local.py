@@ -74,11 +74,36 @@ def test_approval_lambda_example_passes_as_a_pytest_file(pytester: pytest.Pytest
 
 
 def test_approval_lambda_example_fails_when_the_handler_does_not_answer() -> None:
-    """The example's assertion is meaningful: with a handler that ignores the message, the run is not done."""
+    """The example's assertion is meaningful: with a handler that ignores the message, the run stays
+    InProgress and the example's test fails."""
     namespace = _run_example(APPROVAL_EXAMPLE)
     namespace["approval_handler"] = lambda event, context: None
-    with pipepilot.local.offline() as aws, pytest.raises(AssertionError):
+    with pipepilot.local.offline() as aws:
+        with pytest.raises(AssertionError):
+            namespace["test_the_bot_approves_the_release"](aws)
+        codepipeline = aws.client("codepipeline")
+        (run,) = codepipeline.list_pipeline_executions(pipelineName="release")["pipelineExecutionSummaries"]
+        assert run["status"] == "InProgress"
+
+
+def test_approval_lambda_example_delivers_through_the_sns_subscription() -> None:
+    """The example's handler is called once, by the SNS subscription, with SNS's Lambda event (not by
+    the test itself)."""
+    namespace = _run_example(APPROVAL_EXAMPLE)
+    handler = namespace["approval_handler"]
+    calls: list[dict[str, Any]] = []
+
+    def recording_handler(event: dict[str, Any], context: Any) -> None:
+        calls.append(event)
+        handler(event, context)
+
+    namespace["approval_handler"] = recording_handler
+    with pipepilot.local.offline() as aws:
         namespace["test_the_bot_approves_the_release"](aws)
+    (event,) = calls
+    (record,) = event["Records"]
+    assert (record["EventSource"], record["Sns"]["Type"]) == ("aws:sns", "Notification")
+    assert record["EventSubscriptionArn"].startswith("arn:aws:sns:us-east-1:123456789012:approvals:")
 
 
 def _queued_pipeline(aws: pipepilot.local.OfflineAWS) -> None:

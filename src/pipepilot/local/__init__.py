@@ -475,6 +475,30 @@ class OfflineAWS:
 
         return register
 
+    def subscribe(self, topic_arn: str, handler: LambdaHandler) -> None:
+        """Subscribe ``handler(event, context)`` to an SNS topic, as a Lambda function would be subscribed.
+
+        Every message the offline engines publish to ``topic_arn`` (a manual approval's notification)
+        reaches the handler as the event SNS gives Lambda — ``{"Records": [{"EventSource": "aws:sns",
+        "EventSubscriptionArn": ..., "Sns": {"Type": "Notification", "MessageId": ..., "TopicArn": ...,
+        "Subject": ..., "Message": ..., "Timestamp": ..., ...}}]}`` (unsigned) — with a context like the
+        one Lambda invoke actions get. Delivery is asynchronous, as SNS invokes Lambda: it is scheduled at
+        the moment of publishing and runs when the virtual clock next moves, never inside the call that
+        published. Each subscriber gets every message, in the order they subscribed. Messages still reach
+        moto's SNS and its subscriptions too. The topic may be created later: a publish to a topic that
+        does not exist delivers nothing, as on AWS. Messages your own code publishes with boto3 go to moto
+        only.
+
+        A handler that raises is logged (WARNING: its exception type and traceback frames, never the
+        message, which carries the approval token) and the message is dropped: Lambda's retries of
+        failed asynchronous invocations are not emulated.
+
+        Raises:
+            ValueError: ``topic_arn`` is not an SNS topic ARN.
+            TypeError: ``handler`` is not callable.
+        """
+        self.world.subscribe(topic_arn, handler)
+
     def push_revision(
         self,
         pipeline: str,

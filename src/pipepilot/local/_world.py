@@ -1,23 +1,26 @@
 """The World: everything the offline engines share inside one :func:`pipepilot.local.offline` context.
 
 It owns the virtual clock, the seeded random source every id and token comes from, the engines (one per
-service and region, created on first use), the Lambda handlers and scripted outcomes a test registered,
-and the ordered log of EventBridge events. It is also the engines' only door to moto: events, SNS
-messages, log lines and IAM trust checks go to moto's backends directly, never through a boto3 client, so
-the engines never re-enter the botocore hook that called them.
+service and region, created on first use), the Lambda handlers, SNS subscribers and scripted outcomes a
+test registered, and the ordered log of EventBridge events. It is also the engines' only door to moto:
+events, SNS messages, log lines and IAM trust checks go to moto's backends directly, never through a boto3
+client, so the engines never re-enter the botocore hook that called them.
 
 Nothing here starts moto or touches botocore; :class:`pipepilot.local.OfflineAWS` does that.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import re
 import threading
+import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
@@ -88,6 +91,15 @@ DEFAULT_BUILD_PHASE_DURATIONS: Mapping[str, float] = {
 
 _BUILD_STATUSES = ("SUCCEEDED", "FAILED", "FAULT", "TIMED_OUT")
 _OUTCOMES = ("Succeeded", "Failed")
+
+# arn:<partition>:sns:<region>:<account>:<topic name>, the shape CreateTopic answers with.
+_SNS_TOPIC_ARN = re.compile(
+    r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:"
+    r"[A-Za-z0-9_-]{1,256}(\.fifo)?"
+)
+_LAMBDA_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# A subscriber's context deadline: Lambda's maximum timeout, as the Lambda-invoke action path gives.
+_SUBSCRIBER_TIMEOUT_SECONDS = 900.0
 
 
 def _positive_times(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -271,6 +283,16 @@ class Scripts:
             self._builds.clear()
 
 
+@attrs.frozen(kw_only=True)
+class _SnsSubscription:
+    """A Python handler subscribed to an SNS topic like a Lambda function (see :meth:`World.subscribe`)."""
+
+    arn: str
+    topic_arn: str
+    handler: LambdaHandler
+    function_name: str
+
+
 class World:
     """Shared state of one offline context: clock, ids, engines, scripts, Lambda handlers, events.
 
@@ -309,6 +331,10 @@ class World:
         self.caller_name = "pipepilot-offline"
         self.caller_arn = f"arn:{partition_of(region)}:iam::{account_id}:user/{self.caller_name}"
         self._lambdas: dict[str, LambdaHandler] = {}
+        self._sns_subscriptions: dict[str, list[_SnsSubscription]] = {}
+        # Subscription ARNs and their request ids come from a stream of their own, so adding a subscriber
+        # never shifts the ids the engines draw from `ids` (a test's execution ids stay the same).
+        self._sns_ids = random.Random(f"pipepilot.local sns {seed}")
         self._codebuild: dict[str, CodeBuildEngine] = {}
         self._codepipeline: dict[str, CodePipelineEngine] = {}
 
@@ -409,6 +435,73 @@ class World:
             name = name.split(":", 1)[0]
         return self._lambdas.get(name)
 
+    # -- SNS subscribers -------------------------------------------------------------------------------
+
+    def subscribe(self, topic_arn: str, handler: LambdaHandler) -> None:
+        """Deliver every message :meth:`publish_sns` sends to ``topic_arn`` to ``handler`` as SNS->Lambda would.
+
+        See :meth:`pipepilot.local.OfflineAWS.subscribe`. The topic need not exist yet.
+
+        Raises:
+            ValueError: ``topic_arn`` is not an SNS topic ARN.
+            TypeError: ``handler`` is not callable.
+        """
+        if not isinstance(topic_arn, str) or not _SNS_TOPIC_ARN.fullmatch(topic_arn):
+            raise ValueError(
+                "topic_arn must be an SNS topic ARN such as "
+                f"'arn:aws:sns:us-east-1:123456789012:approvals', not {topic_arn!r}"
+            )
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {handler!r}")
+        name = getattr(handler, "__name__", "")
+        with self.clock.lock:
+            subscription = _SnsSubscription(
+                arn=f"{topic_arn}:{uuid.UUID(int=self._sns_ids.getrandbits(128), version=4)}",
+                topic_arn=topic_arn,
+                handler=handler,
+                function_name=name if _LAMBDA_FUNCTION_NAME.fullmatch(name) else "sns-subscriber",
+            )
+            self._sns_subscriptions.setdefault(topic_arn, []).append(subscription)
+
+    def _schedule_deliveries(
+        self, topic_arn: str, message_id: str, message: str, subject: str | None
+    ) -> None:
+        subscriptions = self._sns_subscriptions.get(topic_arn)
+        if not subscriptions:
+            return
+        published = datetime.fromtimestamp(self.clock.now(), tz=timezone.utc)
+        timestamp = published.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for subscription in tuple(subscriptions):
+            # SNS invokes each subscribed function asynchronously: never inside the call that published.
+            event = _sns_lambda_event(subscription, message_id, message, subject, timestamp)
+            self.clock.call_later(0.0, functools.partial(self._invoke_subscriber, subscription, event))
+
+    def _invoke_subscriber(self, subscription: _SnsSubscription, event: dict[str, Any]) -> None:
+        from pipepilot.local._cp_runtime import LambdaContext
+
+        _, partition, _, region, account, _ = subscription.topic_arn.split(":", 5)
+        name = subscription.function_name
+        context = LambdaContext(
+            function_name=name,
+            request_id=str(uuid.UUID(int=self._sns_ids.getrandbits(128), version=4)),
+            arn=f"arn:{partition}:lambda:{region}:{account}:function:{name}",
+            deadline=self.clock.now() + _SUBSCRIBER_TIMEOUT_SECONDS,
+            now=self.clock.now,
+        )
+        try:
+            subscription.handler(event, context)
+        except Exception as exc:
+            # The traceback's frames, not its text: an exception message may quote the notification, and
+            # that carries the approval token.
+            logger.warning(
+                "SNS subscriber %s of %s raised %s on message %s; the message is dropped\n%s",
+                name,
+                subscription.topic_arn,
+                type(exc).__name__,
+                event["Records"][0]["Sns"]["MessageId"],
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+
     # -- moto: events, SNS, IAM, logs --------------------------------------------------------------------
 
     def put_event(self, event: dict[str, Any], /) -> None:
@@ -436,7 +529,10 @@ class World:
         backend.put_events([entry])
 
     def publish_sns(self, topic_arn: str, message: str, subject: str | None = None, /) -> None:
-        """Publish to an SNS topic through moto (a missing topic is logged, as AWS drops the message)."""
+        """Publish to an SNS topic through moto (a missing topic is logged, as AWS drops the message).
+
+        Handlers registered with :meth:`subscribe` get the message too, when the clock next moves.
+        """
         from moto.sns.exceptions import SNSNotFoundError
         from moto.sns.models import sns_backends
 
@@ -446,9 +542,11 @@ class World:
             return
         region, account = parts[3], parts[4]
         try:
-            sns_backends[account][region].publish(message, arn=topic_arn, subject=subject)
+            message_id = sns_backends[account][region].publish(message, arn=topic_arn, subject=subject)
         except SNSNotFoundError:
             logger.warning("SNS topic %s does not exist in moto; nothing published", topic_arn)
+            return
+        self._schedule_deliveries(topic_arn, message_id, message, subject)
 
     def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
         """Whether moto's IAM has ``role_arn`` and its trust policy lets ``service_principal`` assume it.
@@ -489,6 +587,37 @@ class World:
             log_group.put_log_events(
                 stream, [{"timestamp": int(when * 1000), "message": message} for when, message in lines]
             )
+
+
+def _sns_lambda_event(
+    subscription: _SnsSubscription, message_id: str, message: str, subject: str | None, timestamp: str
+) -> dict[str, Any]:
+    """The event Lambda receives from an SNS subscription: one record, SNS's field names and casing."""
+    _, partition, _, region, _ = subscription.topic_arn.split(":", 4)
+    endpoint = f"https://sns.{region}.amazonaws.com{'.cn' if partition == 'aws-cn' else ''}"
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": subscription.topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": timestamp,
+                    "SignatureVersion": "1",
+                    # Offline messages are not signed: a handler that verifies signatures must skip it here.
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": f"{endpoint}/SimpleNotificationService-offline.pem",
+                    "UnsubscribeUrl": (f"{endpoint}/?Action=Unsubscribe&SubscriptionArn={subscription.arn}"),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
 
 
 def _epoch(value: object, default: float) -> float:
