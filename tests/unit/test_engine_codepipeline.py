@@ -209,6 +209,19 @@ def source_stage(**config: str) -> dict[str, Any]:
     }
 
 
+def github_source_stage(token: str, *, repo_owner: str, repo: str) -> dict[str, Any]:
+    """A Source stage whose GitHub (version 1, OAuth) action "Fetch" holds the secret ``token``."""
+    github = action(
+        "Fetch",
+        "Source",
+        "GitHub",
+        owner="ThirdParty",
+        outputs=("src",),
+        config={"Owner": repo_owner, "Repo": repo, "Branch": "main", "OAuthToken": token},
+    )
+    return {"name": "Source", "actions": [github]}
+
+
 def deploy_stage(name: str = "Deploy", action_name: str = "Ship", **extra: Any) -> dict[str, Any]:
     stage: dict[str, Any] = {
         "name": name,
@@ -218,6 +231,20 @@ def deploy_stage(name: str = "Deploy", action_name: str = "Ship", **extra: Any) 
     }
     stage.update(extra)
     return stage
+
+
+def condition_rule(name: str, provider: str, **configuration: str) -> dict[str, Any]:
+    """A stage-condition rule declaration of an AWS rule type."""
+    return {
+        "name": name,
+        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": provider, "version": "1"},
+        "configuration": configuration,
+    }
+
+
+def conditions(result: str, *rules: dict[str, Any]) -> dict[str, Any]:
+    """A stage's beforeEntry/onSuccess block: one condition with ``result`` over ``rules``."""
+    return {"conditions": [{"result": result, "rules": list(rules)}]}
 
 
 def pipeline(name: str, *stages: dict[str, Any], **top: Any) -> dict[str, Any]:
@@ -277,6 +304,14 @@ class Harness:
         if execution_id:
             params["filter"] = {"pipelineExecutionId": execution_id}
         return list(self.call("ListActionExecutions", **params)["actionExecutionDetails"])
+
+    def runs_of(self, name: str, execution_id: str, action_name: str) -> list[dict[str, Any]]:
+        """The runs of one action in one execution, as ListActionExecutions lists them."""
+        return [r for r in self.action_runs(name, execution_id) if r["actionName"] == action_name]
+
+    def latest_action_execution(self, name: str, stage: str) -> dict[str, Any]:
+        """``latestExecution`` of the first action of ``stage`` in GetPipelineState."""
+        return dict(self.stage_state(name, stage)["actionStates"][0]["latestExecution"])
 
     def event_states(self, detail_type: str) -> list[tuple[str, ...]]:
         out = []
@@ -384,23 +419,7 @@ def test_list_pipelines_paginates_by_name(h: Harness) -> None:
 
 def test_secrets_are_masked_and_kept_on_update(h: Harness) -> None:
     """GetPipeline masks OAuthToken; sending the mask back in UpdatePipeline keeps the stored secret."""
-    github = pipeline(
-        "gh",
-        {
-            "name": "Source",
-            "actions": [
-                action(
-                    "Fetch",
-                    "Source",
-                    "GitHub",
-                    owner="ThirdParty",
-                    outputs=("src",),
-                    config={"Owner": "o", "Repo": "r", "Branch": "main", "OAuthToken": "s3cret"},
-                )
-            ],
-        },
-        deploy_stage(),
-    )
+    github = pipeline("gh", github_source_stage("s3cret", repo_owner="o", repo="r"), deploy_stage())
     h.create(github)
     shown = h.call("GetPipeline", name="gh")["pipeline"]
     assert shown["stages"][0]["actions"][0]["configuration"]["OAuthToken"] == "****"
@@ -412,13 +431,22 @@ def test_secrets_are_masked_and_kept_on_update(h: Harness) -> None:
 # -- execution modes --------------------------------------------------------------------------------------
 
 
+def second_execution_waiting_at_deploy(h: Harness) -> tuple[str, str]:
+    """Run E1 and E2 of "demo" on a 1000 s Deploy and return their ids at t=200, E2 waiting at Deploy.
+
+    E1: Source 0-5, Build 5-65, Deploy 65-1065. E2 starts at t=100, builds 105-165, then waits at Deploy.
+    """
+    h.world.default_durations["CodeDeploy"] = 1000.0
+    e1 = h.create(three_stage())
+    h.advance(100)
+    e2 = h.start("demo")
+    h.advance(100)
+    return e1, e2
+
+
 def test_superseded_worked_example(h: Harness) -> None:
     """§2.3: E2 waits at Deploy behind E1, E3 supersedes E2, and E3 (not E2) deploys after E1."""
-    h.world.default_durations["CodeDeploy"] = 1000.0
-    e1 = h.create(three_stage())  # Source 0-5, Build 5-65, Deploy 65-1065
-    h.advance(100)
-    e2 = h.start("demo")  # Build 105-165, then waits at Deploy
-    h.advance(100)
+    e1, e2 = second_execution_waiting_at_deploy(h)
     e3 = h.start("demo")  # Build 205-265: supersedes E2
     h.advance(60)
     deploy = h.stage_state("demo", "Deploy")
@@ -535,8 +563,8 @@ def test_variables_override_defaults_and_resolve_in_configuration(h: Harness) ->
     h.clock.run_until_idle()
     found = h.call("GetPipelineExecution", pipelineName="vars", pipelineExecutionId=e2)["pipelineExecution"]
     assert found["variables"] == [{"name": "ENV", "resolvedValue": "prod"}]
-    (stack,) = [r for r in h.action_runs("vars", e2) if r["actionName"] == "Stack"]
-    (fetch,) = [r for r in h.action_runs("vars", e2) if r["actionName"] == "Fetch"]
+    (stack,) = h.runs_of("vars", e2, "Stack")
+    (fetch,) = h.runs_of("vars", e2, "Fetch")
     assert stack["input"]["resolvedConfiguration"]["StackName"] == "prod-app"
     assert (
         stack["input"]["resolvedConfiguration"]["ParameterOverrides"]
@@ -583,13 +611,28 @@ def failing_stage() -> dict[str, Any]:
     }
 
 
+def create_failing_pipeline(h: Harness) -> str:
+    """Create pipeline "f" (Source, then Deploy with A and B in parallel and C after them); its first run."""
+    return h.create(pipeline("f", source_stage(), failing_stage()))
+
+
+def fail_action_a_once(h: Harness) -> None:
+    """Script the next run of action A in pipeline "f" to fail after 10 s."""
+    h.world.scripts.add("f", "Deploy", "A", Script(outcome="Failed", duration=10), times=1)
+
+
+def retry_request(name: str, stage: str, execution_id: str, mode: str) -> dict[str, Any]:
+    """The parameters of RetryStageExecution."""
+    return {"pipelineName": name, "stageName": stage, "pipelineExecutionId": execution_id, "retryMode": mode}
+
+
 def test_failure_lets_siblings_finish_then_fails_stage_and_releases_the_lock(h: Harness) -> None:
     """F1-F3: B finishes after A fails, C never starts, stage and execution fail, a waiter enters."""
     h.world.scripts.add(
         "f", "Deploy", "A", Script(outcome="Failed", duration=10, error_message="boom"), times=1
     )
     h.world.scripts.add("f", "Deploy", "B", Script(duration=100), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    e1 = create_failing_pipeline(h)
     h.advance(6)  # Deploy entered at t=5
     e2 = h.start("f")  # waits at Deploy behind E1
     h.advance(50)
@@ -609,17 +652,11 @@ def test_failure_lets_siblings_finish_then_fails_stage_and_releases_the_lock(h: 
 
 def test_retry_failed_actions_resumes_the_same_execution(h: Harness) -> None:
     """FAILED_ACTIONS re-runs only the failed action (new run id); the execution then succeeds."""
-    h.world.scripts.add("f", "Deploy", "A", Script(outcome="Failed", duration=10), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    fail_action_a_once(h)
+    e1 = create_failing_pipeline(h)
     h.clock.run_until_idle()
     assert h.status("f", e1) == "Failed"
-    retried = h.call(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
+    retried = h.call("RetryStageExecution", **retry_request("f", "Deploy", e1, "FAILED_ACTIONS"))
     assert retried["pipelineExecutionId"] == e1
     assert h.status("f", e1) == "InProgress"
     h.clock.run_until_idle()
@@ -637,16 +674,10 @@ def test_retry_failed_actions_resumes_the_same_execution(h: Harness) -> None:
 
 def test_retry_all_actions_reruns_the_whole_stage(h: Harness) -> None:
     """ALL_ACTIONS re-runs every action from the first runOrder group."""
-    h.world.scripts.add("f", "Deploy", "A", Script(outcome="Failed", duration=10), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    fail_action_a_once(h)
+    e1 = create_failing_pipeline(h)
     h.clock.run_until_idle()
-    h.call(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="ALL_ACTIONS",
-    )
+    h.call("RetryStageExecution", **retry_request("f", "Deploy", e1, "ALL_ACTIONS"))
     h.clock.run_until_idle()
     names = sorted(r["actionName"] for r in h.action_runs("f", e1) if r["stageName"] == "Deploy")
     assert names == ["A", "A", "B", "B", "C"]
@@ -655,73 +686,35 @@ def test_retry_all_actions_reruns_the_whole_stage(h: Harness) -> None:
 
 def test_retry_error_rows(h: Harness) -> None:
     """Retry errors: not-latest, nothing failed, ALL_ACTIONS with running siblings, unknown stage."""
-    h.world.scripts.add("f", "Deploy", "A", Script(outcome="Failed", duration=10), times=1)
+    fail_action_a_once(h)
     h.world.scripts.add("f", "Deploy", "B", Script(duration=100), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    e1 = create_failing_pipeline(h)
     h.advance(20)  # A failed, B still running (F4)
-    all_actions = h.error(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="ALL_ACTIONS",
-    )
+    all_actions = h.error("RetryStageExecution", **retry_request("f", "Deploy", e1, "ALL_ACTIONS"))
     assert all_actions.code == "StageNotRetryableException"
-    h.call(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
-    again = h.error(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
+    h.call("RetryStageExecution", **retry_request("f", "Deploy", e1, "FAILED_ACTIONS"))
+    again = h.error("RetryStageExecution", **retry_request("f", "Deploy", e1, "FAILED_ACTIONS"))
     assert again.code == "StageNotRetryableException"  # a retry is already running
     h.clock.run_until_idle()
-    succeeded = h.error(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
+    succeeded = h.error("RetryStageExecution", **retry_request("f", "Deploy", e1, "FAILED_ACTIONS"))
     assert succeeded.code == "StageNotRetryableException"
-    h.world.scripts.add("f", "Deploy", "A", Script(outcome="Failed", duration=10), times=1)
+    fail_action_a_once(h)
     e2 = h.start("f")
     h.clock.run_until_idle()
     h.start("f")
     h.advance(10)  # the newest execution is now the latest of Deploy
-    stale = h.error(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e2,
-        retryMode="FAILED_ACTIONS",
-    )
+    stale = h.error("RetryStageExecution", **retry_request("f", "Deploy", e2, "FAILED_ACTIONS"))
     assert stale.code == "NotLatestPipelineExecutionException"
-    missing = h.error(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Nope",
-        pipelineExecutionId=e2,
-        retryMode="FAILED_ACTIONS",
-    )
+    missing = h.error("RetryStageExecution", **retry_request("f", "Nope", e2, "FAILED_ACTIONS"))
     assert missing.code == "StageNotFoundException"
-    bad = h.error(
-        "RetryStageExecution", pipelineName="f", stageName="Deploy", pipelineExecutionId=e2, retryMode="SOME"
-    )
+    bad = h.error("RetryStageExecution", **retry_request("f", "Deploy", e2, "SOME"))
     assert bad.code == "ValidationException"
 
 
 def test_stop_and_wait_lets_running_actions_finish(h: Harness) -> None:
     """Stop (wait): Stopping until the running action ends, no later group starts, then Stopped."""
     h.world.scripts.add("f", "Deploy", "B", Script(duration=100), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    e1 = create_failing_pipeline(h)
     h.advance(70)  # A done at 55, B runs until 105
     h.call("StopPipelineExecution", pipelineName="f", pipelineExecutionId=e1, reason="hold on")
     assert h.status("f", e1) == "Stopping"
@@ -747,7 +740,7 @@ def test_stop_and_wait_lets_running_actions_finish(h: Harness) -> None:
 def test_stop_and_abandon_marks_running_actions_abandoned_at_once(h: Harness) -> None:
     """Stop (abandon), also as an upgrade of a pending stop: actions Abandoned, execution Stopped now."""
     h.world.scripts.add("f", "Deploy", "B", Script(duration=1000), times=1)
-    e1 = h.create(pipeline("f", source_stage(), failing_stage()))
+    e1 = create_failing_pipeline(h)
     h.advance(70)
     h.call("StopPipelineExecution", pipelineName="f", pipelineExecutionId=e1)
     h.call("StopPipelineExecution", pipelineName="f", pipelineExecutionId=e1, abandon=True)
@@ -755,24 +748,14 @@ def test_stop_and_abandon_marks_running_actions_abandoned_at_once(h: Harness) ->
     runs = {r["actionName"]: r["status"] for r in h.action_runs("f", e1)}
     assert runs["B"] == "Abandoned"
     assert h.stage_state("f", "Deploy")["latestExecution"]["status"] == "Stopped"
-    h.call(
-        "RetryStageExecution",
-        pipelineName="f",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
+    h.call("RetryStageExecution", **retry_request("f", "Deploy", e1, "FAILED_ACTIONS"))
     h.clock.run_until_idle()
     assert h.status("f", e1) == "Succeeded"  # the stopped stage can be retried
 
 
 def test_stopping_a_waiting_execution_keeps_it_out_of_the_stage(h: Harness) -> None:
     """T3: a waiting (inbound) execution stops at once and never enters, even when the stage frees up."""
-    h.world.default_durations["CodeDeploy"] = 1000.0
-    e1 = h.create(three_stage())
-    h.advance(100)
-    e2 = h.start("demo")
-    h.advance(100)  # E2 waits at Deploy
+    e1, e2 = second_execution_waiting_at_deploy(h)
     h.call("StopPipelineExecution", pipelineName="demo", pipelineExecutionId=e2)
     assert h.status("demo", e2) == "Stopped"
     assert h.stage_state("demo", "Deploy")["inboundExecution"]["status"] == "Stopped"
@@ -780,13 +763,7 @@ def test_stopping_a_waiting_execution_keeps_it_out_of_the_stage(h: Harness) -> N
     assert h.status("demo", e1) == "Succeeded"
     assert e2 not in {r["pipelineExecutionId"] for r in h.action_runs("demo") if r["stageName"] == "Deploy"}
     assert (
-        h.error(
-            "RetryStageExecution",
-            pipelineName="demo",
-            stageName="Deploy",
-            pipelineExecutionId=e2,
-            retryMode="ALL_ACTIONS",
-        ).code
+        h.error("RetryStageExecution", **retry_request("demo", "Deploy", e2, "ALL_ACTIONS")).code
         == "NotLatestPipelineExecutionException"
     )
 
@@ -805,23 +782,16 @@ def test_stop_of_unknown_execution(h: Harness) -> None:
 # -- transitions ------------------------------------------------------------------------------------------
 
 
+def transition_request(name: str, stage: str, direction: str = "Inbound", **reason: str) -> dict[str, Any]:
+    """The parameters of Disable/EnableStageTransition (pass ``reason=`` to disable)."""
+    return {"pipelineName": name, "stageName": stage, "transitionType": direction, **reason}
+
+
 def test_disabled_inbound_transition_holds_the_latest_execution(h: Harness) -> None:
     """T1/T2: executions wait at a disabled transition, newer ones supersede; enable admits the latest."""
     h.call("CreatePipeline", pipeline=three_stage())
-    h.call(
-        "DisableStageTransition",
-        pipelineName="demo",
-        stageName="Deploy",
-        transitionType="Inbound",
-        reason="freeze",
-    )
-    h.call(
-        "DisableStageTransition",
-        pipelineName="demo",
-        stageName="Deploy",
-        transitionType="Inbound",
-        reason="freeze",
-    )
+    h.call("DisableStageTransition", **transition_request("demo", "Deploy", reason="freeze"))
+    h.call("DisableStageTransition", **transition_request("demo", "Deploy", reason="freeze"))
     deploy = h.stage_state("demo", "Deploy")
     assert deploy["inboundTransitionState"] == {
         "enabled": False,
@@ -834,34 +804,22 @@ def test_disabled_inbound_transition_holds_the_latest_execution(h: Harness) -> N
     h.advance(100)
     assert h.stage_state("demo", "Deploy")["inboundExecution"]["status"] == "InProgress"
     assert "latestExecution" not in h.stage_state("demo", "Deploy")
-    h.call("EnableStageTransition", pipelineName="demo", stageName="Deploy", transitionType="Inbound")
-    h.call("EnableStageTransition", pipelineName="demo", stageName="Deploy", transitionType="Inbound")
+    h.call("EnableStageTransition", **transition_request("demo", "Deploy"))
+    h.call("EnableStageTransition", **transition_request("demo", "Deploy"))
     assert h.stage_state("demo", "Deploy")["latestExecution"]["pipelineExecutionId"] == e2
     statuses = [s["status"] for s in h.executions("demo")]
     assert statuses == ["InProgress", "Superseded"]
-    reason = h.error(
-        "DisableStageTransition",
-        pipelineName="demo",
-        stageName="Deploy",
-        transitionType="Inbound",
-        reason="a,b",
-    )
+    reason = h.error("DisableStageTransition", **transition_request("demo", "Deploy", reason="a,b"))
     assert reason.code == "ValidationException"
 
 
 def test_outbound_transition_blocks_the_next_stage(h: Harness) -> None:
     """Outbound on Build keeps executions out of Deploy until enabled."""
     e1 = h.create(three_stage())
-    h.call(
-        "DisableStageTransition",
-        pipelineName="demo",
-        stageName="Build",
-        transitionType="Outbound",
-        reason="wait",
-    )
+    h.call("DisableStageTransition", **transition_request("demo", "Build", "Outbound", reason="wait"))
     h.advance(500)
     assert h.stage_state("demo", "Deploy")["inboundExecution"]["pipelineExecutionId"] == e1
-    h.call("EnableStageTransition", pipelineName="demo", stageName="Build", transitionType="Outbound")
+    h.call("EnableStageTransition", **transition_request("demo", "Build", "Outbound"))
     h.clock.run_until_idle()
     assert h.status("demo", e1) == "Succeeded"
 
@@ -869,15 +827,9 @@ def test_outbound_transition_blocks_the_next_stage(h: Harness) -> None:
 def test_transition_disabled_longer_than_30_days_does_not_resume(h: Harness) -> None:
     """T4: re-enabling after 30 days does not admit the waiting execution."""
     e1 = h.create(three_stage())
-    h.call(
-        "DisableStageTransition",
-        pipelineName="demo",
-        stageName="Deploy",
-        transitionType="Inbound",
-        reason="x",
-    )
+    h.call("DisableStageTransition", **transition_request("demo", "Deploy", reason="x"))
     h.advance(31 * 24 * 3600)
-    h.call("EnableStageTransition", pipelineName="demo", stageName="Deploy", transitionType="Inbound")
+    h.call("EnableStageTransition", **transition_request("demo", "Deploy"))
     assert h.status("demo", e1) == "Cancelled"
     assert "latestExecution" not in h.stage_state("demo", "Deploy")
 
@@ -902,8 +854,26 @@ def approval_pipeline(name: str = "ap", timeout: int | None = None, **top: Any) 
 
 
 def pending_token(h: Harness, name: str = "ap") -> str:
-    latest = h.stage_state(name, "Gate")["actionStates"][0]["latestExecution"]
+    latest = h.latest_action_execution(name, "Gate")
     return str(latest["token"])
+
+
+def approval_answer(
+    token: str,
+    status: str = "Approved",
+    summary: str = "",
+    *,
+    stage: str = "Gate",
+    action_name: str = "Approve",
+) -> dict[str, Any]:
+    """The parameters of PutApprovalResult for an action of ``approval_pipeline()``."""
+    return {
+        "pipelineName": "ap",
+        "stageName": stage,
+        "actionName": action_name,
+        "result": {"status": status, "summary": summary},
+        "token": token,
+    }
 
 
 def test_approval_lifecycle_and_token_rules(h: Harness) -> None:
@@ -922,48 +892,23 @@ def test_approval_lifecycle_and_token_rules(h: Harness) -> None:
     assert body["approval"]["expires"] == "2026-01-08T00:00Z"
     wrong = h.error(
         "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Approved", "summary": ""},
-        token=str(uuid.UUID(int=5)),
+        **approval_answer(str(uuid.UUID(int=5))),
     )
     assert wrong.code == "InvalidApprovalTokenException"
-    answer = h.call(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Approved", "summary": "looks good"},
-        token=token,
-    )
+    answer = h.call("PutApprovalResult", **approval_answer(token, "Approved", "looks good"))
     assert answer["approvedAt"] == h.clock.now()
-    latest = h.stage_state("ap", "Gate")["actionStates"][0]["latestExecution"]
+    latest = h.latest_action_execution("ap", "Gate")
     assert (latest["status"], latest["summary"], latest["lastUpdatedBy"]) == (
         "Succeeded",
         "looks good",
         CALLER,
     )
     assert "token" not in latest
-    reused = h.error(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Approved", "summary": ""},
-        token=token,
-    )
+    reused = h.error("PutApprovalResult", **approval_answer(token))
     assert reused.code == "ApprovalAlreadyCompletedException"
     h.clock.run_until_idle()
     assert h.status("ap", e1) == "Succeeded"
-    not_approval = h.error(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Deploy",
-        actionName="Ship",
-        result={"status": "Approved", "summary": ""},
-        token=token,
-    )
+    not_approval = h.error("PutApprovalResult", **approval_answer(token, stage="Deploy", action_name="Ship"))
     assert not_approval.code == "ActionNotFoundException"
 
 
@@ -972,33 +917,13 @@ def test_rejection_fails_and_a_retry_mints_a_fresh_token(h: Harness) -> None:
     e1 = h.create(approval_pipeline())
     h.advance(10)
     first = pending_token(h)
-    h.call(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Rejected", "summary": "no"},
-        token=first,
-    )
+    h.call("PutApprovalResult", **approval_answer(first, "Rejected", "no"))
     assert h.status("ap", e1) == "Failed"
-    h.call(
-        "RetryStageExecution",
-        pipelineName="ap",
-        stageName="Gate",
-        pipelineExecutionId=e1,
-        retryMode="FAILED_ACTIONS",
-    )
+    h.call("RetryStageExecution", **retry_request("ap", "Gate", e1, "FAILED_ACTIONS"))
     second = pending_token(h)
     assert second != first
     assert (
-        h.error(
-            "PutApprovalResult",
-            pipelineName="ap",
-            stageName="Gate",
-            actionName="Approve",
-            result={"status": "Rejected", "summary": "no"},
-            token=first,
-        ).code
+        h.error("PutApprovalResult", **approval_answer(first, "Rejected", "no")).code
         == "ApprovalAlreadyCompletedException"
     )
 
@@ -1010,17 +935,10 @@ def test_approval_expires_at_its_timeout(h: Harness) -> None:
     token = pending_token(h)
     h.advance(10 * 60)
     assert h.status("ap", e1) == "Failed"
-    latest = h.stage_state("ap", "Gate")["actionStates"][0]["latestExecution"]
+    latest = h.latest_action_execution("ap", "Gate")
     assert latest["status"] == "Failed"
     assert latest["errorDetails"]["code"] == "JobFailed"
-    expired = h.error(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Approved", "summary": ""},
-        token=token,
-    )
+    expired = h.error("PutApprovalResult", **approval_answer(token))
     assert expired.code == "InvalidApprovalTokenException"
 
 
@@ -1028,17 +946,10 @@ def test_parallel_approval_token_comes_from_list_action_executions(h: Harness) -
     """P2: no token in GetPipelineState; ListActionExecutions' externalExecutionId is the token."""
     e1 = h.create(approval_pipeline(pipelineType="V2", executionMode="PARALLEL"))
     h.advance(10)
-    assert "token" not in h.stage_state("ap", "Gate")["actionStates"][0]["latestExecution"]
-    (run,) = [r for r in h.action_runs("ap", e1) if r["actionName"] == "Approve"]
+    assert "token" not in h.latest_action_execution("ap", "Gate")
+    (run,) = h.runs_of("ap", e1, "Approve")
     token = run["output"]["executionResult"]["externalExecutionId"]
-    h.call(
-        "PutApprovalResult",
-        pipelineName="ap",
-        stageName="Gate",
-        actionName="Approve",
-        result={"status": "Approved", "summary": "ok"},
-        token=token,
-    )
+    h.call("PutApprovalResult", **approval_answer(token, "Approved", "ok"))
     h.clock.run_until_idle()
     assert h.status("ap", e1) == "Succeeded"
 
@@ -1090,9 +1001,9 @@ def test_lambda_job_with_continuation_and_output_variables(h: Harness) -> None:
     assert first["data"]["inputArtifacts"][0]["location"]["s3Location"]["bucketName"] == "artifact-bucket"
     assert set(first["data"]["artifactCredentials"]) == {"accessKeyId", "secretAccessKey", "sessionToken"}
     assert second["data"]["continuationToken"] == "step-2"
-    (check,) = [r for r in h.action_runs("lam", e1) if r["actionName"] == "Check"]
+    (check,) = h.runs_of("lam", e1, "Check")
     assert check["output"]["outputVariables"] == {"stack": "blue"}
-    (stack,) = [r for r in h.action_runs("lam", e1) if r["actionName"] == "Stack"]
+    (stack,) = h.runs_of("lam", e1, "Stack")
     assert stack["input"]["resolvedConfiguration"]["StackName"] == "blue"
     finished = h.error("PutJobSuccessResult", jobId=second["id"])
     assert finished.code == "InvalidJobStateException"
@@ -1112,7 +1023,7 @@ def test_lambda_failure_result_fails_the_action(h: Harness) -> None:
     e1 = h.create(lambda_pipeline())
     h.clock.run_until_idle()
     assert h.status("lam", e1) == "Failed"
-    latest = h.stage_state("lam", "Invoke")["actionStates"][0]["latestExecution"]
+    latest = h.latest_action_execution("lam", "Invoke")
     assert latest["errorDetails"] == {"code": "JobFailed", "message": "tests red"}
 
 
@@ -1190,7 +1101,7 @@ def test_codebuild_action_runs_a_build_and_exports_variables(h: Harness) -> None
     compile_state = h.stage_state("demo", "Build")["actionStates"][0]
     assert compile_state["latestExecution"]["externalExecutionId"] == build["id"]
     h.clock.run_until_idle()
-    (run,) = [r for r in h.action_runs("demo", e1) if r["actionName"] == "Compile"]
+    (run,) = h.runs_of("demo", e1, "Compile")
     assert run["output"]["outputVariables"] == {"IMAGE": "app:1"}
 
 
@@ -1200,13 +1111,13 @@ def test_codebuild_missing_project_or_failed_build_fails_the_action(h: Harness) 
     e1 = h.create(three_stage())
     h.advance(10)
     assert h.status("demo", e1) == "Failed"
-    error = h.stage_state("demo", "Build")["actionStates"][0]["latestExecution"]["errorDetails"]
+    error = h.latest_action_execution("demo", "Build")["errorDetails"]
     assert error["message"].startswith("Error calling startBuild: Project cannot be found")
     h.world.builds.projects["app"] = (30.0, "FAILED", {})
     e2 = h.start("demo")
     h.clock.run_until_idle()
     assert h.status("demo", e2) == "Failed"
-    error = h.stage_state("demo", "Build")["actionStates"][0]["latestExecution"]["errorDetails"]
+    error = h.latest_action_execution("demo", "Build")["errorDetails"]
     assert error == {"code": "JobFailed", "message": "Build terminated with state: FAILED"}
 
 
@@ -1215,29 +1126,19 @@ def test_codebuild_missing_project_or_failed_build_fails_the_action(h: Harness) 
 
 def test_update_during_run_cancels_after_running_actions_finish(h: Harness) -> None:
     """F6/T6: the running action finishes, then stage and execution are Cancelled; waiters at once."""
-    h.world.default_durations["CodeDeploy"] = 1000.0
-    e1 = h.create(three_stage())
-    h.advance(100)
-    e2 = h.start("demo")
-    h.advance(100)  # E1 deploying until 1065, E2 waiting at Deploy
+    e1, e2 = second_execution_waiting_at_deploy(h)
     h.call("UpdatePipeline", pipeline=three_stage())
     assert h.status("demo", e2) == "Cancelled"
     assert h.status("demo", e1) == "InProgress"
     h.clock.run_until_idle()
     assert h.status("demo", e1) == "Cancelled"
-    ship = next(r for r in h.action_runs("demo", e1) if r["actionName"] == "Ship")
+    ship = h.runs_of("demo", e1, "Ship")[0]
     assert ship["status"] == "Succeeded"
     assert h.stage_state("demo", "Deploy")["latestExecution"]["status"] == "Cancelled"
     assert len(h.executions("demo")) == 2
     canceled = [e["detail"]["state"] for e in h.world.events if e["detail"].get("execution-id") == e1]
     assert canceled[-1] == "CANCELED"
-    stale = h.error(
-        "RetryStageExecution",
-        pipelineName="demo",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        retryMode="ALL_ACTIONS",
-    )
+    stale = h.error("RetryStageExecution", **retry_request("demo", "Deploy", e1, "ALL_ACTIONS"))
     assert stale.code == "StageNotRetryableException"
 
 
@@ -1330,7 +1231,7 @@ def test_automatic_retry_then_rollback_on_failure(h: Harness) -> None:
     bad = h.start("ar")
     h.clock.run_until_idle()
     assert h.status("ar", bad) == "Failed"
-    ship_runs = [r for r in h.action_runs("ar", bad) if r["actionName"] == "Ship"]
+    ship_runs = h.runs_of("ar", bad, "Ship")
     assert len(ship_runs) == 2  # the automatic retry ran once
     newest = h.executions("ar")[0]
     assert newest["trigger"]["triggerType"] == "AutomatedRollback"
@@ -1341,21 +1242,16 @@ def test_automatic_retry_then_rollback_on_failure(h: Harness) -> None:
 def test_before_entry_variable_check_fails_or_skips(h: Harness) -> None:
     """beforeEntry rules: a failing VariableCheck fails the stage (FAIL) or skips it (SKIP)."""
 
-    def gate(result: str) -> dict[str, Any]:
-        rule = {
-            "name": "OnlyProd",
-            "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1"},
-            "configuration": {"Variable": "#{variables.ENV}", "Value": "prod", "Operator": "EQ"},
-        }
-        return {"conditions": [{"result": result, "rules": [rule]}]}
-
+    only_prod = condition_rule(
+        "OnlyProd", "VariableCheck", Variable="#{variables.ENV}", Value="prod", Operator="EQ"
+    )
     for result, expected in (("FAIL", "Failed"), ("SKIP", "Succeeded")):
         name = f"c-{result.lower()}"
         e1 = h.create(
             pipeline(
                 name,
                 source_stage(),
-                deploy_stage(beforeEntry=gate(result)),
+                deploy_stage(beforeEntry=conditions(result, only_prod)),
                 pipelineType="V2",
                 variables=[{"name": "ENV", "defaultValue": "dev"}],
             )
@@ -1372,36 +1268,26 @@ def test_before_entry_variable_check_fails_or_skips(h: Harness) -> None:
 def test_override_stage_condition_lets_the_stage_proceed(h: Harness) -> None:
     """OverrideStageCondition on an in-progress beforeEntry condition enters the stage."""
     h.world.default_durations["Rule:DeploymentWindow"] = 3600.0
-    rule = {
-        "name": "Window",
-        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "DeploymentWindow", "version": "1"},
-        "configuration": {"Cron": "0 9 ? * MON-FRI *"},
-    }
-    deploy = deploy_stage(beforeEntry={"conditions": [{"result": "FAIL", "rules": [rule]}]})
+    window = condition_rule("Window", "DeploymentWindow", Cron="0 9 ? * MON-FRI *")
+    deploy = deploy_stage(beforeEntry=conditions("FAIL", window))
     e1 = h.create(pipeline("ov", source_stage(), deploy, pipelineType="V2"))
     h.advance(10)
     assert (
         h.stage_state("ov", "Deploy")["beforeEntryConditionState"]["latestExecution"]["status"]
         == "InProgress"
     )
-    h.call(
-        "OverrideStageCondition",
-        pipelineName="ov",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        conditionType="BEFORE_ENTRY",
-    )
+    override = {
+        "pipelineName": "ov",
+        "stageName": "Deploy",
+        "pipelineExecutionId": e1,
+        "conditionType": "BEFORE_ENTRY",
+    }
+    h.call("OverrideStageCondition", **override)
     assert (
         h.stage_state("ov", "Deploy")["beforeEntryConditionState"]["latestExecution"]["status"]
         == "Overridden"
     )
-    again = h.error(
-        "OverrideStageCondition",
-        pipelineName="ov",
-        stageName="Deploy",
-        pipelineExecutionId=e1,
-        conditionType="BEFORE_ENTRY",
-    )
+    again = h.error("OverrideStageCondition", **override)
     assert again.code == "ConditionNotOverridableException"
     h.advance(200)
     assert h.status("ov", e1) == "Succeeded"
@@ -1492,20 +1378,9 @@ def test_put_action_revision_starts_once_per_revision(h: Harness) -> None:
     """PutActionRevision starts an execution for a new revision only."""
     h.create(three_stage())
     revision = {"revisionId": "v1", "revisionChangeId": "c1", "created": h.clock.now()}
-    first = h.call(
-        "PutActionRevision",
-        pipelineName="demo",
-        stageName="Source",
-        actionName="Fetch",
-        actionRevision=revision,
-    )
-    again = h.call(
-        "PutActionRevision",
-        pipelineName="demo",
-        stageName="Source",
-        actionName="Fetch",
-        actionRevision=revision,
-    )
+    put = {"pipelineName": "demo", "stageName": "Source", "actionName": "Fetch", "actionRevision": revision}
+    first = h.call("PutActionRevision", **put)
+    again = h.call("PutActionRevision", **put)
     assert first["newRevision"] is True
     assert again == {
         "newRevision": False,
@@ -1529,8 +1404,7 @@ def test_a_handler_calling_back_sees_consistent_state(h: Harness) -> None:
     observed: list[str] = []
 
     def handler(event: dict[str, Any], context: Any) -> None:
-        state = h.stage_state("lam", "Invoke")
-        observed.append(state["actionStates"][0]["latestExecution"]["status"])
+        observed.append(h.latest_action_execution("lam", "Invoke")["status"])
         assert context.get_remaining_time_in_millis() > 0
         h.call("PutJobSuccessResult", jobId=event["CodePipeline.job"]["id"], outputVariables={"stack": "s"})
 
@@ -1543,18 +1417,11 @@ def test_a_handler_calling_back_sees_consistent_state(h: Harness) -> None:
 # -- review follow-ups: scripted rules, settings, secrets, rollback loops ---------------------------------
 
 
-def _alarm_rule(name: str = "Alarm") -> dict[str, Any]:
-    return {
-        "name": name,
-        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "CloudWatchAlarm", "version": "1"},
-        "configuration": {"AlarmName": "errors"},
-    }
-
-
 def test_a_scripted_rule_fails_its_condition_once_then_rules_succeed(h: Harness) -> None:
     """A rule of any provider scripted Failed fails its condition (RuleFailed, the script's summary as
     message, after the scripted duration); once its one use is spent the rule succeeds again."""
-    deploy = deploy_stage(beforeEntry={"conditions": [{"result": "FAIL", "rules": [_alarm_rule()]}]})
+    alarm = condition_rule("Alarm", "CloudWatchAlarm", AlarmName="errors")
+    deploy = deploy_stage(beforeEntry=conditions("FAIL", alarm))
     h.world.scripts.add_rule(
         "sr", "Deploy", "Alarm", RuleScript(outcome="Failed", duration=30, summary="errors in ALARM"), times=1
     )
@@ -1629,28 +1496,18 @@ def test_settings_refuse_values_out_of_range(changes: dict[str, Any], error: typ
 
 
 def _secret_pipeline() -> dict[str, Any]:
-    github = action(
-        "Fetch",
-        "Source",
-        "GitHub",
-        owner="ThirdParty",
-        outputs=("src",),
-        config={"Owner": "octo", "Repo": "app", "Branch": "main", "OAuthToken": "ghp_TOPSECRET0123456789"},
+    gate = condition_rule(
+        "OnlyMain", "VariableCheck", Variable="#{variables.BRANCH}", Value="main", Operator="EQ"
     )
-    gate = {
-        "name": "OnlyMain",
-        "ruleTypeId": {"category": "Rule", "owner": "AWS", "provider": "VariableCheck", "version": "1"},
-        "configuration": {"Variable": "#{variables.BRANCH}", "Value": "main", "Operator": "EQ"},
-    }
     invoke = action("Check", "Invoke", "Lambda", config={"FunctionName": "unanswered"})
     review = {
         "name": "Review",
         "actions": [action("Approve", "Approval", "Manual"), invoke],
-        "beforeEntry": {"conditions": [{"result": "FAIL", "rules": [gate]}]},
+        "beforeEntry": conditions("FAIL", gate),
     }
     return pipeline(
         "sec",
-        {"name": "Source", "actions": [github]},
+        github_source_stage("ghp_TOPSECRET0123456789", repo_owner="octo", repo="app"),
         review,
         pipelineType="V2",
         variables=[{"name": "BRANCH", "defaultValue": "main"}],
@@ -1691,7 +1548,7 @@ def test_list_action_executions_masks_secret_configuration(h: Harness) -> None:
     """ListActionExecutions shows an OAuthToken as GetPipeline does, masked, in both configurations."""
     e1 = h.create(_secret_pipeline())
     h.advance(60)
-    [source] = [r for r in h.action_runs("sec", e1) if r["actionName"] == "Fetch"]
+    [source] = h.runs_of("sec", e1, "Fetch")
     assert source["input"]["configuration"]["OAuthToken"] == "****"
     assert source["input"]["resolvedConfiguration"]["OAuthToken"] == "****"
     assert source["input"]["configuration"]["Repo"] == "app"

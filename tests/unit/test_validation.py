@@ -182,6 +182,34 @@ def _second_source() -> Mutation:
     )
 
 
+def _package_in_parallel_with_release() -> Mutation:
+    """Deploy runs Package and Release together (runOrder 1), Release reading Package's output "pkg"."""
+    return _deploy_actions(
+        [
+            _action(
+                "Package",
+                "Build",
+                "CodeBuild",
+                inputArtifacts=[{"name": "built"}],
+                outputArtifacts=[{"name": "pkg"}],
+            ),
+            _action("Release", "Deploy", "CloudFormation", inputArtifacts=[{"name": "pkg"}]),
+        ]
+    )
+
+
+def _compile_from_both_sources(primary: str) -> Mutation:
+    """A second source action, and Compile reading both sources with ``primary`` as PrimarySource."""
+    return _both(
+        _second_source(),
+        _set(
+            "Compile",
+            inputArtifacts=[{"name": "src"}, {"name": "tpl"}],
+            configuration={"ProjectName": "demo", "PrimarySource": primary},
+        ),
+    )
+
+
 def _trigger(source: str) -> dict[str, Any]:
     return {
         "providerType": "CodeStarSourceConnection",
@@ -208,6 +236,9 @@ def _condition(result: str, configuration: dict[str, str] | None = None) -> dict
 
 _V2 = _top(pipelineType="V2")
 _STORES = {"us-east-1": _store(), "eu-west-1": _store("artifacts-eu")}
+# artifactStore replaced by one store per region (us-east-1 and eu-west-1)
+_REGIONAL_STORES = _both(_delete("artifactStore"), _top(artifactStores=_STORES))
+_V2_PARALLEL = _both(_V2, _top(executionMode="PARALLEL"))
 
 # (id, mutation, region, expected [(path, code)] — the complete list of problems)
 NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
@@ -288,18 +319,7 @@ NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
     ),
     (
         "input-from-parallel-action",
-        _deploy_actions(
-            [
-                _action(
-                    "Package",
-                    "Build",
-                    "CodeBuild",
-                    inputArtifacts=[{"name": "built"}],
-                    outputArtifacts=[{"name": "pkg"}],
-                ),
-                _action("Release", "Deploy", "CloudFormation", inputArtifacts=[{"name": "pkg"}]),
-            ]
-        ),
+        _package_in_parallel_with_release(),
         None,
         [("stages[2].actions[1].inputArtifacts[0].name", "artifact-produced-later")],
     ),
@@ -367,14 +387,7 @@ NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
     ),
     (
         "codebuild-primary-not-an-input",
-        _both(
-            _second_source(),
-            _set(
-                "Compile",
-                inputArtifacts=[{"name": "src"}, {"name": "tpl"}],
-                configuration={"ProjectName": "demo", "PrimarySource": "source"},
-            ),
-        ),
+        _compile_from_both_sources("source"),
         None,
         [("stages[1].actions[0].configuration.PrimarySource", "primary-source-unknown")],
     ),
@@ -409,21 +422,20 @@ NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
     ),
     (
         "pipeline-region-without-store",
-        _both(_delete("artifactStore"), _top(artifactStores=_STORES), _set("Release", region="eu-west-1")),
+        _both(_REGIONAL_STORES, _set("Release", region="eu-west-1")),
         "eu-central-1",
         [("artifactStores", "artifact-store-region-missing")],
     ),
     (
         "cross-region-source",
-        _both(_delete("artifactStore"), _top(artifactStores=_STORES), _set("Checkout", region="eu-west-1")),
+        _both(_REGIONAL_STORES, _set("Checkout", region="eu-west-1")),
         "us-east-1",
         [("stages[0].actions[0].region", "cross-region-not-allowed")],
     ),
     (
         "cross-region-third-party",
         _both(
-            _delete("artifactStore"),
-            _top(artifactStores=_STORES),
+            _REGIONAL_STORES,
             _set(
                 "Release",
                 region="eu-west-1",
@@ -470,17 +482,13 @@ NEGATIVE: list[tuple[str, Mutation, str | None, list[tuple[str, str]]]] = [
     ),
     (
         "rollback-in-parallel",
-        _both(
-            _V2, _top(executionMode="PARALLEL"), _stage_block("Deploy", "onFailure", {"result": "ROLLBACK"})
-        ),
+        _both(_V2_PARALLEL, _stage_block("Deploy", "onFailure", {"result": "ROLLBACK"})),
         None,
         [("stages[2].onFailure.result", "rollback-in-parallel-mode")],
     ),
     (
         "rollback-condition-in-parallel",
-        _both(
-            _V2, _top(executionMode="PARALLEL"), _stage_block("Deploy", "onSuccess", _condition("ROLLBACK"))
-        ),
+        _both(_V2_PARALLEL, _stage_block("Deploy", "onSuccess", _condition("ROLLBACK"))),
         None,
         [("stages[2].onSuccess.conditions[0].result", "rollback-in-parallel-mode")],
     ),
@@ -622,14 +630,7 @@ POSITIVE: list[tuple[str, Mutation, str | None]] = [
     ),
     (
         "codebuild-two-inputs-with-primary",
-        _both(
-            _second_source(),
-            _set(
-                "Compile",
-                inputArtifacts=[{"name": "src"}, {"name": "tpl"}],
-                configuration={"ProjectName": "demo", "PrimarySource": "tpl"},
-            ),
-        ),
+        _compile_from_both_sources("tpl"),
         None,
     ),
     (
@@ -639,7 +640,7 @@ POSITIVE: list[tuple[str, Mutation, str | None]] = [
     ),
     (
         "cross-region-with-stores",
-        _both(_delete("artifactStore"), _top(artifactStores=_STORES), _set("Release", region="eu-west-1")),
+        _both(_REGIONAL_STORES, _set("Release", region="eu-west-1")),
         "us-east-1",
     ),
     (
@@ -668,7 +669,7 @@ POSITIVE: list[tuple[str, Mutation, str | None]] = [
     ),
     (
         "parallel-with-retry",
-        _both(_V2, _top(executionMode="PARALLEL"), _stage_block("Deploy", "onFailure", {"result": "RETRY"})),
+        _both(_V2_PARALLEL, _stage_block("Deploy", "onFailure", {"result": "RETRY"})),
         None,
     ),
     ("superseded-on-v1", _top(pipelineType="V1", executionMode="SUPERSEDED"), None),
@@ -758,18 +759,7 @@ def test_shape_and_semantic_problems_are_reported_together() -> None:
 def test_messages_say_how_to_fix() -> None:
     """Messages name the culprit and the remedy; str() shows path, message and code."""
     pipeline = base()
-    _deploy_actions(
-        [
-            _action(
-                "Package",
-                "Build",
-                "CodeBuild",
-                inputArtifacts=[{"name": "built"}],
-                outputArtifacts=[{"name": "pkg"}],
-            ),
-            _action("Release", "Deploy", "CloudFormation", inputArtifacts=[{"name": "pkg"}]),
-        ]
-    )(pipeline)
+    _package_in_parallel_with_release()(pipeline)
     (problem,) = find_problems(pipeline)
     assert str(problem) == (
         "stages[2].actions[1].inputArtifacts[0].name: input artifact 'pkg' is produced by action 'Package' "
