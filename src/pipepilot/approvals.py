@@ -21,7 +21,7 @@ raises :class:`~pipepilot.errors.ApprovalConflict`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from pipepilot.errors import (
     TransientError,
     ValidationError,
 )
+from pipepilot.model._wire import utc_datetime
 from pipepilot.model.declaration import ExecutionMode
 from pipepilot.model.runtime import (
     ActionExecutionStatus,
@@ -325,9 +326,7 @@ def _expiry(since: datetime | None, action: ActionDeclaration | None) -> datetim
     if action is not None and action.timeout_in_minutes is not None:
         minutes = action.timeout_in_minutes
     # botocore hands over times in the machine's local zone; AWS's times are UTC, and so is ours.
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=timezone.utc)
-    return (since + timedelta(minutes=minutes)).astimezone(timezone.utc)
+    return utc_datetime(since) + timedelta(minutes=minutes)
 
 
 def _declared_action(

@@ -52,6 +52,7 @@ from pipepilot.fleet import (
     run_concurrently,
     select_pipelines,
 )
+from pipepilot.model._wire import parse_iso_timestamp, utc_datetime
 from pipepilot.model.runtime import StageTransitionType
 from pipepilot.transitions import Transition
 
@@ -120,23 +121,15 @@ def _parse_time(value: object, where: str) -> datetime | None:
     if not isinstance(value, str):
         raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {value!r}")
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_iso_timestamp(value)
+    except (ValueError, OverflowError):
         raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {value!r}") from None
-    return _utc(parsed)
 
 
-def _utc(value: datetime) -> datetime:
-    """``value`` as an aware UTC datetime; a naive one is taken to be UTC already, as AWS's times are.
-
-    botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo
-    should show the same times.
-    """
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
+# botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo should
+# show the same times, so the record keeps them in UTC.
 def _optional_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
+    return None if value is None else utc_datetime(value)
 
 
 def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
@@ -236,7 +229,7 @@ class FreezeRecord:
     id: str
     stage: str
     reason: str
-    started_at: datetime = attrs.field(converter=_utc)
+    started_at: datetime = attrs.field(converter=utc_datetime)
     pipelines: tuple[PipelineFreeze, ...] = ()
 
     # -- views ----------------------------------------------------------------------------------------
