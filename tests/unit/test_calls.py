@@ -18,6 +18,7 @@ from botocore import exceptions as botocore_exceptions
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.stub import Stubber
+from fake_time import FakeTime
 
 from pipepilot import _time
 from pipepilot._calls import Caller, RetryPolicy, client_max_attempts, is_role_propagation_error, make_client
@@ -40,24 +41,6 @@ ROLE_NOT_YET_ASSUMABLE = (
 )
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-class FakeTime:
-    """A clock that moves only when slept on; records every sleep."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 class _RawBody:
@@ -117,7 +100,7 @@ def client() -> Any:
 
 @pytest.fixture
 def fake_time() -> FakeTime:
-    return FakeTime()
+    return FakeTime(1000.0)
 
 
 def caller_for(client: Any, fake_time: FakeTime, **policy: Any) -> Caller[Any]:
@@ -183,7 +166,7 @@ def test_gives_up_at_the_deadline_read_from_the_injected_clock(client: Any, fake
 def test_clock_and_sleep_default_to_the_time_source_current_at_call_time(client: Any) -> None:
     """A time source installed after the caller was built (as offline() does) is the one used."""
     caller: Caller[Any] = Caller(client, retry=RetryPolicy(max_attempts=3))
-    fake = FakeTime()
+    fake = FakeTime(1000.0)
     previous = _time.install_time_source(fake)
     try:
         with Stubber(client) as stub:
@@ -201,7 +184,7 @@ def test_sleeps_are_full_jitter_within_the_exponential_window(client: Any) -> No
     wire = Wire.attach(client, ok())
     all_sleeps: list[list[float]] = []
     for _ in range(30):
-        fake = FakeTime()
+        fake = FakeTime(1000.0)
         wire.script = [THROTTLED] * 5 + [ok({"pipelines": []})]
         caller_for(client, fake, **policy).call("list_pipelines", idempotent=True)
         all_sleeps.append(fake.sleeps)
@@ -263,7 +246,7 @@ def test_generated_tokens_come_from_the_time_sources_rng_when_it_offers_one(clie
     seeded = token_with(SeededTime(3))
     assert seeded == token_with(SeededTime(3))
     assert uuid.UUID(seeded).version == 4
-    assert token_with(FakeTime()) != token_with(FakeTime())
+    assert token_with(FakeTime(1000.0)) != token_with(FakeTime(1000.0))
 
 
 def test_retry_is_logged_at_warning_with_operation_and_attempt(

@@ -6,30 +6,10 @@ import threading
 from typing import Any
 
 import pytest
+from fake_time import FakeTime
 
 from pipepilot.errors import PipelineNotFoundError
 from pipepilot.fleet import RateLimiter, Tagged, run_concurrently, select_pipelines
-
-
-class FakeTime:
-    """A time source whose sleep moves time forward; thread-safe, records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self.now
-
-    def time(self) -> float:
-        return self.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += seconds
 
 
 def test_acquisitions_are_spaced_by_one_over_rate() -> None:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from fake_time import FakeTime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -163,24 +164,6 @@ def test_after_throttle_grows_and_is_capped() -> None:
 
 
 # ------------------------------------------------------------------------------------------- the driver
-
-
-class FakeTime:
-    """A virtual clock for the driver."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def time(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_wait_until_returns_the_last_value() -> None:
