@@ -247,6 +247,8 @@ if typing.TYPE_CHECKING:
         StageStopped,
         StageSucceeded,
         diff_states,
+        log_progress,
+        print_progress,
     )
     from pipepilot.stages import (
         Action,
@@ -491,6 +493,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "StageStopped",
         "StageSucceeded",
         "diff_states",
+        "log_progress",
+        "print_progress",
     ),
     "pipepilot.stages": (
         "Action",
@@ -726,5 +730,7 @@ __all__ = [
     "__version__",
     "diff_states",
     "find_problems",
+    "log_progress",
     "parse_event",
+    "print_progress",
 ]

@@ -261,6 +261,13 @@ class ApprovalPending(ApprovalWaiting):
 
     approval: Approval
 
+    def happened(self) -> str:
+        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
+        expires = self.approval.expires
+        if expires is None:
+            return super().happened()
+        return f"{super().happened()} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
+
     @classmethod
     def from_event(
         cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
