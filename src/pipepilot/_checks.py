@@ -51,7 +51,10 @@ def type_name(value: object) -> str:
 
 def shown(value: object) -> str:
     """``repr(value)`` cut to a readable length: an error may quote what it refused, but never a megabyte."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type_name(value)} nested too deep to show"
     return (
         text
         if len(text) <= _SHOWN * 2

@@ -53,7 +53,7 @@ from pipepilot.fleet import (
     run_concurrently,
     select_pipelines,
 )
-from pipepilot.model._wire import load_json, parse_iso_timestamp, utc_datetime
+from pipepilot.model._wire import check_nesting, load_json, parse_iso_timestamp, utc_datetime
 from pipepilot.model.runtime import StageTransitionType
 from pipepilot.transitions import Transition
 
@@ -310,9 +310,11 @@ class FreezeRecord:
 
         Raises:
             ValueError: the data is not a freeze record (the message says what is wrong).
+            NestingTooDeepError: it nests deeper than any freeze record (also a ``ValueError``).
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a freeze record is a JSON object, not {type(data).__name__}")
+        check_nesting(dict(data), what="freeze record")
         if data.get("format") != FORMAT:
             raise ValueError(
                 f"not a freeze record: format is {shown(data.get('format'))}, expected {FORMAT!r}"

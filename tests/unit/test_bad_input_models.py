@@ -162,6 +162,11 @@ DEEP_READS: list[tuple[str, Callable[[], object], str]] = [
         "pipelines[0][0]",
     ),
     (
+        "freeze record: a dict nested thousands deep",
+        lambda: FreezeRecord.from_dict({"format": "pipepilot.freeze/1", "reason": nested_lists(DEEP)}),
+        "reason[0][0]",
+    ),
+    (
         "freeze record: a value nested in its JSON",
         lambda: FreezeRecord.from_json(
             json.dumps({"format": "pipepilot.freeze/1", "reason": nested_lists(800)})

@@ -55,6 +55,7 @@ __all__ = [
     "WireEnum",
     "WireModel",
     "add_extra",
+    "check_nesting",
     "concealed_repr",
     "copy_json",
     "enum_table",
@@ -380,12 +381,21 @@ def load_json(text: str | bytes | bytearray, *, what: str) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise nesting_error(_json_too_deep_path(text, MAX_NESTING), what=what) from None
-    if type(data) is dict or type(data) is list:
-        try:
-            _copy(data, MAX_NESTING)
-        except (_TooDeep, RecursionError):
-            raise nesting_error(_too_deep_path(data, MAX_NESTING), what=what) from None
+    check_nesting(data, what=what)
     return data
+
+
+def check_nesting(value: Any, *, what: str) -> None:
+    """Refuse *value* (decoded JSON: dicts and lists) if it nests deeper than :data:`MAX_NESTING`.
+
+    Raises:
+        NestingTooDeepError: it does; ``path`` says where.
+    """
+    if type(value) is dict or type(value) is list:
+        try:
+            _copy(value, MAX_NESTING)
+        except (_TooDeep, RecursionError):
+            raise nesting_error(_too_deep_path(value, MAX_NESTING), what=what) from None
 
 
 def _json_too_deep_path(text: str | bytes | bytearray, limit: int) -> str:
