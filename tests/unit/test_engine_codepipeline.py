@@ -886,7 +886,9 @@ def test_approval_lifecycle_and_token_rules(h: Harness) -> None:
     assert topic.endswith(":approvals")
     assert subject == "APPROVAL NEEDED: AWS CodePipeline ap for action Approve"
     assert body["approval"]["token"] == token
-    assert body["approval"]["approvalReviewLink"].endswith(f"/ap/Gate/Approve/approve/{token}")
+    assert body["approval"]["approvalReviewLink"].endswith(
+        f"/ap/view?region=us-east-1#/Gate/Approve/approve/{token}"
+    )
     assert body["approval"]["customData"].startswith("ship ")
     assert "#{" not in body["approval"]["customData"]
     assert body["approval"]["expires"] == "2026-01-08T00:00Z"

@@ -1002,19 +1002,20 @@ class Runtime:
     def _notify_approval(self, run: ActionRun, topic: str, timeout: float) -> None:
         pipeline = run.execution.pipeline.name
         stage, action = run.action.stage, run.action.name
-        console = f"https://console.aws.amazon.com/codepipeline/home?region={self.region}#/view/{pipeline}"
+        config = run.resolved_configuration
+        # The console's current address (AWS's own notifications moved to it from ``home#/view/...``).
+        console = f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={self.region}"
+        # Every key is always sent: an unset link or comment is null, as AWS sends it (bots index them).
         approval: Json = {
             "pipelineName": pipeline,
             "stageName": stage,
             "actionName": action,
             "token": run.token,
             "expires": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(run.start + timeout)),
+            "externalEntityLink": config.get("ExternalEntityLink") or None,
+            "approvalReviewLink": f"{console}#/{stage}/{action}/approve/{run.token}",
+            "customData": config.get("CustomData") or None,
         }
-        if run.resolved_configuration.get("ExternalEntityLink"):
-            approval["externalEntityLink"] = run.resolved_configuration["ExternalEntityLink"]
-        approval["approvalReviewLink"] = f"{console}/{stage}/{action}/approve/{run.token}"
-        if run.resolved_configuration.get("CustomData"):
-            approval["customData"] = run.resolved_configuration["CustomData"]
         message = json.dumps({"region": self.region, "consoleLink": console, "approval": approval})
         subject = f"APPROVAL NEEDED: AWS CodePipeline {pipeline} for action {action}"
         try:
