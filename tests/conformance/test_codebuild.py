@@ -313,6 +313,22 @@ def test_start_build_error_InvalidInputException(env: Env, project: str) -> None
     assert env.cb.list_builds_for_project(projectName=project)["ids"] == []
 
 
+def test_start_build_validation_message_lists_every_violation(env: Env, project: str) -> None:
+    """Every broken constraint is counted and worded as AWS words it, one ``Value … at …`` per violation."""
+    with expect_error("InvalidInputException") as caught:
+        env.cb.start_build(
+            projectName=project, timeoutInMinutesOverride=2161, computeTypeOverride=cast("Any", "HUGE")
+        )
+    message = caught[0].response["Error"]["Message"]
+    assert message.startswith(
+        "2 validation errors detected: "
+        "Value '2161' at 'timeoutInMinutesOverride' failed to satisfy constraint: "
+        "Member must have value less than or equal to 2160; "
+        "Value 'HUGE' at 'computeTypeOverride' failed to satisfy constraint: "
+        "Member must satisfy enum value set: ["
+    )
+
+
 # -- §9.6 CodePipeline <-> CodeBuild -------------------------------------------------------------------------------
 
 

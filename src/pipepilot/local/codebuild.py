@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipepilot.local._errors import ServiceError
 from pipepilot.local._world import BuildScript, partition_of
-from pipepilot.model._shapes import request_problems
+from pipepilot.model._shapes import request_problems, validation_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -121,12 +121,6 @@ _OVERRIDES: Mapping[str, tuple[str, str | None]] = {
     "queuedTimeoutInMinutesOverride": ("queuedTimeoutInMinutes", None),
     "encryptionKeyOverride": ("encryptionKey", None),
 }
-
-
-def _validation_message(problems: list[Any]) -> str:
-    count = len(problems)
-    details = "; ".join(f"{p.path or 'request'}: {p.message}" for p in problems)
-    return f"{count} validation error{'s' if count != 1 else ''} detected: {details}"
 
 
 def _encode_token(kind: str, position: int) -> str:
@@ -285,7 +279,7 @@ class CodeBuildEngine:
             )
         problems = request_problems("codebuild", operation, params)
         if problems:
-            raise ServiceError("InvalidInputException", _validation_message(problems))
+            raise ServiceError("InvalidInputException", validation_message(problems))
         # Reading the clock is a no-op in manual mode; in real-time mode it first runs what fell due.
         self.world.clock.now()
         return handler(params)
