@@ -78,3 +78,23 @@ def test_codedeploy_action_summary_says_the_deployment_succeeded(env: Env) -> No
     result = run["output"]["executionResult"]
     assert result["externalExecutionSummary"] == "Deployment Succeeded"
     assert result["externalExecutionUrl"].endswith(f"#/deployments/{result['externalExecutionId']}")
+
+
+def test_scripted_deployment_links_to_its_scripted_deployment_id(env: Env) -> None:
+    """A scripted CodeDeploy run with an external execution id links to that deployment."""
+    env.aws.script_action("conformance", "Deploy", "CodeDeploy", external_execution_id="d-SCRIPTED1")
+    execution = env.create(
+        env.declaration(
+            stage("Source", s3_source()),
+            stage("Deploy", codedeploy_action("CodeDeploy", input_artifact="SourceOutput")),
+        )
+    )
+    env.run_until_status(execution, "Succeeded")
+    [run] = env.runs_of("Deploy", "CodeDeploy", execution)
+    result = run["output"]["executionResult"]
+    assert result["externalExecutionId"] == "d-SCRIPTED1"
+    assert (
+        result["externalExecutionUrl"]
+        == f"{CONSOLE}/codedeploy/home?region={REGION}#/deployments/d-SCRIPTED1"
+    )
+    assert result["externalExecutionSummary"] == "Deployment Succeeded"

@@ -929,6 +929,7 @@ class Runtime:
         if kind == KIND_APPROVAL:
             self._start_approval(run, script)
         elif script is not None:
+            run.external_url = self._deploy_url(action, None, resolved)
             run.timer = self.later(self._duration(action, script), lambda: self._finish_scripted(run, script))
         elif kind == KIND_SOURCE:
             run.timer = self.later(self._duration(action, None), lambda: self._finish_source(run))
@@ -948,6 +949,8 @@ class Runtime:
         self, action: ActionDef, external_id: str | None, config: Mapping[str, str]
     ) -> str | None:
         """The console page of what a deploy action does (its ``externalExecutionUrl``), where one exists."""
+        if action.category != "Deploy":
+            return None
         region = action.region or self.region
         provider = action.provider
         if provider in ("CodeDeploy", "CodeDeployToECS") and external_id:
@@ -1028,6 +1031,8 @@ class Runtime:
         external_id = script.external_execution_id if script else None
         if external_id is not None:
             run.external_id = external_id
+            # A scripted deployment id links to its deployment, as an unscripted one does.
+            run.external_url = self._deploy_url(run.action, external_id, run.resolved_configuration)
         failure = self._store_outputs(run, self._generated_output(run))
         if failure is not None:
             self.finish(run, FAILED, error=failure)
