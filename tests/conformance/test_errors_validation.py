@@ -88,6 +88,19 @@ def test_validation_message_counts_every_violation_in_aws_words(env: Env) -> Non
     _nothing_created(env)
 
 
+def test_validation_message_of_a_bad_map_key_names_the_map(env: Env) -> None:
+    """A configuration key breaking its rules is reported against the map, as ``Map keys must satisfy …``."""
+    declaration = _valid(env)
+    declaration["stages"][1]["actions"][0]["configuration"]["K" * 51] = "value"
+    with expect_error("ValidationException") as caught:
+        env.create_only(declaration)
+    assert caught[0].response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'pipeline.stages.2.member.actions.1.member.configuration' "
+        "failed to satisfy constraint: Map keys must satisfy constraint: "
+        "[Member must have length less than or equal to 50]"
+    )
+
+
 def test_validation_message_of_one_request_field(env: Env) -> None:
     """A single bad request member reads ``1 validation error detected: Value '…' at '<member>' …``."""
     with expect_error("ValidationException") as caught:
