@@ -458,6 +458,7 @@ class OfflineAWS:
         phase_durations: Mapping[str, float] | None = None,
         exported_variables: Mapping[str, str] | None = None,
         log_lines: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        artifact_files: Mapping[str, str | bytes] | None = None,
         times: int | None = None,
     ) -> BuildScript:
         """Script how builds of one project go: failing phase and status, durations, variables, log lines.
@@ -465,12 +466,16 @@ class OfflineAWS:
         By default the build fails in BUILD with FAILED; ``fail_in=None`` (or ``status="SUCCEEDED"``) lets
         it succeed, e.g. to set only ``phase_durations``, ``exported_variables`` or ``log_lines`` (a list
         for the BUILD phase, or a mapping phase -> lines). ``status="TIMED_OUT"`` keeps the phase running
-        until the build's ``timeoutInMinutes`` runs out. ``times`` works as in :meth:`script_action`.
+        until the build's ``timeoutInMinutes`` runs out. ``artifact_files`` (relative path -> text or bytes)
+        are what a CodeBuild action's build uploads, zipped, as each of its output artifacts (without them
+        it uploads a small archive naming the build). ``times`` works as in :meth:`script_action`.
 
         Raises:
             InvalidArgumentError: an unknown phase or status, a negative duration, or ``times`` below 1
-                (a ``ValueError``; ``parameter`` names the field).
-            ArgumentTypeError: an argument has the wrong type (a ``TypeError``).
+                (a ``ValueError``; ``parameter`` names the field), or an artifact file path that is empty
+                or absolute.
+            ArgumentTypeError: an argument has the wrong type (a ``TypeError``), e.g. an artifact file's
+                content that is neither ``str`` nor ``bytes``.
         """
         from pipepilot.local._world import BuildScript
 
@@ -510,6 +515,7 @@ class OfflineAWS:
                 phase_durations=phase_durations,
                 exported_variables=exported_variables,
                 log_lines=log_lines,
+                artifact_files=artifact_files,
                 times=times,
             )
         self.world.scripts.add_build(script)

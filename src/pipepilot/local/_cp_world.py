@@ -7,7 +7,7 @@ re-exports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -114,9 +114,14 @@ class CodeBuildBackend(Protocol):
         pipeline_name: str,
         source_version: str | None,
         environment_variables_override: list[dict[str, str]],
+        output_artifacts: Sequence[Mapping[str, str]] = (),
+        artifact_kms_key_id: str | None = None,
         on_complete: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         """Start a build for a pipeline action; ``on_complete(build)`` runs on the clock when it ends.
+
+        ``output_artifacts`` (``{"name", "bucket", "key"}`` each, the first one primary) are where the build
+        uploads what it produced, encrypted with ``artifact_kms_key_id`` when given.
 
         Raises :class:`~pipepilot.local._errors.ServiceError` (e.g. ``ResourceNotFoundException``) when the
         build cannot start; the returned build dict carries at least ``id`` and ``arn``.
@@ -170,6 +175,14 @@ class EngineWorld(Protocol):
 
     def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
         """Whether ``role_arn`` exists and trusts ``service_principal``."""
+        ...
+
+    def read_object(self, bucket: str, key: str, /) -> bytes | None:
+        """An S3 object's bytes (moto's), or None when the bucket or the key does not exist."""
+        ...
+
+    def write_object(self, bucket: str, key: str, body: bytes, /, *, kms_key_id: str | None = None) -> bool:
+        """Store an S3 object (moto's), SSE-KMS with ``kms_key_id`` if given; False when there is no bucket."""
         ...
 
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
