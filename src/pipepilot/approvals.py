@@ -131,10 +131,11 @@ class Approval:
     def review_link(self) -> str:
         """The console page where a reviewer approves or rejects (it contains the token: keep it private)."""
         region = self.region or "us-east-1"
-        path = "/".join(quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
+        pipeline, stage, action = (quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
+        # The form of AWS's own approval notifications (they moved from ``codepipeline/home#/view/...``).
         return (
-            f"https://console.aws.amazon.com/codepipeline/home?region={region}"
-            f"#/view/{path}/approve/{self.token}"
+            f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
+            f"#/{stage}/{action}/approve/{self.token}"
         )
 
     def approve(self, summary: str = "") -> None:
