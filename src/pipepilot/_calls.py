@@ -60,6 +60,7 @@ __all__ = [
     "client_max_attempts",
     "is_role_propagation_error",
     "make_client",
+    "may_have_acted",
 ]
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,12 @@ def _not_acted_on(error: BaseException) -> bool:
     if isinstance(error, ThrottlingError):
         return True
     return isinstance(error, ConnectionFailure) and isinstance(error.__cause__, _NOT_SENT_ERRORS)
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """Whether ``error`` leaves open that AWS acted on the request (a 5xx, a dropped connection, a read
+    timeout): a write that failed so must be checked against the state before it is sent again."""
+    return isinstance(error, TransientError) and not _not_acted_on(error)
 
 
 class _DeadlineOrAttempts:
