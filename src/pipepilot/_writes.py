@@ -70,7 +70,9 @@ def send_checked(
     sleep = caller.sleep or source.sleep
     started = clock()
     attempt = 0
-    resent = False
+    # A client that retries by itself may have resent the write already (botocore resends writes too):
+    # then even its first refusal may be the answer to a repeat of an applied request.
+    resent = caller.client_retries_itself
     while True:
         attempt += 1
         try:
