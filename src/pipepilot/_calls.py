@@ -118,9 +118,12 @@ class RetryPolicy:
       ``retries={"total_max_attempts": 1}`` to get this policy instead.
     * reads and token-idempotent writes (``StartPipelineExecution``, CodeBuild ``StartBuild``) are retried
       on any transient error; other writes (``PutApprovalResult``, ``StopPipelineExecution``,
-      ``RetryStageExecution``, ``UpdatePipeline``, ...) only on errors proving AWS did not act on the
-      request (throttling, or no connection made). A 5xx or a dropped connection on such a write is raised
-      as :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`.
+      ``UpdatePipeline``, ...) only on errors proving AWS did not act on the request (throttling, or no
+      connection made). A 5xx or a dropped connection on such a write is raised as
+      :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`,
+      except for the writes that read the state back first (``RetryStageExecution``, inbound stage
+      transitions: :mod:`pipepilot._writes`), which are resent under this policy when the state shows
+      they were not applied.
     * a pipeline create or update refused because IAM has not yet propagated its new service role is
       retried until ``deadline``, whatever the client (the attempt limit does not apply to it).
     """
