@@ -14,8 +14,9 @@ Three plans are run, each over ``--seeds`` seeds:
 
 Target (issue 8): 0 duplicate effects and 0 lying records in every run. Printed: runs, faults injected,
 ambiguous write answers (a 5xx or a lost response to a disable, enable or retry; "applied" = AWS had
-applied it), duplicate effects, lies, and how many runs ended complete (freeze complete, thawed, execution
-retried to success) after at most four freeze/thaw passes.
+applied it), duplicate effects, lies, freeze and thaw passes (more than the runs: some needed a resume or a
+second thaw), and how many runs ended complete (freeze complete, thawed, execution retried to success)
+after at most four passes each.
 
 Run: ``python benchmarks/bench_fault_soak.py [--seeds 200]``. Exit status 1 if any run doubled an effect or lied.
 """
@@ -59,6 +60,8 @@ def _summary(name: str, workers: int, outcomes: list[SoakOutcome], seconds: floa
         "of_which_applied": sum(o.applied_unanswered for o in outcomes),
         "duplicate_effects": sum(len(o.duplicates) for o in outcomes),
         "lies": sum(len(o.lies) for o in outcomes),
+        "freeze_passes": sum(o.freeze_runs for o in outcomes),
+        "thaw_passes": sum(o.thaw_runs for o in outcomes),
         "freeze_complete": sum(o.freeze_complete for o in outcomes),
         "thawed": sum(o.thawed for o in outcomes),
         "retried_to_success": sum(o.retry_succeeded for o in outcomes),
