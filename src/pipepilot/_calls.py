@@ -122,8 +122,7 @@ class RetryPolicy:
       connection made). A 5xx or a dropped connection on such a write is raised as
       :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`,
       except for the writes that read the state back first (``RetryStageExecution``, inbound stage
-      transitions: :mod:`pipepilot._writes`), which are resent under this policy when the state shows
-      they were not applied.
+      transitions), which are resent under this policy when the state shows they were not applied.
     * a pipeline create or update refused because IAM has not yet propagated its new service role is
       retried until ``deadline``, whatever the client (the attempt limit does not apply to it).
     """

@@ -10,7 +10,7 @@ pipepilot can switch an outbound transition but cannot read it back (:meth:`Tran
 ``None`` for it).
 
 A switch whose answer is lost (a 5xx, a dropped connection) may have been applied. For an inbound
-transition pipepilot reads the state back before sending it again (see :mod:`pipepilot._writes`), because a
+transition pipepilot reads the state back before sending it again, because a
 blind resend of a disable would overwrite a change someone else made in between. What the reading proves:
 
 * a **disable** took effect when the transition is disabled with the reason that was sent, changed no
