@@ -12,7 +12,7 @@ import importlib
 import typing
 
 if typing.TYPE_CHECKING:
-    from pipepilot._calls import (
+    from pipepilot._retry import (
         RetryPolicy,
     )
     from pipepilot.approvals import (
@@ -257,7 +257,7 @@ __version__ = "0.1.0.dev0"
 
 # Where each public name lives; `__getattr__` imports the module the first time a name is asked for.
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "pipepilot._calls": ("RetryPolicy",),
+    "pipepilot._retry": ("RetryPolicy",),
     "pipepilot.approvals": (
         "Approval",
         "ApprovalPending",

@@ -12,53 +12,27 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from pipepilot._handles import pipeline_state
-from pipepilot.approvals import (
-    Approval,
-    answer_approval,
-    approvals_in_state,
-    is_parallel,
-    pending_approvals,
-    read_declaration,
-)
 from pipepilot.errors import ApprovalNotPending, PipelineExecutionNotFoundError, TransientError
-from pipepilot.executions import (
-    ENDED_IN_STAGE,
-    PASSED_STAGE,
-    Execution,
-    RevisionOverride,
-    Where,
-    execution_id_of,
-    execution_may_have_ended,
-    start_execution,
-    unsuccessful,
-    waits_at,
-)
-from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
-from pipepilot.freeze import Checkpoint, FreezeRecord, freeze, thaw
-from pipepilot.model.runtime import (
-    ApprovalStatus,
-    PipelineExecutionStatus,
-    PipelineExecutionSummary,
-    PipelineState,
-    StageTransitionType,
-)
-from pipepilot.polling import (
-    PollPolicy,
-    PollSchedule,
-    Step,
-    poll_jitter,
-    wait_policy,
-    wait_timing,
-    wait_until,
-)
-from pipepilot.stages import Stage
-from pipepilot.transitions import Transition
 
+# The modules behind these methods (models, waits, approvals, fleet work) are imported by the methods that
+# use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pipepilot._calls import Caller
-    from pipepilot.model.runtime import StageState
+    from pipepilot.approvals import Approval
+    from pipepilot.executions import Execution, RevisionOverride
+    from pipepilot.fleet import FleetStates, Selection
+    from pipepilot.freeze import Checkpoint, FreezeRecord
+    from pipepilot.model.runtime import (
+        PipelineExecutionStatus,
+        PipelineExecutionSummary,
+        PipelineState,
+        StageState,
+    )
+    from pipepilot.polling import PollPolicy, Step
+    from pipepilot.stages import Stage
+    from pipepilot.transitions import Transition
 
 __all__ = ["CodePipelineRuntime", "PipelineRuntime"]
 
@@ -99,12 +73,16 @@ class PipelineRuntime:
             PipelineNotFoundError: no such pipeline.
             ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         """
+        from pipepilot.executions import start_execution
+
         return start_execution(
             self._calls, self.name, variables=variables, source_revisions=source_revisions, token=token
         )
 
     def execution(self, execution_id: str) -> Execution:
         """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it)."""
+        from pipepilot.executions import Execution
+
         return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
 
     def executions(
@@ -121,6 +99,8 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.model.runtime import PipelineExecutionSummary
+
         params: dict[str, Any] = {"pipelineName": self.name}
         if succeeded_in_stage is not None:
             params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
@@ -157,6 +137,8 @@ class PipelineRuntime:
 
     def stage(self, name: str) -> Stage:
         """The handle of stage ``name`` (not checked until used)."""
+        from pipepilot.stages import Stage
+
         return Stage(caller=self._calls, pipeline=self.name, name=name)
 
     def transitions(self) -> tuple[Transition, ...]:
@@ -169,6 +151,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.model.runtime import StageTransitionType
+        from pipepilot.transitions import Transition
+
         names = [stage.stage_name for stage in self.state().stage_states]
         found: list[Transition] = []
         for index, name in enumerate(names):
@@ -197,6 +182,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.approvals import pending_approvals
+        from pipepilot.executions import execution_id_of
+
         return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
 
     def approve(
@@ -213,6 +201,10 @@ class PipelineRuntime:
             ApprovalNotPending: no approval waits there (for that execution).
             ApprovalConflict: it was already rejected.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -234,6 +226,10 @@ class PipelineRuntime:
             ApprovalNotPending: no approval waits there (for that execution).
             ApprovalConflict: it was already approved.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -272,6 +268,10 @@ class PipelineRuntime:
             WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.approvals import approvals_in_state, is_parallel, pending_approvals, read_declaration
+        from pipepilot.executions import execution_id_of, execution_may_have_ended
+        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+
         execution_id = execution_id_of(execution)
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
@@ -363,6 +363,17 @@ class PipelineRuntime:
             PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
         """
+        from pipepilot.executions import (
+            ENDED_IN_STAGE,
+            PASSED_STAGE,
+            Where,
+            execution_id_of,
+            execution_may_have_ended,
+            unsuccessful,
+            waits_at,
+        )
+        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+
         target = execution_id_of(execution)
         if target is None:
             latest = self.latest_execution()
@@ -430,18 +441,21 @@ class CodePipelineRuntime:
     _calls: Caller[Any]
 
     def states(
-        self, pipelines: Selection, *, max_workers: int = DEFAULT_MAX_WORKERS, rate: float = DEFAULT_RATE
+        self, pipelines: Selection, *, max_workers: int | None = None, rate: float | None = None
     ) -> FleetStates:
         """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
 
         ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
-        Pipelines that could not be read are in the result's ``errors``, not raised.
+        Pipelines that could not be read are in the result's ``errors``, not raised. ``max_workers`` and
+        ``rate`` left at ``None`` take :mod:`pipepilot.fleet`'s defaults (as in :meth:`freeze`, :meth:`thaw`).
 
         Raises:
             ValueError: ``max_workers`` or ``rate`` is out of range.
             PipepilotError: the selection could not be resolved.
         """
-        return read_states(self._calls, pipelines, max_workers=max_workers, rate=rate)
+        from pipepilot.fleet import read_states
+
+        return read_states(self._calls, pipelines, **_fleet_options(max_workers, rate))
 
     def freeze(
         self,
@@ -451,8 +465,8 @@ class CodePipelineRuntime:
         reason: str,
         resume: FreezeRecord | None = None,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
         """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
 
@@ -461,6 +475,8 @@ class CodePipelineRuntime:
             ValueError: ``resume`` is the record of another freeze.
             PipepilotError: the selection could not be resolved (nothing was changed).
         """
+        from pipepilot.freeze import freeze
+
         return freeze(
             self._calls,
             pipelines,
@@ -468,8 +484,7 @@ class CodePipelineRuntime:
             reason=reason,
             resume=resume,
             checkpoint=checkpoint,
-            max_workers=max_workers,
-            rate=rate,
+            **_fleet_options(max_workers, rate),
         )
 
     def thaw(
@@ -477,8 +492,21 @@ class CodePipelineRuntime:
         record: FreezeRecord,
         *,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
         """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`)."""
-        return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)
+        from pipepilot.freeze import thaw
+
+        return thaw(self._calls, record, checkpoint=checkpoint, **_fleet_options(max_workers, rate))
+
+
+def _fleet_options(max_workers: int | None, rate: float | None) -> dict[str, Any]:
+    """The fleet options given; ``None`` leaves pipepilot.fleet's default (kept there, so that a facade's
+    signature does not import the fleet module)."""
+    options: dict[str, Any] = {}
+    if max_workers is not None:
+        options["max_workers"] = max_workers
+    if rate is not None:
+        options["rate"] = rate
+    return options

@@ -48,6 +48,9 @@ from pipepilot.errors import (
 )
 from pipepilot.model.validation import Problem
 
+# These tests sign requests that a stub answers: they need credentials (dummy ones), as online code does.
+pytestmark = pytest.mark.usefixtures("fake_credentials")
+
 #: Modeled codes that deliberately map to the AWSServiceError fallback, each with the reason.
 FALLBACK_IS_FINE = {
     "RequestFailedException": "CodePipeline's 'unknown error, exception, or failure': AWS itself does not "
@@ -104,6 +107,7 @@ def test_module_docstring_tree_names_every_exported_class() -> None:
     "code",
     ["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"],
 )
+
 def test_throttling_codes_map_to_a_transient_throttling_error(code: str) -> None:
     """AWS's throttling codes become ThrottlingError, which is a TransientError."""
     assert code in THROTTLING_CODES
