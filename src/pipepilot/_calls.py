@@ -40,6 +40,7 @@ from pipepilot.errors import (
     InvalidStructureError,
     ThrottlingError,
     TransientError,
+    translate_settings_error,
     translating,
 )
 
@@ -288,10 +289,16 @@ def make_client(
         user_agent_extra=f"pipepilot/{__version__}",
     )
     merged = ours if config is None else ours.merge(config)
-    with translating(f"creating a {service} client"), _session_lock:
-        session = session if session is not None else default_session()
-        logger.debug("creating a %s client (region %s)", service, region_name or session.region_name)
-        return session.client(service, region_name=region_name, config=merged)  # type: ignore[call-overload]
+    try:
+        with _session_lock:
+            session = session if session is not None else default_session()
+            logger.debug("creating a %s client (region %s)", service, region_name or session.region_name)
+            return session.client(service, region_name=region_name, config=merged)  # type: ignore[call-overload]
+    except botocore_exceptions.BotoCoreError as exc:
+        mapped = translate_settings_error(exc, f"cannot create a {service} client")
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def client_max_attempts(client: BaseClient) -> int:
@@ -429,6 +436,7 @@ class Caller(Generic[ClientT]):
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
         secrets = self._secret_values(client, api_name, params)
+        iam_prefix = client.meta.service_model.signing_name
         source = _time.current_time_source()
         clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
@@ -443,7 +451,7 @@ class Caller(Generic[ClientT]):
 
         def attempt() -> dict[str, Any]:
             logger.debug("calling %s", api_name)
-            with translating(api_name, conceal=secrets):
+            with translating(api_name, conceal=secrets, service=iam_prefix):
                 response: dict[str, Any] = method(**params)
             return response
 
