@@ -125,6 +125,13 @@ class ClientSettings:
 
     __slots__ = ("_retry", "clock", "config", "region_name", "session", "sleep")
 
+    session: boto3.session.Session | None
+    region_name: str | None
+    config: Config | None
+    _retry: RetryPolicy | None
+    clock: Callable[[], float] | None
+    sleep: Callable[[float], None] | None
+
     def __init__(
         self,
         *,

@@ -95,7 +95,12 @@ class Facade(Generic[ClientT]):
 
     @property
     def client(self) -> ClientT:
-        """The facade's boto3 client (created now if it was not injected and not yet needed)."""
+        """The facade's boto3 client (created now if it was not injected and not yet needed).
+
+        Raises:
+            RegionNotSetError: no region is named (``region_name=``, ``AWS_REGION``, the config file).
+            ProfileNotFoundError: ``AWS_PROFILE`` names a profile that does not exist.
+        """
         return self._calls.client
 
     @property

@@ -34,6 +34,19 @@ def _access_key(client: Any) -> str:
     return str(credentials.get_frozen_credentials().access_key)
 
 
+def _count_new_sessions(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The sessions pipepilot creates from now on (boto3's default one, when there is none yet)."""
+    made: list[Any] = []
+    real = _calls.new_session
+
+    def counted(**options: Any) -> Any:
+        made.append(real(**options))
+        return made[-1]
+
+    monkeypatch.setattr(_calls, "new_session", counted)
+    return made
+
+
 # -- offline ----------------------------------------------------------------------------------------------------
 
 
@@ -80,9 +93,7 @@ def test_the_offline_world_does_not_leak_into_clients_made_after_it(monkeypatch:
 @pytest.mark.usefixtures("fake_credentials")
 def test_facades_share_one_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every facade given no session creates its clients from boto3's default session, made once."""
-    made: list[Any] = []
-    real = _calls.new_session
-    monkeypatch.setattr(_calls, "new_session", lambda **kw: made.append(real(**kw)) or made[-1])
+    made = _count_new_sessions(monkeypatch)
     first = pipepilot.CodePipeline(region_name="us-east-1").client
     second = pipepilot.CodePipeline(region_name="us-east-1").client
     builds = pipepilot.CodeBuild(region_name="us-east-1").client
@@ -111,9 +122,7 @@ def test_a_session_passed_in_is_used_instead_of_the_shared_one() -> None:
 @pytest.mark.usefixtures("fake_credentials")
 def test_first_clients_from_many_threads_share_one_session(monkeypatch: pytest.MonkeyPatch) -> None:
     """Threads racing to their first client create one default session between them, and all succeed."""
-    made: list[Any] = []
-    real = _calls.new_session
-    monkeypatch.setattr(_calls, "new_session", lambda **kw: made.append(real(**kw)) or made[-1])
+    made = _count_new_sessions(monkeypatch)
     start = threading.Barrier(8)
     clients: list[Any] = []
     failures: list[BaseException] = []

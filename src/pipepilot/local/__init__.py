@@ -108,8 +108,9 @@ class OfflineAWS:
 
     Use it as a context manager (``with offline() as aws:``) or a decorator (``@offline()``; inside, call
     :func:`active` for the handle). Each entry starts a fresh world: moto reset, no pipelines, no builds,
-    the virtual clock at ``start``. ``boto3.client(...)`` inside it defaults to ``region`` when neither the
-    call nor the environment names one. Attributes below are available while it is active.
+    the virtual clock at ``start``. It needs no AWS settings: ``boto3.client(...)`` and pipepilot's facades
+    inside it default to ``region`` when neither the call nor the environment names one, and sign with
+    dummy credentials. Attributes below are available while it is active.
 
     Not re-entrant: only one context can be active in a process at a time (botocore's hook and the time
     source are process-wide). Entering a second one raises ``RuntimeError``.
