@@ -199,18 +199,20 @@ _session_lock = threading.RLock()
 _loader: Any = None
 
 
-def shared_loader() -> Any:
+def shared_loader(data_path: str | None = None) -> Any:
     """The process's botocore data loader: each service model file is read and parsed once per process.
 
     Sessions pipepilot creates use it, and so does local validation (:mod:`pipepilot.model._shapes`) and
     paging, so the CodePipeline model that validates a declaration is the one its client was built from.
+    ``data_path`` (botocore's ``AWS_DATA_PATH`` setting, extra model folders) applies when the loader is
+    created by this call.
     """
     global _loader
     with _session_lock:
         if _loader is None:
             import botocore.loaders
 
-            _loader = botocore.loaders.create_loader()
+            _loader = botocore.loaders.create_loader(data_path)
         return _loader
 
 
@@ -232,7 +234,8 @@ def new_session(
     import botocore.session
 
     core = botocore.session.Session()
-    core.register_component("data_loader", shared_loader())
+    loader = shared_loader(core.get_config_variable("data_path"))
+    core.register_component("data_loader", loader)
     if fallback_region is not None:
         # Last in botocore's own chain, which is read per client: an AWS_DEFAULT_REGION set later wins too.
         store = core.get_component("config_store")
@@ -247,7 +250,12 @@ def new_session(
         )
     if credentials is not None:
         core.set_credentials(*credentials)
-    return boto3.session.Session(botocore_session=core, region_name=region_name)
+    session = boto3.session.Session(botocore_session=core, region_name=region_name)
+    # Each boto3 session appends boto3's own model folder to its loader's search path; on a shared loader
+    # that would grow by one entry per session (an offline context makes one each time).
+    with _session_lock:
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
 
 
 def default_session() -> boto3.session.Session:
