@@ -1,9 +1,20 @@
 """The one seam through which pipepilot talks to AWS: client creation, error translation, retries, paging.
 
-No other pipepilot module imports boto3 or calls a client directly. boto3 itself is imported lazily (in
-:func:`make_client`), so ``import pipepilot`` does not pay for it. :class:`ClientSettings` is what a
+No other pipepilot module imports boto3 or calls a client directly. boto3 itself is imported lazily (when
+the first client is made), so ``import pipepilot`` does not pay for it. :class:`ClientSettings` is what a
 facade builds its clients from and retries with; a :class:`Caller` keeps the settings it was made with, so
 a handle can reach another service (a pipeline action's CodeBuild build) configured the same way.
+
+Sessions and the first client
+-----------------------------
+A facade given no ``session`` creates its clients from boto3's default session (:func:`default_session`),
+as ``boto3.client()`` does: one botocore session per process, so credentials are resolved once and a
+further facade's client costs milliseconds. Model files are read through one data loader
+(:func:`shared_loader`), shared by clients, local validation and paging. Creating a client loads neither
+attrs nor tenacity: :class:`RetryPolicy` and the retry loop live in :mod:`pipepilot._retry`, imported by
+the first call. Settings botocore cannot do without (a region, an existing profile) are checked when the
+client is created, credentials when a request is signed; either way the error is a
+:class:`~pipepilot.errors.ConfigurationError` that says what to set.
 
 How retries are shared with botocore
 ------------------------------------
