@@ -40,9 +40,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pipepilot._calls import Caller
+from pipepilot._checks import check_callable, shown, type_name
 from pipepilot._handles import check_request, pipeline_state
 from pipepilot._time import current_time_source, new_uuid
-from pipepilot.errors import PipepilotError
+from pipepilot.errors import ArgumentTypeError, PipepilotError
 from pipepilot.fleet import (
     DEFAULT_MAX_WORKERS,
     DEFAULT_RATE,
@@ -52,7 +53,7 @@ from pipepilot.fleet import (
     run_concurrently,
     select_pipelines,
 )
-from pipepilot.model._wire import parse_iso_timestamp, utc_datetime
+from pipepilot.model._wire import check_nesting, load_json, parse_iso_timestamp, utc_datetime
 from pipepilot.model.runtime import StageTransitionType
 from pipepilot.transitions import Transition
 
@@ -119,11 +120,11 @@ def _parse_time(value: object, where: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {value!r}")
+        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {shown(value)}")
     try:
         return parse_iso_timestamp(value)
     except (ValueError, OverflowError):
-        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {value!r}") from None
+        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {shown(value)}") from None
 
 
 # botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo should
@@ -135,14 +136,14 @@ def _optional_utc(value: datetime | None) -> datetime | None:
 def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {value!r}")
+        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {shown(value)}")
     return value
 
 
 def _required_str(data: Mapping[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {value!r}")
+        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {shown(value)}")
     return value
 
 
@@ -190,7 +191,7 @@ class PipelineFreeze:
             ValueError: the data is not a pipeline entry of a freeze record.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"freeze record: a pipeline entry must be an object, not {data!r}")
+            raise ValueError(f"freeze record: a pipeline entry must be an object, not {shown(data)}")
         pipeline = _required_str(data, "pipeline", "pipelines[]")
         where = f"pipelines[{pipeline!r}]"
         try:
@@ -309,11 +310,15 @@ class FreezeRecord:
 
         Raises:
             ValueError: the data is not a freeze record (the message says what is wrong).
+            NestingTooDeepError: it nests deeper than any freeze record (also a ``ValueError``).
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a freeze record is a JSON object, not {type(data).__name__}")
+        check_nesting(dict(data), what="freeze record")
         if data.get("format") != FORMAT:
-            raise ValueError(f"not a freeze record: format is {data.get('format')!r}, expected {FORMAT!r}")
+            raise ValueError(
+                f"not a freeze record: format is {shown(data.get('format'))}, expected {FORMAT!r}"
+            )
         entries = data.get("pipelines")
         if not isinstance(entries, list):
             raise ValueError("freeze record: pipelines must be a list")
@@ -338,9 +343,15 @@ class FreezeRecord:
 
         Raises:
             ValueError: the text is not JSON, or not a freeze record.
+            NestingTooDeepError: the JSON nests deeper than any freeze record (also a ``ValueError``).
+            ArgumentTypeError: ``text`` is not ``str`` or ``bytes``.
         """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise ArgumentTypeError(
+                f"text must be the record's JSON (str or bytes), not {type_name(text)}", parameter="text"
+            )
         try:
-            data = json.loads(text)
+            data = load_json(text, what="freeze record")
         except json.JSONDecodeError as error:
             raise ValueError(f"a freeze record must be JSON: {error}") from None
         return cls.from_dict(data)
@@ -364,6 +375,20 @@ def _inbound_state(caller: Caller[Any], pipeline: str, stage: str) -> Transition
 
 def _failure(error: Exception, **fields: Any) -> dict[str, Any]:
     return {"error_code": getattr(error, "code", None) or type(error).__name__, "error": str(error), **fields}
+
+
+def _check_record(value: object, parameter: str) -> None:
+    if isinstance(value, FreezeRecord):
+        return
+    hint = ""
+    if isinstance(value, (str, bytes)):
+        hint = f"read saved JSON first: {parameter}=FreezeRecord.from_json(text)"
+    elif isinstance(value, Mapping):
+        hint = f"read a saved dict first: {parameter}=FreezeRecord.from_dict(data)"
+    raise ArgumentTypeError(
+        f"{parameter} must be a FreezeRecord, not {type_name(value)}" + (f"; {hint}" if hint else ""),
+        parameter=parameter,
+    )
 
 
 def _caller_of(cp: CodePipeline | Caller[Any]) -> Caller[Any]:
@@ -397,7 +422,11 @@ def freeze(
             ``rate`` is out of range (nothing was changed).
         PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);
             nothing was changed.
+        ArgumentTypeError: ``resume`` is not a :class:`FreezeRecord`, or ``checkpoint`` is not callable.
     """
+    if resume is not None:
+        _check_record(resume, "resume")
+    check_callable(checkpoint, "checkpoint")
     check_request(
         "DisableStageTransition",
         {"pipelineName": "pipeline", "stageName": stage, "transitionType": "Inbound", "reason": reason},
@@ -523,7 +552,11 @@ def thaw(
 
     Raises:
         ValueError: ``max_workers`` or ``rate`` is out of range.
+        ArgumentTypeError: ``record`` is not a :class:`FreezeRecord` (read a saved one with
+            :meth:`FreezeRecord.from_json`), or ``checkpoint`` is not callable; nothing was changed.
     """
+    _check_record(record, "record")
+    check_callable(checkpoint, "checkpoint")
     limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
     todo = [
         entry

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pipepilot._checks import check_str, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, latest_run, pipeline_state
 from pipepilot._time import current_time_source
 from pipepilot.errors import (
+    ArgumentTypeError,
     ConditionNotOverridableError,
     NotLatestPipelineExecutionError,
     PipepilotError,
@@ -80,7 +82,12 @@ class Stage:
         )
 
     def action(self, name: str) -> Action:
-        """The handle of the action ``name`` in this stage (not checked until used)."""
+        """The handle of the action ``name`` in this stage (its existence is not checked until used).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
+        """
+        check_str(name, "name")
         return Action(caller=self.caller, pipeline=self.pipeline, stage=self.name, name=name)
 
     def state(self) -> StageState:
@@ -119,6 +126,7 @@ class Stage:
 
         Raises:
             ValidationError: ``mode`` is not a retry mode (nothing was sent).
+            ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             NotLatestPipelineExecutionError: a newer execution has entered the stage since; retry that one,
                 or start a new execution.
             StageNotRetryableError: nothing to retry (no failed action, still running, already being
@@ -231,9 +239,14 @@ class Stage:
                 of the pipeline, is itself a rollback, or the stage is running.
             PipelineExecutionOutdatedError: the target is too old.
             PipelineExecutionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
+            ArgumentTypeError: ``to`` is not an execution handle or id (nothing was sent).
         """
-        target = execution_id_of(to)
-        assert target is not None
+        target = execution_id_of(to, "to")
+        if target is None:
+            raise ArgumentTypeError(
+                "to must be the Execution handle or id of the execution to roll back to, not None",
+                parameter="to",
+            )
         params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
         check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
         asked_at = current_time_source().time()
@@ -281,6 +294,7 @@ class Stage:
 
         Raises:
             ValidationError: ``condition_type`` is not one of the two (nothing was sent).
+            ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             ConditionNotOverridableError: the condition is not being evaluated (or already finished), or
                 no execution has entered the stage yet.
             NotLatestPipelineExecutionError: another execution entered the stage since.
@@ -348,7 +362,15 @@ class Action:
         Raises:
             ValueError: the action has not run yet, it is not a CodeBuild action, or its latest run has not
                 started a build yet.
+            ArgumentTypeError: ``codebuild`` is not a :class:`~pipepilot.CodeBuild` facade (nothing was read).
         """
+        from pipepilot.builds import CodeBuild
+
+        if codebuild is not None and not isinstance(codebuild, CodeBuild):
+            raise ArgumentTypeError(
+                f"codebuild must be a CodeBuild facade or None, not {type_name(codebuild)}",
+                parameter="codebuild",
+            )
         run = self.latest_execution()
         result = None if run is None or run.output is None else run.output.execution_result
         build_id = None if result is None else result.external_execution_id

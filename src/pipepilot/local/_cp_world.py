@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
+
 if TYPE_CHECKING:
     from pipepilot.local.clock import VirtualClock
 
@@ -192,8 +194,11 @@ class CodePipelineSettings:
         TypeError: a value of the wrong type.
     """
 
-    #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2).
-    default_pipeline_type: str = attrs.field(default="V2", validator=attrs.validators.in_(("V1", "V2")))
+    #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2:
+    #: :data:`pipepilot.model.declaration.DEFAULT_PIPELINE_TYPE`).
+    default_pipeline_type: str = attrs.field(
+        default=DEFAULT_PIPELINE_TYPE.value, validator=attrs.validators.in_(("V1", "V2"))
+    )
     #: Live (InProgress + Stopping) executions a QUEUED or PARALLEL pipeline may have.
     concurrent_execution_cap: int = attrs.field(
         default=50, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
