@@ -13,60 +13,28 @@ from typing import TYPE_CHECKING, Any
 
 from pipepilot._checks import check_str, check_wait_options
 from pipepilot._handles import pipeline_state
-from pipepilot.approvals import (
-    Approval,
-    ApprovalPending,
-    answer_approval,
-    approvals_in_state,
-    check_is_approval,
-    is_parallel,
-    pending_approvals,
-    read_declaration,
-)
 from pipepilot.errors import ApprovalNotPending, PipelineExecutionNotFoundError, TransientError
-from pipepilot.executions import (
-    ENDED_IN_STAGE,
-    PASSED_STAGE,
-    Execution,
-    ProgressCallback,
-    RevisionOverride,
-    Where,
-    execution_id_of,
-    execution_may_have_ended,
-    start_execution,
-    unsuccessful,
-    waits_at,
-)
-from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
-from pipepilot.freeze import Checkpoint, FreezeRecord, freeze, thaw
-from pipepilot.model.runtime import (
-    ApprovalStatus,
-    PipelineExecutionStatus,
-    PipelineExecutionSummary,
-    PipelineState,
-    StageTransitionType,
-    is_terminal_status,
-)
-from pipepilot.polling import (
-    ApprovalWaiting,
-    PollPolicy,
-    PollSchedule,
-    Step,
-    diff_states,
-    poll_jitter,
-    wait_policy,
-    wait_timing,
-    wait_until,
-)
-from pipepilot.stages import Stage
-from pipepilot.transitions import Transition
 
+# The modules behind these methods (models, waits, approvals, fleet work) are imported by the methods that
+# use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pipepilot._calls import Caller
+    from pipepilot.approvals import Approval
+    from pipepilot.executions import Execution, ProgressCallback, RevisionOverride
+    from pipepilot.fleet import FleetStates, Selection
+    from pipepilot.freeze import Checkpoint, FreezeRecord
     from pipepilot.model.declaration import PipelineDeclaration
-    from pipepilot.model.runtime import StageState
+    from pipepilot.model.runtime import (
+        PipelineExecutionStatus,
+        PipelineExecutionSummary,
+        PipelineState,
+        StageState,
+    )
+    from pipepilot.polling import PollPolicy, Step
+    from pipepilot.stages import Stage
+    from pipepilot.transitions import Transition
 
 __all__ = ["CodePipelineRuntime", "PipelineRuntime"]
 
@@ -107,6 +75,8 @@ class PipelineRuntime:
             PipelineNotFoundError: no such pipeline.
             ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         """
+        from pipepilot.executions import start_execution
+
         return start_execution(
             self._calls, self.name, variables=variables, source_revisions=source_revisions, token=token
         )
@@ -117,6 +87,8 @@ class PipelineRuntime:
         Raises:
             ArgumentTypeError / InvalidArgumentError: ``execution_id`` is not a non-empty string.
         """
+        from pipepilot.executions import Execution
+
         check_str(execution_id, "execution_id")
         return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
 
@@ -135,6 +107,8 @@ class PipelineRuntime:
             PipelineNotFoundError: no such pipeline.
             ArgumentTypeError: ``status`` or ``succeeded_in_stage`` is not a string (nothing was sent).
         """
+        from pipepilot.model.runtime import PipelineExecutionSummary
+
         check_str(status, "status", optional=True)
         check_str(succeeded_in_stage, "succeeded_in_stage", optional=True)
         params: dict[str, Any] = {"pipelineName": self.name}
@@ -177,6 +151,8 @@ class PipelineRuntime:
         Raises:
             ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
         """
+        from pipepilot.stages import Stage
+
         check_str(name, "name")
         return Stage(caller=self._calls, pipeline=self.name, name=name)
 
@@ -190,6 +166,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.model.runtime import StageTransitionType
+        from pipepilot.transitions import Transition
+
         names = [stage.stage_name for stage in self.state().stage_states]
         found: list[Transition] = []
         for index, name in enumerate(names):
@@ -218,6 +197,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.approvals import pending_approvals
+        from pipepilot.executions import execution_id_of
+
         return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
 
     def approve(
@@ -235,6 +217,10 @@ class PipelineRuntime:
                 approval (the message says which category it is).
             ApprovalConflict: it was already rejected.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -256,6 +242,10 @@ class PipelineRuntime:
             ApprovalNotPending: no approval waits there (for that execution).
             ApprovalConflict: it was already approved.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -302,6 +292,16 @@ class PipelineRuntime:
             PipelineNotFoundError: no such pipeline.
             ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        from pipepilot.approvals import (
+            approvals_in_state,
+            check_is_approval,
+            is_parallel,
+            pending_approvals,
+            read_declaration,
+        )
+        from pipepilot.executions import execution_id_of, execution_may_have_ended
+        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+
         check_str(stage, "stage", optional=True)
         check_str(action, "action", optional=True)
         check_wait_options(
@@ -406,6 +406,17 @@ class PipelineRuntime:
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
             ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        from pipepilot.executions import (
+            ENDED_IN_STAGE,
+            PASSED_STAGE,
+            Where,
+            execution_id_of,
+            execution_may_have_ended,
+            unsuccessful,
+            waits_at,
+        )
+        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+
         check_str(stage, "stage")
         check_wait_options(timeout=timeout, poll=poll, clock=clock, sleep=sleep)
         target = execution_id_of(execution)
@@ -476,12 +487,16 @@ class _StateProgress:
     def __init__(
         self, caller: Caller[Any], declaration: PipelineDeclaration, on_progress: ProgressCallback
     ) -> None:
+
         self.caller = caller
         self.declaration = declaration
         self.on_progress = on_progress
         self.last: PipelineState | None = None
 
     def observe(self, state: PipelineState, execution_id: str | None) -> None:
+        from pipepilot.approvals import ApprovalPending
+        from pipepilot.polling import ApprovalWaiting, diff_states
+
         previous, self.last = self.last, state
         if execution_id is not None:
             followed = [execution_id]
@@ -500,6 +515,8 @@ class _StateProgress:
 
 def _running(state: PipelineState) -> list[str]:
     """The executions running in or waiting in front of some stage, in stage order."""
+    from pipepilot.model.runtime import is_terminal_status
+
     ids: dict[str, None] = {}
     for stage in state.stage_states:
         latest = stage.latest_execution
@@ -519,18 +536,21 @@ class CodePipelineRuntime:
     _calls: Caller[Any]
 
     def states(
-        self, pipelines: Selection, *, max_workers: int = DEFAULT_MAX_WORKERS, rate: float = DEFAULT_RATE
+        self, pipelines: Selection, *, max_workers: int | None = None, rate: float | None = None
     ) -> FleetStates:
         """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
 
         ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
-        Pipelines that could not be read are in the result's ``errors``, not raised.
+        Pipelines that could not be read are in the result's ``errors``, not raised. ``max_workers`` and
+        ``rate`` left at ``None`` take :mod:`pipepilot.fleet`'s defaults (as in :meth:`freeze`, :meth:`thaw`).
 
         Raises:
             ValueError: ``max_workers`` or ``rate`` is out of range.
             PipepilotError: the selection could not be resolved.
         """
-        return read_states(self._calls, pipelines, max_workers=max_workers, rate=rate)
+        from pipepilot.fleet import read_states
+
+        return read_states(self._calls, pipelines, **_fleet_options(max_workers, rate))
 
     def freeze(
         self,
@@ -540,8 +560,8 @@ class CodePipelineRuntime:
         reason: str,
         resume: FreezeRecord | None = None,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
         """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
 
@@ -552,6 +572,8 @@ class CodePipelineRuntime:
                 ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             PipepilotError: the selection could not be resolved (nothing was changed).
         """
+        from pipepilot.freeze import freeze
+
         return freeze(
             self._calls,
             pipelines,
@@ -559,8 +581,7 @@ class CodePipelineRuntime:
             reason=reason,
             resume=resume,
             checkpoint=checkpoint,
-            max_workers=max_workers,
-            rate=rate,
+            **_fleet_options(max_workers, rate),
         )
 
     def thaw(
@@ -568,8 +589,8 @@ class CodePipelineRuntime:
         record: FreezeRecord,
         *,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
         """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`).
 
@@ -578,4 +599,17 @@ class CodePipelineRuntime:
                 ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             ValueError: ``max_workers`` or ``rate`` is out of range.
         """
-        return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)
+        from pipepilot.freeze import thaw
+
+        return thaw(self._calls, record, checkpoint=checkpoint, **_fleet_options(max_workers, rate))
+
+
+def _fleet_options(max_workers: int | None, rate: float | None) -> dict[str, Any]:
+    """The fleet options given; ``None`` leaves pipepilot.fleet's default (kept there, so that a facade's
+    signature does not import the fleet module)."""
+    options: dict[str, Any] = {}
+    if max_workers is not None:
+        options["max_workers"] = max_workers
+    if rate is not None:
+        options["rate"] = rate
+    return options

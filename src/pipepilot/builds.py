@@ -172,10 +172,10 @@ class CodeBuild(Facade["CodeBuildClient"]):
 
     Pass boto3 clients to use them as they are (their own retry configuration is respected, see
     :class:`~pipepilot.RetryPolicy`): ``client`` for CodeBuild, ``logs_client`` for CloudWatch Logs (read by
-    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: a new
-    ``boto3.session.Session()``), ``region_name`` (default: the injected client's region, if there is one,
-    so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds)
-    and ``sleep`` default to pipepilot's time source, looked up at each call, so
+    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: boto3's
+    default session, shared by every facade), ``region_name`` (default: the injected client's region, if
+    there is one, so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock``
+    (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
     :func:`pipepilot.local.offline` applies. They are also the defaults of :meth:`Build.wait` and
     :meth:`Build.logs`. ``CodePipeline.codebuild()`` returns one configured like the CodePipeline facade.
 

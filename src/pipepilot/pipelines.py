@@ -63,10 +63,10 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
     """CodePipeline in one account and region: list, create and open pipelines; read and freeze fleets.
 
     Pass a boto3 ``client`` to use it as it is (its own retry configuration is respected, see
-    :class:`~pipepilot.RetryPolicy`), or let pipepilot create one on first use from ``session`` (default: a
-    new ``boto3.session.Session()``), ``region_name`` and ``config``. ``retry`` is the retry policy;
-    ``clock`` (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
-    :func:`pipepilot.local.offline` applies. They are also the defaults of the waits of its handles, and
+    :class:`~pipepilot.RetryPolicy`), or let pipepilot create one on first use from ``session`` (default:
+    boto3's default session, the one ``boto3.client()`` uses, shared by every facade), ``region_name`` and
+    ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds) and ``sleep`` default to
+    pipepilot's time source, looked up at each call, so :func:`pipepilot.local.offline` applies. They are also the defaults of the waits of its handles, and
     of the :class:`~pipepilot.CodeBuild` facade :meth:`codebuild` returns.
 
     Raises:

@@ -80,6 +80,8 @@ _R = TypeVar("_R")
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: no MOTO_ACCOUNT_ID needed
+# What clients made inside a context sign with (moto accepts any key; these name no real account).
+_DUMMY_CREDENTIALS = ("testing", "testing")
 
 # Where the public names live; loaded on first access so `import pipepilot.local` stays cheap.
 _LAZY = {
@@ -118,8 +120,9 @@ class OfflineAWS:
 
     Use it as a context manager (``with offline() as aws:``) or a decorator (``@offline()``; inside, call
     :func:`active` for the handle). Each entry starts a fresh world: moto reset, no pipelines, no builds,
-    the virtual clock at ``start``. ``boto3.client(...)`` inside it defaults to ``region`` when neither the
-    call nor the environment names one. Attributes below are available while it is active.
+    the virtual clock at ``start``. It needs no AWS settings: ``boto3.client(...)`` and pipepilot's facades
+    inside it default to ``region`` when neither the call nor the environment names one, and sign with
+    dummy credentials. Attributes below are available while it is active.
 
     Not re-entrant: only one context can be active in a process at a time (botocore's hook and the time
     source are process-wide). Entering a second one raises ``RuntimeError``.
@@ -206,8 +209,10 @@ class OfflineAWS:
         mock = mock_aws()
         mock.start()
         stack.callback(mock.stop)
-        # moto empties boto3's default session so boto3.client() builds one that carries the hooks; give it
-        # the shared model loader so that first client costs milliseconds, not a third of a second.
+        # moto empties boto3's default session so boto3.client() builds one that carries the hooks. Ours
+        # also serves pipepilot's facades (see pipepilot._calls.default_session): the world's region where
+        # nothing names one, dummy credentials, and the shared model loader so that the first client costs
+        # milliseconds, not a third of a second. The previous session comes back when the context ends.
         import boto3
 
         previous_session = boto3.DEFAULT_SESSION
@@ -629,10 +634,6 @@ class OfflineAWS:
             return client
 
 
-_loader_lock = threading.Lock()
-_loader: Any = None
-
-
 def _check_names(**names: object) -> None:
     """Each of ``names`` (pipeline, stage, action ...) must be a non-empty string."""
     for parameter, value in names.items():
@@ -645,38 +646,15 @@ def _check_script_options(*, duration: object = None, times: object = None) -> N
 
 
 def _new_session(region: str | None, *, fallback_region: str | None = None) -> Any:
-    """A fresh boto3 session sharing one botocore data loader, so models are parsed once per process.
+    """A fresh boto3 session for the offline world: the shared model loader, dummy credentials.
 
-    Creating a client reads and parses several large JSON files (a third of a second); the loader caches
-    them. Everything else about the session is new, as with ``boto3.session.Session()``.
-    ``fallback_region`` is the region of clients for which neither the call, the environment
-    (``AWS_DEFAULT_REGION``) nor the config file names one; unlike ``region`` it never overrides them.
+    The credentials are set on the session itself, so no profile, credentials file, SSO cache or metadata
+    service is consulted, and nothing is written to ``os.environ``. ``region`` forces the region;
+    ``fallback_region`` is used only where neither the call, the environment nor the config file names one.
     """
-    global _loader
-    import boto3
-    import botocore.configprovider
-    import botocore.loaders
-    import botocore.session
+    from pipepilot._calls import new_session
 
-    with _loader_lock:
-        if _loader is None:
-            _loader = botocore.loaders.create_loader()
-        loader = _loader
-    core = botocore.session.Session()
-    core.register_component("data_loader", loader)
-    if fallback_region is not None:
-        # Last in botocore's own chain, which is read per client: an AWS_DEFAULT_REGION set later wins too.
-        store = core.get_component("config_store")
-        store.set_config_provider(
-            "region",
-            botocore.configprovider.ChainProvider(
-                providers=[
-                    store.get_config_provider("region"),
-                    botocore.configprovider.ConstantProvider(fallback_region),
-                ]
-            ),
-        )
-    return boto3.session.Session(botocore_session=core, region_name=region)
+    return new_session(region_name=region, fallback_region=fallback_region, credentials=_DUMMY_CREDENTIALS)
 
 
 def _restore_environ(name: str, value: str | None) -> None:

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 import attrs
 
 if TYPE_CHECKING:
-    import botocore.session
     from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 __all__ = [
@@ -91,18 +90,19 @@ _PATTERN_FLAGS = re.ASCII | re.DOTALL
 
 
 @functools.cache
-def _session() -> botocore.session.Session:
-    # Imported here, not at the top: botocore.session costs about as much as boto3 itself, and
-    # `import pipepilot` must stay cheap for Lambda cold starts.
-    import botocore.session
-
-    return botocore.session.get_session()
-
-
-@functools.cache
 def service_model(service: str) -> ServiceModel:
-    """The botocore service model of `service` (for example `"codepipeline"`), loaded once on first use."""
-    return _session().get_service_model(service)
+    """The botocore service model of `service` (for example `"codepipeline"`), loaded once on first use.
+
+    It is read through the process's shared data loader, the one pipepilot's clients are built with, so
+    the model file is parsed once whether validation or a client needs it first.
+    """
+    # Imported here, not at the top: botocore costs about as much as boto3 itself, and `import pipepilot`
+    # must stay cheap for Lambda cold starts.
+    from botocore.model import ServiceModel
+
+    from pipepilot._calls import shared_loader
+
+    return ServiceModel(shared_loader().load_service_model(service, "service-2"), service_name=service)
 
 
 def is_secret_shape(shape: Shape) -> bool:
