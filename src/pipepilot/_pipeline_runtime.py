@@ -430,12 +430,20 @@ class CodePipelineRuntime:
     _calls: Caller[Any]
 
     def states(
-        self, pipelines: Selection, *, max_workers: int = DEFAULT_MAX_WORKERS, rate: float = DEFAULT_RATE
+        self,
+        pipelines: Selection,
+        *,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        rate: float | None = DEFAULT_RATE,
+    
     ) -> FleetStates:
-        """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
+        """Read the state of many pipelines concurrently, as fast as the account allows.
 
         ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
-        Pipelines that could not be read are in the result's ``errors``, not raised.
+        Requests are paced by the facade's adaptive limiter (no limit until AWS throttles, then half the
+        rate, growing back slowly), shared with the facade's other fleet operations; ``rate`` also caps
+        this call at ``rate`` requests a second. Pipelines that could not be read are in the result's
+        ``errors``, not raised.
 
         Raises:
             ValueError: ``max_workers`` or ``rate`` is out of range.
@@ -452,7 +460,7 @@ class CodePipelineRuntime:
         resume: FreezeRecord | None = None,
         checkpoint: Checkpoint | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        rate: float | None = DEFAULT_RATE,
     ) -> FreezeRecord:
         """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
 
@@ -478,7 +486,7 @@ class CodePipelineRuntime:
         *,
         checkpoint: Checkpoint | None = None,
         max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        rate: float | None = DEFAULT_RATE,
     ) -> FreezeRecord:
         """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`)."""
         return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)
