@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import fnmatch
 import logging
 import threading
@@ -200,6 +201,7 @@ class AdaptiveRateLimiter:
         self._slowed_at = float("-inf")
         self._next_slot = float("-inf")
         self._sends: collections.deque[float] = collections.deque()
+        self._first_send: float | None = None
         #: Requests let through so far.
         self.acquired = 0
         #: Throttles reported so far.
@@ -222,19 +224,43 @@ class AdaptiveRateLimiter:
     def _time(self) -> TimeSource:
         return self._source or current_time_source()
 
+    def reserve(self) -> float:
+        """Book the next request's turn without waiting: the moment (on the limiter's clock) it may go out.
+
+        :meth:`acquire` is this and a sleep until then; a caller that schedules its own work (a simulation,
+        an event loop) waits by itself instead, and books again if :attr:`slowdowns` changed meanwhile.
+        """
+        with self._lock:
+            self.acquired += 1
+            return self._book()
+
     def acquire(self) -> float:
         """Wait for this request's turn; returns the moment (on the limiter's clock) it may be sent."""
         source = self._time()
-        # Reserve the slot under the lock, sleep outside it (as RateLimiter does).
         with self._lock:
-            now = source.monotonic()
-            slot = now
-            if self._limit is not None:
-                slot = max(now, self._next_slot)
-                self._next_slot = slot + 1.0 / self._limit
-            self._sends.append(slot)
             self.acquired += 1
-        _sleep_until(source, slot)
+            slowdowns, slot = self.slowdowns, self._book()
+        # Book under the lock, sleep outside it (as RateLimiter does): turns keep the order they were asked.
+        # A turn booked before a slowdown was spaced for the old rate: book again at the new one.
+        while True:
+            _sleep_until(source, slot)
+            with self._lock:
+                if self.slowdowns == slowdowns:
+                    return slot
+                with contextlib.suppress(ValueError):  # not sent: it must not count in the send rate
+                    self._sends.remove(slot)
+                slowdowns, slot = self.slowdowns, self._book()
+
+    def _book(self) -> float:
+        """The next free turn (called under the lock)."""
+        now = self._time().monotonic()
+        slot = now
+        if self._limit is not None:
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + 1.0 / self._limit
+        self._sends.append(slot)
+        if self._first_send is None:
+            self._first_send = slot
         return slot
 
     def throttled(self, sent_at: float) -> None:
@@ -264,13 +290,13 @@ class AdaptiveRateLimiter:
             self._limit = max(self.MIN_RATE, min(grown, ceiling))
 
     def _measured(self, now: float) -> float:
-        """Requests a second sent over the last window (at least the one request being reported)."""
+        """Requests a second sent over the last window, or since the first request when that is more
+        recent (at least one request: the one being reported)."""
         sends = self._sends
         while sends and sends[0] < now - self._WINDOW:
             sends.popleft()
-        if not sends:
-            return 1.0 / self._WINDOW
-        return len(sends) / max(self._MIN_SPAN, now - sends[0])
+        span = self._WINDOW if self._first_send is None else min(self._WINDOW, now - self._first_send)
+        return max(1, len(sends)) / max(self._MIN_SPAN, span)
 
 
 def shared_limiter(cp: CodePipeline | Caller[Any]) -> AdaptiveRateLimiter:
