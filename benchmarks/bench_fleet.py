@@ -10,8 +10,11 @@ run, with a fresh facade (so a fresh adaptive limiter) per measurement:
    second holds more than ``100 + 1`` requests.
 3. **An account limit** of 20 ``GetPipelineState`` a second (``aws.faults.add(error="ThrottlingException",
    above_rate=20)``): errors that reach the user, the share of requests throttled after the first second,
-   and the total time against what the limit allows at best (``n / 20`` s).
-4. **A 30% random throttle**: pipelines returned out of those asked, and the time against one by one.
+   and the total time against what the limit allows at best (``(n - 20) / 20`` s: the account's bucket
+   starts full).
+4. **A 30% random throttle** on a quarter of the pipelines (it is slow: the limiter slows down to a few
+   requests a second): pipelines returned out of those asked, and the time against reading the same
+   pipelines one by one without throttling.
 
 Targets (issue 12): defaults at least 6x one by one; against the account limit no error reaches the user
 and at most 10% of the requests after the first second are throttled; under the random throttle every
@@ -223,9 +226,12 @@ def main(argv: list[str] | None = None) -> int:
             rate=RANDOM_THROTTLE,
         )
         noisy = Run(aws, session)
-        random_states = noisy.states(names)
+        noisy_names = names[: max(1, count // 4)]
+        random_states = noisy.states(noisy_names)
+        noisy_baseline = sequential * len(noisy_names) / count
 
-    floor = count / ACCOUNT_LIMIT
+    # The account's bucket starts full (one second's worth), then refills at the limit.
+    floor = max(0.0, count - ACCOUNT_LIMIT) / ACCOUNT_LIMIT
     print(f"{count} pipelines, GetPipelineState {LATENCY * 1000:.0f} ms away (wall clock)")
     print(f"one by one:            {sequential:6.2f} s  ({sequential / count * 1000:.1f} ms per pipeline)")
     print(f"cp.states, defaults:   {defaults.seconds:6.2f} s  (errors: {len(fleet.errors)})")
@@ -242,14 +248,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"  total time:                      {limited.seconds:6.2f} s  (the limit allows {floor:.2f} s at best: "
-        f"{limited.seconds / floor:.2f}x; one by one {sequential:.2f} s)"
+        f"{limited.seconds / max(floor, 1e-9):.2f}x; one by one {sequential:.2f} s)"
     )
     print(f"  limiter: {learnt!r}")
+    print(f"random throttle {RANDOM_THROTTLE:.0%}, defaults:")
+    print(f"  pipelines returned:              {len(random_states)}/{len(noisy_names)}  (target: all)")
     print(
-        f"random throttle {RANDOM_THROTTLE:.0%}, defaults: {len(random_states)}/{count} pipelines returned "
-        f"in {noisy.seconds:.2f} s ({noisy.seconds / sequential:.2f}x one by one without throttling); "
-        f"limiter: {shared_limiter(noisy.cp)!r}"
+        f"  total time:                      {noisy.seconds:6.2f} s  ({noisy.seconds / noisy_baseline:.1f}x "
+        f"one by one without throttling, {noisy_baseline:.2f} s)"
     )
+    print(f"  limiter: {shared_limiter(noisy.cp)!r}")
     ok = (
         speedup >= MIN_SPEEDUP
         and not fleet.errors
@@ -257,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         and tight_busiest <= TIGHT_RATE + 1
         and user_errors == 0
         and throttled_share <= MAX_THROTTLED_AFTER_FIRST_SECOND
-        and len(random_states) == count
+        and len(random_states) == len(noisy_names)
     )
     if args.quick:
         print("quick mode: figures only, targets not judged")
