@@ -435,7 +435,6 @@ class CodePipelineRuntime:
         *,
         max_workers: int = DEFAULT_MAX_WORKERS,
         rate: float | None = DEFAULT_RATE,
-    
     ) -> FleetStates:
         """Read the state of many pipelines concurrently, as fast as the account allows.
 

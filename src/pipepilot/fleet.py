@@ -306,7 +306,9 @@ def shared_limiter(cp: CodePipeline | Caller[Any]) -> AdaptiveRateLimiter:
     limiter is made on first use and lives as long as the facade. Read its ``rate``, ``throttles`` and
     ``slowdowns`` to see how the account answered.
     """
-    caller: Caller[Any] = getattr(cp, "_calls", cp)
+    from pipepilot._calls import Caller
+
+    caller = cp if isinstance(cp, Caller) else cp._calls
     return caller.companion(_SHARED_LIMITER, lambda _settings: AdaptiveRateLimiter())
 
 

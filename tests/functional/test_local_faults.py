@@ -318,8 +318,7 @@ def _outcomes(cb: CodeBuildClient, calls: int) -> str:
             cb.list_builds()
             text += "."
         except ClientError as error:
-            assert error.response["Error"]["Code"] == "ThrottlingException"
-            text += "T"
+            text += "T" if error.response["Error"]["Code"] == "ThrottlingException" else "?"
     return text
 
 

@@ -115,7 +115,9 @@ def test_throttles_of_requests_sent_before_a_slowdown_do_not_slow_it_again() -> 
     # A request sent after the slowdown and throttled too says the new rate is still too high.
     limiter.throttled(sent_at=limiter.acquire())
     assert limiter.slowdowns == 2
-    assert limiter.rate is not None and after is not None and limiter.rate < after
+    assert limiter.rate is not None
+    assert after is not None
+    assert limiter.rate < after
 
 
 def test_the_rate_grows_back_slowly_after_a_throttle_and_never_drops_below_the_floor() -> None:
@@ -129,10 +131,11 @@ def test_the_rate_grows_back_slowly_after_a_throttle_and_never_drops_below_the_f
     clock.now = 1.0
     limiter.throttled(sent_at=0.95)  # sending 20/s: down to 10/s
     assert limiter.rate == pytest.approx(10.0)
-    rates = []
+    rates: list[float] = []
     for _ in range(40):  # keep sending at the allowed pace for a few seconds
         limiter.acquire()
         limiter.answered()
+        assert limiter.rate is not None
         rates.append(limiter.rate)
     assert rates == sorted(rates)
     assert 10.0 < rates[-1] <= 21.0
@@ -157,7 +160,9 @@ def test_the_rate_never_grows_far_beyond_what_is_sent() -> None:
     assert limiter.rate == learnt
 
 
-def simulate(limiter: AdaptiveRateLimiter, clock: FakeTime, *, requests: int, workers: int, limit: float) -> dict[str, Any]:
+def simulate(
+    limiter: AdaptiveRateLimiter, clock: FakeTime, *, requests: int, workers: int, limit: float
+) -> dict[str, Any]:
     """Workers reading ``requests`` items through ``limiter`` from an account that allows ``limit``/s.
 
     A discrete-event simulation on ``clock``: a request takes 50 ms; the account is a token bucket of

@@ -114,7 +114,6 @@ class FaultRule:
             self.operations is None or operation in self.operations
         )
 
-
     def take_token(self, now: float) -> bool:
         """For an ``above_rate`` rule: take a token from the bucket at virtual time ``now`` if one is left."""
         assert self.above_rate is not None
