@@ -39,6 +39,7 @@ import concurrent.futures
 import contextlib
 import fnmatch
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -91,6 +92,26 @@ _THROTTLED_ROUNDS = 3
 
 # fnmatch's wildcard characters: a selection string containing none names a single pipeline.
 _WILDCARDS = frozenset("*?[")
+
+# Rate levels for the limiter's evidence: two per doubling (halving the rate moves down two levels).
+_LEVELS_PER_DOUBLING = 1
+_UNLIMITED_LEVEL = 1 << 20
+# Answers a level needs before its share of throttles is compared with another level's.
+_MIN_EVIDENCE = 8
+# Answers a level remembers: past that its counts are halved, so old evidence fades.
+_MEMORY = 60
+# How much two levels' shares of throttles must differ to tell the levels apart.
+_MARGIN = 0.1
+# Half the answers throttled, four times at least: too fast, whatever else is known.
+_CLEARLY_TOO_FAST = 0.5
+_CLEARLY_TOO_FAST_AFTER = 4
+
+
+def _significant(share: float, answers: float, other: float, other_answers: float) -> float:
+    """How far two shares of throttles must differ not to be chance (two standard errors, or the margin)."""
+    pooled = (share * answers + other * other_answers) / (answers + other_answers)
+    return max(_MARGIN, 2.0 * math.sqrt(pooled * (1 - pooled) * (1 / answers + 1 / other_answers)))
+
 
 # The name under which a caller keeps its facade's shared limiter (see shared_limiter).
 _SHARED_LIMITER = "pipepilot.fleet.limiter"
@@ -162,23 +183,31 @@ class AdaptiveRateLimiter:
     """Paces requests to what AWS allows: no limit until throttled, then halve and grow back slowly.
 
     Until the first throttle it lets every request through at once, so the callers are bound by AWS's
-    latency alone. Each :meth:`throttled` report halves the rate (of the rate then allowed, or of the rate
-    requests were measured to go out at, whichever is lower); each :meth:`answered` report lets it grow
-    back along the CUBIC curve of botocore's ``adaptive`` retry mode (``botocore.retries.throttling``):
-    quickly at first, levelling off near the rate that was throttled, then probing above it. Like
-    botocore's, the rate grows to at most twice the rate requests are measured to go out at: a limit far
-    above what the callers use says nothing about what AWS allows. It never falls below
-    :attr:`MIN_RATE`.
+    latency alone. A :meth:`throttled` report halves the rate (of the rate then allowed, or of the rate
+    requests were measured to go out at, whichever is lower); :meth:`answered` reports let it grow back
+    along the CUBIC curve of botocore's ``adaptive`` retry mode (``botocore.retries.throttling``): quickly
+    at first, levelling off near the rate that was throttled, then probing above it. Like botocore's, the
+    rate grows to at most twice the rate requests are measured to go out at: a limit far above what the
+    callers use says nothing about what AWS allows. It never falls below :attr:`MIN_RATE`.
 
-    A burst of throttles answers one burst of requests: a throttle of a request sent before the last
-    slow-down is counted but slows nothing further (the slow-down already answered it), so a fleet that
-    hits a limit slows down once per round trip, not once per worker.
+    Two refinements keep it from slowing down more than the account needs:
+
+    * A burst of throttles answers one burst of requests: a throttle of a request sent before the last
+      slowdown is counted but slows nothing further, and turns booked at the old rate are booked again at
+      the new one.
+    * It keeps, per rate level (one per doubling), the share of answers that were throttles. An account's
+      limit throttles more the faster it is called and not at all below it; throttling that does not
+      depend on the pace (another client using most of the allowance, a service under strain) throttles
+      the same share at every pace. So once a level has a few answers, a throttle slows down only when
+      this level is throttled clearly more than a slower one, or clearly differently from the faster one
+      it came from; half the answers throttled is always reason enough. Throttles that halving does not
+      reduce are left to the retry policy.
 
     It is thread-safe; requests are paced in the order they asked. Time (and sleeping) comes from
     ``time_source``, by default pipepilot's current one looked up at each use, so inside
     :func:`pipepilot.local.offline` the limiter runs on the virtual clock. (botocore's own token bucket
-    waits on a condition variable in real time, which a virtual clock cannot move, so only its rate curve is
-    reused here.)
+    waits on a condition variable in real time, which a virtual clock cannot move, so only its rate curve
+    is reused here.)
     """
 
     #: Requests a second the limiter never goes below (the floor of botocore's adaptive mode too).
@@ -202,6 +231,9 @@ class AdaptiveRateLimiter:
         self._next_slot = float("-inf")
         self._sends: collections.deque[float] = collections.deque()
         self._first_send: float | None = None
+        # Evidence per rate level: [answers, throttled] among the requests sent at that level.
+        self._evidence: dict[int, list[float]] = {}
+        self._level_before_slowdown = _UNLIMITED_LEVEL
         #: Requests let through so far.
         self.acquired = 0
         #: Throttles reported so far.
@@ -268,7 +300,8 @@ class AdaptiveRateLimiter:
         with self._lock:
             now = self._time().monotonic()
             self.throttles += 1
-            if sent_at < self._slowed_at:
+            level = self._count(sent_at, throttled=True)
+            if sent_at < self._slowed_at or not self._pace_matters(level):
                 return
             measured = self._measured(now)
             base = measured if self._limit is None else min(self._limit, measured)
@@ -276,18 +309,71 @@ class AdaptiveRateLimiter:
                 self._curve = CubicCalculator(starting_max_rate=base, start_time=now, beta=self._BETA)
             self._limit = max(self.MIN_RATE, self._curve.error_received(base, now))
             self._slowed_at = now
+            self._level_before_slowdown = level
             self.slowdowns += 1
         logger.debug("throttled: fleet requests slowed to %.3g/s (sending at %.3g/s)", self._limit, measured)
 
-    def answered(self) -> None:
-        """Report that a request was answered without being throttled: the rate may grow."""
+    def answered(self, sent_at: float) -> None:
+        """Report that the request sent at ``sent_at`` was answered without being throttled."""
         with self._lock:
+            self._count(sent_at, throttled=False)
             if self._limit is None or self._curve is None:
                 return
             now = self._time().monotonic()
             grown = self._curve.success_received(now)
             ceiling = max(self._limit, self._MAX_GROWTH * self._measured(now))
             self._limit = max(self.MIN_RATE, min(grown, ceiling))
+
+    def _level(self) -> int:
+        if self._limit is None:
+            return _UNLIMITED_LEVEL
+        return math.floor(_LEVELS_PER_DOUBLING * math.log2(self._limit))
+
+    def _count(self, sent_at: float, *, throttled: bool) -> int:
+        """Add one answer to the evidence of the level it was sent at; returns that level."""
+        level = self._level() if sent_at >= self._slowed_at else self._level_before_slowdown
+        evidence = self._evidence.setdefault(level, [0.0, 0.0])
+        evidence[0] += 1
+        evidence[1] += throttled
+        if evidence[0] > _MEMORY:  # old evidence fades: the account's other callers come and go
+            evidence[0] /= 2
+            evidence[1] /= 2
+        return level
+
+    def _share(self, level: int) -> tuple[float, float]:
+        answers, throttled = self._evidence.get(level, (0.0, 0.0))
+        return (throttled / answers if answers else 0.0), answers
+
+    def _pace_matters(self, level: int) -> bool:
+        """Whether throttles at ``level`` come from going too fast (rather than happening at any pace).
+
+        An account's limit throttles more the faster it is called, and not at all below the limit; a
+        throttle that does not depend on the pace (another caller using most of the account's allowance)
+        throttles the same share at every pace. Halving the rate tells the two apart: the share of
+        throttles at the slower level either drops or it does not.
+        """
+        share, answers = self._share(level)
+        throttled = share * answers
+        if throttled >= _CLEARLY_TOO_FAST_AFTER and share >= _CLEARLY_TOO_FAST:
+            return True
+        explored = sorted(other for other, (n, _) in self._evidence.items() if n >= _MIN_EVIDENCE)
+        lower = [other for other in explored if other < level]
+        higher = [other for other in explored if other > level]
+        if answers < _MIN_EVIDENCE:
+            # Too early to compare: wait for more answers, unless this is the first throttle ever seen.
+            return level == _UNLIMITED_LEVEL
+        if lower:
+            # Slower was throttled clearly less: this pace is too fast.
+            return share > self._share(lower[-1])[0] + _MARGIN
+        if higher:
+            # Slowing down to here left the share of throttles as it was: they do not come from the pace,
+            # keep it. If it helped, slow down further; if the share grew, the account is busier than
+            # it was: slow down too.
+            above, above_answers = self._share(higher[0])
+            return share < above - _MARGIN or share > above + _significant(
+                share, answers, above, above_answers
+            )
+        return True
 
     def _measured(self, now: float) -> float:
         """Requests a second sent over the last window, or since the first request when that is more
@@ -346,9 +432,9 @@ class _RateLimitedClient:
                 if _error_code(error) in THROTTLING_CODES:
                     shared.throttled(sent_at)
                 else:
-                    shared.answered()
+                    shared.answered(sent_at)
                 raise
-            shared.answered()
+            shared.answered(sent_at)
             return response
 
         return limited
