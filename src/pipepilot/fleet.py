@@ -10,7 +10,9 @@ send to AWS (retries included) first passes the facade's :class:`AdaptiveRateLim
   by AWS's latency alone (8 workers at 50 ms read about 160 pipelines a second).
 * **Polite under throttling.** On a ``ThrottlingException`` the limiter halves its rate, then grows it back
   slowly along botocore's CUBIC curve (the one botocore's ``adaptive`` retry mode uses), so it settles just
-  under what the account allows. Throttled requests are retried by the retry policy, at the new pace.
+  under what the account allows. Throttled requests are retried by the retry policy, at the new pace. It
+  stops halving when halving does not reduce the share of throttled requests (throttling that does not
+  depend on the pace), so such throttling costs retries, not the whole fleet's speed.
 * **Shared.** One limiter belongs to each facade (:func:`shared_limiter`): ``states``, ``freeze``, ``thaw``
   and tag selections running at once on the same facade share what the account allows and what the
   limiter learnt. (AWS throttles per account, region and API; the limiter is per facade, that is per
@@ -93,7 +95,7 @@ _THROTTLED_ROUNDS = 3
 # fnmatch's wildcard characters: a selection string containing none names a single pipeline.
 _WILDCARDS = frozenset("*?[")
 
-# Rate levels for the limiter's evidence: two per doubling (halving the rate moves down two levels).
+# Rate levels for the limiter's evidence: one per doubling (halving the rate moves down one level).
 _LEVELS_PER_DOUBLING = 1
 _UNLIMITED_LEVEL = 1 << 20
 # Answers a level needs before its share of throttles is compared with another level's.
