@@ -60,6 +60,7 @@ __all__ = [
     "client_max_attempts",
     "is_role_propagation_error",
     "make_client",
+    "may_have_acted",
 ]
 
 logger = logging.getLogger(__name__)
@@ -117,9 +118,11 @@ class RetryPolicy:
       ``retries={"total_max_attempts": 1}`` to get this policy instead.
     * reads and token-idempotent writes (``StartPipelineExecution``, CodeBuild ``StartBuild``) are retried
       on any transient error; other writes (``PutApprovalResult``, ``StopPipelineExecution``,
-      ``RetryStageExecution``, ``UpdatePipeline``, ...) only on errors proving AWS did not act on the
-      request (throttling, or no connection made). A 5xx or a dropped connection on such a write is raised
-      as :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`.
+      ``UpdatePipeline``, ...) only on errors proving AWS did not act on the request (throttling, or no
+      connection made). A 5xx or a dropped connection on such a write is raised as
+      :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`,
+      except for the writes that read the state back first (``RetryStageExecution``, inbound stage
+      transitions), which are resent under this policy when the state shows they were not applied.
     * a pipeline create or update refused because IAM has not yet propagated its new service role is
       retried until ``deadline``, whatever the client (the attempt limit does not apply to it).
     """
@@ -208,6 +211,12 @@ def _not_acted_on(error: BaseException) -> bool:
     if isinstance(error, ThrottlingError):
         return True
     return isinstance(error, ConnectionFailure) and isinstance(error.__cause__, _NOT_SENT_ERRORS)
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """Whether ``error`` leaves open that AWS acted on the request (a 5xx, a dropped connection, a read
+    timeout): a write that failed so must be checked against the state before it is sent again."""
+    return isinstance(error, TransientError) and not _not_acted_on(error)
 
 
 class _DeadlineOrAttempts:

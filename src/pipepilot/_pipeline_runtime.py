@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pipepilot._checks import check_str, check_wait_options
 from pipepilot._handles import pipeline_state
 from pipepilot.approvals import (
     Approval,
+    ApprovalPending,
     answer_approval,
     approvals_in_state,
+    check_is_approval,
     is_parallel,
     pending_approvals,
     read_declaration,
@@ -25,6 +28,7 @@ from pipepilot.executions import (
     ENDED_IN_STAGE,
     PASSED_STAGE,
     Execution,
+    ProgressCallback,
     RevisionOverride,
     Where,
     execution_id_of,
@@ -41,11 +45,14 @@ from pipepilot.model.runtime import (
     PipelineExecutionSummary,
     PipelineState,
     StageTransitionType,
+    is_terminal_status,
 )
 from pipepilot.polling import (
+    ApprovalWaiting,
     PollPolicy,
     PollSchedule,
     Step,
+    diff_states,
     poll_jitter,
     wait_policy,
     wait_timing,
@@ -58,6 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pipepilot._calls import Caller
+    from pipepilot.model.declaration import PipelineDeclaration
     from pipepilot.model.runtime import StageState
 
 __all__ = ["CodePipelineRuntime", "PipelineRuntime"]
@@ -104,7 +112,12 @@ class PipelineRuntime:
         )
 
     def execution(self, execution_id: str) -> Execution:
-        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it)."""
+        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``execution_id`` is not a non-empty string.
+        """
+        check_str(execution_id, "execution_id")
         return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
 
     def executions(
@@ -120,7 +133,10 @@ class PipelineRuntime:
 
         Raises:
             PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: ``status`` or ``succeeded_in_stage`` is not a string (nothing was sent).
         """
+        check_str(status, "status", optional=True)
+        check_str(succeeded_in_stage, "succeeded_in_stage", optional=True)
         params: dict[str, Any] = {"pipelineName": self.name}
         if succeeded_in_stage is not None:
             params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
@@ -156,7 +172,12 @@ class PipelineRuntime:
     # ---------------------------------------------------------------------------- stages, transitions
 
     def stage(self, name: str) -> Stage:
-        """The handle of stage ``name`` (not checked until used)."""
+        """The handle of stage ``name`` (its existence is not checked until used).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
+        """
+        check_str(name, "name")
         return Stage(caller=self._calls, pipeline=self.name, name=name)
 
     def transitions(self) -> tuple[Transition, ...]:
@@ -210,7 +231,8 @@ class PipelineRuntime:
         Raises:
             ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
                 wait there (PARALLEL mode) and ``execution`` was not given.
-            ApprovalNotPending: no approval waits there (for that execution).
+            ApprovalNotPending: no approval waits there (for that execution), or the action is not an
+                approval (the message says which category it is).
             ApprovalConflict: it was already rejected.
         """
         answer_approval(
@@ -254,6 +276,7 @@ class PipelineRuntime:
         execution: Execution | str | None = None,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        on_progress: ProgressCallback | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> Approval:
@@ -264,14 +287,26 @@ class PipelineRuntime:
         poll reads ``ListActionExecutions`` instead (per running execution, or for ``execution`` plus one
         ``GetPipelineExecution`` to notice its end). Throttling slows polling instead of failing.
 
+        ``on_progress`` receives the progress events of ``execution`` (default: of every execution
+        running in the pipeline) seen between two polls, as :meth:`Execution.wait` reports them: the
+        approval itself arrives as an :class:`~pipepilot.ApprovalPending` event before the wait returns
+        it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
+
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
             ApprovalNotPending: ``execution`` succeeded without such an approval waiting (it was answered
-                between two polls, or the pipeline has none by that name).
+                between two polls, or the pipeline has none by that name), or ``stage``/``action`` names
+                an action that is not an approval (nothing was polled).
             WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
             PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        check_str(stage, "stage", optional=True)
+        check_str(action, "action", optional=True)
+        check_wait_options(
+            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
+        )
         execution_id = execution_id_of(execution)
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
@@ -282,8 +317,10 @@ class PipelineRuntime:
             rng=poll_jitter(self.name, "approval", stage or "*", action or "*", execution_id or "*"),
         )
         declaration = read_declaration(self._calls, self.name)
+        check_is_approval(declaration, stage, action)
         parallel = is_parallel(declaration)
         found: list[Approval] = []
+        progress = None if on_progress is None else _StateProgress(self._calls, declaration, on_progress)
 
         def fetch() -> PipelineState | None:
             found.clear()
@@ -293,8 +330,13 @@ class PipelineRuntime:
                         self._calls, self.name, declaration=declaration, execution_id=execution_id
                     )
                 )
+                if progress is not None:
+                    # The state cannot show every run of a PARALLEL pipeline, but it is all there is.
+                    progress.observe(self.state(), execution_id)
                 return None
             state = self.state()
+            if progress is not None:
+                progress.observe(state, execution_id)
             found.extend(
                 approvals_in_state(self._calls, state, declaration=declaration, execution_id=execution_id)
             )
@@ -362,7 +404,10 @@ class PipelineRuntime:
             StageNotFoundError: the pipeline has no such stage.
             PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        check_str(stage, "stage")
+        check_wait_options(timeout=timeout, poll=poll, clock=clock, sleep=sleep)
         target = execution_id_of(execution)
         if target is None:
             latest = self.latest_execution()
@@ -421,6 +466,50 @@ class PipelineRuntime:
         return True
 
 
+class _StateProgress:
+    """Reports the progress a wait sees in successive ``GetPipelineState`` readings (``on_progress``).
+
+    Without an execution to follow, it follows every execution that runs (or waits) in some stage, and
+    keeps following one until the reading where it stopped running, so its end is reported too.
+    """
+
+    def __init__(
+        self, caller: Caller[Any], declaration: PipelineDeclaration, on_progress: ProgressCallback
+    ) -> None:
+        self.caller = caller
+        self.declaration = declaration
+        self.on_progress = on_progress
+        self.last: PipelineState | None = None
+
+    def observe(self, state: PipelineState, execution_id: str | None) -> None:
+        previous, self.last = self.last, state
+        if execution_id is not None:
+            followed = [execution_id]
+        else:
+            followed = _running(state)
+            if previous is not None:
+                followed += [known for known in _running(previous) if known not in followed]
+        for followed_id in followed:
+            for event in diff_states(previous, state, followed_id):
+                if isinstance(event, ApprovalWaiting):
+                    event = ApprovalPending.from_event(
+                        event, caller=self.caller, declaration=self.declaration
+                    )
+                self.on_progress(event)
+
+
+def _running(state: PipelineState) -> list[str]:
+    """The executions running in or waiting in front of some stage, in stage order."""
+    ids: dict[str, None] = {}
+    for stage in state.stage_states:
+        latest = stage.latest_execution
+        if latest is not None and not is_terminal_status(latest.status):
+            ids[latest.pipeline_execution_id] = None
+        for waiting in stage.waiting_executions():
+            ids[waiting.pipeline_execution_id] = None
+    return list(ids)
+
+
 class CodePipelineRuntime:
     """Fleet methods of the facade (mixed into :class:`pipepilot.CodePipeline`)."""
 
@@ -466,6 +555,8 @@ class CodePipelineRuntime:
         Raises:
             ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
             ValueError: ``resume`` is the record of another freeze.
+            ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             PipepilotError: the selection could not be resolved (nothing was changed).
         """
         return freeze(
@@ -487,5 +578,11 @@ class CodePipelineRuntime:
         max_workers: int = DEFAULT_MAX_WORKERS,
         rate: float | None = DEFAULT_RATE,
     ) -> FreezeRecord:
-        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`)."""
+        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`).
+
+        Raises:
+            ArgumentTypeError: ``record`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
+            ValueError: ``max_workers`` or ``rate`` is out of range.
+        """
         return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)

@@ -41,10 +41,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pipepilot._checks import check_instances, check_wait_options, type_name
 from pipepilot._facade import Facade, settings_for
 from pipepilot._handles import check_request
 from pipepilot._time import current_time_source
 from pipepilot.errors import (
+    ArgumentTypeError,
     BuildFailed,
     PipepilotError,
     ResourceNotFoundError,
@@ -243,7 +245,13 @@ class CodeBuild(Facade["CodeBuildClient"]):
         Raises:
             ValidationError: an id is not a build id or ARN (nothing was sent).
             ResourceNotFoundError: some ids name no build (the message lists them); not with ``missing_ok``.
+            ArgumentTypeError: ``ids`` is one string, not an iterable of them (nothing was sent).
         """
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise ArgumentTypeError(
+                f"ids must be an iterable of build ids, not {type_name(ids)}; for one build pass [build_id]",
+                parameter="ids",
+            )
         wanted = [_build_id(build_id) for build_id in ids]
         found, missing = self._fetch(wanted)
         if missing and not missing_ok:
@@ -259,8 +267,13 @@ class CodeBuild(Facade["CodeBuildClient"]):
 
         Raises:
             ResourceNotFoundError: some builds no longer exist (the message lists them).
+            ArgumentTypeError: ``builds`` is not an iterable of :class:`Build` handles (for ids, use
+                :meth:`get_builds`).
         """
-        return self.get_builds(build.id for build in builds)
+        handles = check_instances(
+            builds, Build, "builds", optional=False, hint="for build ids use get_builds(ids)"
+        )
+        return self.get_builds(build.id for build in handles)
 
     def _fetch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
         """Read ``ids`` (deduplicated, in batches of :data:`BATCH_SIZE`): found builds by id, and missing ids."""
@@ -516,7 +529,11 @@ class Build:
                 its details, ``phase`` the phase that went wrong and ``contexts`` that phase's messages.
             WaitTimeout: the timeout passed first; ``last`` is the last build details seen.
             ResourceNotFoundError: no build has this id.
+            ArgumentTypeError: an option has the wrong type; nothing was read.
         """
+        check_wait_options(
+            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase}
+        )
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))

@@ -31,7 +31,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     ├─ InvalidRequestError
     │   ├─ ValidationError                     ValidationException; botocore's own parameter validation
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
-    │   ├─ InvalidStructureError               InvalidStructureException
+    │   ├─ InvalidStructureError               InvalidStructureException; also malformed input read locally
+    │   │   └─ NestingTooDeepError             ours: input nests deeper than pipepilot reads (also a ValueError)
     │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
     │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
     │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
@@ -45,7 +46,9 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ OutputVariablesSizeExceededError    OutputVariablesSizeExceededException
     │   ├─ InvalidWebhookError                 InvalidWebhook{AuthenticationParameters,FilterPattern}Exception
     │   ├─ PipelineRenameError                 ours: an update would change the pipeline's name
-    │   └─ PipelineValidationError             ours: local validation found problems (all listed)
+    │   ├─ PipelineValidationError             ours: local validation found problems (all listed)
+    │   ├─ ArgumentTypeError                   ours: an argument has the wrong type (also a TypeError)
+    │   └─ InvalidArgumentError                ours: an argument's value is refused (also a ValueError)
     ├─ ApprovalError
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
@@ -114,6 +117,7 @@ __all__ = [
     "ApprovalConflict",
     "ApprovalError",
     "ApprovalNotPending",
+    "ArgumentTypeError",
     "BuildFailed",
     "ConcurrentModificationError",
     "ConcurrentPipelineExecutionsLimitExceededError",
@@ -128,6 +132,7 @@ __all__ = [
     "ExecutionUnsuccessful",
     "InvalidActionDeclarationError",
     "InvalidApprovalTokenError",
+    "InvalidArgumentError",
     "InvalidArnError",
     "InvalidBlockerDeclarationError",
     "InvalidClientTokenError",
@@ -143,6 +148,7 @@ __all__ = [
     "InvalidWebhookError",
     "JobNotFoundError",
     "LimitExceededError",
+    "NestingTooDeepError",
     "NotFoundError",
     "NotLatestPipelineExecutionError",
     "OutputVariablesSizeExceededError",
@@ -361,7 +367,33 @@ class InvalidInputError(InvalidRequestError):
 
 
 class InvalidStructureError(InvalidRequestError):
-    """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline."""
+    """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline.
+
+    pipepilot raises it too, before anything is sent, for input it cannot read as the AWS structure it
+    should be (a ``from_api`` given something that is not that JSON object); ``path`` then locates the
+    problem in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
+    """
+
+    def __init__(self, message: str = "", *, path: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.path = path
+
+
+class NestingTooDeepError(InvalidStructureError, ValueError):
+    """Input nests lists and objects deeper than pipepilot reads; nothing was read or sent.
+
+    No AWS structure nests more than a few levels, so such input (a pipeline definition, a freeze record,
+    any wire dict) is a mistake or an attack; reading it would exhaust Python's recursion limit. ``path``
+    is where it crossed the limit (``stages[0].extra[0][0]...``, shortened in the text), ``limit`` the
+    depth pipepilot reads. It is also a ``ValueError``, as every unreadable freeze record is.
+    """
+
+    def __init__(self, message: str = "", *, path: str | None = None, limit: int = 0, **aws: Any) -> None:
+        super().__init__(message, path=path, **aws)
+        self.limit = limit
+        # The value ``path`` starts from, while the error travels out of nested readers (see
+        # pipepilot.model._wire.nested_within); not part of the error's meaning.
+        self.origin: object = None
 
 
 class InvalidStageDeclarationError(InvalidRequestError):
@@ -410,6 +442,31 @@ class OutputVariablesSizeExceededError(InvalidRequestError):
 
 class InvalidWebhookError(InvalidRequestError):
     """A webhook's authentication parameters or filter pattern are invalid."""
+
+
+class ArgumentTypeError(InvalidRequestError, TypeError):
+    """An argument given to pipepilot has the wrong type (a ``dict`` where a declaration belongs, a number
+    where an execution id belongs ...); nothing was read or sent.
+
+    ``parameter`` names the argument (or the field of the object being built); the text says what to pass
+    instead. It is also a ``TypeError``.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.parameter = parameter
+
+
+class InvalidArgumentError(InvalidRequestError, ValueError):
+    """An argument given to pipepilot has the right type but a value it refuses (an empty id, an unknown
+    outcome, a negative duration ...); nothing was read or sent.
+
+    ``parameter`` names the argument (or the field of the object being built). It is also a ``ValueError``.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.parameter = parameter
 
 
 class PipelineRenameError(InvalidRequestError):

@@ -13,6 +13,8 @@ a call; a rule with only a latency delays the call and lets the rules after it d
   ``EndpointConnectionError``); the call is not applied.
 * ``error="lost-response"``: the call IS applied, then the connection drops before the answer arrives
   (``ConnectionClosedError``): "committed, unanswered", the case idempotency tokens exist for.
+* an AWS error with ``applied=True``: the call IS applied, then the error is answered (a 5xx after the
+  fact: the caller cannot tell it from an error that changed nothing without reading the state back).
 * ``latency=seconds``: the call is delayed (alone, or before any of the above). Wall-clock seconds by
   default, so concurrent callers really overlap; ``latency_clock="virtual"`` advances the virtual clock.
 
@@ -102,6 +104,7 @@ class FaultRule:
     latency_clock: Literal["wall", "virtual"]
     above_rate: float | None = None
     burst: float = 1.0
+    applied: bool = False
     calls: int = 0
     fired: int = 0
     # The account's token bucket (above_rate rules): tokens left, and when they were last counted.
@@ -133,7 +136,7 @@ class FaultRule:
 class Fault:
     """What the wiring must do to one call: wait, then fail it in the given way (or not at all).
 
-    ``latency`` is wall-clock seconds, ``virtual_latency`` virtual ones (the sums over the rules applied).
+    ``latency`` is wall-clock seconds, ``virtual_latency`` virtual ones (the sums over the rules that fired).
     """
 
     error: str | None
@@ -141,6 +144,8 @@ class Fault:
     message: str
     latency: float = 0.0
     virtual_latency: float = 0.0
+    applied: bool = False
+    """The call is applied before the error is answered (an AWS error fault with ``applied=True``)."""
 
 
 class FaultPlan:
@@ -171,6 +176,7 @@ class FaultPlan:
         latency_clock: Literal["wall", "virtual"] = "wall",
         above_rate: float | None = None,
         burst: float | None = None,
+        applied: bool = False,
     ) -> FaultRule:
         """Add a rule; returns it (its ``calls`` and ``fired`` counters are live).
 
@@ -179,6 +185,7 @@ class FaultPlan:
         several; None selects every operation. Without ``rate``, ``nth`` and ``above_rate`` the rule fires
         on every selected call (up to ``times``). ``above_rate`` (calls a second) and ``burst`` (calls at
         once, default ``above_rate``) make it an account rate limit (see the module docstring).
+        ``applied=True`` (with an AWS error) applies the call before answering the error.
 
         Raises:
             ValueError: a rule that could never do anything, or contradictory triggers.
@@ -201,6 +208,8 @@ class FaultPlan:
             raise ValueError(f"latency_clock is 'wall' or 'virtual', not {latency_clock!r}")
         if error is None and latency == 0:
             raise ValueError("a fault rule needs an error= or a latency=")
+        if applied and error in (None, CONNECTION, LOST_RESPONSE):
+            raise ValueError("applied=True goes with an AWS error (a lost response is applied already)")
         code = _ALIASES.get(error, error) if error is not None else None
         known_status, known_message = _KNOWN_ERRORS.get(
             code or "", (400, f"{code} (injected by pipepilot.local)")
@@ -220,6 +229,7 @@ class FaultPlan:
                 latency_clock=latency_clock,
                 above_rate=None if above_rate is None else float(above_rate),
                 burst=float(burst if burst is not None else max(1.0, above_rate or 1.0)),
+                applied=applied,
             )
             self.rules.append(rule)
         return rule
@@ -239,7 +249,7 @@ class FaultPlan:
         if not self.rules:
             return None
         with self._lock:
-            applied: list[FaultRule] = []
+            firing: list[FaultRule] = []
             chosen: FaultRule | None = None
             for rule in self.rules:
                 if not rule.selects(service, operation):
@@ -247,12 +257,12 @@ class FaultPlan:
                 rule.calls += 1
                 fires = self._fires(rule, now=now, reached=chosen is None)
                 if chosen is None and fires:
-                    applied.append(rule)
+                    firing.append(rule)
                     if rule.error is not None:
                         chosen = rule
-            if not applied:
+            if not firing:
                 return None
-            for rule in applied:
+            for rule in firing:
                 rule.fired += 1
                 self.log.append(
                     InjectedFault(
@@ -269,8 +279,9 @@ class FaultPlan:
                 error=chosen.error if chosen is not None else None,
                 status=chosen.status if chosen is not None else 200,
                 message=chosen.message if chosen is not None else "",
-                latency=sum(rule.latency for rule in applied if rule.latency_clock == "wall"),
-                virtual_latency=sum(rule.latency for rule in applied if rule.latency_clock == "virtual"),
+                latency=sum(rule.latency for rule in firing if rule.latency_clock == "wall"),
+                virtual_latency=sum(rule.latency for rule in firing if rule.latency_clock == "virtual"),
+                applied=chosen.applied if chosen is not None else False,
             )
 
     def _fires(self, rule: FaultRule, *, now: float, reached: bool) -> bool:
