@@ -538,11 +538,14 @@ class CodePipelineRuntime:
     def states(
         self, pipelines: Selection, *, max_workers: int | None = None, rate: float | None = None
     ) -> FleetStates:
-        """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
+        """Read the state of many pipelines concurrently, as fast as the account allows.
 
         ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
-        Pipelines that could not be read are in the result's ``errors``, not raised. ``max_workers`` and
-        ``rate`` left at ``None`` take :mod:`pipepilot.fleet`'s defaults (as in :meth:`freeze`, :meth:`thaw`).
+        Requests are paced by the facade's adaptive limiter (no limit until AWS throttles, then half the
+        rate, growing back slowly), shared with the facade's other fleet operations; ``rate`` also caps
+        this call at ``rate`` requests a second. Pipelines that could not be read are in the result's
+        ``errors``, not raised. ``max_workers`` left at ``None`` takes :mod:`pipepilot.fleet`'s default (as
+        in :meth:`freeze`, :meth:`thaw`).
 
         Raises:
             ValueError: ``max_workers`` or ``rate`` is out of range.

@@ -32,8 +32,9 @@ What a freeze promises:
   after each pipeline (save it). If the process dies midway, call :func:`freeze` again with
   ``resume=<last saved record>``: a transition disabled by the lost run (same reason, disabled after the
   record was started) is recognised as the freeze's own, so the thaw re-enables it too.
-* **It is polite.** Work runs on ``max_workers`` threads and sends at most ``rate`` requests a second
-  (retries included; see :mod:`pipepilot.fleet`).
+* **It is polite.** Work runs on ``max_workers`` threads, paced by the facade's adaptive limiter (which
+  slows down when AWS throttles, shared with the facade's other fleet operations) and, with ``rate=``,
+  never more than ``rate`` requests a second (retries included; see :mod:`pipepilot.fleet`).
 
 Freezing costs three calls per pipeline (read, disable, read back the new state to record its author and
 time); thawing two (read, enable), plus one read per entry the freeze did not finish. Between the first read and the disable, a change by someone else could
@@ -426,7 +427,7 @@ def freeze(
     resume: FreezeRecord | None = None,
     checkpoint: Checkpoint | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
-    rate: float = DEFAULT_RATE,
+    rate: float | None = DEFAULT_RATE,
 ) -> FreezeRecord:
     """Disable the inbound transition of ``stage`` in every selected pipeline; return what was done.
 
@@ -588,7 +589,7 @@ def thaw(
     *,
     checkpoint: Checkpoint | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
-    rate: float = DEFAULT_RATE,
+    rate: float | None = DEFAULT_RATE,
 ) -> FreezeRecord:
     """Re-enable exactly the transitions ``record``'s freeze disabled; return the record with thaw outcomes.
 

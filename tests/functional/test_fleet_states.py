@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest_runtime import World, deploy, s3_source, stage
+from conftest_runtime import World, deploy, s3_source, shared_session, stage
 
-from pipepilot.errors import PipelineNotFoundError
-from pipepilot.fleet import FleetStates
+from pipepilot._calls import RetryPolicy
+from pipepilot.errors import PipelineNotFoundError, ThrottlingError
+from pipepilot.fleet import FleetStates, shared_limiter
 from pipepilot.model.runtime import PipelineState
+from pipepilot.pipelines import CodePipeline
 
 if TYPE_CHECKING:
     from pipepilot.local import OfflineAWS
@@ -83,3 +85,103 @@ def test_bad_fleet_options_are_refused(world: World, workers: int, rate: float) 
     make(world, "a")
     with pytest.raises(ValueError):
         world.cp.states(["a"], max_workers=workers, rate=rate)
+
+
+def test_by_default_reads_are_not_held_back_without_throttling(world: World) -> None:
+    """With its defaults cp.states sends every read as soon as a worker is free: no virtual time passes
+    between the first and the last request (a fixed rate would spread them out)."""
+    names = [f"p{i}" for i in range(12)]
+    make(world, *names)
+    stamps: list[float] = []
+    world.cp.client.meta.events.register(
+        "before-call.codepipeline.GetPipelineState", lambda **_: stamps.append(world.aws.clock.now())
+    )
+    states = world.cp.states(names)
+    assert list(states) == names
+    assert len(stamps) == len(names)
+    assert max(stamps) == min(stamps)
+    assert shared_limiter(world.cp).rate is None
+
+
+def test_against_an_account_rate_limit_no_error_reaches_the_user(world: World) -> None:
+    """Against an account allowing 5 GetPipelineState a second, the defaults slow down when throttled
+    and every pipeline is read."""
+    names = [f"p{i}" for i in range(30)]
+    make(world, *names)
+    limit = world.aws.faults.add(
+        service="codepipeline", operation="GetPipelineState", error="ThrottlingException", above_rate=5
+    )
+    states = world.cp.states(names)
+    assert list(states) == names
+    assert states.errors == {}
+    limiter = shared_limiter(world.cp)
+    assert limit.fired > 0
+    assert limiter.slowdowns >= 1
+    assert limiter.rate is not None
+
+
+def test_under_a_random_throttle_every_pipeline_comes_back(world: World) -> None:
+    """With 30% of the reads throttled at random, cp.states still returns every pipeline."""
+    names = [f"p{i}" for i in range(40)]
+    make(world, *names)
+    world.aws.faults.add(
+        service="codepipeline", operation="GetPipelineState", error="ThrottlingException", rate=0.3
+    )
+    states = world.cp.states(names)
+    assert list(states) == names
+    assert states.errors == {}
+
+
+def test_a_pipeline_throttled_past_the_retry_policy_is_read_again(offline_aws: OfflineAWS) -> None:
+    """A read still throttled when the retry policy gives up is tried again after the others."""
+    world = World.open(offline_aws, retry=RetryPolicy(max_attempts=2))
+    make(world, "a", "b")
+    world.aws.faults.add(
+        service="codepipeline", operation="GetPipelineState", error="ThrottlingException", nth=(1, 2)
+    )
+    states = world.cp.states(["a", "b"], max_workers=1)
+    assert list(states) == ["a", "b"]
+    assert states.errors == {}
+
+
+def test_a_pipeline_throttled_in_every_round_is_reported(offline_aws: OfflineAWS) -> None:
+    """When every round is throttled, the pipeline is reported with its ThrottlingError, not lost."""
+    world = World.open(offline_aws, retry=RetryPolicy(max_attempts=1))
+    make(world, "a")
+    world.aws.faults.add(service="codepipeline", operation="GetPipelineState", error="ThrottlingException")
+    states = world.cp.states(["a"])
+    assert list(states) == []
+    assert isinstance(states.errors["a"], ThrottlingError)
+
+
+def test_fleet_operations_of_a_facade_share_one_limiter(world: World) -> None:
+    """What states() learnt about the account's limit paces the same facade's next fleet operation."""
+    names = [f"p{i}" for i in range(20)]
+    make(world, *names)
+    world.aws.faults.add(
+        service="codepipeline", operation="GetPipelineState", error="ThrottlingException", above_rate=4
+    )
+    limiter = shared_limiter(world.cp)
+    assert shared_limiter(world.cp._calls) is limiter
+    world.cp.states(names)
+    learnt = limiter.rate
+    assert learnt is not None
+    before = limiter.acquired
+    world.cp.states(names[:3])
+    assert limiter.acquired >= before + 3
+    assert limiter.rate is not None
+    other = CodePipeline(session=shared_session(), region_name=world.cp.client.meta.region_name)
+    assert shared_limiter(other) is not limiter
+
+
+def test_an_explicit_rate_still_caps_the_adaptive_limiter(world: World) -> None:
+    """rate= caps one call even when the adaptive limiter would let everything through."""
+    names = [f"p{i}" for i in range(5)]
+    make(world, *names)
+    stamps: list[float] = []
+    world.cp.client.meta.events.register(
+        "before-call.codepipeline.GetPipelineState", lambda **_: stamps.append(world.aws.clock.now())
+    )
+    world.cp.states(names, rate=2.0)
+    assert max(stamps) - min(stamps) >= (len(names) - 1) / 2.0 - 1e-6
+    assert shared_limiter(world.cp).rate is None

@@ -10,7 +10,7 @@ import pytest
 from conftest_runtime import World, call_counter, deploy, local_time_zone, s3_source, stage
 
 from pipepilot.errors import ValidationError
-from pipepilot.fleet import Tagged
+from pipepilot.fleet import Tagged, shared_limiter
 from pipepilot.freeze import FreezeOutcome, FreezeRecord, ThawOutcome, freeze, thaw
 
 if TYPE_CHECKING:
@@ -352,6 +352,22 @@ def test_freeze_never_exceeds_the_rate_in_real_time(world: World) -> None:
     assert stamps[-1] - stamps[0] >= (len(stamps) - 1) / rate - 0.05
     busiest = max(sum(1 for t in stamps if start <= t < start + 1.0) for start in stamps)
     assert busiest <= rate + 1
+
+
+def test_freeze_and_thaw_slow_down_for_an_account_limit_instead_of_failing(world: World) -> None:
+    """Against an account allowing 4 CodePipeline requests a second (all operations together), a freeze
+    and a thaw with their defaults slow down when throttled and handle every pipeline."""
+    names = [f"svc-{i}" for i in range(10)]
+    for name in names:
+        small(world, name)
+    limit = world.aws.faults.add(service="codepipeline", error="ThrottlingException", above_rate=4)
+    record = world.cp.freeze(names, stage="Prod", reason=REASON)
+    assert record.complete
+    assert record.disabled == tuple(names)
+    thawed = world.cp.thaw(record)
+    assert thawed.thawed
+    assert limit.fired > 0
+    assert shared_limiter(world.cp).slowdowns >= 1
 
 
 def test_entries_are_pending_until_handled() -> None:

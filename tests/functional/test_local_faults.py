@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -163,6 +164,21 @@ def test_virtual_latency_advances_the_clock(aws: OfflineAWS, cb: CodeBuildClient
     assert build["buildComplete"] is True
 
 
+def test_a_latency_rule_delays_a_call_that_a_later_rule_fails(aws: OfflineAWS, cb: CodeBuildClient) -> None:
+    """A latency-only rule does not decide the call: the rules after it still apply (a slow throttle)."""
+    aws.faults.add(operation="ListBuilds", latency=30, latency_clock="virtual")
+    aws.faults.add(operation="ListBuilds", latency=0.02)
+    throttle = aws.faults.add(operation="ListBuilds", error="ThrottlingException")
+    virtual, wall = aws.clock.now(), time.monotonic()
+    with pytest.raises(ClientError) as raised:
+        cb.list_builds()
+    assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+    assert aws.clock.now() == virtual + 30
+    assert time.monotonic() - wall >= 0.02
+    assert throttle.fired == 1
+    assert [fault.rule for fault in aws.faults.log] == [0, 1, 2]
+
+
 # -- when faults fire ---------------------------------------------------------------------------------------
 
 
@@ -296,6 +312,11 @@ def test_log_records_every_injected_fault(aws: OfflineAWS, cb: CodeBuildClient) 
         {"latency": -1},
         {},
         {"latency": 1, "latency_clock": "sundial"},
+        {"error": "ThrottlingException", "above_rate": 0},
+        {"error": "ThrottlingException", "above_rate": 5, "rate": 0.5},
+        {"error": "ThrottlingException", "above_rate": 5, "burst": 0.5},
+        {"error": "ThrottlingException", "burst": 5},
+        {"latency": 1, "above_rate": 5},
         {"error": "lost-response", "applied": True},
         {"latency": 1, "applied": True},
     ],
@@ -304,3 +325,71 @@ def test_impossible_rules_are_refused(options: dict[str, Any]) -> None:
     """A rule that could never work, or says two contradictory things, is a ValueError."""
     with pytest.raises(ValueError):
         FaultPlan().add(**options)
+
+
+# -- account rate limits ------------------------------------------------------------------------------------
+
+
+def _outcomes(cb: CodeBuildClient, calls: int) -> str:
+    """'.' for each call answered, 'T' for each throttled."""
+    text = ""
+    for _ in range(calls):
+        try:
+            cb.list_builds()
+            text += "."
+        except ClientError as error:
+            text += "T" if error.response["Error"]["Code"] == "ThrottlingException" else "?"
+    return text
+
+
+def test_above_rate_lets_a_burst_through_then_throttles(aws: OfflineAWS, cb: CodeBuildClient) -> None:
+    """An account limit starts with a full bucket of ``burst`` calls; at one moment the rest is throttled."""
+    rule = aws.faults.add(operation="ListBuilds", error="ThrottlingException", above_rate=2, burst=3)
+    assert _outcomes(cb, 5) == "...TT"
+    assert (rule.calls, rule.fired) == (5, 2)
+
+
+def test_above_rate_refills_with_virtual_time(aws: OfflineAWS, cb: CodeBuildClient) -> None:
+    """The bucket gains ``above_rate`` calls a second of virtual time, up to ``burst`` (default: one
+    second's worth); throttled calls take nothing from it."""
+    aws.faults.add(operation="ListBuilds", error="ThrottlingException", above_rate=4)
+    assert _outcomes(cb, 6) == "....TT"
+    aws.clock.advance(0.5)
+    assert _outcomes(cb, 3) == "..T"
+    aws.clock.advance(60)
+    assert _outcomes(cb, 5) == "....T"
+
+
+def test_above_rate_counts_calls_from_every_thread(aws: OfflineAWS) -> None:
+    """Concurrent callers share the one bucket: at one moment of virtual time exactly ``burst`` succeed."""
+    aws.faults.add(operation="ListBuilds", error="ThrottlingException", above_rate=10)
+    clients = [_client(aws, "codebuild") for _ in range(4)]
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def work(client: CodeBuildClient) -> None:
+        text = _outcomes(client, 5)
+        with lock:
+            outcomes.append(text)
+
+    threads = [threading.Thread(target=work, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "".join(outcomes).count(".") == 10
+
+
+def test_an_earlier_rule_that_fails_a_call_spends_no_token(aws: OfflineAWS, cb: CodeBuildClient) -> None:
+    """A call failed by an earlier rule never reaches the account limit behind it."""
+    aws.faults.add(operation="ListBuilds", error="InternalFailure", nth=(1, 2))
+    limit = aws.faults.add(operation="ListBuilds", error="ThrottlingException", above_rate=1, burst=2)
+    outcomes = []
+    for _ in range(5):
+        try:
+            cb.list_builds()
+            outcomes.append("ok")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+    assert outcomes == ["InternalFailure", "InternalFailure", "ok", "ok", "ThrottlingException"]
+    assert limit.fired == 1

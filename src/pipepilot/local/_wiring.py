@@ -267,11 +267,10 @@ class Router:
 
 def _before_call(fault: Fault, clock: VirtualClock, request: AWSPreparedRequest) -> AWSResponse | None:
     """Apply a fault's latency, then fail the call if the fault says so before it is applied."""
+    if fault.virtual_latency > 0:
+        clock.sleep(fault.virtual_latency)
     if fault.latency > 0:
-        if fault.latency_clock == "virtual":
-            clock.sleep(fault.latency)
-        else:
-            time.sleep(fault.latency)  # real time on purpose: concurrent callers must really overlap
+        time.sleep(fault.latency)  # real time on purpose: concurrent callers must really overlap
     if fault.error is None or fault.error == LOST_RESPONSE or fault.applied:
         return None
     if fault.error == CONNECTION:

@@ -2,8 +2,9 @@
 
 A plan is a list of rules. Each rule selects calls (a service and one or more operations, or all) and
 says what goes wrong and when: on a seeded random share of calls (``rate=``), on chosen call numbers
-(``nth=``, counted per rule from 1), or on every selected call; ``times=`` caps how often it fires. The
-first rule that fires decides a call. Kinds of fault:
+(``nth=``, counted per rule from 1), on calls beyond an account's request rate (``above_rate=``), or on
+every selected call; ``times=`` caps how often it fires. The first rule with an error that fires decides
+a call; a rule with only a latency delays the call and lets the rules after it decide. Kinds of fault:
 
 * an AWS error: ``error="ThrottlingException"`` (400, "Rate exceeded"), ``"ServiceUnavailableException"``
   (503; alias ``"ServiceUnavailable"``), ``"InternalFailure"`` (500), or any other code with ``status=``.
@@ -16,6 +17,13 @@ first rule that fires decides a call. Kinds of fault:
   fact: the caller cannot tell it from an error that changed nothing without reading the state back).
 * ``latency=seconds``: the call is delayed (alone, or before any of the above). Wall-clock seconds by
   default, so concurrent callers really overlap; ``latency_clock="virtual"`` advances the virtual clock.
+
+``above_rate=N`` models an account's rate limit, as AWS enforces it: a token bucket that holds ``burst``
+tokens (default: ``N``, one second's worth) and gains ``N`` a second of virtual time; every selected call
+that reaches the rule takes one, and a call that finds none fails with the rule's error (typically
+``"ThrottlingException"``; a throttled call takes no token). The bucket is shared by every call the rule
+selects, from all threads: AWS limits each API action of an account and region separately, which a rule
+per ``operation=`` models; one rule over all operations models a stricter, account-wide limit.
 
 Every injected fault is appended to :attr:`FaultPlan.log`. The same seed and the same sequence of calls
 give the same faults.
@@ -94,9 +102,14 @@ class FaultRule:
     times: int | None
     latency: float
     latency_clock: Literal["wall", "virtual"]
+    above_rate: float | None = None
+    burst: float = 1.0
     applied: bool = False
     calls: int = 0
     fired: int = 0
+    # The account's token bucket (above_rate rules): tokens left, and when they were last counted.
+    _tokens: float = attrs.field(default=0.0, init=False, repr=False)
+    _counted_at: float | None = attrs.field(default=None, init=False, repr=False)
 
     def selects(self, service: str, operation: str) -> bool:
         """Whether this rule applies to a call of ``service``/``operation``."""
@@ -104,16 +117,33 @@ class FaultRule:
             self.operations is None or operation in self.operations
         )
 
+    def take_token(self, now: float) -> bool:
+        """For an ``above_rate`` rule: take a token from the bucket at virtual time ``now`` if one is left."""
+        assert self.above_rate is not None
+        if self._counted_at is None:
+            self._tokens = self.burst  # the bucket starts full, as an idle account's does
+        else:
+            gained = max(0.0, now - self._counted_at) * self.above_rate
+            self._tokens = min(self.burst, self._tokens + gained)
+        self._counted_at = now if self._counted_at is None else max(self._counted_at, now)
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
 
 @attrs.frozen(kw_only=True)
 class Fault:
-    """What the wiring must do to one call: wait, then fail it in the given way (or not at all)."""
+    """What the wiring must do to one call: wait, then fail it in the given way (or not at all).
+
+    ``latency`` is wall-clock seconds, ``virtual_latency`` virtual ones (the sums over the rules that fired).
+    """
 
     error: str | None
     status: int
     message: str
-    latency: float
-    latency_clock: Literal["wall", "virtual"]
+    latency: float = 0.0
+    virtual_latency: float = 0.0
     applied: bool = False
     """The call is applied before the error is answered (an AWS error fault with ``applied=True``)."""
 
@@ -144,21 +174,30 @@ class FaultPlan:
         times: int | None = None,
         latency: float = 0.0,
         latency_clock: Literal["wall", "virtual"] = "wall",
+        above_rate: float | None = None,
+        burst: float | None = None,
         applied: bool = False,
     ) -> FaultRule:
         """Add a rule; returns it (its ``calls`` and ``fired`` counters are live).
 
         ``service`` is the botocore service id in lower case (``"codepipeline"``, ``"codebuild"``, ``"s3"``,
         ``"iam"``, ...); None selects every service. ``operation`` is an API name (``"StartBuild"``) or
-        several; None selects every operation. Without ``rate`` and ``nth`` the rule fires on every
-        selected call (up to ``times``). ``applied=True`` (with an AWS error) applies the call before
-        answering the error.
+        several; None selects every operation. Without ``rate``, ``nth`` and ``above_rate`` the rule fires
+        on every selected call (up to ``times``). ``above_rate`` (calls a second) and ``burst`` (calls at
+        once, default ``above_rate``) make it an account rate limit (see the module docstring).
+        ``applied=True`` (with an AWS error) applies the call before answering the error.
 
         Raises:
             ValueError: a rule that could never do anything, or contradictory triggers.
         """
-        if rate is not None and nth is not None:
-            raise ValueError("give rate= or nth=, not both")
+        if sum(trigger is not None for trigger in (rate, nth, above_rate)) > 1:
+            raise ValueError("give at most one of rate=, nth= and above_rate=")
+        if above_rate is not None and not (0 < above_rate < float("inf")):
+            raise ValueError(f"above_rate is a positive number of calls a second, not {above_rate!r}")
+        if burst is not None and (above_rate is None or not 1 <= burst < float("inf")):
+            raise ValueError(f"burst goes with above_rate= and is at least 1, not {burst!r}")
+        if above_rate is not None and error is None:
+            raise ValueError("an above_rate= rule needs the error= it answers with")
         if rate is not None and not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate is a probability between 0 and 1, not {rate!r}")
         if times is not None and times < 1:
@@ -188,6 +227,8 @@ class FaultPlan:
                 times=times,
                 latency=float(latency),
                 latency_clock=latency_clock,
+                above_rate=None if above_rate is None else float(above_rate),
+                burst=float(burst if burst is not None else max(1.0, above_rate or 1.0)),
                 applied=applied,
             )
             self.rules.append(rule)
@@ -201,49 +242,59 @@ class FaultPlan:
     def decide(self, service: str, operation: str, *, now: float) -> Fault | None:
         """The fault for this call (counting it for every rule that selects it), or None.
 
-        Called once per HTTP attempt by the wiring, so a botocore retry is a new call.
+        Called once per HTTP attempt by the wiring, so a botocore retry is a new call. Latency-only rules
+        that fire add their delay; the first rule with an error that fires decides the call, and the rules
+        after it do not apply (an ``above_rate`` rule after it takes no token).
         """
         if not self.rules:
             return None
         with self._lock:
+            firing: list[FaultRule] = []
             chosen: FaultRule | None = None
             for rule in self.rules:
                 if not rule.selects(service, operation):
                     continue
                 rule.calls += 1
-                fires = self._fires(rule)
+                fires = self._fires(rule, now=now, reached=chosen is None)
                 if chosen is None and fires:
-                    chosen = rule
-            if chosen is None:
+                    firing.append(rule)
+                    if rule.error is not None:
+                        chosen = rule
+            if not firing:
                 return None
-            chosen.fired += 1
-            self.log.append(
-                InjectedFault(
-                    rule=chosen.index,
-                    call=chosen.calls,
-                    service=service,
-                    operation=operation,
-                    error=chosen.error,
-                    latency=chosen.latency,
-                    at=now,
+            for rule in firing:
+                rule.fired += 1
+                self.log.append(
+                    InjectedFault(
+                        rule=rule.index,
+                        call=rule.calls,
+                        service=service,
+                        operation=operation,
+                        error=rule.error,
+                        latency=rule.latency,
+                        at=now,
+                    )
                 )
-            )
             return Fault(
-                error=chosen.error,
-                status=chosen.status,
-                message=chosen.message,
-                latency=chosen.latency,
-                latency_clock=chosen.latency_clock,
-                applied=chosen.applied,
+                error=chosen.error if chosen is not None else None,
+                status=chosen.status if chosen is not None else 200,
+                message=chosen.message if chosen is not None else "",
+                latency=sum(rule.latency for rule in firing if rule.latency_clock == "wall"),
+                virtual_latency=sum(rule.latency for rule in firing if rule.latency_clock == "virtual"),
+                applied=chosen.applied if chosen is not None else False,
             )
 
-    def _fires(self, rule: FaultRule) -> bool:
+    def _fires(self, rule: FaultRule, *, now: float, reached: bool) -> bool:
+        available = rule.times is None or rule.fired < rule.times
         if rule.nth is not None:
             triggered = rule.calls in rule.nth
         elif rule.rate is not None:
             # One draw per selected call, even when an earlier rule decides the call or this rule is used
             # up: the draws then depend only on the sequence of calls, which keeps plans reproducible.
             triggered = self._random.random() < rule.rate
+        elif rule.above_rate is not None:
+            # Only a call that gets this far meets the account's limit; a throttled call takes no token.
+            triggered = reached and available and not rule.take_token(now)
         else:
             triggered = True
-        return triggered and (rule.times is None or rule.fired < rule.times)
+        return triggered and available
