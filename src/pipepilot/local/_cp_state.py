@@ -518,6 +518,11 @@ class PipelineRecord:
     approvals: dict[str, ActionRun] = attrs.field(factory=dict, repr=False)
     seen_revisions: dict[tuple[str, str], str] = attrs.Factory(dict)
     deleted: bool = False
+    #: How many entries retention removed from ``order`` / ``action_history`` / ``rule_history``: page tokens
+    #: count positions from the first entry ever appended, so they survive a clean-up.
+    dropped_executions: int = 0
+    dropped_action_runs: int = 0
+    dropped_rule_runs: int = 0
 
     def __repr__(self) -> str:
         return f"<PipelineRecord {self.name} v{self.current.version} executions={len(self.executions)}>"
