@@ -15,6 +15,7 @@ import logging
 import re
 import time
 from collections import deque
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipepilot.local._cp_state import (
@@ -467,13 +468,13 @@ class Runtime:
         A forgotten execution answers as an unknown id does, and leaves ListPipelineExecutions and
         ListActionExecutions / ListRuleExecutions with its runs. Executions something still needs are kept
         whatever their age: live or waiting ones, and those GetPipelineState shows (a stage's latest run, an
-        inbound execution, an action's latest run) or a failed stage would roll back to. Clean-ups run when
-        at least 1% of the count limit (and at least one execution) can go, so each costs O(1) per
-        execution started.
+        inbound execution, an action's latest run) or a failed stage would roll back to. A clean-up runs
+        once 1% of the history (at least one execution) can go, so rebuilding the history lists costs O(1)
+        per execution started.
         """
         order = pipeline.order
         limit = self.settings.execution_history_limit
-        batch = max(1, limit // 100)
+        batch = max(1, min(limit, len(order)) // 100)
         horizon = self.now() - self.settings.execution_history_seconds
         # `order` is in start order, so the executions past the age limit are a prefix of it.
         candidates = max(len(order) - limit, bisect.bisect_left(order, horizon, key=_started))
@@ -527,8 +528,9 @@ class Runtime:
         map of the stage's current runs and its condition map serve only the scheduler and GetPipelineState
         (which shows the latest stage run only).
         """
-        stage_run.current.clear()
-        stage_run.conditions.clear()
+        # One shared read-only empty map instead of two emptied dicts each: a write would fail loudly.
+        stage_run.current = _FORGOTTEN
+        stage_run.conditions = _FORGOTTEN
         stage_run.active_condition = None
 
     # -- moving between stages --------------------------------------------------------------------------
@@ -667,7 +669,8 @@ class Runtime:
         execution = stage_run.execution
         stage_run.status = SUCCEEDED
         self._stage_event(stage_run, "SUCCEEDED")
-        execution.succeeded_stages.add(stage_run.stage.name)
+        if stage_run.stage.name not in execution.succeeded_stages:
+            execution.succeeded_stages += (stage_run.stage.name,)
         if execution.execution_type == TYPE_STANDARD:
             stage_run.slot.last_succeeded[execution.structure.version] = execution
         self._leave(stage_run)
@@ -996,7 +999,7 @@ class Runtime:
             run.error = error
         if status == SUCCEEDED:
             outputs = dict(output_variables or {})
-            run.output_variables = outputs
+            run.output_variables = outputs or None  # most actions publish none: no empty dict per run
             if run.revision is not None:
                 execution.pipeline.source_current[run.action.name] = run.revision
             if run.action.namespace:
@@ -1038,15 +1041,17 @@ class Runtime:
         if script is not None and script.output_variables:
             outputs.update(script.output_variables)
         for artifact in run.action.output_artifacts:
+            entry = {
+                "name": artifact,
+                "revisionId": revision.revision_id,
+                "revisionChangeIdentifier": revision.change_id,
+                "revisionSummary": revision.summary,
+                "created": revision.created,
+                "revisionUrl": revision.url,
+            }
+            # Absent members are left out of the answer anyway; storing fewer keeps the dict smaller.
             execution.artifact_revisions.append(
-                {
-                    "name": artifact,
-                    "revisionId": revision.revision_id,
-                    "revisionChangeIdentifier": revision.change_id,
-                    "revisionSummary": revision.summary,
-                    "created": revision.created,
-                    "revisionUrl": revision.url,
-                }
+                {key: value for key, value in entry.items() if value is not None}
             )
         run.external_url = revision.url
         self.finish(
@@ -1559,6 +1564,10 @@ def _variable_check(config: Mapping[str, str]) -> bool:
         except re.error:
             return False
     return False
+
+
+#: The action-run and condition maps of a stage run nothing reads or writes any more (see compact_stage_run).
+_FORGOTTEN: Any = MappingProxyType({})
 
 
 def _started(execution: Execution) -> float:

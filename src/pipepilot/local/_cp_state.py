@@ -481,7 +481,8 @@ class Execution:
     artifact_revisions: list[Json] = attrs.Factory(list)
     action_runs: list[ActionRun] = attrs.Factory(list)
     rule_runs: list[RuleRun] = attrs.Factory(list)
-    succeeded_stages: set[str] = attrs.Factory(set)
+    #: Names of the stages the execution succeeded in (a tuple: a handful of names, kept for a long time).
+    succeeded_stages: tuple[str, ...] = ()
     attempt: int = 1
 
     def __repr__(self) -> str:

@@ -219,7 +219,7 @@ class CodePipelineSettings:
     #: Whether a Python Lambda handler that raises fails the action at once (instead of timing out).
     lambda_errors_fail_action: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
     #: Completed executions kept per pipeline; beyond it the oldest are forgotten (AWS keeps 12 months).
-    #: Clean-ups run in batches, so a pipeline may hold up to 1% more until the next one.
+    #: Clean-ups run in batches of 1% of the history, so a pipeline may hold up to 1% more in between.
     execution_history_limit: int = attrs.field(
         default=10_000, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
     )

@@ -21,8 +21,12 @@ change are :class:`CodePipelineSettings`:
   die with the old definition); waiting executions end ``Cancelled`` (``waiting_status_on_update``).
 * QUEUED and PARALLEL pipelines allow 50 live executions (``concurrent_execution_cap``); starting or
   retrying beyond that answers ``ConcurrentPipelineExecutionsLimitExceededException``.
-* ``clientRequestToken`` is remembered per pipeline for its lifetime: reusing one returns the first
-  execution's id and starts nothing.
+* ``clientRequestToken`` is remembered as long as the execution it started is kept: reusing one returns
+  that execution's id and starts nothing.
+* A pipeline keeps at most ``execution_history_limit`` completed executions, none that started more than
+  ``execution_history_seconds`` (12 months) ago; the others are forgotten with their action and rule runs
+  (their ids answer ``PipelineExecutionNotFoundException``), except those still running or waiting, shown by
+  GetPipelineState, or kept as a stage's rollback target.
 * Disabling the first stage's inbound transition is accepted; new executions then wait in front of it.
   ``Outbound`` on stage X blocks entry to stage X+1 (accepted, and meaningless, on the last stage).
   Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason
