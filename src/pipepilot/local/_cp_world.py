@@ -224,7 +224,9 @@ class CodePipelineSettings:
         default=10_000, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
     )
     #: Executions that started longer ago than this (virtual seconds) are forgotten once they completed.
-    execution_history_seconds: float = attrs.field(default=365 * 24 * 3600.0, validator=_non_negative_seconds)
+    #: AWS keeps 12 months; the default adds a margin so that a RollbackStage target just past 365 days
+    #: still answers PipelineExecutionOutdatedException rather than not found.
+    execution_history_seconds: float = attrs.field(default=400 * 24 * 3600.0, validator=_non_negative_seconds)
     #: EventBridge events kept in ``OfflineAWS.events`` (CodePipeline and CodeBuild); the oldest go first.
     event_history_limit: int = attrs.field(
         default=100_000, validator=[attrs.validators.instance_of(int), _non_negative_count]

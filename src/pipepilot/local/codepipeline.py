@@ -24,9 +24,9 @@ change are :class:`CodePipelineSettings`:
 * ``clientRequestToken`` is remembered as long as the execution it started is kept: reusing one returns
   that execution's id and starts nothing.
 * A pipeline keeps at most ``execution_history_limit`` completed executions, none that started more than
-  ``execution_history_seconds`` (12 months) ago; the others are forgotten with their action and rule runs
-  (their ids answer ``PipelineExecutionNotFoundException``), except those still running or waiting, shown by
-  GetPipelineState, or kept as a stage's rollback target.
+  ``execution_history_seconds`` (400 days: AWS's 12 months and a margin) ago; the others are forgotten
+  with their action and rule runs (their ids answer ``PipelineExecutionNotFoundException``), except those
+  still running or waiting, shown by GetPipelineState, or kept as a stage's rollback target.
 * Disabling the first stage's inbound transition is accepted; new executions then wait in front of it.
   ``Outbound`` on stage X blocks entry to stage X+1 (accepted, and meaningless, on the last stage).
   Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason
