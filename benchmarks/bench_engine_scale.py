@@ -11,9 +11,18 @@ Targets (issue 3, "Performance"):
    driven the way a script would: start, poll GetPipelineState every ``--poll`` virtual seconds until the
    approval is pending, PutApprovalResult with the token, poll GetPipelineExecution until Succeeded. Target:
    median wall time under 50 ms (after one warm-up run; the first, cold, run is printed too).
+3. Memory kept per completed execution of a two-stage pipeline (Source (S3) -> Deploy (CodeDeploy)), issue
+   12: tracemalloc's traced size after ``gc.collect()``, over ``--kept`` executions that each complete, after
+   as many warm-up ones. Target <= 4 KiB, the World's EventBridge event log (``aws.events``) set aside; the
+   figure with the event log is printed too.
+4. A soak of ``--soak`` executions of the same pipeline under retention (``execution_history_limit``
+   1,000, ``event_history_limit`` 10,000): the number of allocated memory blocks after ``gc.collect()`` at
+   each tenth of the run, against the first tenth (which already holds a full history). Target: flat
+   (<= 1.05x).
 
     .venv/bin/python benchmarks/bench_engine_scale.py
     .venv/bin/python benchmarks/bench_engine_scale.py --large 2000 --repeat 5 --releases 50
+    .venv/bin/python benchmarks/bench_engine_scale.py --quick    # small sizes: checks it still runs
 
 Each size runs in a fresh ``pipepilot.local.offline()`` context; set-up (roles, buckets, project, pipeline)
 is outside every figure. Wall time (the median of ``--repeat`` runs) is measured without tracemalloc, and
@@ -30,6 +39,7 @@ import argparse
 import gc
 import json
 import statistics
+import sys
 import time
 import tracemalloc
 from collections import Counter
@@ -55,6 +65,10 @@ TARGET_GROWTH = 1.5
 TARGET_RELEASE_SECONDS = 0.050
 DRAIN_SECONDS = 3600.0  # far longer than build (~91 s) + deploy (240 s): every execution ends
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled"})
+MEMORY_PIPELINE = "bench-two-stages"
+TARGET_BYTES_PER_EXECUTION = 4096
+TARGET_SOAK_GROWTH = 1.05
+EXECUTION_SECONDS = 600.0  # longer than a source (2 s) and a CodeDeploy deployment (240 s) together
 
 _PIPELINE_TRUST = {
     "Version": "2012-10-17",
@@ -380,6 +394,83 @@ def bench_release(releases: int, poll: float) -> list[str]:
     ]
 
 
+# -- 3. memory per completed execution, 4. soak -----------------------------------------------------------
+
+
+def _two_stage_pipeline(env: _Env) -> None:
+    deploy = _deploy("Deploy")
+    deploy["inputArtifacts"] = [{"name": "SourceOutput"}]
+    declaration = _declaration(MEMORY_PIPELINE, env.role_arn, ("Source", _source()), ("Deploy", deploy))
+    _create(env, declaration)
+
+
+def _run_executions(env: _Env, count: int) -> None:
+    start, advance = env.cp.start_pipeline_execution, env.aws.clock.advance
+    for _ in range(count):
+        start(name=MEMORY_PIPELINE)
+        advance(EXECUTION_SECONDS)
+
+
+def bench_kept(kept: int) -> list[str]:
+    """Bytes the engine keeps per completed execution of a two-stage pipeline, as lines."""
+    with pipepilot.local.offline(seed=0) as aws:
+        env = _open(aws)
+        _two_stage_pipeline(env)
+        _run_executions(env, kept)  # warm-up: botocore's caches, the engine's code paths
+        aws.events.clear()
+        gc.collect()
+        tracemalloc.start()
+        baseline = tracemalloc.get_traced_memory()[0]
+        _run_executions(env, kept)
+        gc.collect()
+        with_events = tracemalloc.get_traced_memory()[0] - baseline
+        aws.events.clear()
+        gc.collect()
+        engine = tracemalloc.get_traced_memory()[0] - baseline
+        tracemalloc.stop()
+        statuses = _statuses(env, MEMORY_PIPELINE)
+    per_execution = engine / kept
+    return [
+        f"3. Memory kept per completed execution, Source -> Deploy, {kept} executions after {kept} warm-up",
+        f"   engine records: {per_execution:7.0f} bytes/execution "
+        f"(target <= {TARGET_BYTES_PER_EXECUTION})  {_verdict(per_execution, TARGET_BYTES_PER_EXECUTION)}",
+        f"   with the EventBridge event log: {with_events / kept:7.0f} bytes/execution",
+        f"   ended: {', '.join(f'{status} {count}' for status, count in sorted(statuses.items()))}",
+    ]
+
+
+def bench_soak(executions: int, history: int, events: int) -> list[str]:
+    """Allocated blocks over a soak of ``executions`` under retention, at each tenth, as lines."""
+    settings = pipepilot.local.CodePipelineSettings(
+        execution_history_limit=history, event_history_limit=events
+    )
+    lines = [
+        f"4. Soak: {executions} executions, Source -> Deploy, retention {history} executions / {events} events"
+    ]
+    with pipepilot.local.offline(seed=0, codepipeline_settings=settings) as aws:
+        env = _open(aws)
+        _two_stage_pipeline(env)
+        tenth = max(1, executions // 10)
+        blocks: list[int] = []
+        began = time.perf_counter()
+        for _ in range(10):
+            _run_executions(env, tenth)
+            gc.collect()
+            blocks.append(sys.getallocatedblocks())
+        seconds = time.perf_counter() - began
+        kept = sum(_statuses(env, MEMORY_PIPELINE).values())
+        logged = len(aws.events)
+    growth = blocks[-1] / blocks[0]
+    lines += [
+        "   allocated blocks at each tenth: " + ", ".join(f"{count:,}" for count in blocks),
+        f"   last tenth vs first: {growth:5.3f}x (target <= {TARGET_SOAK_GROWTH})  "
+        f"{_verdict(growth, TARGET_SOAK_GROWTH)}",
+        f"   executions listed at the end: {kept}, events kept: {logged}, {seconds:.1f} s wall "
+        f"({seconds / (10 * tenth) * 1e6:.0f} us/execution)",
+    ]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run both benchmarks and print their figures; always returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
@@ -391,15 +482,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size (default 3)")
     parser.add_argument("--releases", type=int, default=20, help="timed releases (default 20)")
     parser.add_argument("--poll", type=float, default=30.0, help="virtual seconds between polls (default 30)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that it works")
+    parser.add_argument(
+        "--kept", type=int, default=1000, help="executions measured for memory kept (default 1000)"
+    )
+    parser.add_argument("--soak", type=int, default=100_000, help="executions in the soak (default 100000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, one run each: checks it still runs"
+    )
     args = parser.parse_args(argv)
+    history, events = 1000, 10_000
     if args.quick:
-        args.small, args.large, args.repeat, args.releases = 5, 20, 1, 2
+        args.small, args.large, args.repeat, args.releases = 10, 50, 1, 2
+        args.kept, args.soak, history, events = 50, 2000, 100, 1000
     began = time.perf_counter()
     # The release runs first so its cold figure is the process's first pipeline execution.
     release = bench_release(args.releases, args.poll)
     scale = bench_scale(args.small, args.large, args.interval, args.repeat)
-    print("\n".join([*scale, *release]))
+    kept = bench_kept(args.kept)
+    soak = bench_soak(args.soak, history, events)
+    print("\n".join([*scale, *release, *kept, *soak]))
     print(f"total {time.perf_counter() - began:.1f} s")
     return 0
 

@@ -46,7 +46,7 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ OutputVariablesSizeExceededError    OutputVariablesSizeExceededException
     │   ├─ InvalidWebhookError                 InvalidWebhook{AuthenticationParameters,FilterPattern}Exception
     │   ├─ PipelineRenameError                 ours: an update would change the pipeline's name
-    │   ├─ PipelineValidationError             ours: local validation found problems (all listed)
+    │   ├─ PipelineValidationError             ours: local validation found problems (``.problems``)
     │   ├─ ArgumentTypeError                   ours: an argument has the wrong type (also a TypeError)
     │   └─ InvalidArgumentError                ours: an argument's value is refused (also a ValueError)
     ├─ ApprovalError
@@ -501,8 +501,14 @@ class PipelineValidationError(InvalidRequestError):
     """Local validation found problems in a pipeline declaration; nothing was sent to AWS.
 
     ``problems`` holds every :class:`~pipepilot.model.validation.Problem` found (each has ``path``, ``code``
-    and ``message``), and ``str()`` lists them all, one per line (``path: message [code]``).
+    and ``message``). ``str()`` says how many there are and lists the first
+    :attr:`MESSAGE_PROBLEMS` of them, one per line (``path: message [code]``, each cut at
+    :attr:`MESSAGE_LINE_CHARS` characters), then ``… and N more``: a large broken declaration can have
+    thousands of problems, and the message must stay readable in a log line or a Lambda error.
     """
+
+    MESSAGE_PROBLEMS = 20
+    MESSAGE_LINE_CHARS = 500
 
     def __init__(
         self,
@@ -518,7 +524,16 @@ class PipelineValidationError(InvalidRequestError):
             subject = f"pipeline {pipeline_name!r}" if pipeline_name else "the pipeline declaration"
             count = len(self.problems)
             message = f"{count} problem{'' if count == 1 else 's'} in {subject}"
-        lines = [message, *(f"  {problem}" for problem in self.problems)]
+        lines = [message]
+        for problem in self.problems[: self.MESSAGE_PROBLEMS]:
+            line = f"  {problem}"
+            if len(line) > self.MESSAGE_LINE_CHARS:
+                line = line[: self.MESSAGE_LINE_CHARS - 1] + "…"
+            lines.append(line)
+        if len(self.problems) > self.MESSAGE_PROBLEMS:
+            lines.append(
+                f"  … and {len(self.problems) - self.MESSAGE_PROBLEMS} more (the error's .problems lists all)"
+            )
         super().__init__("\n".join(lines), **aws)
 
 

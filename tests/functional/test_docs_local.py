@@ -27,7 +27,7 @@ _MARKED_BLOCK = re.compile(r"<!-- test: (?P<name>[a-z0-9-]+) -->\n```python\n(?P
 _TABLE_SECTION = re.compile(
     r"<!-- coverage-table:start -->\n(?P<table>.*?)<!-- coverage-table:end -->", re.DOTALL
 )
-SCRIPT_EXAMPLES = ("tour", "faults", "settings")
+SCRIPT_EXAMPLES = ("tour", "faults", "settings", "retention")
 APPROVAL_EXAMPLE = "approval-lambda"
 
 

@@ -539,3 +539,21 @@ def test_pipeline_validation_error_lists_every_problem() -> None:
     assert err.problems == tuple(problems)
     assert isinstance(err, InvalidRequestError)
     assert err.code is None
+
+
+def test_pipeline_validation_error_message_shows_the_first_problems_and_counts_the_rest() -> None:
+    """str() of an error with thousands of problems lists the first 20, cuts long lines and counts the rest."""
+    problems = [
+        Problem(path=f"stages[{index}].name", code="pattern", message="x" * (1000 if index == 0 else 10))
+        for index in range(3000)
+    ]
+    err = PipelineValidationError(problems=problems)
+    lines = str(err).splitlines()
+    assert lines[0] == "3000 problems in the pipeline declaration"
+    assert lines[1].startswith("  stages[0].name: xxx")
+    assert len(lines[1]) == PipelineValidationError.MESSAGE_LINE_CHARS
+    assert lines[1].endswith("…")
+    assert lines[20] == "  stages[19].name: xxxxxxxxxx [pattern]"
+    assert lines[21] == "  … and 2980 more (the error's .problems lists all)"
+    assert len(lines) == 22
+    assert err.problems == tuple(problems)

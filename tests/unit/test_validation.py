@@ -772,6 +772,45 @@ def test_messages_say_how_to_fix() -> None:
     assert "available here: built, src" in problem.message
 
 
+def _many_sources(pipeline: Pipeline, count: int) -> None:
+    """Give the source stage `count` more S3 sources, each with its own output artifact and namespace."""
+    _stage(pipeline, "Source")["actions"] += [
+        _action(
+            f"Source-{index}",
+            "Source",
+            "S3",
+            configuration={"S3Bucket": "sources", "S3ObjectKey": f"app-{index}.zip"},
+            outputArtifacts=[{"name": f"artifact-{index:03d}"}],
+            namespace=f"Variables{index:03d}",
+        )
+        for index in range(count)
+    ]
+
+
+def test_near_misses_are_suggested_among_many_names() -> None:
+    """In a large pipeline, a misspelt artifact or namespace still gets its "did you mean" suggestion."""
+    pipeline = base()
+    _many_sources(pipeline, 120)
+    compile_action = _find(pipeline, "Compile")
+    compile_action["inputArtifacts"] = [{"name": "artifcat-077"}]
+    compile_action["configuration"]["EnvironmentVariables"] = '[{"value": "#{Varaibles042.CommitId}"}]'
+    messages = {problem.code: problem.message for problem in find_problems(pipeline)}
+    assert "did you mean 'artifact-077'?" in messages["artifact-not-produced"]
+    assert "did you mean 'Variables042'?" in messages["unknown-namespace"]
+
+
+def test_long_lists_of_available_artifacts_are_cut() -> None:
+    """A message lists at most 10 available artifacts, after saying how many there are."""
+    pipeline = base()
+    _many_sources(pipeline, 120)
+    _find(pipeline, "Compile")["inputArtifacts"] = [{"name": "missing"}]
+    (problem,) = [found for found in find_problems(pipeline) if found.code == "artifact-not-produced"]
+    assert "available here: 121 artifacts, the first " in problem.message
+    assert problem.message.endswith("artifact-008, artifact-009, …)")
+    assert problem.message.count("artifact-") == 10
+    assert len(problem.message) < 400
+
+
 def test_problem_str_for_the_pipeline_itself() -> None:
     """A problem about the whole pipeline prints a readable placeholder path."""
     assert str(Problem(path="", code="type", message="x")) == "<pipeline>: x [type]"

@@ -305,7 +305,10 @@ class OfflineAWS:
 
     @property
     def events(self) -> list[dict[str, Any]]:
-        """The EventBridge events emitted so far (CodePipeline and CodeBuild), in order, as envelopes."""
+        """The EventBridge events emitted so far (CodePipeline and CodeBuild), in order, as envelopes.
+
+        The newest ``codepipeline_settings.event_history_limit`` (100,000 by default) are kept.
+        """
         return self.world.events
 
     @property

@@ -8,12 +8,14 @@ re-enters the scheduler half-way through a state change.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import logging
 import re
 import time
 from collections import deque
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipepilot.local._artifacts import artifact_key, generated_archive, missing_bucket_message
@@ -420,6 +422,7 @@ class Runtime:
         rollback_stage: StageDef | None = None,
     ) -> Execution:
         """Create an execution and send it towards its first stage (or, for a rollback, its stage)."""
+        self.forget_old_executions(pipeline)
         structure = pipeline.current
         now = self.now()
         if template is not None:
@@ -459,6 +462,80 @@ class Runtime:
         else:
             self._arrive(execution, 0)
         return execution
+
+    # -- history retention ------------------------------------------------------------------------------
+
+    def forget_old_executions(self, pipeline: PipelineRecord) -> None:
+        """Forget the completed executions beyond the retention settings: the oldest past the count, and
+        those that started before the age limit.
+
+        A forgotten execution answers as an unknown id does, and leaves ListPipelineExecutions and
+        ListActionExecutions / ListRuleExecutions with its runs. Executions something still needs are kept
+        whatever their age: live or waiting ones, and those GetPipelineState shows (a stage's latest run, an
+        inbound execution, an action's latest run) or a failed stage would roll back to. A clean-up runs
+        once 1% of the history (at least one execution) can go, so rebuilding the history lists costs O(1)
+        per execution started.
+        """
+        order = pipeline.order
+        limit = self.settings.execution_history_limit
+        batch = max(1, min(limit, len(order)) // 100)
+        horizon = self.now() - self.settings.execution_history_seconds
+        # `order` is in start order, so the executions past the age limit are a prefix of it.
+        candidates = max(len(order) - limit, bisect.bisect_left(order, horizon, key=_started))
+        if candidates < batch:
+            return
+        kept = _needed(pipeline)
+        forget = {
+            id(execution): execution
+            for execution in order[:candidates]
+            if execution.where == "done"
+            and execution.status not in LIVE_STATUSES
+            and id(execution) not in kept
+        }
+        if len(forget) < batch:
+            return
+        forgotten_ids = {execution.id for execution in forget.values()}
+        for execution in forget.values():
+            del pipeline.executions[execution.id]
+        pipeline.order = [execution for execution in order if id(execution) not in forget]
+        pipeline.dropped_executions += len(order) - len(pipeline.order)
+        actions = [run for run in pipeline.action_history if id(run.execution) not in forget]
+        pipeline.dropped_action_runs += len(pipeline.action_history) - len(actions)
+        pipeline.action_history = actions
+        rules = [
+            rule for rule in pipeline.rule_history if id(rule.condition.stage_run.execution) not in forget
+        ]
+        pipeline.dropped_rule_runs += len(pipeline.rule_history) - len(rules)
+        pipeline.rule_history = rules
+        pipeline.approvals = {
+            token: run for token, run in pipeline.approvals.items() if id(run.execution) not in forget
+        }
+        pipeline.client_tokens = {
+            token: execution_id
+            for token, execution_id in pipeline.client_tokens.items()
+            if execution_id not in forgotten_ids
+        }
+        pipeline.seen_revisions = {
+            key: execution_id
+            for key, execution_id in pipeline.seen_revisions.items()
+            if execution_id not in forgotten_ids
+        }
+        for job_id in [job_id for job_id, job in self.jobs.items() if id(job.run.execution) in forget]:
+            del self.jobs[job_id]
+        logger.debug("%s: forgot %d completed executions (retention)", pipeline.name, len(forget))
+
+    @staticmethod
+    def compact_stage_run(stage_run: StageRun) -> None:
+        """Let go of what only a stage's latest run of a live (or retryable) execution needs.
+
+        The action runs stay in the execution's history, which the read APIs answer from; the per-action
+        map of the stage's current runs and its condition map serve only the scheduler and GetPipelineState
+        (which shows the latest stage run only).
+        """
+        # One shared read-only empty map instead of two emptied dicts each: a write would fail loudly.
+        stage_run.current = _FORGOTTEN
+        stage_run.conditions = _FORGOTTEN
+        stage_run.active_condition = None
 
     # -- moving between stages --------------------------------------------------------------------------
 
@@ -533,6 +610,9 @@ class Runtime:
         execution.where = "stage"
         execution.position = stage.index
         execution.last_update = stage_run.start
+        previous = slot.latest
+        if previous is not None and previous.execution.where == "done":
+            self.compact_stage_run(previous)  # no longer shown, nor retryable
         slot.latest = stage_run
         self._stage_event(stage_run, "STARTED")
         if stage.before_entry:
@@ -553,6 +633,9 @@ class Runtime:
         execution.where = "done"
         execution.current = None
         self._set_status(execution, status, summary)
+        for stage_run in execution.stage_runs.values():
+            if stage_run.slot.latest is not stage_run:
+                self.compact_stage_run(stage_run)
         self._pipeline_event(execution, EVENT_STATE[status])
 
     # -- inside a stage ---------------------------------------------------------------------------------
@@ -590,7 +673,8 @@ class Runtime:
         execution = stage_run.execution
         stage_run.status = SUCCEEDED
         self._stage_event(stage_run, "SUCCEEDED")
-        execution.succeeded_stages.add(stage_run.stage.name)
+        if stage_run.stage.name not in execution.succeeded_stages:
+            execution.succeeded_stages += (stage_run.stage.name,)
         if execution.execution_type == TYPE_STANDARD:
             stage_run.slot.last_succeeded[execution.structure.version] = execution
         self._leave(stage_run)
@@ -892,6 +976,8 @@ class Runtime:
         for key, value in action.configuration.items():
             resolved[key], unresolved = resolve_text(value, lookup)
             missing.extend(unresolved)
+        if all(resolved[key] is value for key, value in action.configuration.items()):
+            resolved = action.configuration  # nothing to resolve: share the (never mutated) declaration's
         run = ActionRun(
             id=self.world.new_uuid(),
             execution=execution,
@@ -1004,7 +1090,7 @@ class Runtime:
             run.error = error
         if status == SUCCEEDED:
             outputs = dict(output_variables or {})
-            run.output_variables = outputs
+            run.output_variables = outputs or None  # most actions publish none: no empty dict per run
             if run.revision is not None:
                 execution.pipeline.source_current[run.action.name] = run.revision
             if run.action.namespace:
@@ -1059,15 +1145,17 @@ class Runtime:
             self.finish(run, FAILED, error=failure)
             return
         for artifact in run.action.output_artifacts:
+            entry = {
+                "name": artifact,
+                "revisionId": revision.revision_id,
+                "revisionChangeIdentifier": revision.change_id,
+                "revisionSummary": revision.summary,
+                "created": revision.created,
+                "revisionUrl": revision.url,
+            }
+            # Absent members are left out of the answer anyway; storing fewer keeps the dict smaller.
             execution.artifact_revisions.append(
-                {
-                    "name": artifact,
-                    "revisionId": revision.revision_id,
-                    "revisionChangeIdentifier": revision.change_id,
-                    "revisionSummary": revision.summary,
-                    "created": revision.created,
-                    "revisionUrl": revision.url,
-                }
+                {key: value for key, value in entry.items() if value is not None}
             )
         run.external_url = revision.url
         self.finish(
@@ -1586,3 +1674,23 @@ def _variable_check(config: Mapping[str, str]) -> bool:
         except re.error:
             return False
     return False
+
+
+#: The action-run and condition maps of a stage run nothing reads or writes any more (see compact_stage_run).
+_FORGOTTEN: Any = MappingProxyType({})
+
+
+def _started(execution: Execution) -> float:
+    return execution.start
+
+
+def _needed(pipeline: PipelineRecord) -> set[int]:
+    """Ids (``id()``) of the executions GetPipelineState shows or a stage would roll back to."""
+    needed: set[int] = set()
+    for slot in pipeline.slots.values():
+        shown = [slot.lock, slot.inbound_shown, *slot.waiting, *slot.last_succeeded.values()]
+        if slot.latest is not None:
+            shown.append(slot.latest.execution)
+        shown.extend(run.execution for run in slot.action_latest.values())
+        needed.update(id(execution) for execution in shown if execution is not None)
+    return needed

@@ -481,7 +481,8 @@ class Execution:
     artifact_revisions: list[Json] = attrs.Factory(list)
     action_runs: list[ActionRun] = attrs.Factory(list)
     rule_runs: list[RuleRun] = attrs.Factory(list)
-    succeeded_stages: set[str] = attrs.Factory(set)
+    #: Names of the stages the execution succeeded in (a tuple: a handful of names, kept for a long time).
+    succeeded_stages: tuple[str, ...] = ()
     attempt: int = 1
 
     def __repr__(self) -> str:
@@ -518,6 +519,11 @@ class PipelineRecord:
     approvals: dict[str, ActionRun] = attrs.field(factory=dict, repr=False)
     seen_revisions: dict[tuple[str, str], str] = attrs.Factory(dict)
     deleted: bool = False
+    #: How many entries retention removed from ``order`` / ``action_history`` / ``rule_history``: page tokens
+    #: count positions from the first entry ever appended, so they survive a clean-up.
+    dropped_executions: int = 0
+    dropped_action_runs: int = 0
+    dropped_rule_runs: int = 0
 
     def __repr__(self) -> str:
         return f"<PipelineRecord {self.name} v{self.current.version} executions={len(self.executions)}>"

@@ -236,6 +236,19 @@ class CodePipelineSettings:
     custom_job_timeout_seconds: float = attrs.field(default=24 * 3600.0, validator=_non_negative_seconds)
     #: Whether a Python Lambda handler that raises fails the action at once (instead of timing out).
     lambda_errors_fail_action: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    #: Completed executions kept per pipeline; beyond it the oldest are forgotten (AWS keeps 12 months).
+    #: Clean-ups run in batches of 1% of the history, so a pipeline may hold up to 1% more in between.
+    execution_history_limit: int = attrs.field(
+        default=10_000, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
+    #: Executions that started longer ago than this (virtual seconds) are forgotten once they completed.
+    #: AWS keeps 12 months; the default adds a margin so that a RollbackStage target just past 365 days
+    #: still answers PipelineExecutionOutdatedException rather than not found.
+    execution_history_seconds: float = attrs.field(default=400 * 24 * 3600.0, validator=_non_negative_seconds)
+    #: EventBridge events kept in ``OfflineAWS.events`` (CodePipeline and CodeBuild); the oldest go first.
+    event_history_limit: int = attrs.field(
+        default=100_000, validator=[attrs.validators.instance_of(int), _non_negative_count]
+    )
 
 
 def checked_settings(settings: object) -> CodePipelineSettings:

@@ -523,10 +523,17 @@ class World:
     def put_event(self, event: dict[str, Any], /) -> None:
         """Record an EventBridge event (in order, in :attr:`events`) and put it on moto's default bus.
 
+        :attr:`events` keeps the newest ``event_history_limit`` events (a :class:`CodePipelineSettings`),
+        give or take 1%: the oldest are dropped in batches.
+
         ``event`` is the full envelope (``detail-type``, ``source``, ``resources``, ``detail``, ``time``,
         optionally ``region``). Rules on moto's default bus in that region receive it, as they would on AWS.
         """
         self.events.append(event)
+        limit = self._codepipeline_settings.event_history_limit
+        if len(self.events) > limit + max(1, limit // 100):
+            # In batches of 1% of the limit: removing from the front of a list moves all the rest.
+            del self.events[: len(self.events) - limit]
         from moto.events.models import events_backends
 
         region = event.get("region") or self.region

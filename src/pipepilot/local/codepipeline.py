@@ -21,8 +21,12 @@ change are :class:`CodePipelineSettings`:
   die with the old definition); waiting executions end ``Cancelled`` (``waiting_status_on_update``).
 * QUEUED and PARALLEL pipelines allow 50 live executions (``concurrent_execution_cap``); starting or
   retrying beyond that answers ``ConcurrentPipelineExecutionsLimitExceededException``.
-* ``clientRequestToken`` is remembered per pipeline for its lifetime: reusing one returns the first
-  execution's id and starts nothing.
+* ``clientRequestToken`` is remembered as long as the execution it started is kept: reusing one returns
+  that execution's id and starts nothing.
+* A pipeline keeps at most ``execution_history_limit`` completed executions, none that started more than
+  ``execution_history_seconds`` (400 days: AWS's 12 months and a margin) ago; the others are forgotten
+  with their action and rule runs (their ids answer ``PipelineExecutionNotFoundException``), except those
+  still running or waiting, shown by GetPipelineState, or kept as a stage's rollback target.
 * Disabling the first stage's inbound transition is accepted; new executions then wait in front of it.
   ``Outbound`` on stage X blocks entry to stage X+1 (accepted, and meaningless, on the last stage).
   Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason
@@ -322,6 +326,8 @@ class CodePipelineEngine:
                 "PipelineNotFoundException",
                 f"Account '{self.world.account_id}' does not have a pipeline with name '{name}'",
             )
+        # Every request about a pipeline sees its history as retention leaves it at this virtual time.
+        self.runtime.forget_old_executions(record)
         return record
 
     def _stage(self, record: PipelineRecord, name: str) -> StageDef:
@@ -548,12 +554,24 @@ class CodePipelineEngine:
         operation: str,
         scope: str,
         keep: Callable[[Any], bool] | None = None,
+        *,
+        dropped: int = 0,
     ) -> tuple[list[Any], str | None]:
-        """Newest-first page of an append-only list; the token is an absolute index, stable under appends."""
+        """Newest-first page of an append-only list; the token is an absolute index, stable under appends.
+
+        ``dropped`` is how many entries retention removed from the front: the token counts them too, so a
+        clean-up between two pages neither repeats nor skips entries (a token into the removed part ends the
+        listing there).
+        """
         limit = params.get("maxResults") or 100
         start = self._decode_token(params.get("nextToken"), operation, scope)
-        index = len(items) if start is None else int(start)
-        if not 0 <= index <= len(items):
+        if start is None:
+            index = len(items)
+        elif type(start) is int and dropped <= start <= dropped + len(items):
+            index = start - dropped
+        elif type(start) is int and 0 <= start < dropped:
+            index = 0  # the rest of the listing was forgotten since the previous page
+        else:
             raise ServiceError("InvalidNextTokenException", "The next token is not valid for this request")
         page: list[Any] = []
         while index > 0 and len(page) < limit:
@@ -561,7 +579,7 @@ class CodePipelineEngine:
             item = items[index]
             if keep is None or keep(item):
                 page.append(item)
-        return page, (self._encode_token(operation, scope, index) if index > 0 else None)
+        return page, (self._encode_token(operation, scope, index + dropped) if index > 0 else None)
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -578,7 +596,12 @@ class CodePipelineEngine:
         stage_name = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
         keep = None if stage_name is None else (lambda e: stage_name in e.succeeded_stages)
         page, token = self._page_from_end(
-            record.order, params, "ListPipelineExecutions", f"{record.name}|{stage_name or ''}", keep
+            record.order,
+            params,
+            "ListPipelineExecutions",
+            f"{record.name}|{stage_name or ''}",
+            keep,
+            dropped=record.dropped_executions,
         )
         response: Json = {"pipelineExecutionSummaries": [render.execution_summary(e) for e in page]}
         if token:
@@ -589,7 +612,7 @@ class CodePipelineEngine:
         self,
         params: Json,
         operation: str,
-        pipeline_runs: Callable[[PipelineRecord], list[_Run]],
+        pipeline_runs: Callable[[PipelineRecord], tuple[list[_Run], int]],
         execution_runs: Callable[[Execution], list[_Run]],
         key: Callable[[_Run], tuple[str, str]],
         detail: Callable[[_Run, str], Json],
@@ -597,11 +620,13 @@ class CodePipelineEngine:
     ) -> Json:
         """ListActionExecutions / ListRuleExecutions: the same filters and pages over two histories.
 
-        ``pipeline_runs`` / ``execution_runs`` pick the history of a pipeline / of one execution; ``key``
+        ``pipeline_runs`` / ``execution_runs`` pick the history of a pipeline (with how many of its runs
+        retention forgot) / of one execution; ``key``
         names the action or rule a run belongs to, for the ``latestInPipelineExecution`` ``Latest`` range.
         """
         record = self._pipeline(params["pipelineName"])
         run_filter = params.get("filter") or {}
+        dropped = 0
         latest = run_filter.get("latestInPipelineExecution")
         if latest:
             execution = self._execution(record, latest["pipelineExecutionId"])
@@ -615,8 +640,8 @@ class CodePipelineEngine:
             execution = self._execution(record, run_filter["pipelineExecutionId"])
             runs, scope = execution_runs(execution), f"{record.name}|{execution.id}"
         else:
-            runs, scope = pipeline_runs(record), record.name
-        page, token = self._page_from_end(runs, params, operation, scope)
+            (runs, dropped), scope = pipeline_runs(record), record.name
+        page, token = self._page_from_end(runs, params, operation, scope, dropped=dropped)
         response: Json = {field: [detail(run, self.region) for run in page]}
         if token:
             response["nextToken"] = token
@@ -626,7 +651,7 @@ class CodePipelineEngine:
         return self._list_runs(
             params,
             "ListActionExecutions",
-            lambda pipeline: pipeline.action_history,
+            lambda pipeline: (pipeline.action_history, pipeline.dropped_action_runs),
             lambda execution: execution.action_runs,
             lambda run: (run.action.stage, run.action.name),
             render.action_execution_detail,
@@ -637,7 +662,7 @@ class CodePipelineEngine:
         return self._list_runs(
             params,
             "ListRuleExecutions",
-            lambda pipeline: pipeline.rule_history,
+            lambda pipeline: (pipeline.rule_history, pipeline.dropped_rule_runs),
             lambda execution: execution.rule_runs,
             lambda run: (run.condition.stage_run.stage.name, run.name),
             render.rule_execution_detail,

@@ -63,6 +63,7 @@ unresolvable `#{...}` reference fails the action that uses it), so there is no w
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
 import json
@@ -84,6 +85,10 @@ _MAX_STAGES = 50
 _MIN_STAGES = 2
 _MAX_ACTIONS_PER_STAGE = 50
 _MAX_ACTIONS = 500
+# Suggestions ("did you mean") compare a word with each candidate only in pools up to this size, and a
+# message lists at most `_LISTED` names: both keep a problem's cost and size independent of the pipeline's.
+_DIFFLIB_POOL = 50
+_LISTED = 10
 
 # Artifact counts per (category, owner, provider), from the reference's table 1.4 (AWS action structure
 # reference pages). Each entry is ((min inputs, max inputs), (min outputs, max outputs)). Providers not
@@ -289,6 +294,59 @@ def _closest(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _deletions(word: str) -> set[str]:
+    """`word` and every string made by deleting one of its characters."""
+    return {word, *(word[:cut] + word[cut + 1 :] for cut in range(len(word)))}
+
+
+class _NearMisses:
+    """Names a misspelt word may have meant, found without comparing the word with every name.
+
+    difflib compares a word with each candidate, so suggesting a name for each of n broken actions costs
+    n² comparisons: seconds for a 1,000-action declaration. This index maps every name, and each form of it
+    with one character deleted, to the name; a word then finds the names one deletion away on each side (a
+    typo, a missing or extra character, swapped neighbours) by looking up its own forms, whatever the
+    number of names. Pools of at most `_DIFFLIB_POOL` names are still searched by difflib, which also finds
+    looser matches.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = list(dict.fromkeys(names))
+        self._by_form: dict[str, list[tuple[int, str]]] | None = None
+
+    def suggest(self, word: str, *, among_first: int | None = None) -> str:
+        """`` (did you mean 'name'?)`` for the closest name, or an empty string.
+
+        `among_first` limits the suggestions to the names that many places from the start (for artifacts:
+        those produced before the action that asks).
+        """
+        limit = len(self.names) if among_first is None else among_first
+        if len(self.names) <= _DIFFLIB_POOL:
+            return _closest(word, self.names[:limit])
+        if self._by_form is None:
+            self._by_form = {}
+            for position, name in enumerate(self.names):
+                for form in _deletions(name):
+                    self._by_form.setdefault(form, []).append((position, name))
+        found = {
+            name
+            for form in _deletions(word)
+            for position, name in self._by_form.get(form, ())
+            if position < limit
+        }
+        # Rank at most a pool's worth, so that a word close to very many names still costs a bounded time.
+        return _closest(word, sorted(found)[:_DIFFLIB_POOL])
+
+
+def _listing(names: Sequence[str], *, of: str) -> str:
+    """`names` joined for a message; a long list shows its count and first `_LISTED` names only."""
+    if not names:
+        return "none"
+    if len(names) <= _LISTED:
+        return ", ".join(names)
+    return f"{len(names)} {of}, the first {', '.join(names[:_LISTED])}, …"
+
+
 def _bounds(low: int, high: int, noun: str) -> str:
     if high == 0:
         return f"no {noun}s"
@@ -318,6 +376,8 @@ class _SemanticCheck:
             if isinstance(stage, Mapping)
         ]
         self.actions: list[_Action] = []
+        # Suggestions for misspelt variable and namespace references; check_variables fills them in.
+        self.variable_names = self.namespace_names = _NearMisses(())
         for index, stage in self.stages:
             stage_name = _text(stage.get("name"))
             for position, action in enumerate(_items(stage.get("actions"))):
@@ -434,6 +494,16 @@ class _SemanticCheck:
     # R7, R8
     def check_artifacts(self) -> None:
         producers: dict[str, list[_Action]] = {}
+        # The artifacts an action may read are those produced strictly before it, a prefix of every artifact
+        # name ordered by when it is first produced: found by bisection, not by scanning every producer.
+        first_produced: dict[str, tuple[int, int]] = {}
+        for key, name in sorted(
+            ((action.stage, action.run_order), name) for action in self.actions for _, name in action.outputs
+        ):
+            first_produced.setdefault(name, key)
+        in_order = list(first_produced)
+        order_keys = list(first_produced.values())
+        near_misses = _NearMisses(in_order)
         for action in self.actions:
             for index, name in action.outputs:
                 earlier = producers.setdefault(name, [])
@@ -450,19 +520,16 @@ class _SemanticCheck:
                 path = f"{action.path}.inputArtifacts[{index}].name"
                 candidates = producers.get(name)
                 if candidates is None:
-                    available = sorted(
-                        {
-                            output
-                            for output, makers in producers.items()
-                            if any(maker.runs_before(action) for maker in makers)
-                        }
-                    )
-                    listing = ", ".join(available) if available else "none"
+                    produced_before = bisect.bisect_left(order_keys, (action.stage, action.run_order))
+                    available = in_order[:produced_before]
+                    if len(available) <= _LISTED:
+                        available.sort()
+                    suggestion = near_misses.suggest(name, among_first=produced_before)
                     self.report(
                         path,
                         "artifact-not-produced",
-                        f"no action outputs artifact {name!r}{_closest(name, available)}; name an output artifact "
-                        f"of an action that runs earlier (available here: {listing})",
+                        f"no action outputs artifact {name!r}{suggestion}; name an output artifact of an action "
+                        f"that runs earlier (available here: {_listing(available, of='artifacts')})",
                     )
                 elif not any(candidate.runs_before(action) for candidate in candidates):
                     self.report(
@@ -669,6 +736,7 @@ class _SemanticCheck:
             if action.name is not None:
                 by_name.setdefault(action.name, action)
         sources = [name for name, action in by_name.items() if action.category == "Source"]
+        source_names = _NearMisses(sources)
         claimed: dict[str, int] = {}
         for index, trigger in enumerate(_items(self.pipeline.get("triggers"))):
             name = _text(_mapping(_mapping(trigger).get("gitConfiguration")).get("sourceActionName"))
@@ -685,8 +753,8 @@ class _SemanticCheck:
                 self.report(
                     path,
                     "trigger-source-unknown",
-                    f"{found}{_closest(name, sources)}; name a CodeStarSourceConnection source action "
-                    f"(source actions: {', '.join(sources) or 'none'})",
+                    f"{found}{source_names.suggest(name)}; name a CodeStarSourceConnection source action "
+                    f"(source actions: {_listing(sources, of='source actions')})",
                 )
             elif target.category == "Source" and target.provider not in ("CodeStarSourceConnection", None):
                 self.report(
@@ -734,6 +802,8 @@ class _SemanticCheck:
                     "must be unique across the pipeline — rename this one",
                 )
             owners.append(action)
+        self.variable_names = _NearMisses(declared)
+        self.namespace_names = _NearMisses(namespaces)
         for action in self.actions:
             self.check_references(
                 f"{action.path}.configuration",
@@ -782,7 +852,7 @@ class _SemanticCheck:
                             path,
                             "unknown-variable",
                             f"{reference} refers to pipeline variable {variable!r}, which is not declared"
-                            f"{_closest(variable, declared)}; add it to the pipeline's variables or fix the name",
+                            f"{self.variable_names.suggest(variable)}; add it to the pipeline's variables or fix the name",
                         )
                     continue
                 if namespace in _BUILT_IN_NAMESPACES:
@@ -793,7 +863,7 @@ class _SemanticCheck:
                         path,
                         "unknown-namespace",
                         f"{reference} refers to namespace {namespace!r}, which no action declares"
-                        f"{_closest(namespace, namespaces)}; set namespace {namespace!r} on the action whose "
+                        f"{self.namespace_names.suggest(namespace)}; set namespace {namespace!r} on the action whose "
                         "variables you need, or fix the reference",
                     )
                 elif not any(visible(owner) for owner in owners):
