@@ -20,7 +20,12 @@ from pipepilot.approvals import (
     pending_approvals,
     read_declaration,
 )
-from pipepilot.errors import ApprovalNotPending, PipelineExecutionNotFoundError, TransientError
+from pipepilot.errors import (
+    ApprovalNotPending,
+    PipelineExecutionNotFoundError,
+    PipepilotError,
+    TransientError,
+)
 from pipepilot.executions import (
     ENDED_IN_STAGE,
     PASSED_STAGE,
@@ -43,10 +48,14 @@ from pipepilot.model.runtime import (
     StageTransitionType,
 )
 from pipepilot.polling import (
+    DefaultTimeout,
     PollPolicy,
     PollSchedule,
     Step,
+    approval_timeout,
+    fallback_timeout,
     poll_jitter,
+    stage_timeout,
     wait_policy,
     wait_timing,
     wait_until,
@@ -264,6 +273,11 @@ class PipelineRuntime:
         poll reads ``ListActionExecutions`` instead (per running execution, or for ``execution`` plus one
         ``GetPipelineExecution`` to notice its end). Throttling slows polling instead of failing.
 
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        approval's default (:func:`~pipepilot.polling.approval_timeout`: the approval's lifetime, 7 days
+        unless declared, plus the longest the actions before it may run), so a wait held behind another
+        execution's approval outlasts it. ``PollPolicy.FOREVER`` waits without a limit.
+
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
@@ -282,6 +296,7 @@ class PipelineRuntime:
             rng=poll_jitter(self.name, "approval", stage or "*", action or "*", execution_id or "*"),
         )
         declaration = read_declaration(self._calls, self.name)
+        schedule.default_timeout = approval_timeout(declaration, stage=stage, action=action)
         parallel = is_parallel(declaration)
         found: list[Approval] = []
 
@@ -331,8 +346,8 @@ class PipelineRuntime:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
-            label=f"approval in {self.name}",
+            schedule=schedule,
+            label=f"approval {where} in {self.name}",
         )
         approval = next(approval for approval in found if matches(approval))
         logger.info("%s is waiting", approval.describe())
@@ -354,6 +369,9 @@ class PipelineRuntime:
         seen in a later stage, or that succeeded, has passed the stage too; if a newer execution entered the
         stage since, the state returned shows that one. One ``GetPipelineState`` per poll; one
         ``GetPipelineExecution`` when the execution shows nowhere in the state (it may have been superseded).
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        stage's default (:func:`~pipepilot.polling.stage_timeout`, read with one ``GetPipeline`` once the
+        wait has lasted an hour); ``PollPolicy.FOREVER`` waits without a limit.
 
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
@@ -371,8 +389,20 @@ class PipelineRuntime:
             target = latest.id
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
+
+        def default_timeout() -> DefaultTimeout:
+            # Read only by a wait that lasts an hour or more: a short wait never pays for GetPipeline.
+            try:
+                return stage_timeout(read_declaration(self._calls, self.name), stage)
+            except PipepilotError as error:
+                logger.debug("could not read pipeline %s for its time limits: %s", self.name, error)
+                return fallback_timeout(f"pipeline {self.name!r} could not be read")
+
         schedule = PollSchedule(
-            policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, target)
+            policy=policy,
+            started=now_of(),
+            rng=poll_jitter(self.name, "stage", stage, target),
+            default_timeout=default_timeout,
         )
 
         def decide(state: PipelineState, now: float) -> Step:
@@ -402,7 +432,7 @@ class PipelineRuntime:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
+            schedule=schedule,
             label=f"stage {stage} of {self.name}",
         )
         return final.stage(stage)

@@ -341,20 +341,36 @@ def test_throttling_slows_polling_instead_of_failing(world: World) -> None:
     assert max(sleeps.seconds) >= PollPolicy().max_interval
 
 
-def test_history_of_earlier_runs_saves_polls(world: World) -> None:
-    """With earlier successful runs to learn from, a wait for a run as long makes fewer calls."""
+def test_history_of_earlier_runs_saves_polls_when_sparse_polling_is_asked_for(world: World) -> None:
+    """With earlier successful runs to learn from and a policy with sparse_interval, a wait for a run as
+    long makes fewer calls; the default policy makes as many as without history."""
     pipeline = linear(world, ("Deploy", 3000))
 
-    def calls_to_wait() -> int:
+    def calls_to_wait(poll: PollPolicy | None = None) -> int:
         execution = pipeline.start()
         counts = call_counter(world.cp)
-        execution.wait()
+        execution.wait(poll=poll)
         return counts["GetPipelineExecution"]
 
     without_history = calls_to_wait()
-    calls_to_wait()
-    with_history = calls_to_wait()
+    assert calls_to_wait() == without_history
+    with_history = calls_to_wait(PollPolicy(sparse_interval=120.0))
     assert with_history < without_history
+
+
+def test_an_early_failure_after_long_runs_is_noticed_within_30_s(world: World) -> None:
+    """After runs of two hours, an execution that fails in its first minutes is noticed within 30 s: the
+    history does not make the wait poll sparsely while an early end may come."""
+    pipeline = linear(world, ("Deploy", 7200))
+    for _ in range(3):
+        pipeline.start().wait()
+    world.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=200, times=1)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    ended = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
+    assert ended.last_update_time is not None
+    assert 0 <= world.aws.clock.now() - ended.last_update_time.timestamp() <= 30
 
 
 def test_injected_clock_and_sleep_are_used(world: World) -> None:

@@ -62,10 +62,14 @@ from pipepilot.polling import (
         {"multiplier": 0.5},
         {"max_interval": 1.0},  # below the default interval of 5 s
         {"sparse_interval": 10.0},  # below max_interval
+        {"sparse_interval": 0},
         {"jitter": 1.0},
         {"jitter": -0.1},
         {"timeout": 0},
-        {"timeout": float("inf")},
+        {"timeout": -float("inf")},
+        {"timeout": float("nan")},
+        {"lateness_fraction": 1.0},
+        {"max_lateness": 0},
         {"max_throttled_interval": 0},
     ],
 )
@@ -82,11 +86,31 @@ def test_policy_is_keyword_only() -> None:
 
 
 def test_intervals_ramp_geometrically_up_to_max_interval() -> None:
-    """Without jitter the sleeps are 7.5, 15, then 30 s for ever (the lateness bound)."""
+    """Without jitter the sleeps are 7.5, 15, then 30 s while the wait is under 25 minutes old."""
     policy = PollPolicy()
-    sleeps = [next_interval(policy, polls=n, elapsed=0.0) for n in range(1, 8)]
+    sleeps = [next_interval(policy, polls=n, elapsed=60.0 * n) for n in range(1, 8)]
     assert sleeps == [7.5, 15.0, 30.0, 30.0, 30.0, 30.0, 30.0]
-    assert next_interval(policy, polls=10_000, elapsed=1e9) == 30.0, "no overflow on very long waits"
+    assert next_interval(policy, polls=10_000, elapsed=1e9) == 300.0, "no overflow on very long waits"
+
+
+def test_sleeps_keep_growing_with_the_time_waited_up_to_five_minutes() -> None:
+    """After 25 minutes a sleep may be 2% of the time waited, and from 250 minutes on it stays at 5 min."""
+    policy = PollPolicy()
+    assert next_interval(policy, polls=60, elapsed=1500.0) == 30.0
+    assert next_interval(policy, polls=60, elapsed=3600.0) == pytest.approx(72.0)
+    assert next_interval(policy, polls=60, elapsed=15_000.0) == 300.0
+    assert next_interval(policy, polls=60, elapsed=86_400.0) == 300.0
+    # The bound speaks about the wait, not the awaited thing's age.
+    assert next_interval(policy, polls=60, elapsed=86_400.0, waited=60.0) == 30.0
+    flat = PollPolicy(lateness_fraction=0)
+    assert next_interval(flat, polls=60, elapsed=86_400.0) == 30.0
+
+
+def test_lateness_bound_never_drops_below_max_interval() -> None:
+    """A max_interval above max_lateness wins: the bound is never below max_interval."""
+    assert PollPolicy(max_interval=600.0).lateness_bound(1e9) == 600.0
+    assert PollPolicy().lateness_bound(0.0) == 30.0
+    assert PollPolicy().lateness_bound(5000.0) == 100.0
 
 
 def test_jitter_spreads_sleeps_but_never_above_the_cap() -> None:
@@ -122,9 +146,19 @@ def test_forecast_from_history() -> None:
         Forecast.from_history([1.0], margin=1.0)
 
 
-def test_sparse_polling_until_the_forecast_then_tight() -> None:
-    """With a forecast, sleeps grow to sparse_interval, land within max_interval of `earliest`, then tighten."""
+def test_a_forecast_never_loosens_the_lateness_bound_by_default() -> None:
+    """By default a forecast changes nothing: an early end is noticed as soon as a late one."""
     policy = PollPolicy()
+    forecast = Forecast(expected=3600.0, earliest=3000.0)
+    assert next_interval(policy, polls=8, elapsed=100.0, forecast=forecast) == 30.0
+    assert next_interval(policy, polls=8, elapsed=100.0, forecast=forecast) == next_interval(
+        policy, polls=8, elapsed=100.0
+    )
+
+
+def test_sparse_polling_until_the_forecast_then_tight_when_asked_for() -> None:
+    """With sparse_interval, sleeps grow to it, land within the bound of `earliest`, then tighten."""
+    policy = PollPolicy(sparse_interval=120.0, lateness_fraction=0)
     forecast = Forecast(expected=3600.0, earliest=3000.0)
     assert next_interval(policy, polls=8, elapsed=100.0, forecast=forecast) == 120.0
     # 2950 s in: the next poll must come no later than 3000 + 30 s.
@@ -139,7 +173,9 @@ def test_next_step_decisions() -> None:
     assert next_step(policy, finished=False, polls=5, waited=100.0) == TimedOut()
     assert next_step(policy, finished=False, polls=5, waited=90.0) == Sleep(10.0)
     assert next_step(policy, finished=False, polls=1, waited=0.0) == Sleep(7.5)
-    assert next_step(PollPolicy(), finished=False, polls=50, waited=1e7) == Sleep(30.0)
+    assert next_step(PollPolicy(), finished=False, polls=50, waited=1e7) == Sleep(300.0)
+    forever = PollPolicy(timeout=PollPolicy.FOREVER)
+    assert next_step(forever, finished=False, polls=50, waited=1e9) == Sleep(300.0)
 
 
 def test_schedule_counts_polls_and_measures_from_its_start() -> None:
@@ -273,11 +309,20 @@ def test_driver_logs_each_poll_at_debug_and_changes_at_info(caplog: pytest.LogCa
 # -------------------------------------------------------------------------------------------- economy
 
 
-def simulate(duration: float, *, history: list[float] | None = None, seed: int = 0) -> tuple[int, float]:
-    """(calls, lateness) of a default-policy wait on an execution that ends `duration` s after it starts."""
+def simulate(
+    duration: float,
+    *,
+    history: list[float] | None = None,
+    seed: int = 0,
+    policy: PollPolicy | None = None,
+) -> tuple[int, float]:
+    """(calls, lateness) of a wait on an execution that ends `duration` s after it starts."""
     clock = FakeTime()
     schedule = PollSchedule(
-        started=0.0, forecast=Forecast.from_history(history or []), rng=random.Random(seed)
+        policy=policy or PollPolicy(),
+        started=0.0,
+        forecast=Forecast.from_history(history or []),
+        rng=random.Random(seed),
     )
     calls = 0
 
@@ -298,49 +343,69 @@ def fixed_loop_calls(duration: float) -> int:
     return calls
 
 
+def allowed_lateness(waited: float) -> float:
+    """Issue 8's rule: max(30 s, 2% of the time waited), at most 5 minutes."""
+    return min(300.0, max(30.0, 0.02 * waited))
+
+
 @pytest.mark.parametrize("minutes", [10, 20, 30, 60, 90, 120])
 @pytest.mark.parametrize("seed", range(5))
 def test_economy_target_without_history(minutes: int, seed: int) -> None:
-    """Issue 4's target without history: at most 20% of a 5 s loop's calls, at most 30 s late."""
+    """Issue 4's target: at most 20% of a 5 s loop's calls, at most 30 s late (for up to two hours)."""
     duration = minutes * 60.0
     calls, lateness = simulate(duration, seed=seed)
     assert calls <= 0.20 * fixed_loop_calls(duration)
-    assert 0 <= lateness <= 30.0
+    assert 0 <= lateness <= 30.0 if minutes <= 25 else 0 <= lateness <= allowed_lateness(duration)
 
 
 @pytest.mark.parametrize("minutes", [10, 20, 30, 60, 90, 120])
 @pytest.mark.parametrize("seed", range(5))
-def test_economy_target_with_history(minutes: int, seed: int) -> None:
-    """With five earlier runs within ±15%, far fewer calls (under 12%) and still at most 30 s late."""
-    duration = minutes * 60.0
+def test_history_never_makes_an_early_end_late(minutes: int, seed: int) -> None:
+    """With a long history (five runs around two hours), an end after `minutes` (an early failure) is
+    noticed within the same bound as without history: the forecast does not loosen it by default."""
     rng = random.Random(seed)
-    history = [duration * (1 + 0.15 * (2 * rng.random() - 1)) for _ in range(5)]
+    history = [7200 * (1 + 0.15 * (2 * rng.random() - 1)) for _ in range(5)]
+    duration = minutes * 60.0 - 17.0
     calls, lateness = simulate(duration, history=history, seed=seed)
-    assert calls <= 0.12 * fixed_loop_calls(duration)
-    assert 0 <= lateness <= 30.0
+    assert 0 <= lateness <= allowed_lateness(duration)
+    assert calls <= 0.20 * fixed_loop_calls(duration)
 
 
-@settings(max_examples=200, deadline=None)
-@given(duration=st.floats(min_value=0.0, max_value=3 * 3600.0), seed=st.integers(0, 1000))
-def test_lateness_never_exceeds_max_interval_without_history(duration: float, seed: int) -> None:
-    """Whenever the awaited thing ends, a wait without history returns within max_interval (30 s)."""
+@pytest.mark.parametrize("seed", range(3))
+def test_a_seven_day_wait_costs_at_most_2500_polls(seed: int) -> None:
+    """A wait that lasts 7 days polls at most 2,500 times, and still notices the end within 5 minutes."""
+    duration = 7 * 24 * 3600.0
+    calls, lateness = simulate(duration, seed=seed)
+    assert calls <= 2500
+    assert 0 <= lateness <= 300.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(duration=st.floats(min_value=0.0, max_value=8 * 24 * 3600.0), seed=st.integers(0, 1000))
+def test_lateness_never_exceeds_the_bound_whenever_the_end_comes(duration: float, seed: int) -> None:
+    """Whenever the awaited thing ends, the wait returns within max(30 s, 2% of the time waited), at most
+    5 minutes."""
     _, lateness = simulate(duration, seed=seed)
-    assert lateness <= 30.0
+    assert lateness <= allowed_lateness(duration)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     duration=st.floats(min_value=0.0, max_value=3 * 3600.0),
     typical=st.floats(min_value=60.0, max_value=7200.0),
     seed=st.integers(0, 1000),
 )
-def test_lateness_bound_with_a_forecast(duration: float, typical: float, seed: int) -> None:
-    """With a forecast: within 30 s for any end after `earliest`, within sparse_interval before it."""
+def test_lateness_bound_with_a_forecast_and_sparse_polling(
+    duration: float, typical: float, seed: int
+) -> None:
+    """With sparse_interval and a forecast: within the bound for any end after `earliest`, within
+    sparse_interval before it."""
     history = [typical * 0.9, typical, typical * 1.1]
     forecast = Forecast.from_history(history)
     assert forecast is not None
-    _, lateness = simulate(duration, history=history, seed=seed)
-    bound = 30.0 if duration >= forecast.earliest else PollPolicy().sparse_interval
+    policy = PollPolicy(sparse_interval=120.0)
+    _, lateness = simulate(duration, history=history, seed=seed, policy=policy)
+    bound = allowed_lateness(duration) if duration >= forecast.earliest else 120.0
     assert lateness <= bound
 
 
