@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 
 from pipepilot import _time
 from pipepilot.errors import PipelineNotFoundError, ThrottlingError, WaitTimeout
+from pipepilot.model.build import BuildDetails
+from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
 from pipepilot.model.runtime import (
     ActionExecution,
     ActionState,
@@ -31,6 +34,7 @@ from pipepilot.polling import (
     ActionStarted,
     ActionSucceeded,
     ApprovalWaiting,
+    DefaultTimeout,
     Done,
     ExecutionHeldAtTransition,
     ExecutionWaitingForStage,
@@ -44,9 +48,15 @@ from pipepilot.polling import (
     StageStatusChanged,
     StageStopped,
     TimedOut,
+    action_time_limit,
+    approval_timeout,
+    build_timeout,
     diff_states,
+    execution_timeout,
+    format_duration,
     next_interval,
     next_step,
+    stage_timeout,
     wait_until,
 )
 
@@ -407,6 +417,219 @@ def test_lateness_bound_with_a_forecast_and_sparse_polling(
     _, lateness = simulate(duration, history=history, seed=seed, policy=policy)
     bound = allowed_lateness(duration) if duration >= forecast.earliest else 120.0
     assert lateness <= bound
+
+
+# ------------------------------------------------------------------------------------ default timeouts
+
+HOUR = 3600.0
+DAY = 24 * HOUR
+
+
+def action(
+    name: str,
+    category: str,
+    provider: str,
+    *,
+    owner: str = "AWS",
+    run_order: int | None = None,
+    timeout_minutes: int | None = None,
+) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "name": name,
+        "actionTypeId": {"category": category, "owner": owner, "provider": provider, "version": "1"},
+    }
+    if run_order is not None:
+        wire["runOrder"] = run_order
+    if timeout_minutes is not None:
+        wire["timeoutInMinutes"] = timeout_minutes
+    return wire
+
+
+def pipeline(*stages: tuple[str, list[dict[str, Any]]]) -> PipelineDeclaration:
+    return PipelineDeclaration.from_api(
+        {
+            "name": "web",
+            "roleArn": "arn:aws:iam::123456789012:role/r",
+            "artifactStore": {"type": "S3", "location": "bucket"},
+            "stages": [{"name": name, "actions": actions} for name, actions in stages],
+        }
+    )
+
+
+RELEASE = pipeline(
+    ("Source", [action("Source", "Source", "S3")]),
+    ("Build", [action("Build", "Build", "CodeBuild")]),
+    (
+        "Staging",
+        [
+            action("Deploy", "Deploy", "CodeDeploy"),
+            action("Stack", "Deploy", "CloudFormation"),  # same run order: as long as the longer
+            action("Smoke", "Invoke", "Lambda", run_order=2),
+        ],
+    ),
+    ("Approval", [action("Approve", "Approval", "Manual")]),
+    (
+        "Prod",
+        [
+            action("Check", "Approval", "Manual", timeout_minutes=60),
+            action("Ship", "Deploy", "S3", run_order=2),
+        ],
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("wire", "seconds"),
+    [
+        (action("A", "Approval", "Manual"), 7 * DAY),
+        (action("A", "Approval", "Manual", timeout_minutes=16 * 24 * 60), 16 * DAY),
+        (action("B", "Build", "CodeBuild"), 44 * HOUR),
+        (action("T", "Test", "CodeBuild"), 44 * HOUR),
+        (action("D", "Deploy", "CloudFormation"), 3 * DAY),
+        (action("D", "Deploy", "CodeDeploy"), 5 * DAY),
+        (action("D", "Deploy", "S3"), 90 * 60.0),
+        (action("I", "Invoke", "Lambda"), 24 * HOUR),
+        (action("I", "Invoke", "StepFunctions"), 7 * DAY),
+        (action("C", "Build", "MyBuilder", owner="Custom"), 24 * HOUR),
+        (action("S", "Source", "CodeStarSourceConnection"), HOUR),
+        (action("X", "Deploy", "SomethingNew"), HOUR),
+    ],
+)
+def test_action_time_limits_follow_aws(wire: dict[str, Any], seconds: float) -> None:
+    """Each action runs at most as long as AWS lets it: approvals their declared timeout (7 days by
+    default), CodeBuild 36 h plus 8 h queued, CloudFormation 3 days, CodeDeploy 5 days, others 1 hour."""
+    assert action_time_limit(ActionDeclaration.from_api(wire)) == seconds
+
+
+def test_the_execution_default_is_twice_its_longest_run() -> None:
+    """An execution's default timeout is twice the sum of its stages' run-order groups, each group as
+    long as its longest action (its own run plus one execution ahead of it)."""
+    staging = 5 * DAY + 24 * HOUR  # CodeDeploy beside CloudFormation, then the Lambda
+    prod = HOUR + 90 * 60.0
+    run = HOUR + 44 * HOUR + staging + 7 * DAY + prod
+    default = execution_timeout(RELEASE)
+    assert default.seconds == 2 * run
+    assert "pipeline 'web'" in default.reason
+    assert "one execution ahead" in default.reason
+
+
+def test_the_stage_default_counts_the_stages_up_to_it() -> None:
+    """A wait for a stage counts the stages up to and including it."""
+    assert stage_timeout(RELEASE, "Build").seconds == 2 * (HOUR + 44 * HOUR)
+    assert "stage 'Build'" in stage_timeout(RELEASE, "Build").reason
+
+
+def test_the_approval_default_is_its_lifetime_after_the_actions_before_it() -> None:
+    """A wait for an approval lasts its lifetime (how long one ahead may hold it) after the longest the
+    actions before it may run; without a stage it takes the latest approval; none declared: 30 days."""
+    before = HOUR + 44 * HOUR + 5 * DAY + 24 * HOUR
+    approve = approval_timeout(RELEASE, stage="Approval")
+    assert approve.seconds == before + 7 * DAY
+    assert "7 d" in approve.reason
+    check = approval_timeout(RELEASE, stage="Prod", action="Check")
+    assert check.seconds == before + 7 * DAY + HOUR
+    assert approval_timeout(RELEASE).seconds == approve.seconds + HOUR  # the later one, Prod/Check
+    assert approval_timeout(RELEASE, stage="Build").seconds == 30 * DAY
+
+
+def test_the_build_default_is_its_own_timeouts() -> None:
+    """A build's default timeout is its build and queue timeouts (AWS's maxima when unknown) plus 15
+    minutes to finalize."""
+    details = BuildDetails.from_api({"id": "p:1", "timeoutInMinutes": 60, "queuedTimeoutInMinutes": 480})
+    assert build_timeout(details).seconds == 9 * HOUR + 15 * 60
+    assert build_timeout(None).seconds == 44 * HOUR + 15 * 60
+
+
+def test_a_schedule_resolves_its_default_once_and_only_for_a_long_wait() -> None:
+    """A lazily derived default is made once, at the first poll an hour into the wait (a short wait never
+    pays for it); the wait then times out at it."""
+    made: list[int] = []
+
+    def default() -> DefaultTimeout:
+        made.append(1)
+        return DefaultTimeout(seconds=2 * HOUR, reason="because")
+
+    schedule = PollSchedule(started=0.0, default_timeout=default)
+    assert schedule.decide(False, 0.0) == Sleep(7.5)
+    schedule.polls = 10  # past the ramp
+    assert schedule.decide(False, HOUR - 1) == Sleep(pytest.approx(0.02 * (HOUR - 1)))
+    assert made == []
+    assert schedule.deadline is None
+    assert schedule.decide(False, HOUR) == Sleep(72.0)
+    assert schedule.decide(False, 2 * HOUR - 10) == Sleep(10.0)
+    assert schedule.decide(False, 2 * HOUR) == TimedOut()
+    assert made == [1]
+    assert schedule.deadline == 2 * HOUR
+    assert "the default timeout for this wait, 2 h: because" in schedule.describe_timeout()
+
+
+def test_an_explicit_timeout_or_forever_replaces_the_default() -> None:
+    """A timeout in the policy wins over the default (which is then never made); FOREVER never ends."""
+
+    def default() -> DefaultTimeout:
+        raise AssertionError("not needed")
+
+    explicit = PollSchedule(started=0.0, policy=PollPolicy(timeout=60.0), default_timeout=default)
+    assert explicit.decide(False, 60.0) == TimedOut()
+    assert explicit.describe_timeout() == "timeout=60 s"
+    forever = PollSchedule(
+        started=0.0, policy=PollPolicy(timeout=PollPolicy.FOREVER), default_timeout=default
+    )
+    forever.polls = 10  # past the ramp
+    assert forever.decide(False, 365 * DAY) == Sleep(300.0)
+    assert forever.deadline is None
+    assert forever.describe_timeout() == "timeout=forever"
+
+
+def test_wait_timeout_says_which_default_ended_the_wait() -> None:
+    """The WaitTimeout of a wait that used its default names it, how it was derived, and how to change it."""
+    clock = FakeTime()
+    schedule = PollSchedule(
+        started=0.0, default_timeout=DefaultTimeout(seconds=7 * DAY, reason="an approval's lifetime")
+    )
+    with pytest.raises(WaitTimeout) as caught:
+        wait_until(
+            lambda: "waiting",
+            lambda value, now: schedule.decide(False, now),
+            clock=clock.monotonic,
+            sleep=clock.sleep,
+            schedule=schedule,
+            label="approval Prod/Approve in web",
+        )
+    text = str(caught.value)
+    assert text.startswith("approval Prod/Approve in web: timed out after 7 d")
+    assert "the default timeout for this wait, 7 d: an approval's lifetime" in text
+    assert "PollPolicy.FOREVER" in text
+    assert clock.now == 7 * DAY
+
+
+def test_throttling_past_a_default_deadline_says_so_too() -> None:
+    """Transient errors that outlast the default deadline end the wait with the same explanation."""
+    clock = FakeTime()
+    schedule = PollSchedule(started=0.0, default_timeout=DefaultTimeout(seconds=100.0, reason="test"))
+
+    def fetch() -> str:
+        raise ThrottlingError("slow down", code="ThrottlingException")
+
+    with pytest.raises(WaitTimeout, match="the default timeout for this wait, 100 s: test"):
+        wait_until(fetch, lambda v, now: Done(), clock=clock.monotonic, sleep=clock.sleep, schedule=schedule)
+    assert clock.now == 100.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (4.5, "4.5 s"),
+        (45, "45 s"),
+        (720, "12 min"),
+        (12_000, "3 h 20 min"),
+        (7 * DAY, "7 d"),
+        (math.inf, "forever"),
+    ],
+)
+def test_durations_read_naturally(seconds: float, text: str) -> None:
+    """Durations in messages are in the largest sensible unit."""
+    assert format_duration(seconds) == text
 
 
 # ------------------------------------------------------------------------------------- progress events
