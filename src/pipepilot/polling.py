@@ -10,14 +10,13 @@ virtual).
 
 Economy and lateness
 --------------------
-A wait notices the end of what it waits for within ``max(max_interval, lateness_fraction * time
-waited)``, at most ``max_lateness``: by default within 30 s for the first 25 minutes, then within 2 % of
-the time waited, and never more than 5 minutes late. The default policy polls after 7.5 s and 15 s, then
-every 30 s, and from 25 minutes on it lets each sleep grow to that bound (jitter only ever shortens a
-sleep, by up to 5 %). The bound holds for every end, early or late, and no schedule that keeps it makes
-fewer calls: a gap longer than the bound is a window where an end would be noticed too late. That is
-just under 1/5 of the calls of a fixed 5-second loop for a 10-minute wait, less for longer ones, and
-about 2,200 calls for a wait of 7 days.
+A wait notices the end of what it waits for within 30 s for the first 2 hours, and always within
+``max(30 s, 2 % of the time waited)``, never more than 5 minutes late (:meth:`PollPolicy.lateness_bound`).
+The default policy polls after 7.5 s and 15 s, then every 30 s; after 2 hours each sleep grows by 2 % of
+every further second waited, up to 5 minutes (jitter only ever shortens a sleep, by up to 5 %). The bound
+holds for every end, early or late, and no schedule that keeps it makes fewer calls: a gap longer than
+the bound is a window where an end would be noticed too late. That is just under 1/5 of the calls of a
+fixed 5-second loop for a 10-minute wait, less for longer ones, and about 2,350 calls for 7 days.
 
 A :class:`Forecast` (learned from earlier durations) never loosens that bound by default. A policy with
 a ``sparse_interval`` opts into polling that sparsely until shortly before the forecast's earliest end,
@@ -144,6 +143,11 @@ def _optional_positive(
         raise ValueError(f"{attribute.name} must be None or a positive number of seconds, not {value!r}")
 
 
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name} must be a number of seconds >= 0, not {value!r}")
+
+
 def _growth(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
         raise ValueError(f"{attribute.name} must be a number >= 1, not {value!r}")
@@ -158,11 +162,13 @@ def _fraction(instance: object, attribute: attrs.Attribute[float], value: float)
 class PollPolicy:
     """How often a wait polls, and for how long.
 
-    Sleeps start at ``interval`` and grow by ``multiplier`` after each poll, up to the lateness bound:
-    ``max(max_interval, lateness_fraction * time waited)``, at most ``max_lateness`` (never below
-    ``max_interval``). A wait therefore notices the end within that bound, whenever it comes: by default
-    within 30 s for the first 25 minutes, then within 2 % of the time waited, never over 5 minutes late.
-    ``lateness_fraction=0`` keeps every sleep at or under ``max_interval``.
+    Sleeps start at ``interval`` and grow by ``multiplier`` after each poll, up to the lateness bound
+    (:meth:`lateness_bound`): ``max_interval`` for the first ``steady_for`` seconds of the wait, then
+    growing by ``lateness_fraction`` of every further second waited, up to ``max_lateness``. A wait
+    therefore notices the end within that bound, whenever it comes: by default within 30 s for the first
+    2 hours, and always within ``max(30 s, 2 % of the time waited)``, never over 5 minutes late.
+    ``lateness_fraction=0`` keeps every sleep at or under ``max_interval``; ``steady_for=0`` lets sleeps
+    grow to 2 % of the time waited as soon as that is over 30 s (after 25 minutes).
 
     ``jitter`` spreads each sleep by up to ``±jitter`` of its length, so many waits started together do
     not poll in lock-step; it never lifts a sleep above the bound. ``sparse_interval`` (default ``None``:
@@ -177,7 +183,8 @@ class PollPolicy:
 
     Raises:
         ValueError: a field is out of range (non-positive interval, multiplier below 1, ``jitter`` or
-            ``lateness_fraction`` outside [0, 1), ``max_interval`` below ``interval`` ...).
+            ``lateness_fraction`` outside [0, 1), negative ``steady_for``, ``max_interval`` below
+            ``interval`` ...).
     """
 
     #: ``timeout=PollPolicy.FOREVER`` waits without a time limit (the one way to ask for that).
@@ -186,6 +193,7 @@ class PollPolicy:
     interval: float = attrs.field(default=7.5, validator=_positive)
     multiplier: float = attrs.field(default=2.0, validator=_growth)
     max_interval: float = attrs.field(default=30.0, validator=_positive)
+    steady_for: float = attrs.field(default=7200.0, validator=_non_negative)
     lateness_fraction: float = attrs.field(default=0.02, validator=_fraction)
     max_lateness: float = attrs.field(default=300.0, validator=_positive)
     sparse_interval: float | None = attrs.field(default=None, validator=_optional_positive)
@@ -204,12 +212,15 @@ class PollPolicy:
     def lateness_bound(self, waited: float) -> float:
         """The longest a wait that has waited ``waited`` seconds may sleep: how late it may notice an end.
 
-        ``max(max_interval, lateness_fraction * waited)``, at most ``max_lateness`` (never below
-        ``max_interval``). It never shrinks as the wait goes on, so a sleep within the bound at its start
-        notices any end during it within the bound at that end.
+        ``max_interval`` for the first ``steady_for`` seconds; after that it grows by
+        ``lateness_fraction`` of every further second waited, up to ``max_lateness`` (never below
+        ``max_interval``). It never exceeds ``max(max_interval, lateness_fraction * waited)``, and never
+        shrinks as the wait goes on, so a sleep within the bound at its start notices any end during it
+        within the bound at that end.
         """
-        ceiling = max(self.max_lateness, self.max_interval)
-        return min(ceiling, max(self.max_interval, self.lateness_fraction * waited))
+        fraction, floor = self.lateness_fraction, self.max_interval
+        grown = min(fraction * waited, floor + fraction * (waited - self.steady_for))
+        return min(max(self.max_lateness, floor), max(floor, grown))
 
     def after_throttle(self, interval: float) -> float:
         """The sleep after a throttled poll that followed a sleep of ``interval`` seconds.
