@@ -18,8 +18,9 @@ until one of its methods needs one.
 Waiting economically
 --------------------
 :meth:`Build.wait` makes one ``BatchGetBuilds`` call per poll, on a :class:`~pipepilot.polling.PollPolicy`
-(short first interval, growing with the time waited, with jitter), so it notices the end within 30 s, or
-2 % of the time waited once that is more. Without a timeout it stops after the build's own timeouts. A
+(short first interval, growing with the time waited, with jitter): it notices the end within 30 s during
+the first two hours, then within 2 % of the time waited. Without a timeout it stops after the build's own
+timeouts. A
 policy with ``sparse_interval`` also reads the project's recent builds in the first ``BatchGetBuilds`` call
 (one ``ListBuildsForProject`` call finds them): their durations predict when this build will end, and
 polling stays that sparse until shortly before then. Phases are read from
@@ -507,14 +508,14 @@ class Build:
     ) -> BuildDetails:
         """Wait until the build ends; return its details when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
-        build's own timeouts (:func:`~pipepilot.polling.build_timeout`: ``timeoutInMinutes`` plus
-        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy.FOREVER`` waits without a
-        limit. Each poll is one ``BatchGetBuilds`` call. With a policy that sets ``sparse_interval``, the
-        first poll also reads the project's recent builds (found with one ``ListBuildsForProject`` call)
-        to predict the end, and polls stay that sparse until then. ``on_phase`` receives each phase the build enters
-        (:class:`~pipepilot.model.build.BuildPhase`, as first seen: a phase that ended between two polls
-        comes with its status, duration and contexts) once, in order, ending with ``COMPLETED``.
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the build's
+        own timeouts (:func:`~pipepilot.polling.build_timeout`: ``timeoutInMinutes`` plus
+        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy.FOREVER`` waits without a limit.
+        Each poll is one ``BatchGetBuilds`` call. With a policy that sets ``sparse_interval``, the first poll
+        also reads the project's recent builds (found with one ``ListBuildsForProject`` call) to predict the
+        end, and polls stay that sparse until then. ``on_phase`` receives each phase the build enters
+        (:class:`~pipepilot.model.build.BuildPhase`, as first seen: a phase that ended between two polls comes
+        with its status, duration and contexts) once, in order, ending with ``COMPLETED``.
         Throttling slows polling down instead of failing the wait.
 
         Raises:

@@ -7,12 +7,12 @@ there). Get one from ``pipeline.start()``, ``pipeline.execution(id)`` or ``pipel
 Waiting economically
 --------------------
 :meth:`Execution.wait` makes one call per poll: ``GetPipelineExecution`` when only the outcome matters,
-``GetPipelineState`` when ``on_progress`` asks for progress events. Polls start often and thin out as the
-wait goes on (:class:`~pipepilot.polling.PollPolicy`), so the end is noticed within 30 s, or 2 % of the
-time waited once that is more (at most 5 minutes), however early or late it comes. A wait without a
-timeout gets a default one derived from the pipeline's actions' AWS time limits. Throttling slows polling
-down instead of failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=..., sleep=...)``), else
-pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
+``GetPipelineState`` when ``on_progress`` asks for progress events. Polls start often and thin out as the wait
+goes on (:class:`~pipepilot.polling.PollPolicy`): the end is noticed within 30 s during the first two hours,
+then within 2 % of the time waited (at most 5 minutes), however early or late it comes. A wait without a
+timeout gets a default one derived from the pipeline's actions' AWS time limits. Throttling slows polling down
+instead of failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=...,
+sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
 
 Stopping safely
 ---------------
@@ -418,12 +418,12 @@ class Execution:
     ) -> PipelineExecution:
         """Wait until the execution ends; return it when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``. Without either, the wait gives up after the
-        default for an execution (:func:`~pipepilot.polling.execution_timeout`: twice the longest the
-        pipeline's actions may run by AWS's limits, read with one ``GetPipeline`` once the wait has lasted
-        an hour); ``PollPolicy.FOREVER`` waits without a limit. A wait notices the end within 30 s, or 2 %
-        of the time it has waited once that is more, at most 5 minutes. Without ``on_progress`` each poll is one
-        ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
+        ``timeout`` (seconds) overrides ``poll.timeout``. Without either, the wait gives up after the default
+        for an execution (:func:`~pipepilot.polling.execution_timeout`: twice the longest the pipeline's
+        actions may run by AWS's limits, read with one ``GetPipeline`` once the wait has lasted an hour);
+        ``PollPolicy.FOREVER`` waits without a limit. The wait notices the end within 30 s during its first
+        two hours, then within 2 % of the time waited, at most 5 minutes. Without ``on_progress`` each poll is
+        one ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
         receives every change seen between two polls (stage and action started/succeeded/failed, approval
         waiting, held at a disabled transition or behind a busy stage) once, in order. A later wait with
         progress on this handle picks up where the last one stopped: what it reported is not reported

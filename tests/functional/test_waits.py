@@ -620,7 +620,7 @@ def test_a_stage_wait_without_timeout_ends_at_its_default(world: World) -> None:
 
 
 def test_forever_means_no_default_timeout(world: World) -> None:
-    """timeout=PollPolicy.FOREVER waits past the default (5 h here): until the transition is enabled 6 h in."""
+    """timeout=PollPolicy.FOREVER waits past the default (5 h here): until the transition opens 6 h in."""
     pipeline = world.create(stages=[stage("Source", s3_source()), stage("Deploy", s3_deploy("Deploy"))])
     transition = pipeline.stage("Deploy").inbound
     transition.disable("freeze for the test")
