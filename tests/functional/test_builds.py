@@ -318,6 +318,25 @@ def test_recent_builds_make_a_long_wait_sparse_when_asked_for(
     assert offline_aws.clock.now() - last.end_time.timestamp() <= 30
 
 
+def test_a_build_wait_without_timeout_ends_at_the_builds_own_timeouts(
+    codebuild: CodeBuild, offline_aws: OfflineAWS
+) -> None:
+    """A build wait with no timeout that cannot see the build end (every poll after the first throttled)
+    gives up after the build's own timeouts plus 15 minutes, and its WaitTimeout says so."""
+    build = codebuild.project(PROJECT).start()
+    details = build.get()
+    assert details.timeout_in_minutes is not None
+    assert details.queued_timeout_in_minutes is not None
+    limit = (details.timeout_in_minutes + details.queued_timeout_in_minutes + 15) * 60.0
+    offline_aws.faults.add(operation="BatchGetBuilds", error="ThrottlingException", nth=range(2, 5000))
+    started = offline_aws.clock.now()
+    with pytest.raises(
+        WaitTimeout, match=r"the default timeout for this wait, .*: its build and queue timeouts"
+    ):
+        build.wait()
+    assert offline_aws.clock.now() - started == pytest.approx(limit, abs=120)
+
+
 @pytest.mark.parametrize(
     ("status", "fail_in", "code", "message"),
     [
