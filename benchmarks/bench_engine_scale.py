@@ -391,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per size (default 3)")
     parser.add_argument("--releases", type=int, default=20, help="timed releases (default 20)")
     parser.add_argument("--poll", type=float, default=30.0, help="virtual seconds between polls (default 30)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, to check that it works")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.small, args.large, args.repeat, args.releases = 5, 20, 1, 2
     began = time.perf_counter()
     # The release runs first so its cold figure is the process's first pipeline execution.
     release = bench_release(args.releases, args.poll)

@@ -183,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="timed calls per operation (default 200)")
     parser.add_argument("--check", action="store_true", help="exit 1 if any ratio engine/moto exceeds 1.0")
+    parser.add_argument("--quick", action="store_true", help="5 calls per operation, to check that it works")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.check = 5, False
 
     from moto import mock_aws
 

@@ -144,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     options.add_argument("--rounds", type=int, default=40, help="timed rounds per measurement (median kept)")
     options.add_argument("--check", action="store_true", help="exit 1 if the ratio exceeds the target")
+    options.add_argument("--quick", action="store_true", help="3 rounds, to check that it works")
     args = options.parse_args(argv)
+    if args.quick:
+        args.rounds, args.check = 3, False
 
     service_model = botocore.session.get_session().get_service_model("codepipeline")
     output_shape = service_model.operation_model("GetPipeline").output_shape

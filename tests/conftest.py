@@ -1,9 +1,16 @@
-"""Suite-wide guards: no real AWS credentials, a fixed region, and (via pytest-socket) no network."""
+"""Suite-wide guards: no AWS settings from the machine, and (via pytest-socket) no network.
+
+Every test runs as a new user's code would on a machine with no AWS settings at all: no region, no
+profile, no credentials, no config files. Offline tests need nothing more (``pipepilot.local.offline()``
+gives its clients a region and dummy credentials); tests of online behaviour set what they need
+themselves (``region_name=``, ``monkeypatch.setenv``).
+"""
 
 from __future__ import annotations
 
 import os
 
+import boto3
 import pytest
 from hypothesis import settings
 
@@ -11,30 +18,25 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")
 
-_AWS_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SECURITY_TOKEN": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-_SCRUBBED = (
-    "AWS_PROFILE",
-    "AWS_REGION",
-    "AWS_CONFIG_FILE",
-    "AWS_SHARED_CREDENTIALS_FILE",
-    "AWS_ENDPOINT_URL",
-)
-
 
 @pytest.fixture(autouse=True)
-def _fake_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test sees fake credentials and us-east-1, never a developer's real profile."""
-    for name in _SCRUBBED:
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
-    empty.touch()
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-    for name, value in _AWS_ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
+def _no_aws_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test starts with no AWS_* variable, and no ~/.aws config or credentials file to fall back on."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    # botocore reads ~/.aws/config and ~/.aws/credentials when nothing else is set: point both at a file
+    # that does not exist, so a developer's own profile never answers for a test.
+    missing = tmp_path_factory.getbasetemp() / "no-aws-config" / "absent"
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(missing))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(missing))
+    # boto3's default session (which pipepilot's facades share) caches what it resolved: each test gets
+    # a new one, as a new process would.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy AWS credentials in the environment, for tests of online code that sign requests (no region)."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -1,9 +1,20 @@
 """The one seam through which pipepilot talks to AWS: client creation, error translation, retries, paging.
 
-No other pipepilot module imports boto3 or calls a client directly. boto3 itself is imported lazily (in
-:func:`make_client`), so ``import pipepilot`` does not pay for it. :class:`ClientSettings` is what a
+No other pipepilot module imports boto3 or calls a client directly. boto3 itself is imported lazily (when
+the first client is made), so ``import pipepilot`` does not pay for it. :class:`ClientSettings` is what a
 facade builds its clients from and retries with; a :class:`Caller` keeps the settings it was made with, so
 a handle can reach another service (a pipeline action's CodeBuild build) configured the same way.
+
+Sessions and the first client
+-----------------------------
+A facade given no ``session`` creates its clients from boto3's default session (:func:`default_session`),
+as ``boto3.client()`` does: one botocore session per process, so credentials are resolved once and a
+further facade's client costs milliseconds. Model files are read through one data loader
+(:func:`shared_loader`), shared by clients, local validation and paging. Creating a client loads neither
+attrs nor tenacity: :class:`RetryPolicy` and the retry loop live in :mod:`pipepilot._retry`, imported by
+the first call. Settings botocore cannot do without (a region, an existing profile) are checked when the
+client is created, credentials when a request is signed; either way the error is a
+:class:`~pipepilot.errors.ConfigurationError` that says what to set.
 
 How retries are shared with botocore
 ------------------------------------
@@ -32,8 +43,6 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-import attrs
-import tenacity
 from botocore import exceptions as botocore_exceptions
 
 from pipepilot import _time
@@ -42,6 +51,7 @@ from pipepilot.errors import (
     InvalidStructureError,
     ThrottlingError,
     TransientError,
+    translate_settings_error,
     translating,
 )
 
@@ -52,17 +62,34 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.config import Config
 
+    from pipepilot._retry import RetryPolicy
+
 __all__ = [
     "IDEMPOTENCY_TOKENS",
     "Caller",
     "ClientSettings",
     "RetryPolicy",
     "client_max_attempts",
+    "default_session",
     "is_role_propagation_error",
     "make_client",
+    "may_have_acted",
+    "new_session",
+    "shared_loader",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    # RetryPolicy lives in pipepilot._retry (attrs and tenacity load with it, at the first call); it is
+    # still importable from here, where it always was.
+    if name == "RetryPolicy":
+        from pipepilot._retry import RetryPolicy
+
+        return RetryPolicy
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ClientT = TypeVar("ClientT", bound="BaseClient")
 T = TypeVar("T")
@@ -95,57 +122,74 @@ _NOT_SENT_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-@attrs.frozen(kw_only=True)
-class RetryPolicy:
-    """How pipepilot retries transient failures: full-jitter exponential back-off, bounded twice.
-
-    The n-th retry sleeps a random time in ``[0, min(max_delay, base_delay * 2 ** (n - 1))]`` seconds
-    ("full jitter"). Retrying stops after ``max_attempts`` attempts in all, or when the next sleep would end
-    more than ``deadline`` seconds after the call began, whichever comes first; the last error is raised.
-    Time is read from pipepilot's time source (see :mod:`pipepilot._time`), so a virtual clock applies,
-    and the jitter is drawn from its random source (seeded inside :func:`pipepilot.local.offline`).
-
-    What a caller can expect, per pipepilot call:
-
-    * with a client pipepilot created: at most ``max_attempts`` requests (default 6) within about
-      ``deadline`` seconds (default 60) for throttling, 5xx and connection errors; botocore sends each
-      request once.
-    * with an injected client that retries by itself: exactly the client's own attempts (botocore's default
-      is 3); this policy adds no transient retries, so attempts never multiply. botocore's back-off then
-      sleeps in real time, and botocore retries every operation alike (writes too, and, in ``standard``
-      mode, CodePipeline's ``LimitExceededException`` quota error). Inject a client configured with
-      ``retries={"total_max_attempts": 1}`` to get this policy instead.
-    * reads and token-idempotent writes (``StartPipelineExecution``, CodeBuild ``StartBuild``) are retried
-      on any transient error; other writes (``PutApprovalResult``, ``StopPipelineExecution``,
-      ``RetryStageExecution``, ``UpdatePipeline``, ...) only on errors proving AWS did not act on the
-      request (throttling, or no connection made). A 5xx or a dropped connection on such a write is raised
-      as :class:`~pipepilot.errors.ServiceUnavailableError` / :class:`~pipepilot.errors.ConnectionFailure`.
-    * a pipeline create or update refused because IAM has not yet propagated its new service role is
-      retried until ``deadline``, whatever the client (the attempt limit does not apply to it).
-    """
-
-    max_attempts: int = attrs.field(default=6, validator=attrs.validators.ge(1))
-    deadline: float = attrs.field(default=60.0, validator=attrs.validators.gt(0))
-    base_delay: float = attrs.field(default=0.25, validator=attrs.validators.ge(0))
-    max_delay: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
-
-
-@attrs.frozen(kw_only=True)
 class ClientSettings:
-    """What a facade creates its boto3 clients from, and how it retries and waits.
+    """What a facade creates its boto3 clients from, and how it retries and waits (immutable).
 
-    ``session`` (default: a new ``boto3.session.Session()`` per client), ``region_name`` and ``config``
-    build clients that were not injected; ``retry`` is the :class:`RetryPolicy`; ``clock`` (monotonic
-    seconds) and ``sleep`` default to pipepilot's time source, looked up at each call. The CodePipeline
-    and CodeBuild facades share one of these when one is reached through the other.
+    ``session`` (default: the process's shared session, see :func:`default_session`), ``region_name`` and
+    ``config`` build clients that were not injected; ``retry`` is the :class:`RetryPolicy` (``None``: the
+    default policy, built on first use); ``clock`` (monotonic seconds) and ``sleep`` default to
+    pipepilot's time source, looked up at each call. The CodePipeline and CodeBuild facades share one of
+    these when one is reached through the other.
+
+    A plain class rather than attrs: a facade is made before its first client, and creating a client must
+    not load attrs (see ``benchmarks/bench_first_client.py``).
     """
 
-    session: boto3.session.Session | None = None
-    region_name: str | None = None
-    config: Config | None = None
-    retry: RetryPolicy = attrs.field(factory=RetryPolicy)
-    clock: Callable[[], float] | None = None
-    sleep: Callable[[float], None] | None = None
+    __slots__ = ("_retry", "clock", "config", "region_name", "session", "sleep")
+
+    session: boto3.session.Session | None
+    region_name: str | None
+    config: Config | None
+    _retry: RetryPolicy | None
+    clock: Callable[[], float] | None
+    sleep: Callable[[float], None] | None
+
+    def __init__(
+        self,
+        *,
+        session: boto3.session.Session | None = None,
+        region_name: str | None = None,
+        config: Config | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        set_field = object.__setattr__
+        set_field(self, "session", session)
+        set_field(self, "region_name", region_name)
+        set_field(self, "config", config)
+        set_field(self, "_retry", retry)
+        set_field(self, "clock", clock)
+        set_field(self, "sleep", sleep)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ClientSettings is immutable; use replace() to change {name}")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SETTINGS_FIELDS)
+        return f"ClientSettings({fields})"
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy (the default one when none was given)."""
+        retry = self._retry
+        if retry is None:
+            from pipepilot._retry import RetryPolicy
+
+            retry = RetryPolicy()
+            object.__setattr__(self, "_retry", retry)  # equal whichever thread stores it
+        return retry
+
+    @property
+    def retry_if_given(self) -> RetryPolicy | None:
+        """The retry policy these settings were given, or ``None`` for the default (never builds one)."""
+        return self._retry
+
+    def replace(self, **changes: Any) -> ClientSettings:
+        """A copy with ``changes`` (keyword per field) applied."""
+        fields = {name: getattr(self, "_retry" if name == "retry" else name) for name in _SETTINGS_FIELDS}
+        fields.update(changes)
+        return ClientSettings(**fields)
 
     def caller(self, service: str, client: Any = None) -> Caller[Any]:
         """A :class:`Caller` of ``client``, or of a ``service`` client created from these settings on first use."""
@@ -158,6 +202,94 @@ class ClientSettings:
         return Caller(client, client_factory=create_client, settings=self)
 
 
+_SETTINGS_FIELDS = ("session", "region_name", "config", "retry", "clock", "sleep")
+
+# botocore sessions are not safe to create clients from in several threads at once (their components are
+# built lazily, and credentials are resolved on first use); every client pipepilot creates, and the shared
+# session itself, are made under this lock. Client creation is rare and takes milliseconds.
+_session_lock = threading.RLock()
+_loader: Any = None
+
+
+def shared_loader(data_path: str | None = None) -> Any:
+    """The process's botocore data loader: each service model file is read and parsed once per process.
+
+    Sessions pipepilot creates use it, and so does local validation (:mod:`pipepilot.model._shapes`) and
+    paging, so the CodePipeline model that validates a declaration is the one its client was built from.
+    ``data_path`` (botocore's ``AWS_DATA_PATH`` setting, extra model folders) applies when the loader is
+    created by this call.
+    """
+    global _loader
+    with _session_lock:
+        if _loader is None:
+            import botocore.loaders
+
+            _loader = botocore.loaders.create_loader(data_path)
+        return _loader
+
+
+def new_session(
+    *,
+    region_name: str | None = None,
+    fallback_region: str | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> boto3.session.Session:
+    """A new boto3 session sharing the process's data loader (see :func:`shared_loader`).
+
+    Everything else about it is new, as with ``boto3.session.Session()``. ``fallback_region`` is the region
+    of clients for which neither the call, the environment (``AWS_REGION``, ``AWS_DEFAULT_REGION``) nor the
+    config file names one; unlike ``region_name`` it never overrides them. ``credentials`` (access key id,
+    secret key) replace botocore's credential chain: no profile, file or metadata service is consulted.
+    """
+    import boto3.session
+    import botocore.configprovider
+    import botocore.session
+
+    core = botocore.session.Session()
+    loader = shared_loader(core.get_config_variable("data_path"))
+    core.register_component("data_loader", loader)
+    if fallback_region is not None:
+        # Last in botocore's own chain, which is read per client: an AWS_DEFAULT_REGION set later wins too.
+        store = core.get_component("config_store")
+        store.set_config_provider(
+            "region",
+            botocore.configprovider.ChainProvider(
+                providers=[
+                    store.get_config_provider("region"),
+                    botocore.configprovider.ConstantProvider(fallback_region),
+                ]
+            ),
+        )
+    if credentials is not None:
+        core.set_credentials(*credentials)
+    session = boto3.session.Session(botocore_session=core, region_name=region_name)
+    # Each boto3 session appends boto3's own model folder to its loader's search path; on a shared loader
+    # that would grow by one entry per session (an offline context makes one each time).
+    with _session_lock:
+        loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
+
+
+def default_session() -> boto3.session.Session:
+    """The session facades create clients from when given none: boto3's default session.
+
+    That is the session ``boto3.client(...)`` uses, so ``boto3.setup_default_session(profile_name=...)``
+    applies to pipepilot too, and every facade in a process shares one botocore session: its credentials
+    are resolved once and each service model is loaded once. It is created here (sharing
+    :func:`shared_loader`) when boto3 has none yet. Inside :func:`pipepilot.local.offline` boto3's
+    default session is the offline world's (its region, dummy credentials); the context puts the previous
+    one back when it ends, so no client made afterwards inherits the offline world. Safe to call from
+    several threads: only one session is ever created.
+    """
+    import boto3
+
+    with _session_lock:
+        session = boto3.DEFAULT_SESSION
+        if session is None:
+            session = boto3.DEFAULT_SESSION = new_session()
+        return session
+
+
 def make_client(
     service: str,
     *,
@@ -167,11 +299,14 @@ def make_client(
 ) -> Any:
     """A boto3 client for ``service`` whose botocore retries are off, so that pipepilot owns them.
 
-    ``config`` is merged over pipepilot's; if it sets ``retries`` itself, that wins and pipepilot then
-    adds no transient retries (see the module docstring).
+    ``session`` defaults to :func:`default_session`. ``config`` is merged over pipepilot's; if it sets
+    ``retries`` itself, that wins and pipepilot then adds no transient retries (see the module docstring).
+
+    Raises:
+        RegionNotSetError: neither ``region_name``, the session, the environment nor the config file
+            names a region.
+        ProfileNotFoundError: the profile named (``AWS_PROFILE`` or the session's) does not exist.
     """
-    # Imported here, not at module level: boto3 is the expensive part of ``import pipepilot``'s cost.
-    import boto3.session
     from botocore.config import Config
 
     from pipepilot import __version__
@@ -181,9 +316,16 @@ def make_client(
         user_agent_extra=f"pipepilot/{__version__}",
     )
     merged = ours if config is None else ours.merge(config)
-    session = session if session is not None else boto3.session.Session()
-    logger.debug("creating a %s client (region %s)", service, region_name or session.region_name)
-    return session.client(service, region_name=region_name, config=merged)  # type: ignore[call-overload]
+    try:
+        with _session_lock:
+            session = session if session is not None else default_session()
+            logger.debug("creating a %s client (region %s)", service, region_name or session.region_name)
+            return session.client(service, region_name=region_name, config=merged)  # type: ignore[call-overload]
+    except botocore_exceptions.BotoCoreError as exc:
+        mapped = translate_settings_error(exc, f"cannot create a {service} client")
+        if mapped is None:
+            raise
+        raise mapped from exc
 
 
 def client_max_attempts(client: BaseClient) -> int:
@@ -210,43 +352,10 @@ def _not_acted_on(error: BaseException) -> bool:
     return isinstance(error, ConnectionFailure) and isinstance(error.__cause__, _NOT_SENT_ERRORS)
 
 
-class _DeadlineOrAttempts:
-    """tenacity stop: the attempt limit (except for role propagation), or our own clock's deadline.
-
-    tenacity's ``stop_after_delay`` reads ``time.monotonic`` itself, which a virtual clock cannot move; this
-    stop reads the injected clock instead, and stops before a sleep that would overrun the deadline.
-    """
-
-    def __init__(self, policy: RetryPolicy, clock: Callable[[], float], started: float) -> None:
-        self._policy = policy
-        self._clock = clock
-        self._started = started
-
-    def __call__(self, state: tenacity.RetryCallState) -> bool:
-        elapsed = self._clock() - self._started
-        if elapsed + (state.upcoming_sleep or 0.0) > self._policy.deadline:
-            return True
-        error = state.outcome.exception() if state.outcome is not None else None
-        if error is not None and is_role_propagation_error(error):
-            return False
-        return state.attempt_number >= self._policy.max_attempts
-
-
-class _FullJitter:
-    """tenacity wait: the n-th retry sleeps uniformly in ``[0, min(max_delay, base_delay * 2 ** (n - 1))]``.
-
-    tenacity's ``wait_random_exponential`` does the same but draws from the global :mod:`random` module;
-    this one draws from pipepilot's random source, which :func:`pipepilot.local.offline` seeds.
-    """
-
-    def __init__(self, policy: RetryPolicy, rng: _time.RandomSource) -> None:
-        self._policy = policy
-        self._rng = rng
-
-    def __call__(self, state: tenacity.RetryCallState) -> float:
-        # The exponent is bounded so a long run of retries never overflows a float.
-        window = self._policy.base_delay * 2.0 ** min(max(state.attempt_number - 1, 0), 64)
-        return self._rng.random() * min(window, self._policy.max_delay)
+def may_have_acted(error: BaseException) -> bool:
+    """Whether ``error`` leaves open that AWS acted on the request (a 5xx, a dropped connection, a read
+    timeout): a write that failed so must be checked against the state before it is sent again."""
+    return isinstance(error, TransientError) and not _not_acted_on(error)
 
 
 class Caller(Generic[ClientT]):
@@ -271,12 +380,13 @@ class Caller(Generic[ClientT]):
         if client is None and client_factory is None:
             raise TypeError("Caller needs a client or a client_factory")
         settings = settings if settings is not None else ClientSettings()
-        self.settings = attrs.evolve(
-            settings,
-            retry=retry if retry is not None else settings.retry,
-            clock=clock if clock is not None else settings.clock,
-            sleep=sleep if sleep is not None else settings.sleep,
-        )
+        if retry is not None or clock is not None or sleep is not None:
+            settings = settings.replace(
+                retry=retry if retry is not None else settings.retry_if_given,
+                clock=clock if clock is not None else settings.clock,
+                sleep=sleep if sleep is not None else settings.sleep,
+            )
+        self.settings = settings
         self._client = client
         self._client_factory = client_factory
         self._client_lock = threading.Lock()
@@ -328,7 +438,7 @@ class Caller(Generic[ClientT]):
             settings = self.settings
             if settings.region_name is None:
                 # The client may have been injected, or built in the session's region: follow it.
-                settings = attrs.evolve(settings, region_name=self.client.meta.region_name)
+                settings = settings.replace(region_name=self.client.meta.region_name)
             with self._client_lock:
                 companion = self._companions.get(name)
                 if companion is None:
@@ -359,6 +469,7 @@ class Caller(Generic[ClientT]):
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
         secrets = self._secret_values(client, api_name, params)
+        iam_prefix = client.meta.service_model.signing_name
         source = _time.current_time_source()
         clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
@@ -373,19 +484,20 @@ class Caller(Generic[ClientT]):
 
         def attempt() -> dict[str, Any]:
             logger.debug("calling %s", api_name)
-            with translating(api_name, conceal=secrets):
+            with translating(api_name, conceal=secrets, service=iam_prefix):
                 response: dict[str, Any] = method(**params)
             return response
 
-        retrying = tenacity.Retrying(
-            stop=_DeadlineOrAttempts(self.retry, clock, clock()),
-            wait=_FullJitter(self.retry, _time.current_random()),
-            retry=tenacity.retry_if_exception(should_retry),
+        from pipepilot._retry import retrying
+
+        return retrying(
+            attempt,
+            api_name=api_name,
+            policy=self.retry,
+            clock=clock,
             sleep=self.sleep or source.sleep,
-            before_sleep=lambda state: _log_retry(api_name, self.retry, state),
-            reraise=True,
+            should_retry=should_retry,
         )
-        return retrying(attempt)
 
     def _secret_values(self, client: BaseClient, api_name: str, params: Mapping[str, Any]) -> tuple[str, ...]:
         """The values of the request's secret parameters, by botocore's model of the operation's input."""
@@ -422,33 +534,16 @@ class Caller(Generic[ClientT]):
             yield from page.get(result_key) or ()
 
     def _paginator_config(self, client: BaseClient, api_name: str) -> Any:
-        # The token names live in botocore's paginator model. Reading it through a botocore session's
-        # public loader (once per caller) lets our own retrying method fetch each page.
+        # The token names live in botocore's paginator model, read (once per caller) through the process's
+        # data loader, which has it cached after the first caller; our own retrying method fetches each page.
         service_model = client.meta.service_model
         model = self._paginator_models.get(service_model.service_name)
         if model is None:
-            import botocore.session
+            from botocore.paginate import PaginatorModel
 
-            model = botocore.session.Session().get_paginator_model(
-                service_model.service_name, service_model.api_version
+            config = shared_loader().load_service_model(
+                service_model.service_name, "paginators-1", service_model.api_version
             )
+            model = PaginatorModel(config)
             self._paginator_models[service_model.service_name] = model
         return model.get_paginator(api_name)
-
-
-def _log_retry(api_name: str, policy: RetryPolicy, state: tenacity.RetryCallState) -> None:
-    error = state.outcome.exception() if state.outcome is not None else None
-    code = getattr(error, "code", None) or type(error).__name__
-    # IAM propagation is retried past the attempt limit (see _DeadlineOrAttempts): say what bounds it.
-    if error is not None and is_role_propagation_error(error):
-        bound = f"until {policy.deadline:g}s have passed"
-    else:
-        bound = f"{policy.max_attempts} attempts"
-    logger.warning(
-        "%s failed with %s (attempt %d, policy allows %s); retrying in %.2fs",
-        api_name,
-        code,
-        state.attempt_number,
-        bound,
-        state.upcoming_sleep,
-    )

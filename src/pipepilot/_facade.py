@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pipepilot._calls import Caller, ClientSettings, RetryPolicy
+from pipepilot._calls import Caller, ClientSettings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import boto3
     from botocore.client import BaseClient
     from botocore.config import Config
+
+    from pipepilot._retry import RetryPolicy
 
 __all__ = ["Facade", "settings_for"]
 
@@ -29,7 +31,8 @@ class Facade(Generic[ClientT]):
     constructors and properties every facade offers.
 
     Pass a boto3 ``client`` to use it as it is, or let pipepilot create one on first use from ``session``
-    (default: a new ``boto3.session.Session()``), ``region_name`` and ``config``. ``retry`` is the retry
+    (default: boto3's default session, shared by every facade and by ``boto3.client()``), ``region_name``
+    and ``config``. ``retry`` is the retry
     policy; ``clock`` (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at
     each call, so :func:`pipepilot.local.offline` applies.
 
@@ -75,7 +78,7 @@ class Facade(Generic[ClientT]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> FacadeT:
-        """A facade whose clients are created (on first use) from ``session`` (default: a new boto3 session)."""
+        """A facade whose clients are created (on first use) from ``session`` (default: boto3's default session)."""
         return cls._from_settings(settings_for(None, session, region_name, config, retry, clock, sleep))
 
     @classmethod
@@ -85,14 +88,19 @@ class Facade(Generic[ClientT]):
             session=settings.session,
             region_name=settings.region_name,
             config=settings.config,
-            retry=settings.retry,
+            retry=settings.retry_if_given,
             clock=settings.clock,
             sleep=settings.sleep,
         )
 
     @property
     def client(self) -> ClientT:
-        """The facade's boto3 client (created now if it was not injected and not yet needed)."""
+        """The facade's boto3 client (created now if it was not injected and not yet needed).
+
+        Raises:
+            RegionNotSetError: no region is named (``region_name=``, ``AWS_REGION``, the config file).
+            ProfileNotFoundError: ``AWS_PROFILE`` names a profile that does not exist.
+        """
         return self._calls.client
 
     @property
@@ -124,7 +132,7 @@ def settings_for(
         session=session,
         region_name=region_name,
         config=config,
-        retry=retry if retry is not None else RetryPolicy(),
+        retry=retry,
         clock=clock,
         sleep=sleep,
     )

@@ -11,63 +11,35 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pipepilot._checks import check_str, check_wait_options
 from pipepilot._handles import pipeline_state
-from pipepilot.approvals import (
-    Approval,
-    answer_approval,
-    approvals_in_state,
-    is_parallel,
-    pending_approvals,
-    read_declaration,
-)
 from pipepilot.errors import (
     ApprovalNotPending,
     PipelineExecutionNotFoundError,
     PipepilotError,
     TransientError,
 )
-from pipepilot.executions import (
-    ENDED_IN_STAGE,
-    PASSED_STAGE,
-    Execution,
-    RevisionOverride,
-    Where,
-    execution_id_of,
-    execution_may_have_ended,
-    start_execution,
-    unsuccessful,
-    waits_at,
-)
-from pipepilot.fleet import DEFAULT_MAX_WORKERS, DEFAULT_RATE, FleetStates, Selection, read_states
-from pipepilot.freeze import Checkpoint, FreezeRecord, freeze, thaw
-from pipepilot.model.runtime import (
-    ApprovalStatus,
-    PipelineExecutionStatus,
-    PipelineExecutionSummary,
-    PipelineState,
-    StageTransitionType,
-)
-from pipepilot.polling import (
-    DefaultTimeout,
-    PollPolicy,
-    PollSchedule,
-    Step,
-    approval_timeout,
-    fallback_timeout,
-    poll_jitter,
-    stage_timeout,
-    wait_policy,
-    wait_timing,
-    wait_until,
-)
-from pipepilot.stages import Stage
-from pipepilot.transitions import Transition
 
+# The modules behind these methods (models, waits, approvals, fleet work) are imported by the methods that
+# use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from pipepilot._calls import Caller
-    from pipepilot.model.runtime import StageState
+    from pipepilot.approvals import Approval
+    from pipepilot.executions import Execution, ProgressCallback, RevisionOverride
+    from pipepilot.fleet import FleetStates, Selection
+    from pipepilot.freeze import Checkpoint, FreezeRecord
+    from pipepilot.model.declaration import PipelineDeclaration
+    from pipepilot.model.runtime import (
+        PipelineExecutionStatus,
+        PipelineExecutionSummary,
+        PipelineState,
+        StageState,
+    )
+    from pipepilot.polling import PollPolicy, Step
+    from pipepilot.stages import Stage
+    from pipepilot.transitions import Transition
 
 __all__ = ["CodePipelineRuntime", "PipelineRuntime"]
 
@@ -108,12 +80,21 @@ class PipelineRuntime:
             PipelineNotFoundError: no such pipeline.
             ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         """
+        from pipepilot.executions import start_execution
+
         return start_execution(
             self._calls, self.name, variables=variables, source_revisions=source_revisions, token=token
         )
 
     def execution(self, execution_id: str) -> Execution:
-        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it)."""
+        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``execution_id`` is not a non-empty string.
+        """
+        from pipepilot.executions import Execution
+
+        check_str(execution_id, "execution_id")
         return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
 
     def executions(
@@ -129,7 +110,12 @@ class PipelineRuntime:
 
         Raises:
             PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: ``status`` or ``succeeded_in_stage`` is not a string (nothing was sent).
         """
+        from pipepilot.model.runtime import PipelineExecutionSummary
+
+        check_str(status, "status", optional=True)
+        check_str(succeeded_in_stage, "succeeded_in_stage", optional=True)
         params: dict[str, Any] = {"pipelineName": self.name}
         if succeeded_in_stage is not None:
             params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
@@ -165,7 +151,14 @@ class PipelineRuntime:
     # ---------------------------------------------------------------------------- stages, transitions
 
     def stage(self, name: str) -> Stage:
-        """The handle of stage ``name`` (not checked until used)."""
+        """The handle of stage ``name`` (its existence is not checked until used).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
+        """
+        from pipepilot.stages import Stage
+
+        check_str(name, "name")
         return Stage(caller=self._calls, pipeline=self.name, name=name)
 
     def transitions(self) -> tuple[Transition, ...]:
@@ -178,6 +171,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.model.runtime import StageTransitionType
+        from pipepilot.transitions import Transition
+
         names = [stage.stage_name for stage in self.state().stage_states]
         found: list[Transition] = []
         for index, name in enumerate(names):
@@ -206,6 +202,9 @@ class PipelineRuntime:
         Raises:
             PipelineNotFoundError: no such pipeline.
         """
+        from pipepilot.approvals import pending_approvals
+        from pipepilot.executions import execution_id_of
+
         return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
 
     def approve(
@@ -219,9 +218,14 @@ class PipelineRuntime:
         Raises:
             ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
                 wait there (PARALLEL mode) and ``execution`` was not given.
-            ApprovalNotPending: no approval waits there (for that execution).
+            ApprovalNotPending: no approval waits there (for that execution), or the action is not an
+                approval (the message says which category it is).
             ApprovalConflict: it was already rejected.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -243,6 +247,10 @@ class PipelineRuntime:
             ApprovalNotPending: no approval waits there (for that execution).
             ApprovalConflict: it was already approved.
         """
+        from pipepilot.approvals import answer_approval
+        from pipepilot.executions import execution_id_of
+        from pipepilot.model.runtime import ApprovalStatus
+
         answer_approval(
             self._calls,
             self.name,
@@ -263,6 +271,7 @@ class PipelineRuntime:
         execution: Execution | str | None = None,
         timeout: float | None = None,
         poll: PollPolicy | None = None,
+        on_progress: ProgressCallback | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> Approval:
@@ -273,6 +282,11 @@ class PipelineRuntime:
         poll reads ``ListActionExecutions`` instead (per running execution, or for ``execution`` plus one
         ``GetPipelineExecution`` to notice its end). Throttling slows polling instead of failing.
 
+        ``on_progress`` receives the progress events of ``execution`` (default: of every execution
+        running in the pipeline) seen between two polls, as :meth:`Execution.wait` reports them: the
+        approval itself arrives as an :class:`~pipepilot.ApprovalPending` event before the wait returns
+        it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
+
         ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
         approval's default (:func:`~pipepilot.polling.approval_timeout`: the approval's lifetime, 7 days
         unless declared, plus the longest the actions before it may run), so a wait held behind another
@@ -282,10 +296,34 @@ class PipelineRuntime:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
             ApprovalNotPending: ``execution`` succeeded without such an approval waiting (it was answered
-                between two polls, or the pipeline has none by that name).
+                between two polls, or the pipeline has none by that name), or ``stage``/``action`` names
+                an action that is not an approval (nothing was polled).
             WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
             PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        from pipepilot.approvals import (
+            approvals_in_state,
+            check_is_approval,
+            is_parallel,
+            pending_approvals,
+            read_declaration,
+        )
+        from pipepilot.executions import execution_id_of, execution_may_have_ended
+        from pipepilot.polling import (
+            PollSchedule,
+            approval_timeout,
+            poll_jitter,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
+
+        check_str(stage, "stage", optional=True)
+        check_str(action, "action", optional=True)
+        check_wait_options(
+            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
+        )
         execution_id = execution_id_of(execution)
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
@@ -296,9 +334,11 @@ class PipelineRuntime:
             rng=poll_jitter(self.name, "approval", stage or "*", action or "*", execution_id or "*"),
         )
         declaration = read_declaration(self._calls, self.name)
+        check_is_approval(declaration, stage, action)
         schedule.default_timeout = approval_timeout(declaration, stage=stage, action=action)
         parallel = is_parallel(declaration)
         found: list[Approval] = []
+        progress = None if on_progress is None else _StateProgress(self._calls, declaration, on_progress)
 
         def fetch() -> PipelineState | None:
             found.clear()
@@ -308,8 +348,13 @@ class PipelineRuntime:
                         self._calls, self.name, declaration=declaration, execution_id=execution_id
                     )
                 )
+                if progress is not None:
+                    # The state cannot show every run of a PARALLEL pipeline, but it is all there is.
+                    progress.observe(self.state(), execution_id)
                 return None
             state = self.state()
+            if progress is not None:
+                progress.observe(state, execution_id)
             found.extend(
                 approvals_in_state(self._calls, state, declaration=declaration, execution_id=execution_id)
             )
@@ -380,7 +425,31 @@ class PipelineRuntime:
             StageNotFoundError: the pipeline has no such stage.
             PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        from pipepilot.approvals import read_declaration
+        from pipepilot.executions import (
+            ENDED_IN_STAGE,
+            PASSED_STAGE,
+            Where,
+            execution_id_of,
+            execution_may_have_ended,
+            unsuccessful,
+            waits_at,
+        )
+        from pipepilot.polling import (
+            DefaultTimeout,
+            PollSchedule,
+            fallback_timeout,
+            poll_jitter,
+            stage_timeout,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
+
+        check_str(stage, "stage")
+        check_wait_options(timeout=timeout, poll=poll, clock=clock, sleep=sleep)
         target = execution_id_of(execution)
         if target is None:
             latest = self.latest_execution()
@@ -451,6 +520,56 @@ class PipelineRuntime:
         return True
 
 
+class _StateProgress:
+    """Reports the progress a wait sees in successive ``GetPipelineState`` readings (``on_progress``).
+
+    Without an execution to follow, it follows every execution that runs (or waits) in some stage, and
+    keeps following one until the reading where it stopped running, so its end is reported too.
+    """
+
+    def __init__(
+        self, caller: Caller[Any], declaration: PipelineDeclaration, on_progress: ProgressCallback
+    ) -> None:
+
+        self.caller = caller
+        self.declaration = declaration
+        self.on_progress = on_progress
+        self.last: PipelineState | None = None
+
+    def observe(self, state: PipelineState, execution_id: str | None) -> None:
+        from pipepilot.approvals import ApprovalPending
+        from pipepilot.polling import ApprovalWaiting, diff_states
+
+        previous, self.last = self.last, state
+        if execution_id is not None:
+            followed = [execution_id]
+        else:
+            followed = _running(state)
+            if previous is not None:
+                followed += [known for known in _running(previous) if known not in followed]
+        for followed_id in followed:
+            for event in diff_states(previous, state, followed_id):
+                if isinstance(event, ApprovalWaiting):
+                    event = ApprovalPending.from_event(
+                        event, caller=self.caller, declaration=self.declaration
+                    )
+                self.on_progress(event)
+
+
+def _running(state: PipelineState) -> list[str]:
+    """The executions running in or waiting in front of some stage, in stage order."""
+    from pipepilot.model.runtime import is_terminal_status
+
+    ids: dict[str, None] = {}
+    for stage in state.stage_states:
+        latest = stage.latest_execution
+        if latest is not None and not is_terminal_status(latest.status):
+            ids[latest.pipeline_execution_id] = None
+        for waiting in stage.waiting_executions():
+            ids[waiting.pipeline_execution_id] = None
+    return list(ids)
+
+
 class CodePipelineRuntime:
     """Fleet methods of the facade (mixed into :class:`pipepilot.CodePipeline`)."""
 
@@ -460,18 +579,21 @@ class CodePipelineRuntime:
     _calls: Caller[Any]
 
     def states(
-        self, pipelines: Selection, *, max_workers: int = DEFAULT_MAX_WORKERS, rate: float = DEFAULT_RATE
+        self, pipelines: Selection, *, max_workers: int | None = None, rate: float | None = None
     ) -> FleetStates:
         """Read the state of many pipelines concurrently, never more than ``rate`` requests a second.
 
         ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
-        Pipelines that could not be read are in the result's ``errors``, not raised.
+        Pipelines that could not be read are in the result's ``errors``, not raised. ``max_workers`` and
+        ``rate`` left at ``None`` take :mod:`pipepilot.fleet`'s defaults (as in :meth:`freeze`, :meth:`thaw`).
 
         Raises:
             ValueError: ``max_workers`` or ``rate`` is out of range.
             PipepilotError: the selection could not be resolved.
         """
-        return read_states(self._calls, pipelines, max_workers=max_workers, rate=rate)
+        from pipepilot.fleet import read_states
+
+        return read_states(self._calls, pipelines, **_fleet_options(max_workers, rate))
 
     def freeze(
         self,
@@ -481,16 +603,20 @@ class CodePipelineRuntime:
         reason: str,
         resume: FreezeRecord | None = None,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
         """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
 
         Raises:
             ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
             ValueError: ``resume`` is the record of another freeze.
+            ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             PipepilotError: the selection could not be resolved (nothing was changed).
         """
+        from pipepilot.freeze import freeze
+
         return freeze(
             self._calls,
             pipelines,
@@ -498,8 +624,7 @@ class CodePipelineRuntime:
             reason=reason,
             resume=resume,
             checkpoint=checkpoint,
-            max_workers=max_workers,
-            rate=rate,
+            **_fleet_options(max_workers, rate),
         )
 
     def thaw(
@@ -507,8 +632,27 @@ class CodePipelineRuntime:
         record: FreezeRecord,
         *,
         checkpoint: Checkpoint | None = None,
-        max_workers: int = DEFAULT_MAX_WORKERS,
-        rate: float = DEFAULT_RATE,
+        max_workers: int | None = None,
+        rate: float | None = None,
     ) -> FreezeRecord:
-        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`)."""
-        return thaw(self._calls, record, checkpoint=checkpoint, max_workers=max_workers, rate=rate)
+        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`).
+
+        Raises:
+            ArgumentTypeError: ``record`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
+            ValueError: ``max_workers`` or ``rate`` is out of range.
+        """
+        from pipepilot.freeze import thaw
+
+        return thaw(self._calls, record, checkpoint=checkpoint, **_fleet_options(max_workers, rate))
+
+
+def _fleet_options(max_workers: int | None, rate: float | None) -> dict[str, Any]:
+    """The fleet options given; ``None`` leaves pipepilot.fleet's default (kept there, so that a facade's
+    signature does not import the fleet module)."""
+    options: dict[str, Any] = {}
+    if max_workers is not None:
+        options["max_workers"] = max_workers
+    if rate is not None:
+        options["rate"] = rate
+    return options

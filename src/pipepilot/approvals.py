@@ -32,13 +32,14 @@ from pipepilot.errors import (
     ApprovalAlreadyCompletedError,
     ApprovalConflict,
     ApprovalNotPending,
+    ArgumentTypeError,
     InvalidApprovalTokenError,
     PipepilotError,
     TransientError,
     ValidationError,
 )
 from pipepilot.model._wire import utc_datetime
-from pipepilot.model.declaration import ExecutionMode
+from pipepilot.model.declaration import ActionCategory, ExecutionMode
 from pipepilot.model.runtime import (
     ActionExecutionStatus,
     ApprovalStatus,
@@ -59,6 +60,7 @@ __all__ = [
     "ApprovalPending",
     "answer_approval",
     "approvals_in_state",
+    "check_is_approval",
     "is_parallel",
     "pending_approvals",
     "read_declaration",
@@ -82,11 +84,14 @@ def _answer_request(
     """The ``PutApprovalResult`` request, checked against the API's rules (summary up to 512 characters).
 
     Raises:
-        TypeError: ``summary`` is not a string.
+        ArgumentTypeError: ``summary`` is not a string.
         ValidationError: the request breaks the API's rules; nothing was sent.
     """
     if not isinstance(summary, str):
-        raise TypeError(f"an approval summary is a string, not {type(summary).__name__}")
+        raise ArgumentTypeError(
+            f"summary must be a string (the approval's comment), not {type(summary).__name__}",
+            parameter="summary",
+        )
     params = {
         "pipelineName": pipeline,
         "stageName": stage,
@@ -126,10 +131,11 @@ class Approval:
     def review_link(self) -> str:
         """The console page where a reviewer approves or rejects (it contains the token: keep it private)."""
         region = self.region or "us-east-1"
-        path = "/".join(quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
+        pipeline, stage, action = (quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
+        # The form of AWS's own approval notifications (they moved from ``codepipeline/home#/view/...``).
         return (
-            f"https://console.aws.amazon.com/codepipeline/home?region={region}"
-            f"#/view/{path}/approve/{self.token}"
+            f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
+            f"#/{stage}/{action}/approve/{self.token}"
         )
 
     def approve(self, summary: str = "") -> None:
@@ -256,6 +262,13 @@ class ApprovalPending(ApprovalWaiting):
 
     approval: Approval
 
+    def happened(self) -> str:
+        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
+        expires = self.approval.expires
+        if expires is None:
+            return super().happened()
+        return f"{super().happened()} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
+
     @classmethod
     def from_event(
         cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
@@ -346,6 +359,35 @@ def read_declaration(caller: Caller[Any], pipeline: str) -> PipelineDeclaration:
 
     return PipelineDeclaration.from_api(
         caller.call("get_pipeline", idempotent=True, name=pipeline)["pipeline"]
+    )
+
+
+def check_is_approval(declaration: PipelineDeclaration, stage: str | None, action: str | None) -> None:
+    """Refuse to look for an approval at ``stage``/``action`` when the declaration says it is something
+    else (an action of another category), which no wait or answer could change.
+
+    A stage or action the declaration does not have is let through: an execution that started before the
+    pipeline changed may still run it.
+
+    Raises:
+        ApprovalNotPending: the action is declared, and is not a manual approval (the text says which
+            category and provider it is).
+    """
+    if stage is None or action is None:
+        return
+    declared = _declared_action(declaration, stage, action)
+    if declared is None:
+        return
+    type_id = declared.action_type_id
+    if str(type_id.category) == ActionCategory.APPROVAL.value:
+        return
+    raise ApprovalNotPending(
+        f"{stage}/{action} of pipeline {declaration.name!r} is not an approval: it is a "
+        f"{type_id.category} action ({type_id.owner} {type_id.provider}); only Approval actions "
+        "(provider Manual) can be approved or rejected",
+        pipeline=declaration.name,
+        stage=stage,
+        action=action,
     )
 
 
@@ -480,7 +522,8 @@ def answer_approval(
     Raises:
         ValidationError: ``summary`` is too long (nothing was sent), or several executions wait at that
             approval (PARALLEL mode) and none was named.
-        ApprovalNotPending: no approval waits there (for that execution).
+        ApprovalNotPending: no approval waits there (for that execution), or the action there is not an
+            approval (the text says what it is).
         ApprovalConflict: that execution's approval was already answered the other way.
     """
     # Checked before looking for the approval, so bad input costs no call; the token is checked later.
@@ -493,9 +536,13 @@ def answer_approval(
         _PLACEHOLDER_TOKEN,
         doing=f"approval {stage}/{action} of pipeline {pipeline!r}",
     )
+    declaration = read_declaration(caller, pipeline)
+    check_is_approval(declaration, stage, action)
     waiting = [
         approval
-        for approval in pending_approvals(caller, pipeline, execution_id=execution_id)
+        for approval in pending_approvals(
+            caller, pipeline, declaration=declaration, execution_id=execution_id
+        )
         if approval.stage == stage and approval.action == action
     ]
     where = f"{stage}/{action} of pipeline {pipeline!r}"

@@ -20,10 +20,9 @@ Waiting economically
 :meth:`Build.wait` makes one ``BatchGetBuilds`` call per poll, on a :class:`~pipepilot.polling.PollPolicy`
 (short first interval, growing with the time waited, with jitter): it notices the end within 30 s during
 the first two hours, then within 2 % of the time waited. Without a timeout it stops after the build's own
-timeouts. A
-policy with ``sparse_interval`` also reads the project's recent builds in the first ``BatchGetBuilds`` call
-(one ``ListBuildsForProject`` call finds them): their durations predict when this build will end, and
-polling stays that sparse until shortly before then. Phases are read from
+timeouts. A policy with ``sparse_interval`` also reads the project's recent builds in the first
+``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations predict when this
+build will end, and polling stays that sparse until shortly before then. Phases are read from
 the build's phase list, not from its current phase, so no phase goes unreported however sparse the polls.
 Throttling slows polling down instead of failing the wait. The clock and the sleep are pipepilot's time
 source (virtual inside :func:`pipepilot.local.offline`) unless given.
@@ -44,10 +43,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pipepilot._checks import check_instances, check_wait_options, type_name
 from pipepilot._facade import Facade, settings_for
 from pipepilot._handles import check_request
 from pipepilot._time import current_time_source
 from pipepilot.errors import (
+    ArgumentTypeError,
     BuildFailed,
     PipepilotError,
     ResourceNotFoundError,
@@ -174,10 +175,10 @@ class CodeBuild(Facade["CodeBuildClient"]):
 
     Pass boto3 clients to use them as they are (their own retry configuration is respected, see
     :class:`~pipepilot.RetryPolicy`): ``client`` for CodeBuild, ``logs_client`` for CloudWatch Logs (read by
-    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: a new
-    ``boto3.session.Session()``), ``region_name`` (default: the injected client's region, if there is one,
-    so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds)
-    and ``sleep`` default to pipepilot's time source, looked up at each call, so
+    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: boto3's
+    default session, shared by every facade), ``region_name`` (default: the injected client's region, if
+    there is one, so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock``
+    (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
     :func:`pipepilot.local.offline` applies. They are also the defaults of :meth:`Build.wait` and
     :meth:`Build.logs`. ``CodePipeline.codebuild()`` returns one configured like the CodePipeline facade.
 
@@ -247,7 +248,13 @@ class CodeBuild(Facade["CodeBuildClient"]):
         Raises:
             ValidationError: an id is not a build id or ARN (nothing was sent).
             ResourceNotFoundError: some ids name no build (the message lists them); not with ``missing_ok``.
+            ArgumentTypeError: ``ids`` is one string, not an iterable of them (nothing was sent).
         """
+        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+            raise ArgumentTypeError(
+                f"ids must be an iterable of build ids, not {type_name(ids)}; for one build pass [build_id]",
+                parameter="ids",
+            )
         wanted = [_build_id(build_id) for build_id in ids]
         found, missing = self._fetch(wanted)
         if missing and not missing_ok:
@@ -263,8 +270,13 @@ class CodeBuild(Facade["CodeBuildClient"]):
 
         Raises:
             ResourceNotFoundError: some builds no longer exist (the message lists them).
+            ArgumentTypeError: ``builds`` is not an iterable of :class:`Build` handles (for ids, use
+                :meth:`get_builds`).
         """
-        return self.get_builds(build.id for build in builds)
+        handles = check_instances(
+            builds, Build, "builds", optional=False, hint="for build ids use get_builds(ids)"
+        )
+        return self.get_builds(build.id for build in handles)
 
     def _fetch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
         """Read ``ids`` (deduplicated, in batches of :data:`BATCH_SIZE`): found builds by id, and missing ids."""
@@ -523,7 +535,11 @@ class Build:
                 its details, ``phase`` the phase that went wrong and ``contexts`` that phase's messages.
             WaitTimeout: the timeout passed first; ``last`` is the last build details seen.
             ResourceNotFoundError: no build has this id.
+            ArgumentTypeError: an option has the wrong type; nothing was read.
         """
+        check_wait_options(
+            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase}
+        )
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))

@@ -31,7 +31,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     ├─ InvalidRequestError
     │   ├─ ValidationError                     ValidationException; botocore's own parameter validation
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
-    │   ├─ InvalidStructureError               InvalidStructureException
+    │   ├─ InvalidStructureError               InvalidStructureException; also malformed input read locally
+    │   │   └─ NestingTooDeepError             ours: input nests deeper than pipepilot reads (also a ValueError)
     │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
     │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
     │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
@@ -45,7 +46,9 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ OutputVariablesSizeExceededError    OutputVariablesSizeExceededException
     │   ├─ InvalidWebhookError                 InvalidWebhook{AuthenticationParameters,FilterPattern}Exception
     │   ├─ PipelineRenameError                 ours: an update would change the pipeline's name
-    │   └─ PipelineValidationError             ours: local validation found problems (all listed)
+    │   ├─ PipelineValidationError             ours: local validation found problems (all listed)
+    │   ├─ ArgumentTypeError                   ours: an argument has the wrong type (also a TypeError)
+    │   └─ InvalidArgumentError                ours: an argument's value is refused (also a ValueError)
     ├─ ApprovalError
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
@@ -59,7 +62,13 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ThrottlingError                     ThrottlingException, Throttling, TooManyRequestsException, ...
     │   ├─ ServiceUnavailableError             HTTP 5xx, InternalFailure, ServiceUnavailable, ...
     │   └─ ConnectionFailure                   no answer: endpoint unreachable, connection closed, timeouts
-    ├─ AccessDeniedError                       AccessDenied*, UnrecognizedClient, expired/missing credentials
+    ├─ AccessDeniedError                       AccessDenied*, UnrecognizedClient, ...; ``.action``: the IAM action refused
+    │   ├─ CredentialsNotFoundError            no (or partial) credentials found (also a ConfigurationError)
+    │   └─ ExpiredCredentialsError             ExpiredToken*; credentials to refresh (also a ConfigurationError)
+    │       └─ SSOTokenExpiredError            the SSO session expired or was never started: ``aws sso login``
+    ├─ ConfigurationError                      ours: AWS settings missing or wrong; the message says what to set
+    │   ├─ RegionNotSetError                   no region named by the call, the environment or the config file
+    │   └─ ProfileNotFoundError                AWS_PROFILE (or the session) names a profile that does not exist
     ├─ AWSServiceError                         any other AWS error code (keeps ``.code``)
     └─ WaitError
         ├─ WaitTimeout                         ours: the deadline passed; ``.last`` is the last state seen
@@ -114,20 +123,25 @@ __all__ = [
     "ApprovalConflict",
     "ApprovalError",
     "ApprovalNotPending",
+    "ArgumentTypeError",
     "BuildFailed",
     "ConcurrentModificationError",
     "ConcurrentPipelineExecutionsLimitExceededError",
     "ConditionNotOverridableError",
+    "ConfigurationError",
     "ConflictError",
     "ConnectionFailure",
+    "CredentialsNotFoundError",
     "DuplicatedStopRequestError",
     "ExecutionCancelled",
     "ExecutionFailed",
     "ExecutionStopped",
     "ExecutionSuperseded",
     "ExecutionUnsuccessful",
+    "ExpiredCredentialsError",
     "InvalidActionDeclarationError",
     "InvalidApprovalTokenError",
+    "InvalidArgumentError",
     "InvalidArnError",
     "InvalidBlockerDeclarationError",
     "InvalidClientTokenError",
@@ -143,6 +157,7 @@ __all__ = [
     "InvalidWebhookError",
     "JobNotFoundError",
     "LimitExceededError",
+    "NestingTooDeepError",
     "NotFoundError",
     "NotLatestPipelineExecutionError",
     "OutputVariablesSizeExceededError",
@@ -155,9 +170,12 @@ __all__ = [
     "PipelineValidationError",
     "PipelineVersionNotFoundError",
     "PipepilotError",
+    "ProfileNotFoundError",
     "QuotaError",
+    "RegionNotSetError",
     "ResourceAlreadyExistsError",
     "ResourceNotFoundError",
+    "SSOTokenExpiredError",
     "ServiceUnavailableError",
     "StageNotFoundError",
     "StageNotRetryableError",
@@ -173,6 +191,7 @@ __all__ = [
     "error_class_for",
     "translate",
     "translate_botocore_error",
+    "translate_settings_error",
     "translating",
 ]
 
@@ -361,7 +380,33 @@ class InvalidInputError(InvalidRequestError):
 
 
 class InvalidStructureError(InvalidRequestError):
-    """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline."""
+    """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline.
+
+    pipepilot raises it too, before anything is sent, for input it cannot read as the AWS structure it
+    should be (a ``from_api`` given something that is not that JSON object); ``path`` then locates the
+    problem in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
+    """
+
+    def __init__(self, message: str = "", *, path: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.path = path
+
+
+class NestingTooDeepError(InvalidStructureError, ValueError):
+    """Input nests lists and objects deeper than pipepilot reads; nothing was read or sent.
+
+    No AWS structure nests more than a few levels, so such input (a pipeline definition, a freeze record,
+    any wire dict) is a mistake or an attack; reading it would exhaust Python's recursion limit. ``path``
+    is where it crossed the limit (``stages[0].extra[0][0]...``, shortened in the text), ``limit`` the
+    depth pipepilot reads. It is also a ``ValueError``, as every unreadable freeze record is.
+    """
+
+    def __init__(self, message: str = "", *, path: str | None = None, limit: int = 0, **aws: Any) -> None:
+        super().__init__(message, path=path, **aws)
+        self.limit = limit
+        # The value ``path`` starts from, while the error travels out of nested readers (see
+        # pipepilot.model._wire.nested_within); not part of the error's meaning.
+        self.origin: object = None
 
 
 class InvalidStageDeclarationError(InvalidRequestError):
@@ -410,6 +455,31 @@ class OutputVariablesSizeExceededError(InvalidRequestError):
 
 class InvalidWebhookError(InvalidRequestError):
     """A webhook's authentication parameters or filter pattern are invalid."""
+
+
+class ArgumentTypeError(InvalidRequestError, TypeError):
+    """An argument given to pipepilot has the wrong type (a ``dict`` where a declaration belongs, a number
+    where an execution id belongs ...); nothing was read or sent.
+
+    ``parameter`` names the argument (or the field of the object being built); the text says what to pass
+    instead. It is also a ``TypeError``.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.parameter = parameter
+
+
+class InvalidArgumentError(InvalidRequestError, ValueError):
+    """An argument given to pipepilot has the right type but a value it refuses (an empty id, an unknown
+    outcome, a negative duration ...); nothing was read or sent.
+
+    ``parameter`` names the argument (or the field of the object being built). It is also a ``ValueError``.
+    """
+
+    def __init__(self, message: str = "", *, parameter: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.parameter = parameter
 
 
 class PipelineRenameError(InvalidRequestError):
@@ -551,7 +621,52 @@ class ConnectionFailure(TransientError):
 
 
 class AccessDeniedError(PipepilotError):
-    """The caller's credentials are missing, invalid or expired, or do not allow the operation."""
+    """The caller's credentials are missing, invalid or expired, or do not allow the operation.
+
+    ``action`` is the IAM action that was refused (``"codepipeline:StartPipelineExecution"``) when AWS
+    refused one: the one AWS's message names, else the service's prefix and the operation's name.
+    """
+
+    def __init__(self, message: str = "", *, action: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.action = action
+
+
+class ConfigurationError(PipepilotError):
+    """The AWS settings pipepilot needs are missing or wrong; the message says what to set.
+
+    Nothing was sent. Raised when a client is created (no region, an unknown profile) or when a request
+    is signed (no credentials, an expired SSO session).
+    """
+
+
+class RegionNotSetError(ConfigurationError):
+    """No region is named by ``region_name=``, the session, ``AWS_REGION``/``AWS_DEFAULT_REGION`` or the
+    config file."""
+
+
+class ProfileNotFoundError(ConfigurationError):
+    """The profile named by ``AWS_PROFILE`` (or the session) is not in the config or credentials file.
+
+    ``profile`` is its name.
+    """
+
+    def __init__(self, message: str = "", *, profile: str | None = None, **aws: Any) -> None:
+        super().__init__(message, **aws)
+        self.profile = profile
+
+
+class CredentialsNotFoundError(ConfigurationError, AccessDeniedError):
+    """No credentials were found (or only part of a key pair): nothing could be signed or sent."""
+
+
+class ExpiredCredentialsError(ConfigurationError, AccessDeniedError):
+    """The credentials in use have expired (``ExpiredToken``); refresh them and try again."""
+
+
+class SSOTokenExpiredError(ExpiredCredentialsError):
+    """The profile's IAM Identity Center (SSO) session has expired or was never started: run
+    ``aws sso login``."""
 
 
 class AWSServiceError(PipepilotError):
@@ -683,11 +798,11 @@ _ACCESS_DENIED_CODES = (
     "SignatureDoesNotMatch",
     "IncompleteSignature",
     "MissingAuthenticationToken",
-    "ExpiredToken",
-    "ExpiredTokenException",
     "NotAuthorized",
     "AccountSuspendedException",
 )
+
+_EXPIRED_CODES = ("ExpiredToken", "ExpiredTokenException")
 
 _SPECIFIC_CODES: dict[str, type[PipepilotError]] = {
     # not found
@@ -749,6 +864,7 @@ ERROR_CODES: Mapping[str, type[PipepilotError]] = MappingProxyType(
         **dict.fromkeys(THROTTLING_CODES, ThrottlingError),
         **dict.fromkeys(_SERVICE_UNAVAILABLE_CODES, ServiceUnavailableError),
         **dict.fromkeys(_ACCESS_DENIED_CODES, AccessDeniedError),
+        **dict.fromkeys(_EXPIRED_CODES, ExpiredCredentialsError),
     }
 )
 
@@ -772,14 +888,20 @@ def error_class_for(code: str | None, http_status: int | None = None) -> type[Pi
 
 
 def translate(
-    exc: botocore_exceptions.ClientError, operation: str | None = None, *, conceal: Collection[str] = ()
+    exc: botocore_exceptions.ClientError,
+    operation: str | None = None,
+    *,
+    conceal: Collection[str] = (),
+    service: str | None = None,
 ) -> PipepilotError:
     """The pipepilot error for a botocore ``ClientError`` (not raised; the caller raises it ``from exc``).
 
     ``operation`` overrides the operation name botocore recorded. The text names the operation, the code
     and AWS's message, and never the request's parameters. Every string in ``conceal`` (the request's
     secrets) is replaced by ``***`` wherever AWS's answer quotes it: in the message and in ``response``
-    (a copy then; otherwise ``response`` is the ``ClientError``'s own).
+    (a copy then; otherwise ``response`` is the ``ClientError``'s own). ``service`` is the IAM prefix of
+    the service called (``"codepipeline"``): an :class:`AccessDeniedError` names the action refused as
+    AWS's message does, or else as ``<service>:<operation>``.
     """
     response: Mapping[str, Any] = exc.response
     secrets = [secret for secret in conceal if secret]
@@ -797,15 +919,54 @@ def translate(
     text = f"{operation_name or 'AWS call'} failed: {code or f'HTTP {status}'}"
     if aws_message:
         text += f": {aws_message}"
-    return cls(
-        text,
-        code=code,
-        aws_message=aws_message,
-        operation_name=operation_name,
-        request_id=metadata.get("RequestId"),
-        http_status=status,
-        response=response,
-    )
+    details: dict[str, Any] = {
+        "code": code,
+        "aws_message": aws_message,
+        "operation_name": operation_name,
+        "request_id": metadata.get("RequestId"),
+        "http_status": status,
+        "response": response,
+    }
+    if issubclass(cls, AccessDeniedError):
+        action, hint = _access_denied_hint(cls, code, aws_message, service, operation_name)
+        # One line that says what to do first; AWS's own words follow.
+        text = f"{operation_name or 'AWS call'} was refused: {hint} ({code or f'HTTP {status}'}"
+        text += f": {aws_message})" if aws_message else ")"
+        return cls(text, action=action, **details)
+    return cls(text, **details)
+
+
+# AWS names the refused action in its message: "... is not authorized to perform: codepipeline:ListPipelines
+# on resource: ..." (the colon after "perform" is missing in some services' messages).
+_REFUSED_ACTION = re.compile(r"\bperform:?\s+([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
+_BAD_CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "MissingAuthenticationToken",
+    }
+)
+
+
+def _access_denied_hint(
+    cls: type[PipepilotError], code: str | None, aws_message: str, service: str | None, operation: str | None
+) -> tuple[str | None, str]:
+    """The IAM action refused (when one was), and what to do about an access error, in a few words."""
+    if issubclass(cls, ExpiredCredentialsError):
+        return (
+            None,
+            "the credentials in use have expired; refresh them (`aws sso login`, or assume the role again)",
+        )
+    if code in _BAD_CREDENTIAL_CODES:
+        return None, "the credentials in use were not recognised; check AWS_PROFILE or the access keys set"
+    found = _REFUSED_ACTION.search(aws_message)
+    action = found.group(1) if found else (f"{service}:{operation}" if service and operation else None)
+    if action is None:
+        return None, "the credentials in use are not allowed to do this; check their IAM policies"
+    return action, f"the credentials in use may not perform {action}; allow it in their IAM policy"
 
 
 _CONCEALED = "***"
@@ -832,10 +993,55 @@ _CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     botocore_exceptions.ConnectionClosedError,
     botocore_exceptions.ReadTimeoutError,
 )
-_CREDENTIAL_ERRORS: tuple[type[Exception], ...] = (
-    botocore_exceptions.NoCredentialsError,
-    botocore_exceptions.PartialCredentialsError,
+# The SSO session behind a profile is missing or expired: botocore's SSO credential and token providers.
+_SSO_ERRORS: tuple[type[Exception], ...] = (
+    botocore_exceptions.SSOError,
+    botocore_exceptions.TokenRetrievalError,
 )
+
+#: What to set when no region is found (``RegionNotSetError``).
+REGION_HINT = "set AWS_REGION (or AWS_DEFAULT_REGION), or pass region_name="
+#: What to set when no credentials are found (``CredentialsNotFoundError``).
+CREDENTIALS_HINT = (
+    "set AWS_PROFILE to a configured profile (then `aws sso login` if it uses SSO), "
+    "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+
+
+def translate_settings_error(
+    exc: Exception, where: str, operation: str | None = None
+) -> PipepilotError | None:
+    """The :class:`ConfigurationError` for botocore's complaint about missing or wrong settings, or ``None``.
+
+    ``where`` starts the message (``"cannot create a codepipeline client"``). Each message is one line:
+    what is wrong, then what to set.
+    """
+    if isinstance(exc, botocore_exceptions.NoRegionError):
+        return RegionNotSetError(f"{where}: no AWS region is set; {REGION_HINT}", operation_name=operation)
+    if isinstance(exc, botocore_exceptions.ProfileNotFound):
+        profile = exc.kwargs.get("profile")
+        return ProfileNotFoundError(
+            f"{where}: the AWS profile {profile!r} is not in the AWS config or credentials file; set "
+            "AWS_PROFILE to a profile that exists (`aws configure list-profiles`), or unset it",
+            profile=profile,
+            operation_name=operation,
+        )
+    if isinstance(exc, botocore_exceptions.NoCredentialsError):
+        return CredentialsNotFoundError(
+            f"{where}: no AWS credentials found; {CREDENTIALS_HINT}", operation_name=operation
+        )
+    if isinstance(exc, botocore_exceptions.PartialCredentialsError):
+        return CredentialsNotFoundError(
+            f"{where}: incomplete AWS credentials ({exc}); {CREDENTIALS_HINT}", operation_name=operation
+        )
+    if isinstance(exc, _SSO_ERRORS):
+        return SSOTokenExpiredError(
+            f"{where}: the AWS SSO session of the profile in use has expired or was never started; run "
+            "`aws sso login` (with --profile <name> when AWS_PROFILE is not set)",
+            operation_name=operation,
+        )
+    return None
+
 
 # botocore's parameter report quotes the offending value ("Invalid type for parameter token, value: ...,
 # type: <class 'uuid.UUID'>, valid types: <class 'str'>"); the value may be a secret, and what is wrong
@@ -852,16 +1058,21 @@ def _parameter_report(exc: botocore_exceptions.ParamValidationError) -> str:
 
 
 def translate_botocore_error(
-    exc: Exception, operation: str | None = None, *, conceal: Collection[str] = ()
+    exc: Exception,
+    operation: str | None = None,
+    *,
+    conceal: Collection[str] = (),
+    service: str | None = None,
 ) -> PipepilotError | None:
     """The pipepilot error for a botocore exception, or ``None`` if pipepilot leaves it as it is.
 
     ``ClientError`` goes through :func:`translate` (with ``conceal``); dropped connections and timeouts
     become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`
-    (its report without the values it quotes); missing credentials become :class:`AccessDeniedError`.
+    (its report without the values it quotes); missing settings (region, profile, credentials, an expired
+    SSO session) become a :class:`ConfigurationError` (see :func:`translate_settings_error`).
     """
     if isinstance(exc, botocore_exceptions.ClientError):
-        return translate(exc, operation, conceal=conceal)
+        return translate(exc, operation, conceal=conceal, service=service)
     where = operation or "AWS call"
     if isinstance(exc, _CONNECTION_ERRORS):
         return ConnectionFailure(
@@ -872,9 +1083,7 @@ def translate_botocore_error(
             f"{where} was not sent: parameter validation failed:\n{_parameter_report(exc)}",
             operation_name=operation,
         )
-    if isinstance(exc, _CREDENTIAL_ERRORS):
-        return AccessDeniedError(f"{where} was not sent: {exc}", operation_name=operation)
-    return None
+    return translate_settings_error(exc, f"{where} was not sent", operation)
 
 
 def _clean_cause(exc: Exception, mapped: PipepilotError) -> Exception:
@@ -906,17 +1115,20 @@ def _raise_from_clean_cause(error: PipepilotError, cause: Exception) -> NoReturn
 
 
 @contextlib.contextmanager
-def translating(operation: str | None = None, *, conceal: Collection[str] = ()) -> Iterator[None]:
+def translating(
+    operation: str | None = None, *, conceal: Collection[str] = (), service: str | None = None
+) -> Iterator[None]:
     """Run a boto3 call, raising the pipepilot error for any botocore error (original kept as ``__cause__``).
 
     ``conceal`` lists the request's secret values (approval token, job nonce): they are replaced by
-    ``***`` in the error, and the ``__cause__`` is then a copy of the original without them. Botocore
+    ``***`` in the error, and the ``__cause__`` is then a copy of the original without them. ``service``
+    is the IAM prefix of the service called, for :class:`AccessDeniedError`'s ``action``. Botocore
     errors that have no pipepilot meaning (for example a misconfigured endpoint) pass through.
     """
     try:
         yield
     except (botocore_exceptions.ClientError, botocore_exceptions.BotoCoreError) as exc:
-        mapped = translate_botocore_error(exc, operation, conceal=conceal)
+        mapped = translate_botocore_error(exc, operation, conceal=conceal, service=service)
         if mapped is None:
             raise
         cause = _clean_cause(exc, mapped)

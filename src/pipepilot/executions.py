@@ -30,10 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pipepilot._checks import check_instances, check_str, check_str_map, check_wait_options, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, pipeline_state
 from pipepilot._time import current_time_source, new_uuid
 from pipepilot.approvals import ApprovalPending, read_declaration
 from pipepilot.errors import (
+    ArgumentTypeError,
     DuplicatedStopRequestError,
     ExecutionCancelled,
     ExecutionFailed,
@@ -120,11 +122,24 @@ ProgressCallback = Callable[[ProgressEvent], object]
 """Receives each progress event (a :class:`pipepilot.polling.ProgressEvent`) as it is observed."""
 
 
-def execution_id_of(execution: Execution | str | None) -> str | None:
-    """The id of ``execution``, given as a handle or as an id (``None`` stays ``None``)."""
-    if execution is None or isinstance(execution, str):
-        return execution
-    return execution.id
+def execution_id_of(execution: Execution | str | None, parameter: str = "execution") -> str | None:
+    """The id of ``execution``, given as a handle or as an id (``None`` stays ``None``).
+
+    Raises:
+        ArgumentTypeError: ``execution`` is neither (a number, a dict ...); ``parameter`` names it.
+        InvalidArgumentError: it is an empty string.
+    """
+    if execution is None:
+        return None
+    if isinstance(execution, Execution):
+        return execution.id
+    if not isinstance(execution, str):
+        raise ArgumentTypeError(
+            f"{parameter} must be an Execution handle or an execution id string, not {type_name(execution)}",
+            parameter=parameter,
+        )
+    check_str(execution, parameter)
+    return execution
 
 
 @attrs.frozen(kw_only=True)
@@ -232,11 +247,23 @@ def start_execution(
         ValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
         PipelineNotFoundError: no such pipeline.
         ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
+        ArgumentTypeError: ``variables`` is not a mapping of names to values, ``source_revisions`` not an
+            iterable of :class:`RevisionOverride`, or ``token`` not a string (nothing was sent).
     """
+    check_str_map(variables, "variables", example='{"STAGE": "prod"}')
+    overrides = [
+        override.to_api()
+        for override in check_instances(
+            source_revisions,
+            RevisionOverride,
+            "source_revisions",
+            hint='for example [RevisionOverride(action="Source", revision_type="COMMIT_ID", value="...")]',
+        )
+    ]
+    check_str(token, "token", optional=True)
     params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid()}
     if variables:
         params["variables"] = [{"name": name, "value": value} for name, value in variables.items()]
-    overrides = [override.to_api() for override in source_revisions or ()]
     if overrides:
         params["sourceRevisions"] = overrides
     check_request("StartPipelineExecution", params, doing=f"start pipeline {pipeline!r}")
@@ -442,7 +469,12 @@ class Execution:
             WaitTimeout: the timeout passed first; ``last`` is the last execution (or, with
                 ``on_progress``, pipeline state) seen.
             PipelineExecutionNotFoundError / PipelineNotFoundError: no such execution or pipeline.
+            ArgumentTypeError: an option has the wrong type (``poll=30`` instead of
+                ``poll=PollPolicy(...)``, say); nothing was read.
         """
+        check_wait_options(
+            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
+        )
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self.caller)
         started = now_of()

@@ -12,6 +12,18 @@ What a freeze promises:
 * **Thaw respects later changes.** A transition re-disabled by someone else since the freeze (another
   reason, author or time) is reported (``CHANGED``) and left disabled; one already enabled again is noted
   (``ALREADY_ENABLED``).
+* **The record tells the truth when answers are lost.** A disable or enable whose answer was an error
+  after AWS applied it (a lost response, a 5xx after the fact) is read back, never resent blindly: a
+  disable is the freeze's own when the transition is disabled with the freeze's reason, changed no earlier
+  than the request was sent (less five minutes of clock difference); an enable is the thaw's own when the
+  transition, which the thaw had just read as disabled by the freeze, is enabled (``thaw_note`` says the
+  answer was lost). When even the reading fails, the entry is ``FAILED``, and the next thaw still finds
+  the change: it reads every entry the freeze did not record as done (``FAILED``, ``PENDING``) and
+  re-enables a transition disabled with the freeze's reason after the record was started; and an enable
+  sent without an answer (``thaw_sent_at``) is recognised as the thaw's when the transition was enabled at
+  or after that time.
+* **An empty selection is not a success.** A pattern or tags matching no pipeline give a record with no
+  entries whose :attr:`FreezeRecord.complete` is false (:attr:`FreezeRecord.nothing_selected` says why).
 * **Nothing is lost on failure.** Each pipeline has its own outcome; a failure (a missing stage, access
   denied, throttling beyond the retry policy) is recorded with its error and the others go on. Running
   :func:`freeze` again with ``resume=record`` retries the failed ones and skips those done; :func:`thaw`
@@ -24,7 +36,7 @@ What a freeze promises:
   (retries included; see :mod:`pipepilot.fleet`).
 
 Freezing costs three calls per pipeline (read, disable, read back the new state to record its author and
-time); thawing two (read, enable). Between the first read and the disable, a change by someone else could
+time); thawing two (read, enable), plus one read per entry the freeze did not finish. Between the first read and the disable, a change by someone else could
 be overwritten: AWS offers no conditional disable.
 """
 
@@ -34,15 +46,16 @@ import enum
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._calls import Caller
+from pipepilot._calls import Caller, may_have_acted
+from pipepilot._checks import check_callable, shown, type_name
 from pipepilot._handles import check_request, pipeline_state
-from pipepilot._time import current_time_source, new_uuid
-from pipepilot.errors import PipepilotError
+from pipepilot._time import new_uuid
+from pipepilot.errors import ArgumentTypeError, NotFoundError, PipepilotError
 from pipepilot.fleet import (
     DEFAULT_MAX_WORKERS,
     DEFAULT_RATE,
@@ -52,9 +65,9 @@ from pipepilot.fleet import (
     run_concurrently,
     select_pipelines,
 )
-from pipepilot.model._wire import parse_iso_timestamp, utc_datetime
+from pipepilot.model._wire import check_nesting, load_json, parse_iso_timestamp, utc_datetime
 from pipepilot.model.runtime import StageTransitionType
-from pipepilot.transitions import Transition
+from pipepilot.transitions import Transition, changed_since, now_utc
 
 if TYPE_CHECKING:
     from pipepilot.model.runtime import TransitionState
@@ -74,9 +87,6 @@ logger = logging.getLogger(__name__)
 #: The ``format`` a record's JSON carries; :meth:`FreezeRecord.from_json` refuses others.
 FORMAT = "pipepilot.freeze/1"
 
-# When resuming, a transition disabled with the freeze's reason at most this long before the record was
-# started is taken as the freeze's own: AWS stamps lastChangedAt with its clock, the record with ours.
-_CLOCK_SLACK = timedelta(minutes=5)
 # Two readings of lastChangedAt are "the same change" within this tolerance (JSON keeps microseconds).
 _SAME_TIME = timedelta(milliseconds=1)
 
@@ -119,11 +129,11 @@ def _parse_time(value: object, where: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {value!r}")
+        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {shown(value)}")
     try:
         return parse_iso_timestamp(value)
     except (ValueError, OverflowError):
-        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {value!r}") from None
+        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {shown(value)}") from None
 
 
 # botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo should
@@ -135,14 +145,14 @@ def _optional_utc(value: datetime | None) -> datetime | None:
 def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
     if value is not None and not isinstance(value, str):
-        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {value!r}")
+        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {shown(value)}")
     return value
 
 
 def _required_str(data: Mapping[str, Any], key: str, where: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {value!r}")
+        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {shown(value)}")
     return value
 
 
@@ -153,7 +163,9 @@ class PipelineFreeze:
     For ``DISABLED`` the transition fields describe the freeze's own change; for ``ALREADY_DISABLED`` the
     change found in place. Times are aware UTC datetimes. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
     or the pipepilot error's class name when pipepilot itself raised it, e.g. ``StageNotFoundError``); ``thaw``, ``thaw_note`` and
-    ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do).
+    ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do);
+    ``thaw_sent_at`` is when a failed thaw sent an enable whose answer it never got (it may have been
+    applied: the next thaw recognises it).
     """
 
     pipeline: str
@@ -166,6 +178,7 @@ class PipelineFreeze:
     thaw: ThawOutcome | None = None
     thaw_note: str | None = None
     thaw_error: str | None = None
+    thaw_sent_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -180,6 +193,7 @@ class PipelineFreeze:
             "thaw": None if self.thaw is None else self.thaw.value,
             "thaw_note": self.thaw_note,
             "thaw_error": self.thaw_error,
+            "thaw_sent_at": _isoformat(self.thaw_sent_at),
         }
 
     @classmethod
@@ -190,7 +204,7 @@ class PipelineFreeze:
             ValueError: the data is not a pipeline entry of a freeze record.
         """
         if not isinstance(data, Mapping):
-            raise ValueError(f"freeze record: a pipeline entry must be an object, not {data!r}")
+            raise ValueError(f"freeze record: a pipeline entry must be an object, not {shown(data)}")
         pipeline = _required_str(data, "pipeline", "pipelines[]")
         where = f"pipelines[{pipeline!r}]"
         try:
@@ -215,6 +229,7 @@ class PipelineFreeze:
             thaw=thaw,
             thaw_note=_optional_str(data, "thaw_note", where),
             thaw_error=_optional_str(data, "thaw_error", where),
+            thaw_sent_at=_parse_time(data.get("thaw_sent_at"), f"{where}.thaw_sent_at"),
         )
 
 
@@ -269,17 +284,24 @@ class FreezeRecord:
         return self._with(FreezeOutcome.PENDING)
 
     @property
+    def nothing_selected(self) -> bool:
+        """The selection matched no pipeline: the freeze froze nothing (and is not :attr:`complete`)."""
+        return not self.pipelines
+
+    @property
     def complete(self) -> bool:
-        """Every selected pipeline is frozen or was already disabled (nothing failed or pending)."""
-        return not self.failed and not self.pending
+        """Every selected pipeline is frozen or was already disabled (nothing failed or pending), and at
+        least one pipeline was selected."""
+        return bool(self.pipelines) and not self.failed and not self.pending
 
     @property
     def thawed(self) -> bool:
-        """Thaw has handled every transition the freeze disabled (none left to do or failed)."""
+        """Thaw has handled every transition the freeze disabled (none left to do), and nothing it tried
+        failed (including checking the entries the freeze did not finish)."""
         return all(
-            e.thaw is not None and e.thaw is not ThawOutcome.FAILED
+            e.thaw is not ThawOutcome.FAILED
+            and (e.thaw is not None or e.outcome is not FreezeOutcome.DISABLED)
             for e in self.pipelines
-            if e.outcome is FreezeOutcome.DISABLED
         )
 
     def thaw_outcomes(self, outcome: ThawOutcome) -> tuple[str, ...]:
@@ -309,11 +331,15 @@ class FreezeRecord:
 
         Raises:
             ValueError: the data is not a freeze record (the message says what is wrong).
+            NestingTooDeepError: it nests deeper than any freeze record (also a ``ValueError``).
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a freeze record is a JSON object, not {type(data).__name__}")
+        check_nesting(dict(data), what="freeze record")
         if data.get("format") != FORMAT:
-            raise ValueError(f"not a freeze record: format is {data.get('format')!r}, expected {FORMAT!r}")
+            raise ValueError(
+                f"not a freeze record: format is {shown(data.get('format'))}, expected {FORMAT!r}"
+            )
         entries = data.get("pipelines")
         if not isinstance(entries, list):
             raise ValueError("freeze record: pipelines must be a list")
@@ -338,9 +364,15 @@ class FreezeRecord:
 
         Raises:
             ValueError: the text is not JSON, or not a freeze record.
+            NestingTooDeepError: the JSON nests deeper than any freeze record (also a ``ValueError``).
+            ArgumentTypeError: ``text`` is not ``str`` or ``bytes``.
         """
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise ArgumentTypeError(
+                f"text must be the record's JSON (str or bytes), not {type_name(text)}", parameter="text"
+            )
         try:
-            data = json.loads(text)
+            data = load_json(text, what="freeze record")
         except json.JSONDecodeError as error:
             raise ValueError(f"a freeze record must be JSON: {error}") from None
         return cls.from_dict(data)
@@ -364,6 +396,20 @@ def _inbound_state(caller: Caller[Any], pipeline: str, stage: str) -> Transition
 
 def _failure(error: Exception, **fields: Any) -> dict[str, Any]:
     return {"error_code": getattr(error, "code", None) or type(error).__name__, "error": str(error), **fields}
+
+
+def _check_record(value: object, parameter: str) -> None:
+    if isinstance(value, FreezeRecord):
+        return
+    hint = ""
+    if isinstance(value, (str, bytes)):
+        hint = f"read saved JSON first: {parameter}=FreezeRecord.from_json(text)"
+    elif isinstance(value, Mapping):
+        hint = f"read a saved dict first: {parameter}=FreezeRecord.from_dict(data)"
+    raise ArgumentTypeError(
+        f"{parameter} must be a FreezeRecord, not {type_name(value)}" + (f"; {hint}" if hint else ""),
+        parameter=parameter,
+    )
 
 
 def _caller_of(cp: CodePipeline | Caller[Any]) -> Caller[Any]:
@@ -397,7 +443,11 @@ def freeze(
             ``rate`` is out of range (nothing was changed).
         PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);
             nothing was changed.
+        ArgumentTypeError: ``resume`` is not a :class:`FreezeRecord`, or ``checkpoint`` is not callable.
     """
+    if resume is not None:
+        _check_record(resume, "resume")
+    check_callable(checkpoint, "checkpoint")
     check_request(
         "DisableStageTransition",
         {"pipelineName": "pipeline", "stageName": stage, "transitionType": "Inbound", "reason": reason},
@@ -411,8 +461,7 @@ def freeze(
     limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
     names = select_pipelines(limited, pipelines, max_workers=max_workers)
     if resume is None:
-        now = datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
-        record = FreezeRecord(id=new_uuid(), stage=stage, reason=reason, started_at=now)
+        record = FreezeRecord(id=new_uuid(), stage=stage, reason=reason, started_at=now_utc())
     else:
         record = resume
     known = {entry.pipeline for entry in record.pipelines}
@@ -428,6 +477,10 @@ def freeze(
         for entry in record.pipelines
         if entry.pipeline in selected and entry.outcome in (FreezeOutcome.PENDING, FreezeOutcome.FAILED)
     ]
+    if not names:
+        logger.warning(
+            "freeze of stage %s: the selection %r matches no pipeline; nothing frozen", stage, pipelines
+        )
     logger.info(
         "freezing stage %s in %d pipeline(s) (%d already handled)", stage, len(todo), len(names) - len(todo)
     )
@@ -458,16 +511,20 @@ def freeze(
     return record
 
 
+def _is_the_freezes(record: FreezeRecord, found: TransitionState) -> bool:
+    """Whether ``found`` is a disable made by this freeze's own (possibly lost) run: disabled with its
+    reason, changed no earlier than the record was started (less the clock slack between AWS and us)."""
+    return (
+        found.enabled is False
+        and found.disabled_reason == record.reason
+        and changed_since(found, record.started_at)
+    )
+
+
 def _freeze_one(caller: Caller[Any], record: FreezeRecord, pipeline: str, *, resumed: bool) -> PipelineFreeze:
     found = _inbound_state(caller, pipeline, record.stage)
     if found.enabled is False:
-        changed_at = found.last_changed_at
-        ours = (
-            resumed
-            and found.disabled_reason == record.reason
-            and changed_at is not None
-            and changed_at >= record.started_at - _CLOCK_SLACK
-        )
+        ours = resumed and found.last_changed_at is not None and _is_the_freezes(record, found)
         outcome = FreezeOutcome.DISABLED if ours else FreezeOutcome.ALREADY_DISABLED
         if ours:
             logger.info("pipeline %s: transition disabled by an earlier run of this freeze", pipeline)
@@ -483,17 +540,23 @@ def _freeze_one(caller: Caller[Any], record: FreezeRecord, pipeline: str, *, res
             outcome=outcome,
             reason=found.disabled_reason,
             changed_by=found.last_changed_by,
-            changed_at=changed_at,
+            changed_at=found.last_changed_at,
         )
     transition = Transition(
         caller=caller, pipeline=pipeline, stage=record.stage, kind=StageTransitionType.INBOUND
     )
-    transition.disable(record.reason)
-    try:
-        after = _inbound_state(caller, pipeline, record.stage)
-    except PipepilotError as error:  # the change is made: record it, even without its time
-        logger.warning("pipeline %s: disabled, but could not read back its state (%s)", pipeline, error)
-        return PipelineFreeze(pipeline=pipeline, outcome=FreezeOutcome.DISABLED, reason=record.reason)
+    # An answer lost after AWS applied the disable is read back there (disabled with our reason, changed
+    # since we sent it), and that reading is the record's; the disable is never resent blindly.
+    read_back = transition._switch_off(record.reason)
+    if read_back is not None:
+        logger.info("pipeline %s: the disable's answer was lost; read back: applied", pipeline)
+        after = read_back
+    else:
+        try:
+            after = _inbound_state(caller, pipeline, record.stage)
+        except PipepilotError as error:  # the change is made: record it, even without its time
+            logger.warning("pipeline %s: disabled, but could not read back its state (%s)", pipeline, error)
+            return PipelineFreeze(pipeline=pipeline, outcome=FreezeOutcome.DISABLED, reason=record.reason)
     return PipelineFreeze(
         pipeline=pipeline,
         outcome=FreezeOutcome.DISABLED,
@@ -504,6 +567,19 @@ def _freeze_one(caller: Caller[Any], record: FreezeRecord, pipeline: str, *, res
 
 
 # ------------------------------------------------------------------------------------------------- thaw
+
+
+def _to_thaw(entry: PipelineFreeze) -> bool:
+    """Whether :func:`thaw` has something to do for ``entry``.
+
+    Disabled by the freeze and not thawed (or the thaw failed); or not finished by the freeze (``FAILED``,
+    ``PENDING``), whose disable may have been applied all the same, and which thaw has not checked yet.
+    """
+    if entry.thaw not in (None, ThawOutcome.FAILED):
+        return False
+    if entry.outcome is FreezeOutcome.DISABLED:
+        return True
+    return entry.outcome in (FreezeOutcome.FAILED, FreezeOutcome.PENDING) and entry.thaw_note is None
 
 
 def thaw(
@@ -518,18 +594,22 @@ def thaw(
 
     Transitions disabled before the freeze are not touched. One changed since the freeze (disabled again
     with another reason, by someone else, or at another time) is left disabled and reported as
-    ``CHANGED``. Entries thawed already are skipped, so thawing the returned record again only retries
-    failures. ``cp`` is the :class:`~pipepilot.CodePipeline` facade (``cp.thaw(record)`` is the same call).
+    ``CHANGED``. Entries the freeze did not finish (``FAILED``, ``PENDING``) are read: a transition found
+    disabled with the freeze's reason since the record was started is the freeze's own (its answer was
+    lost, or the run stopped before recording it), so it becomes ``DISABLED`` and is re-enabled; otherwise
+    the entry gets a ``thaw_note`` and is left alone. Entries thawed already are skipped, so thawing the
+    returned record again only retries failures. ``cp`` is the :class:`~pipepilot.CodePipeline` facade
+    (``cp.thaw(record)`` is the same call).
 
     Raises:
         ValueError: ``max_workers`` or ``rate`` is out of range.
+        ArgumentTypeError: ``record`` is not a :class:`FreezeRecord` (read a saved one with
+            :meth:`FreezeRecord.from_json`), or ``checkpoint`` is not callable; nothing was changed.
     """
+    _check_record(record, "record")
+    check_callable(checkpoint, "checkpoint")
     limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
-    todo = [
-        entry
-        for entry in record.pipelines
-        if entry.outcome is FreezeOutcome.DISABLED and entry.thaw in (None, ThawOutcome.FAILED)
-    ]
+    todo = [entry for entry in record.pipelines if _to_thaw(entry)]
     logger.info("thawing stage %s in %d pipeline(s)", record.stage, len(todo))
 
     def thaw_one(entry: PipelineFreeze) -> PipelineFreeze:
@@ -571,19 +651,100 @@ def _same_change(entry: PipelineFreeze, found: TransitionState) -> bool:
     return found.last_changed_at is not None and abs(found.last_changed_at - entry.changed_at) <= _SAME_TIME
 
 
+class _EnableUnconfirmed(PipepilotError):
+    """The thaw's enable failed in a way that may have been applied, and reading back could not tell."""
+
+    def __init__(self, error: PipepilotError, sent_at: datetime) -> None:
+        super().__init__(str(error), code=error.code or type(error).__name__)
+        self.sent_at = sent_at
+
+
+def _claim(caller: Caller[Any], record: FreezeRecord, entry: PipelineFreeze) -> PipelineFreeze:
+    """An entry the freeze did not finish, as the thaw finds it: ``DISABLED`` when its transition carries
+    the freeze's own disable, else the entry with a ``thaw_note`` saying there is nothing to thaw."""
+    try:
+        found = _inbound_state(caller, entry.pipeline, record.stage)
+    except NotFoundError as error:  # no such pipeline or stage: the freeze cannot have disabled it
+        return attrs.evolve(entry, thaw_note=f"nothing to thaw: {error}")
+    if not _is_the_freezes(record, found):
+        return attrs.evolve(entry, thaw_note="nothing to thaw: the freeze's disable is not in place")
+    logger.info(
+        "pipeline %s: found disabled by this freeze although it recorded %s; thawing it",
+        entry.pipeline,
+        entry.outcome.value,
+    )
+    return PipelineFreeze(
+        pipeline=entry.pipeline,
+        outcome=FreezeOutcome.DISABLED,
+        reason=found.disabled_reason,
+        changed_by=found.last_changed_by,
+        changed_at=found.last_changed_at,
+    )
+
+
 def _thaw_one(caller: Caller[Any], record: FreezeRecord, entry: PipelineFreeze) -> PipelineFreeze:
+    if entry.outcome is not FreezeOutcome.DISABLED:
+        entry = _claim(caller, record, entry)
+        if entry.outcome is not FreezeOutcome.DISABLED:
+            return entry
+    try:
+        return _enable_the_freezes(caller, record, entry)
+    except _EnableUnconfirmed as unconfirmed:
+        return attrs.evolve(
+            entry,
+            thaw=ThawOutcome.FAILED,
+            thaw_error=f"{unconfirmed.code}: {unconfirmed} (the enable may have been applied)",
+            thaw_sent_at=unconfirmed.sent_at,
+        )
+
+
+def _enable_the_freezes(caller: Caller[Any], record: FreezeRecord, entry: PipelineFreeze) -> PipelineFreeze:
     found = _inbound_state(caller, entry.pipeline, record.stage)
     if found.enabled is not False:
+        sent_at = entry.thaw_sent_at
+        if sent_at is not None and changed_since(found, sent_at):
+            # An earlier thaw sent an enable and never learnt its fate; the transition was enabled since.
+            logger.info("pipeline %s: the earlier thaw's unanswered enable took effect", entry.pipeline)
+            return attrs.evolve(
+                entry,
+                thaw=ThawOutcome.ENABLED,
+                thaw_note=_lost_enable_note(found),
+                thaw_error=None,
+                thaw_sent_at=None,
+            )
         logger.info("pipeline %s: stage %s was enabled again since the freeze", entry.pipeline, record.stage)
-        return attrs.evolve(entry, thaw=ThawOutcome.ALREADY_ENABLED, thaw_note=None, thaw_error=None)
+        return attrs.evolve(
+            entry, thaw=ThawOutcome.ALREADY_ENABLED, thaw_note=None, thaw_error=None, thaw_sent_at=None
+        )
     if not _same_change(entry, found):
         note = (
             f"disabled again since the freeze by {found.last_changed_by or 'unknown'} at "
             f"{_isoformat(found.last_changed_at) or 'unknown time'}: {found.disabled_reason!r}"
         )
         logger.warning("pipeline %s: stage %s %s; left disabled", entry.pipeline, record.stage, note)
-        return attrs.evolve(entry, thaw=ThawOutcome.CHANGED, thaw_note=note, thaw_error=None)
-    Transition(
+        return attrs.evolve(
+            entry, thaw=ThawOutcome.CHANGED, thaw_note=note, thaw_error=None, thaw_sent_at=None
+        )
+    transition = Transition(
         caller=caller, pipeline=entry.pipeline, stage=record.stage, kind=StageTransitionType.INBOUND
-    ).enable()
-    return attrs.evolve(entry, thaw=ThawOutcome.ENABLED, thaw_note=None, thaw_error=None)
+    )
+    sent_at = now_utc()
+    try:
+        read_back = transition._switch_on()
+    except PipepilotError as error:
+        if may_have_acted(error):
+            raise _EnableUnconfirmed(error, sent_at) from error
+        raise
+    # The transition was the freeze's disable when read just above; found enabled after our enable whose
+    # answer was lost, the enable is taken as the thaw's own (another party's enable in those moments
+    # cannot be told apart, and left the same state).
+    lost = None if read_back is None else _lost_enable_note(read_back)
+    return attrs.evolve(entry, thaw=ThawOutcome.ENABLED, thaw_note=lost, thaw_error=None, thaw_sent_at=None)
+
+
+def _lost_enable_note(found: TransitionState) -> str:
+    return (
+        "the enable's answer was lost; read back: enabled"
+        f" at {_isoformat(found.last_changed_at) or 'an unreported time'}"
+        f" by {found.last_changed_by or 'an unreported principal'}"
+    )

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pipepilot._checks import check_declaration, check_int, check_str, check_str_map
 from pipepilot._facade import Facade
 from pipepilot._handles import aws_details
 from pipepilot._pipeline_runtime import CodePipelineRuntime, PipelineRuntime
@@ -62,10 +63,10 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
     """CodePipeline in one account and region: list, create and open pipelines; read and freeze fleets.
 
     Pass a boto3 ``client`` to use it as it is (its own retry configuration is respected, see
-    :class:`~pipepilot.RetryPolicy`), or let pipepilot create one on first use from ``session`` (default: a
-    new ``boto3.session.Session()``), ``region_name`` and ``config``. ``retry`` is the retry policy;
-    ``clock`` (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
-    :func:`pipepilot.local.offline` applies. They are also the defaults of the waits of its handles, and
+    :class:`~pipepilot.RetryPolicy`), or let pipepilot create one on first use from ``session`` (default:
+    boto3's default session, the one ``boto3.client()`` uses, shared by every facade), ``region_name`` and
+    ``config``. ``retry`` is the retry policy; ``clock`` (monotonic seconds) and ``sleep`` default to
+    pipepilot's time source, looked up at each call, so :func:`pipepilot.local.offline` applies. They are also the defaults of the waits of its handles, and
     of the :class:`~pipepilot.CodeBuild` facade :meth:`codebuild` returns.
 
     Raises:
@@ -131,7 +132,12 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
             InvalidStructureError: AWS rejected the structure, or the role stayed unassumable.
             LimitExceededError: the account's pipeline quota is reached.
             InvalidTagsError, TooManyTagsError: the tags were refused.
+            ArgumentTypeError: ``declaration`` is not a :class:`~pipepilot.PipelineDeclaration` (a wire
+                dict: read it with ``PipelineDeclaration.from_api``), or ``tags`` is not a mapping of
+                strings; nothing was sent.
         """
+        declaration = check_declaration(declaration)
+        check_str_map(tags, "tags", example='{"team": "web"}')
         if validate:
             declaration.validate()
         params: dict[str, Any] = {"pipeline": declaration.to_api()}
@@ -195,6 +201,7 @@ class Pipeline(PipelineRuntime):
         """
         from pipepilot.model.declaration import PipelineDocument
 
+        check_int(version, "version", optional=True)
         params: dict[str, Any] = {"name": self._name}
         if version is not None:
             params["version"] = version
@@ -255,9 +262,14 @@ class Pipeline(PipelineRuntime):
             PipelineNotFoundError: no such pipeline.
             InvalidStructureError, InvalidStageDeclarationError, InvalidActionDeclarationError,
                 ValidationError: AWS rejected the new structure.
+            ArgumentTypeError: ``declaration`` is not a :class:`~pipepilot.PipelineDeclaration` (a wire
+                dict: read it with ``PipelineDeclaration.from_api``), or ``expected_version`` is not an
+                integer; nothing was sent.
         """
         from pipepilot.model.declaration import PipelineDeclaration
 
+        declaration = check_declaration(declaration)
+        check_int(expected_version, "expected_version", optional=True)
         if declaration.name != self._name:
             raise PipelineRenameError(
                 f"cannot update pipeline {self._name!r} with a declaration named {declaration.name!r}: "
@@ -334,7 +346,10 @@ class Pipeline(PipelineRuntime):
             PipelineNotFoundError: no such pipeline.
             InvalidTagsError: a key is reserved (``aws:``) or invalid.
             TooManyTagsError: the pipeline would carry more tags than allowed.
+            ArgumentTypeError: ``tags`` is not a mapping of strings to strings (nothing was sent).
         """
+        check_str_map(tags, "tags", example='{"team": "web"}')
+        check_str_map(more, "tags", example="team='web'")
         merged = {**(tags or {}), **more}
         if not merged:
             return
@@ -345,7 +360,10 @@ class Pipeline(PipelineRuntime):
 
         Raises:
             PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: a key is not a string (nothing was sent).
         """
+        for key in keys:
+            check_str(key, "keys")
         if not keys:
             return
         self._calls.call("untag_resource", idempotent=True, resourceArn=self.arn(), tagKeys=list(keys))

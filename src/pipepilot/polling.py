@@ -54,6 +54,7 @@ import attrs
 
 from pipepilot._time import current_time_source
 from pipepilot.errors import TransientError, WaitTimeout
+from pipepilot.model._wire import utc_datetime
 from pipepilot.model.runtime import (
     ActionExecutionStatus,
     StageExecutionStatus,
@@ -63,6 +64,7 @@ from pipepilot.model.runtime import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from datetime import datetime
+    from typing import TextIO
 
     from pipepilot.model.build import BuildDetails
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
@@ -107,9 +109,11 @@ __all__ = [
     "execution_timeout",
     "fallback_timeout",
     "format_duration",
+    "log_progress",
     "next_interval",
     "next_step",
     "poll_jitter",
+    "print_progress",
     "stage_timeout",
     "wait_policy",
     "wait_timing",
@@ -267,11 +271,8 @@ def wait_policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
     when one is given (the ``timeout=`` shortcut every wait offers; :attr:`PollPolicy.FOREVER` for none).
 
     Raises:
-        TypeError: ``poll`` is not a :class:`PollPolicy`.
         ValueError: ``timeout`` is not a positive number of seconds (or :attr:`PollPolicy.FOREVER`).
     """
-    if poll is not None and not isinstance(poll, PollPolicy):
-        raise TypeError(f"poll must be a PollPolicy, not {type(poll).__name__}")
     policy = poll if poll is not None else PollPolicy()
     return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
 
@@ -764,43 +765,100 @@ def fallback_timeout(why: str) -> DefaultTimeout:
 # -------------------------------------------------------------------------------------- progress events
 
 
+# Characters of an action's error message shown in an event's one-line text.
+_MESSAGE_SHOWN = 160
+
+
+def _clock_time(moment: datetime) -> str:
+    """``HH:MM:SS`` of ``moment`` in UTC (AWS's times, and the model's, are UTC)."""
+    return utc_datetime(moment).strftime("%H:%M:%S")
+
+
 @attrs.frozen(kw_only=True)
 class ProgressEvent:
-    """Something that happened to one execution between two polls of the pipeline state."""
+    """Something that happened to one execution between two polls of the pipeline state.
+
+    ``str(event)`` is one short line for people (``repr`` shows every field)::
+
+        12:03:04 release Build/Compile: action failed: JobFailed: Unit tests failed (execution 1a2b3c4d)
+
+    See :func:`print_progress` and :func:`log_progress` for ready-made ``on_progress`` callbacks.
+    """
 
     pipeline_name: str
     execution_id: str
     stage_name: str
+
+    #: What happened, in a few words (the subclasses' one-line description).
+    _what: ClassVar[str] = "progress"
+
+    @property
+    def time(self) -> datetime | None:
+        """When it happened, when the event knows (an action run's last change, a transition's disabling)."""
+        return None
+
+    @property
+    def where(self) -> str:
+        """``Stage`` or ``Stage/Action``."""
+        return self.stage_name
+
+    def happened(self) -> str:
+        """What happened, in a few words (``action failed: JobFailed: ...``); never a secret."""
+        return self._what
+
+    def describe(self, *, when: datetime | None = None) -> str:
+        """The one-line text of ``str(event)``; ``when`` stands in for the time when the event has none."""
+        moment = self.time or when
+        prefix = f"{_clock_time(moment)} " if moment is not None else ""
+        return (
+            f"{prefix}{self.pipeline_name} {self.where}: {self.happened()} "
+            f"(execution {self.execution_id[:8]})"
+        )
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 @attrs.frozen(kw_only=True)
 class StageStarted(ProgressEvent):
     """The execution entered the stage (or a retry started it again)."""
 
+    _what: ClassVar[str] = "stage started"
+
 
 @attrs.frozen(kw_only=True)
 class StageSucceeded(ProgressEvent):
     """The execution finished the stage successfully."""
+
+    _what: ClassVar[str] = "stage succeeded"
 
 
 @attrs.frozen(kw_only=True)
 class StageFailed(ProgressEvent):
     """The stage failed for the execution (an action failed, or a condition failed it)."""
 
+    _what: ClassVar[str] = "stage failed"
+
 
 @attrs.frozen(kw_only=True)
 class StageStopped(ProgressEvent):
     """The execution was stopped in the stage."""
+
+    _what: ClassVar[str] = "stage stopped"
 
 
 @attrs.frozen(kw_only=True)
 class StageCancelled(ProgressEvent):
     """The stage run was cancelled (for example because the pipeline was updated)."""
 
+    _what: ClassVar[str] = "stage cancelled"
+
 
 @attrs.frozen(kw_only=True)
 class StageSkipped(ProgressEvent):
     """A ``beforeEntry`` condition skipped the stage."""
+
+    _what: ClassVar[str] = "stage skipped by its entry condition"
 
 
 @attrs.frozen(kw_only=True)
@@ -808,6 +866,9 @@ class StageStatusChanged(ProgressEvent):
     """The stage run changed to another status (``Stopping``, or one pipepilot does not know yet)."""
 
     status: StageExecutionStatus | str
+
+    def happened(self) -> str:
+        return f"stage {self.status}"
 
 
 @attrs.frozen(kw_only=True)
@@ -822,15 +883,28 @@ class ActionEvent(ProgressEvent):
         """The id of the action run."""
         return self.run.action_execution_id
 
+    @property
+    def time(self) -> datetime | None:
+        """When the action run last changed status (as ``GetPipelineState`` reports it)."""
+        return self.run.last_status_change
+
+    @property
+    def where(self) -> str:
+        return f"{self.stage_name}/{self.action_name}"
+
 
 @attrs.frozen(kw_only=True)
 class ActionStarted(ActionEvent):
     """An action started running for the execution."""
 
+    _what: ClassVar[str] = "action started"
+
 
 @attrs.frozen(kw_only=True)
 class ActionSucceeded(ActionEvent):
     """An action finished successfully."""
+
+    _what: ClassVar[str] = "action succeeded"
 
 
 @attrs.frozen(kw_only=True)
@@ -842,20 +916,37 @@ class ActionFailed(ActionEvent):
         """The provider's error code and message."""
         return self.run.error_details
 
+    def happened(self) -> str:
+        details = self.run.error_details
+        if details is None or not (details.code or details.message):
+            return "action failed"
+        message = " ".join((details.message or "").split())
+        if len(message) > _MESSAGE_SHOWN:
+            message = message[: _MESSAGE_SHOWN - 1] + "…"
+        return f"action failed: {': '.join(part for part in (details.code, message) if part)}"
+
 
 @attrs.frozen(kw_only=True)
 class ActionAbandoned(ActionEvent):
     """An action was abandoned (the execution was stopped with ``abandon=True``)."""
+
+    _what: ClassVar[str] = "action abandoned"
 
 
 @attrs.frozen(kw_only=True)
 class ActionStatusChanged(ActionEvent):
     """An action run changed to a status pipepilot does not know yet."""
 
+    def happened(self) -> str:
+        return f"action {self.run.status}"
+
 
 @attrs.frozen(kw_only=True)
 class ApprovalWaiting(ActionEvent):
-    """A manual approval is waiting for an answer; ``token`` answers it (a secret, never in ``repr``)."""
+    """A manual approval is waiting for an answer; ``token`` answers it (a secret, never in ``repr``
+    nor in ``str``)."""
+
+    _what: ClassVar[str] = "approval waiting for an answer"
 
     @property
     def token(self) -> str | None:
@@ -871,12 +962,30 @@ class ExecutionHeldAtTransition(ProgressEvent):
     disabled_by: str | None
     disabled_at: datetime | None
 
+    @property
+    def time(self) -> datetime | None:
+        """When the transition was disabled."""
+        return self.disabled_at
+
+    def happened(self) -> str:
+        text = "held at the disabled transition"
+        if self.reason:
+            text += f": {self.reason!r}"
+        if self.disabled_by:
+            text += f" (disabled by {self.disabled_by})"
+        return text
+
 
 @attrs.frozen(kw_only=True)
 class ExecutionWaitingForStage(ProgressEvent):
     """The execution waits in front of the stage because another execution occupies it."""
 
     occupied_by: str | None
+
+    def happened(self) -> str:
+        if self.occupied_by:
+            return f"waiting for the stage (execution {self.occupied_by[:8]} is in it)"
+        return "waiting for the stage"
 
 
 _STAGE_TERMINAL_EVENTS: dict[object, type[ProgressEvent]] = {
@@ -1068,3 +1177,44 @@ def _is_recent(run: ActionExecution, since: datetime | None, stage_succeeded: bo
     if since is not None:
         return run.last_status_change is not None and run.last_status_change >= since
     return stage_succeeded
+
+
+# ------------------------------------------------------------------------------------- progress printers
+
+
+def _now() -> datetime:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
+
+
+def print_progress(event: ProgressEvent, *, file: TextIO | None = None) -> None:
+    """Print one progress event as one line: a ready-made ``on_progress`` callback.
+
+    ``execution.wait(on_progress=print_progress)`` prints lines like
+    ``12:03:04 release Build/Compile: action failed: JobFailed: Unit tests failed (execution 1a2b3c4d)``.
+    The time (UTC) is the event's own when it has one (an action run's last change), else the time it was
+    printed (virtual inside :func:`pipepilot.local.offline`). ``file`` defaults to ``sys.stdout``.
+    Approval tokens are never printed.
+    """
+    print(event.describe(when=_now()), file=file)
+
+
+def log_progress(
+    logger: logging.Logger | None = None, *, level: int = logging.INFO
+) -> Callable[[ProgressEvent], None]:
+    """An ``on_progress`` callback that logs each event's one line to ``logger`` at ``level``.
+
+    ``logger`` defaults to ``logging.getLogger("pipepilot.progress")``; like every pipepilot logger it has
+    no handler of its own, so configure logging to see the lines::
+
+        execution.wait(on_progress=log_progress(logging.getLogger("deploy")))
+
+    The log record carries the time it was logged; the line shows the event's own time when it has one.
+    """
+    target = logger if logger is not None else logging.getLogger("pipepilot.progress")
+
+    def log(event: ProgressEvent) -> None:
+        target.log(level, "%s", event)
+
+    return log

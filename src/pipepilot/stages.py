@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pipepilot._checks import check_str, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, latest_run, pipeline_state
 from pipepilot._time import current_time_source
+from pipepilot._writes import send_checked
 from pipepilot.errors import (
+    ArgumentTypeError,
     ConditionNotOverridableError,
     NotLatestPipelineExecutionError,
     PipepilotError,
@@ -57,6 +60,11 @@ def _enum_value(value: Any, enum_type: Any, what: str) -> str:
         raise ValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
 
 
+def _manual_retries(stage: StageState) -> int:
+    metadata = stage.retry_stage_metadata
+    return 0 if metadata is None else metadata.manual_stage_retry_attempt or 0
+
+
 @attrs.frozen(kw_only=True)
 class Stage:
     """One stage of one pipeline (a handle: nothing is cached)."""
@@ -80,7 +88,12 @@ class Stage:
         )
 
     def action(self, name: str) -> Action:
-        """The handle of the action ``name`` in this stage (not checked until used)."""
+        """The handle of the action ``name`` in this stage (its existence is not checked until used).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
+        """
+        check_str(name, "name")
         return Action(caller=self.caller, pipeline=self.pipeline, stage=self.name, name=name)
 
     def state(self) -> StageState:
@@ -114,33 +127,60 @@ class Stage:
         execution: no new one is created. When ``execution`` is a handle, that handle is returned, so a
         wait on it reports only what happens after the progress its earlier waits reported.
 
-        A retry whose answer was lost is checked against the stage (an ``InProgress`` stage for that
-        execution means it took effect) rather than sent again.
+        A stage is never retried twice for one call. The stage is read first (one ``GetPipelineState``)
+        to note how often it was retried by hand (``retryStageMetadata.manualStageRetryAttempt``). When
+        the answer is an error that may come after AWS applied the retry (a 5xx, a dropped connection),
+        the stage is read again: a higher count for the same execution means the retry took effect (and
+        it is not sent again); the same count means it did not, and it is sent again under the retry
+        policy. If another execution has entered the stage since, the execution's action runs
+        (``ListActionExecutions``) show whether the stage ran again after the first reading.
 
         Raises:
             ValidationError: ``mode`` is not a retry mode (nothing was sent).
+            ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             NotLatestPipelineExecutionError: a newer execution has entered the stage since; retry that one,
                 or start a new execution.
             StageNotRetryableError: nothing to retry (no failed action, still running, already being
                 retried, or the pipeline changed since the failure); the message says which applies.
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
+            TransientError: the request failed past the retry policy, or its answer was lost and reading
+                the stage back could not tell whether it took effect (it may have).
         """
         retry_mode = _enum_value(mode, StageRetryMode, "the retry mode")
-        execution_id = execution_id_of(execution) or self._latest_execution_id(
-            "retry", StageNotRetryableError
-        )
-        params = {
-            "pipelineName": self.pipeline,
-            "stageName": self.name,
-            "pipelineExecutionId": execution_id,
-            "retryMode": retry_mode,
-        }
+        execution_id = execution_id_of(execution)
+        if execution_id is not None:
+            check_request(
+                "RetryStageExecution",
+                self._retry_params(execution_id, retry_mode),
+                doing=f"retry stage {self.name!r}",
+            )
+        before = self.state()
+        if execution_id is None:
+            latest = before.latest_execution
+            if latest is None:
+                raise StageNotRetryableError(
+                    f"cannot retry stage {self.name!r} of pipeline {self.pipeline!r}: no execution has entered "
+                    "it yet; start one"
+                )
+            execution_id = latest.pipeline_execution_id
+        params = self._retry_params(execution_id, retry_mode)
         check_request("RetryStageExecution", params, doing=f"retry stage {self.name!r}")
+        target = execution_id
+
+        def confirm() -> bool | None:
+            return self._retry_applied(target, before)
+
         try:
-            response = self.caller.call("retry_stage_execution", idempotent=False, **params)
+            response = send_checked(
+                self.caller,
+                "retry_stage_execution",
+                confirm=confirm,
+                doing=f"the retry of stage {self.name} of {self.pipeline}",
+                **params,
+            )
         except NotLatestPipelineExecutionError as error:
-            latest = self._latest_or_none()
-            newer = f" ({latest} is)" if latest and latest != execution_id else ""
+            latest_id = self._latest_or_none()
+            newer = f" ({latest_id} is)" if latest_id and latest_id != execution_id else ""
             raise NotLatestPipelineExecutionError(
                 f"cannot retry stage {self.name!r} of pipeline {self.pipeline!r} for execution {execution_id}: "
                 f"it is no longer the stage's latest execution{newer}. Retry the latest execution instead, "
@@ -151,15 +191,13 @@ class Stage:
             raise StageNotRetryableError(
                 self._not_retryable_text(execution_id, retry_mode), **aws_details(error)
             ) from error
-        except TransientError:
-            if self._retry_took_effect(execution_id):
-                logger.info(
-                    "retry of stage %s for execution %s confirmed by the stage's state",
-                    self.name,
-                    execution_id,
-                )
-                return self._handle(execution, execution_id)
-            raise
+        if response is None:
+            logger.info(
+                "retry of stage %s for execution %s confirmed by the stage's state (its answer was lost)",
+                self.name,
+                execution_id,
+            )
+            return self._handle(execution, execution_id)
         logger.info(
             "retrying stage %s of %s for execution %s (%s)",
             self.name,
@@ -168,6 +206,44 @@ class Stage:
             retry_mode,
         )
         return self._handle(execution, response.get("pipelineExecutionId", execution_id))
+
+    def _retry_params(self, execution_id: str, retry_mode: str) -> dict[str, str]:
+        return {
+            "pipelineName": self.pipeline,
+            "stageName": self.name,
+            "pipelineExecutionId": execution_id,
+            "retryMode": retry_mode,
+        }
+
+    def _retry_applied(self, execution_id: str, before: StageState) -> bool | None:
+        """Whether a retry of the stage for ``execution_id`` took effect since ``before`` was read.
+
+        ``True``: it did; ``False``: certainly not; ``None``: cannot tell.
+        """
+        was_latest = before.latest_execution is not None and (
+            before.latest_execution.pipeline_execution_id == execution_id
+        )
+        if not was_latest:
+            return False  # AWS refuses a retry of an execution that is not the stage's latest
+        after = self.state()
+        latest = after.latest_execution
+        if latest is not None and latest.pipeline_execution_id == execution_id:
+            # Every manual retry of the stage for this execution adds one to the count.
+            return _manual_retries(after) > _manual_retries(before)
+        # Another execution has entered the stage since: if the retry ran, it left action runs of this
+        # execution in the stage that started after the last change the first reading showed.
+        changes = [
+            action.latest_execution.last_status_change
+            for action in before.action_states
+            if action.latest_execution is not None and action.latest_execution.last_status_change is not None
+        ]
+        if not changes:
+            return None
+        mark = max(changes)
+        return any(
+            run.stage_name == self.name and run.start_time is not None and run.start_time > mark
+            for run in action_runs(self.caller, self.pipeline, execution_id)
+        )
 
     def _handle(self, given: Execution | str | None, execution_id: str) -> Execution:
         """The handle of ``execution_id``: the caller's own when it passed one, so a later wait on it goes
@@ -205,17 +281,6 @@ class Stage:
             "may have changed since the failure): start a new execution"
         )
 
-    def _retry_took_effect(self, execution_id: str) -> bool:
-        try:
-            latest = self.state().latest_execution
-        except PipepilotError:
-            return False
-        return (
-            latest is not None
-            and latest.pipeline_execution_id == execution_id
-            and latest.status == StageExecutionStatus.IN_PROGRESS
-        )
-
     # -------------------------------------------------------------------------------------- rollback
 
     def rollback(self, to: Execution | str) -> Execution:
@@ -231,9 +296,14 @@ class Stage:
                 of the pipeline, is itself a rollback, or the stage is running.
             PipelineExecutionOutdatedError: the target is too old.
             PipelineExecutionNotFoundError / StageNotFoundError / PipelineNotFoundError: unknown names.
+            ArgumentTypeError: ``to`` is not an execution handle or id (nothing was sent).
         """
-        target = execution_id_of(to)
-        assert target is not None
+        target = execution_id_of(to, "to")
+        if target is None:
+            raise ArgumentTypeError(
+                "to must be the Execution handle or id of the execution to roll back to, not None",
+                parameter="to",
+            )
         params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
         check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
         asked_at = current_time_source().time()
@@ -281,6 +351,7 @@ class Stage:
 
         Raises:
             ValidationError: ``condition_type`` is not one of the two (nothing was sent).
+            ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             ConditionNotOverridableError: the condition is not being evaluated (or already finished), or
                 no execution has entered the stage yet.
             NotLatestPipelineExecutionError: another execution entered the stage since.
@@ -348,7 +419,15 @@ class Action:
         Raises:
             ValueError: the action has not run yet, it is not a CodeBuild action, or its latest run has not
                 started a build yet.
+            ArgumentTypeError: ``codebuild`` is not a :class:`~pipepilot.CodeBuild` facade (nothing was read).
         """
+        from pipepilot.builds import CodeBuild
+
+        if codebuild is not None and not isinstance(codebuild, CodeBuild):
+            raise ArgumentTypeError(
+                f"codebuild must be a CodeBuild facade or None, not {type_name(codebuild)}",
+                parameter="codebuild",
+            )
         run = self.latest_execution()
         result = None if run is None or run.output is None else run.output.execution_result
         build_id = None if result is None else result.external_execution_id

@@ -166,7 +166,9 @@ def test_approval_sns_notification_json(env: Env) -> None:
     started = ts(env.runs_of("Approval", "Approve", execution)[0]["startTime"])
 
     [message] = _notifications(env, queue_url)
-    console = f"https://console.aws.amazon.com/codepipeline/home?region={REGION}#/view/{PIPELINE}"
+    console = (
+        f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{PIPELINE}/view?region={REGION}"
+    )
     assert message["region"] == REGION
     assert message["consoleLink"] == console
     approval = message["approval"]
@@ -176,10 +178,36 @@ def test_approval_sns_notification_json(env: Env) -> None:
     assert approval["token"] == token
     assert approval["externalEntityLink"] == "https://example.com/release/42"
     assert approval["customData"] == "Please check the canary dashboard"
-    assert approval["approvalReviewLink"] == f"{console}/Approval/Approve/approve/{token}"
+    assert approval["approvalReviewLink"] == f"{console}#/Approval/Approve/approve/{token}"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", approval["expires"])
     expires = datetime.strptime(approval["expires"], "%Y-%m-%dT%H:%MZ").replace(tzinfo=timezone.utc)
     assert abs(expires.timestamp() - (started + HOUR)) < 60
+
+
+def test_approval_notification_sends_unset_link_and_comments_as_null(env: Env) -> None:
+    """Without ExternalEntityLink or CustomData the notification still has both keys, set to null.
+
+    Bots written against AWS read ``approval["customData"]`` directly; a missing key crashed them offline.
+    """
+    topic_arn, queue_url = _subscribed_queue(env)
+    _approval_pipeline(env, topic_arn=topic_arn)
+    token = _pending_token(env)
+
+    [message] = _notifications(env, queue_url)
+    approval = message["approval"]
+    assert list(approval) == [
+        "pipelineName",
+        "stageName",
+        "actionName",
+        "token",
+        "expires",
+        "externalEntityLink",
+        "approvalReviewLink",
+        "customData",
+    ]
+    assert approval["externalEntityLink"] is None
+    assert approval["customData"] is None
+    assert approval["approvalReviewLink"].endswith(f"/view?region={REGION}#/Approval/Approve/approve/{token}")
 
 
 def test_approval_without_notification_arn_publishes_nothing(env: Env) -> None:

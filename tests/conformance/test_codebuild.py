@@ -292,6 +292,64 @@ def test_list_builds_for_project_pages_of_100(env: Env, project: str) -> None:
     assert first["ids"] + second["ids"] == ids[::-1]
 
 
+@pytest.mark.parametrize("order", ["ASCENDING", "DESCENDING"])
+def test_list_builds_for_project_refuses_a_sort_order_beyond_100_builds(
+    env: Env, project: str, order: str
+) -> None:
+    """On a project with more than 100 builds, setting sortOrder answers InvalidInputException.
+
+    CodeBuild's API reference says so; only the default order (newest first) pages through such a project.
+    """
+    ids = [_start(env) for _ in range(101)]
+    with expect_error("InvalidInputException"):
+        env.cb.list_builds_for_project(projectName=project, sortOrder=cast("Any", order))
+    assert env.cb.list_builds_for_project(projectName=project)["ids"] == ids[::-1][:100]
+
+
+def test_create_project_returns_awss_defaults_for_source_and_artifacts(env: Env) -> None:
+    """CreateProject fills in what AWS returns: insecureSsl, and S3 artifacts' name, namespace, packaging.
+
+    The project name is the artifact name; the build then reports ``<bucket>/<path>/<name>`` as location.
+    """
+    project = env.cb.create_project(
+        name="site",
+        source={"type": "S3", "location": "conformance-source/app.zip"},
+        artifacts={"type": "S3", "location": "conformance-artifacts", "path": "out"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole=env.build_role_arn,
+    )["project"]
+    assert project["source"] == {"type": "S3", "location": "conformance-source/app.zip", "insecureSsl": False}
+    assert project["artifacts"] == {
+        "type": "S3",
+        "location": "conformance-artifacts",
+        "path": "out",
+        "name": "site",
+        "namespaceType": "NONE",
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
+    assert env.cb.batch_get_projects(names=["site"])["projects"][0]["artifacts"] == project["artifacts"]
+    build = env.cb.start_build(projectName="site")["build"]
+    assert build["artifacts"]["location"] == "arn:aws:s3:::conformance-artifacts/out/site"
+
+
+def test_create_project_defaults_for_pipeline_and_no_artifacts(env: Env, project: str) -> None:
+    """CODEPIPELINE artifacts get name, packaging and encryptionDisabled; NO_ARTIFACTS stays bare."""
+    [pipeline_project, direct] = env.cb.batch_get_projects(names=["conformance-build", project])["projects"]
+    assert pipeline_project["artifacts"] == {
+        "type": "CODEPIPELINE",
+        "name": "conformance-build",
+        "packaging": "NONE",
+        "encryptionDisabled": False,
+    }
+    assert pipeline_project["source"]["insecureSsl"] is False
+    assert direct["artifacts"] == {"type": "NO_ARTIFACTS"}
+
+
 def test_list_builds_account_wide(env: Env, project: str) -> None:
     """ListBuilds returns the ids of every project's builds."""
     mine = _start(env)
@@ -311,6 +369,22 @@ def test_start_build_error_InvalidInputException(env: Env, project: str) -> None
     with expect_error("InvalidInputException"):
         env.cb.start_build(projectName=project, timeoutInMinutesOverride=2161)
     assert env.cb.list_builds_for_project(projectName=project)["ids"] == []
+
+
+def test_start_build_validation_message_lists_every_violation(env: Env, project: str) -> None:
+    """Every broken constraint is counted and worded as AWS words it, one ``Value … at …`` per violation."""
+    with expect_error("InvalidInputException") as caught:
+        env.cb.start_build(
+            projectName=project, timeoutInMinutesOverride=2161, computeTypeOverride=cast("Any", "HUGE")
+        )
+    message = caught[0].response["Error"]["Message"]
+    assert message.startswith(
+        "2 validation errors detected: "
+        "Value '2161' at 'timeoutInMinutesOverride' failed to satisfy constraint: "
+        "Member must have value less than or equal to 2160; "
+        "Value 'HUGE' at 'computeTypeOverride' failed to satisfy constraint: "
+        "Member must satisfy enum value set: ["
+    )
 
 
 # -- §9.6 CodePipeline <-> CodeBuild -------------------------------------------------------------------------------

@@ -62,6 +62,71 @@ def test_create_error_ValidationException(env: Env, mutate: Any) -> None:
     _nothing_created(env)
 
 
+def test_validation_message_counts_every_violation_in_aws_words(env: Env) -> None:
+    """A declaration breaking three field rules gets one message listing all three as AWS words them.
+
+    ``N validation errors detected: Value '…' at '<path>' failed to satisfy constraint: …`` with list items
+    as ``stages.2.member`` and a map entry's problem reported against the map.
+    """
+    declaration = _valid(env)
+    declaration["name"] = "has space"
+    declaration["stages"][1]["actions"][0]["runOrder"] = 1000
+    declaration["stages"][1]["actions"][0]["configuration"]["ApplicationName"] = "a" * 1001
+    with expect_error("ValidationException") as caught:
+        env.create_only(declaration)
+    message = caught[0].response["Error"]["Message"]
+    action = "pipeline.stages.2.member.actions.1.member"
+    assert message == (
+        "3 validation errors detected: "
+        "Value 'has space' at 'pipeline.name' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+; "
+        f"Value '1000' at '{action}.runOrder' failed to satisfy constraint: "
+        "Member must have value less than or equal to 999; "
+        f"Value at '{action}.configuration' failed to satisfy constraint: "
+        "Map value must satisfy constraint: [Member must have length less than or equal to 1000]"
+    )
+    _nothing_created(env)
+
+
+def test_validation_message_of_a_bad_map_key_names_the_map(env: Env) -> None:
+    """A configuration key breaking its rules is reported against the map, as ``Map keys must satisfy …``."""
+    declaration = _valid(env)
+    declaration["stages"][1]["actions"][0]["configuration"]["K" * 51] = "value"
+    with expect_error("ValidationException") as caught:
+        env.create_only(declaration)
+    assert caught[0].response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'pipeline.stages.2.member.actions.1.member.configuration' "
+        "failed to satisfy constraint: Map keys must satisfy constraint: "
+        "[Member must have length less than or equal to 50]"
+    )
+
+
+def test_validation_message_of_one_request_field(env: Env) -> None:
+    """A single bad request member reads ``1 validation error detected: Value '…' at '<member>' …``."""
+    with expect_error("ValidationException") as caught:
+        env.cp.delete_pipeline(name="bad name")
+    assert caught[0].response["Error"]["Message"] == (
+        "1 validation error detected: Value 'bad name' at 'name' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+"
+    )
+
+
+def test_validation_message_never_quotes_a_secret(env: Env) -> None:
+    """A malformed approval token is reported by path only (``Value at 'token'``), never quoted."""
+    secret = "not-a-uuid-but-secret"
+    with expect_error("ValidationException") as caught:
+        env.cp.put_approval_result(
+            pipelineName=PIPELINE,
+            stageName="Approval",
+            actionName="Approve",
+            result={"summary": "ok", "status": "Approved"},
+            token=secret,
+        )
+    message = caught[0].response["Error"]["Message"]
+    assert message.startswith("1 validation error detected: Value at 'token' failed to satisfy constraint: ")
+    assert secret not in message
+
+
 def test_create_error_PipelineNameInUseException(env: Env) -> None:
     """A second pipeline with a taken name is refused [U: model's PipelineNameInUseException]."""
     env.create(_valid(env))

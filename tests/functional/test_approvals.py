@@ -88,7 +88,8 @@ def test_approvals_lists_the_waiting_approval_with_its_details(world: World) -> 
     assert found.custom_data == "Check the dashboards"
     assert found.external_entity_link == "https://ci.example.com/42"
     assert found.review_link == (
-        f"https://console.aws.amazon.com/codepipeline/home?region=us-east-1#/view/{PIPELINE}/Gate/Approve/approve/{found.token}"
+        "https://console.aws.amazon.com/codesuite/codepipeline/pipelines/"
+        f"{PIPELINE}/view?region=us-east-1#/Gate/Approve/approve/{found.token}"
     )
     latest = pipeline.state().stage("Gate").action("Approve").latest_execution
     assert latest is not None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import World, deploy, local_time_zone, s3_source, stage
+from conftest_runtime import World, call_counter, deploy, local_time_zone, s3_source, stage
 
 from pipepilot.errors import ValidationError
 from pipepilot.fleet import Tagged
@@ -374,3 +374,128 @@ def test_bad_pool_options_are_refused_before_anything_happens(
         )
     assert saved == []
     assert prod_gate(world, "a").enabled is True
+
+
+@pytest.mark.parametrize(
+    "selection", ["nightly-*", Tagged({"team": "nobody"}), []], ids=["pattern", "tags", "empty"]
+)
+def test_a_selection_matching_no_pipeline_froze_nothing_and_is_not_complete(
+    world: World, selection: Any
+) -> None:
+    """A pattern (or tags, or an empty list) matching no pipeline gives a record that says it froze nothing:
+    no entries, nothing_selected, and complete is False."""
+    small(world, "web")
+    record = world.cp.freeze(selection, stage="Prod", reason=REASON)
+    assert record.pipelines == ()
+    assert record.nothing_selected
+    assert not record.complete
+    assert prod_gate(world, "web").enabled is True
+
+
+def test_a_name_matching_no_pipeline_is_a_failure_not_complete(world: World) -> None:
+    """A single name that does not exist is recorded as failed (PipelineNotFound): not complete."""
+    record = world.cp.freeze("no-such-pipeline", stage="Prod", reason=REASON)
+    assert record.failed == ("no-such-pipeline",)
+    assert record.entry("no-such-pipeline").error_code == "PipelineNotFoundException"
+    assert not record.complete
+    assert not record.nothing_selected
+
+
+@pytest.mark.parametrize(
+    "fault", [{"error": "lost-response"}, {"error": "InternalFailure", "applied": True}], ids=["lost", "5xx"]
+)
+def test_a_disable_applied_without_an_answer_is_recorded_disabled_and_thawed(
+    world: World, fault: dict[str, Any]
+) -> None:
+    """Every disable answered with an error after AWS applied it: the freeze reads the transition back and
+    records it DISABLED (with AWS's author and time), sends no second disable, and thaw re-enables it."""
+    for name in ("a", "b"):
+        small(world, name)
+    world.aws.faults.add(operation="DisableStageTransition", **fault)
+    calls = call_counter(world.cp)
+    record = world.cp.freeze(["a", "b"], stage="Prod", reason=REASON)
+    assert record.disabled == ("a", "b")
+    assert record.complete
+    assert calls["DisableStageTransition"] == 2
+    assert record.entry("a").changed_at == prod_gate(world, "a").last_changed_at
+    world.aws.faults.clear()
+    thawed = world.cp.thaw(record)
+    assert thawed.thaw_outcomes(ThawOutcome.ENABLED) == ("a", "b")
+    assert all(prod_gate(world, name).enabled is True for name in "ab")
+
+
+def test_thaw_finds_a_disable_the_freeze_could_not_confirm(world: World) -> None:
+    """When even the reading back fails, the entry is FAILED; thaw reads it, finds the freeze's own disable
+    (its reason, changed since the record started) and re-enables it, correcting the record."""
+    small(world, "a")
+    world.aws.faults.add(operation="DisableStageTransition", error="lost-response", nth=1)
+    # The freeze's first read passes; every later read fails, so nothing can confirm the disable.
+    world.aws.faults.add(operation="GetPipelineState", error="ServiceUnavailable", nth=range(2, 200))
+    record = world.cp.freeze(["a"], stage="Prod", reason=REASON)
+    assert record.failed == ("a",)
+    assert not record.complete
+    world.aws.faults.clear()
+    assert prod_gate(world, "a").enabled is False  # applied all the same
+    thawed = world.cp.thaw(record)
+    assert thawed.entry("a").outcome is FreezeOutcome.DISABLED
+    assert thawed.entry("a").thaw is ThawOutcome.ENABLED
+    assert thawed.thawed
+    assert prod_gate(world, "a").enabled is True
+
+
+def test_thaw_leaves_alone_what_the_freeze_failed_to_disable(world: World) -> None:
+    """A FAILED entry whose transition is enabled, or disabled by someone else, is noted and not touched."""
+    for name in ("a", "b", "c"):
+        small(world, name)
+    small(world, "no-prod", prod=False)
+    world.aws.faults.add(operation="DisableStageTransition", error="AccessDeniedException", nth=(1, 2))
+    record = world.cp.freeze(["a", "b", "c", "no-prod"], stage="Prod", reason=REASON, max_workers=1)
+    assert record.failed == ("a", "b", "no-prod")
+    world.cp.pipeline("b").stage("Prod").inbound.disable("Incident 9")
+    thawed = world.cp.thaw(record)
+    assert thawed.thawed
+    for name in ("a", "b", "no-prod"):
+        assert thawed.entry(name).outcome is FreezeOutcome.FAILED
+        assert thawed.entry(name).thaw is None
+        assert "nothing to thaw" in str(thawed.entry(name).thaw_note)
+    assert prod_gate(world, "a").enabled is True
+    assert prod_gate(world, "b").disabled_reason == "Incident 9"
+    assert prod_gate(world, "c").enabled is True
+
+
+@pytest.mark.parametrize(
+    "fault", [{"error": "lost-response"}, {"error": "InternalFailure", "applied": True}], ids=["lost", "5xx"]
+)
+def test_thaw_recognises_its_own_enable_whose_answer_was_lost(world: World, fault: dict[str, Any]) -> None:
+    """Every enable answered with an error after AWS applied it: thaw reads back, records ENABLED (not
+    ALREADY_ENABLED) with a note that the answer was lost, and sends no second enable."""
+    small(world, "a")
+    record = world.cp.freeze(["a"], stage="Prod", reason=REASON)
+    world.aws.faults.add(operation="EnableStageTransition", **fault)
+    calls = call_counter(world.cp)
+    thawed = world.cp.thaw(record)
+    assert thawed.entry("a").thaw is ThawOutcome.ENABLED
+    assert "answer was lost" in str(thawed.entry("a").thaw_note)
+    assert calls["EnableStageTransition"] == 1
+    assert prod_gate(world, "a").enabled is True
+
+
+def test_a_thaw_whose_enable_could_not_be_confirmed_is_recognised_later(world: World) -> None:
+    """When the reading back fails too, the thaw FAILED with the time it sent the enable; the next thaw
+    finds the transition enabled since then and records ENABLED, not ALREADY_ENABLED."""
+    small(world, "a")
+    record = world.cp.freeze(["a"], stage="Prod", reason=REASON)
+    world.aws.faults.add(operation="EnableStageTransition", error="lost-response", nth=1)
+    world.aws.faults.add(operation="GetPipelineState", error="ServiceUnavailable", nth=range(2, 200))
+    failed = world.cp.thaw(record)
+    entry = failed.entry("a")
+    assert entry.thaw is ThawOutcome.FAILED
+    assert entry.thaw_sent_at is not None
+    assert "may have been applied" in str(entry.thaw_error)
+    assert not failed.thawed
+    assert FreezeRecord.from_json(failed.to_json()) == failed
+    world.aws.faults.clear()
+    again = world.cp.thaw(failed)
+    assert again.entry("a").thaw is ThawOutcome.ENABLED
+    assert again.entry("a").thaw_sent_at is None
+    assert again.thawed

@@ -100,6 +100,24 @@ def test_lost_response_applies_the_call_but_never_answers(aws: OfflineAWS, cb: C
     assert _builds(aws) == 1
 
 
+@pytest.mark.parametrize(("error", "status"), [("InternalFailure", 500), ("ServiceUnavailable", 503)])
+def test_an_error_after_the_fact_applies_the_call_then_answers_the_error(
+    aws: OfflineAWS, cb: CodeBuildClient, error: str, status: int
+) -> None:
+    """error=... with applied=True commits the build, then the caller sees the 5xx (on engines and moto)."""
+    aws.faults.add(operation="StartBuild", error=error, applied=True, times=1)
+    with pytest.raises(ClientError) as caught:
+        cb.start_build(projectName="app")
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert _builds(aws) == 1
+    s3: S3Client = _client(aws, "s3")
+    s3.create_bucket(Bucket="bucket")
+    aws.faults.add(service="s3", operation="PutObject", error=error, applied=True, times=1)
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket="bucket", Key="k", Body=b"1")
+    assert [item["Key"] for item in s3.list_objects_v2(Bucket="bucket")["Contents"]] == ["k"]
+
+
 def test_lost_response_with_retries_duplicates_unless_idempotent(aws: OfflineAWS) -> None:
     """botocore retries a lost response: two builds without a token, one build with an idempotencyToken."""
     retrying = _client(aws, "codebuild", Config(retries={"mode": "standard", "total_max_attempts": 3}))
@@ -278,6 +296,8 @@ def test_log_records_every_injected_fault(aws: OfflineAWS, cb: CodeBuildClient) 
         {"latency": -1},
         {},
         {"latency": 1, "latency_clock": "sundial"},
+        {"error": "lost-response", "applied": True},
+        {"latency": 1, "applied": True},
     ],
 )
 def test_impossible_rules_are_refused(options: dict[str, Any]) -> None:

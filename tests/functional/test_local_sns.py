@@ -52,6 +52,7 @@ def _stage(name: str, category: str, provider: str, **configuration: str) -> dic
 
 def _create_release_pipeline(aws: OfflineAWS) -> None:
     """Source, then a manual approval that notifies TOPIC; creating it starts the first execution."""
+    aws.client("s3").create_bucket(Bucket="release-artifacts")
     aws.client("codepipeline").create_pipeline(
         pipeline={
             "name": "release",

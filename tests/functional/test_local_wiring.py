@@ -126,6 +126,7 @@ def test_engine_answers_parse_like_aws(aws: OfflineAWS) -> None:
 # -- clients made elsewhere ------------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("fake_credentials")  # a client made outside offline() resolves its own
 def test_client_created_before_the_context_is_served_inside_it() -> None:
     """A client built before offline() (a module-level client, say) is served by the engine inside it."""
     early: CodeBuildClient = boto3.session.Session(region_name="us-east-1").client("codebuild")
@@ -151,6 +152,7 @@ def test_default_session_created_before_is_replaced_inside() -> None:
     boto3.DEFAULT_SESSION = None
 
 
+@pytest.mark.usefixtures("fake_credentials")  # a client made outside offline() resolves its own
 def test_patch_client_routes_a_client_without_any_handler(monkeypatch: pytest.MonkeyPatch) -> None:
     """A client whose session predates moto and pipepilot is served after patch_client (once, however often)."""
     monkeypatch.setattr(
@@ -411,7 +413,7 @@ def test_plain_client_defaults_to_the_context_region_without_an_environment_regi
 ) -> None:
     """With AWS_DEFAULT_REGION unset, boto3.client("codepipeline") inside offline() uses the context's region
     (instead of raising NoRegionError) and reaches that region's engine."""
-    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     with pipepilot.local.offline(region="eu-west-1") as aws:
         client = boto3.client("codepipeline")
         assert client.meta.region_name == "eu-west-1"

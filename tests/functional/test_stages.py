@@ -21,6 +21,7 @@ from conftest_runtime import (
 from pipepilot._calls import RetryPolicy
 from pipepilot.errors import (
     ConditionNotOverridableError,
+    ConnectionFailure,
     ExecutionFailed,
     NotLatestPipelineExecutionError,
     StageNotFoundError,
@@ -332,3 +333,90 @@ def test_action_build_of_another_action_is_refused(world: World) -> None:
     pipeline.start().wait()
     with pytest.raises(ValueError, match="no CodeBuild build"):
         pipeline.stage("Staging").action("Staging").build()
+
+
+def failing_staging(world: World, *, failures: int) -> Pipeline:
+    """Source -> Staging, whose action fails at once ``failures`` times, then succeeds at once."""
+    world.aws.script_action(
+        PIPELINE, "Staging", "Staging", outcome="Failed", error_message="flaky", duration=0, times=failures
+    )
+    world.aws.script_action(PIPELINE, "Staging", "Staging", duration=0)
+    return world.create(
+        PIPELINE, [stage("Source", s3_source()), stage("Staging", deploy_from_source("Staging"))]
+    )
+
+
+def manual_retries(pipeline: Pipeline) -> int:
+    metadata = pipeline.stage("Staging").state().retry_stage_metadata
+    return 0 if metadata is None else metadata.manual_stage_retry_attempt or 0
+
+
+@pytest.mark.parametrize(
+    "fault", [{"error": "lost-response"}, {"error": "InternalFailure", "applied": True}], ids=["lost", "5xx"]
+)
+def test_a_retry_applied_without_an_answer_is_never_sent_twice(world: World, fault: dict[str, Any]) -> None:
+    """A retry whose answer is lost (or a 5xx after the fact) is recognised by the stage's manual retry
+    count, even when the rerun already ended (here: failed again at once); it is not sent again, and the
+    stage ran exactly once more."""
+    pipeline = failing_staging(world, failures=2)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    world.aws.faults.add(operation="RetryStageExecution", nth=1, **fault)
+    calls = call_counter(world.cp)
+    assert pipeline.stage("Staging").retry(execution) == execution
+    assert calls["RetryStageExecution"] == 1
+    assert manual_retries(pipeline) == 1
+    runs = list(pipeline.stage("Staging").action("Staging").executions(execution))
+    assert [str(run.status) for run in runs] == ["Failed", "Failed"]
+
+
+def test_a_retry_refused_with_a_5xx_is_sent_again_under_the_policy(world: World) -> None:
+    """A RetryStageExecution 5xx that the stage shows was not applied is sent again (not raised)."""
+    pipeline = failing_staging(world, failures=1)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    world.aws.faults.add(operation="RetryStageExecution", error="ServiceUnavailable", nth=(1, 2))
+    calls = call_counter(world.cp)
+    pipeline.stage("Staging").retry(execution)
+    assert calls["RetryStageExecution"] == 3
+    assert manual_retries(pipeline) == 1
+    assert execution.wait().status == "Succeeded"
+
+
+def test_a_retry_whose_fate_cannot_be_read_is_raised_not_resent(world: World) -> None:
+    """When the stage cannot be read back after a lost answer, the error is raised and nothing is resent."""
+    pipeline = failing_staging(world, failures=1)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    world.aws.faults.add(operation="RetryStageExecution", error="lost-response", nth=1)
+    world.aws.faults.add(operation="GetPipelineState", error="ServiceUnavailable", nth=range(2, 100))
+    calls = call_counter(world.cp)
+    with pytest.raises(ConnectionFailure):
+        pipeline.stage("Staging").retry(execution)
+    assert calls["RetryStageExecution"] == 1
+
+
+def test_a_retry_confirmed_after_another_execution_entered_the_stage(world: World) -> None:
+    """If a newer execution has entered the stage by the time the lost retry is checked, the retried
+    execution's action runs show it ran again: confirmed, not resent."""
+    pipeline = failing_staging(world, failures=2)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    world.aws.clock.advance(60)
+
+    def newer_execution(**_: Any) -> None:
+        world.aws.client("codepipeline").start_pipeline_execution(name=PIPELINE)
+        world.aws.clock.advance(60)
+
+    world.aws.faults.add(operation="RetryStageExecution", error="lost-response", nth=1)
+    world.cp.client.meta.events.register("after-call-error.codepipeline.RetryStageExecution", newer_execution)
+    calls = call_counter(world.cp)
+    pipeline.stage("Staging").retry(execution)
+    assert calls["RetryStageExecution"] == 1
+    latest = pipeline.stage("Staging").state().latest_execution
+    assert latest is not None
+    assert latest.pipeline_execution_id != execution.id

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest_runtime import PIPELINE, World, call_counter, deploy, s3_source, stage
 
-from pipepilot.errors import StageNotFoundError, ValidationError
+from pipepilot.errors import ServiceUnavailableError, StageNotFoundError, ValidationError
 from pipepilot.polling import ExecutionHeldAtTransition
 from pipepilot.transitions import ENABLED, Transition, TransitionType
 
@@ -152,17 +152,75 @@ def test_enabling_a_badly_named_stage_is_refused_before_sending(world: World) ->
     assert calls.get("EnableStageTransition", 0) == 0
 
 
-def test_a_lost_disable_is_retried_safely(world: World) -> None:
-    """Disabling is idempotent, so a lost response is retried and the transition ends disabled."""
+@pytest.mark.parametrize(
+    "fault", [{"error": "lost-response"}, {"error": "InternalFailure", "applied": True}], ids=["lost", "5xx"]
+)
+def test_a_disable_applied_but_unanswered_is_read_back_not_resent(
+    world: World, fault: dict[str, Any]
+) -> None:
+    """A disable whose answer was lost (or a 5xx after the fact) is confirmed by reading the transition back
+    (disabled with the reason sent, changed since): it is not sent a second time."""
     pipeline = three_stages(world)
-    world.aws.faults.add(operation="DisableStageTransition", error="lost-response", nth=1)
+    world.aws.faults.add(operation="DisableStageTransition", nth=1, **fault)
+    calls = call_counter(world.cp)
+    pipeline.stage("Prod").inbound.disable("freeze")
+    assert calls["DisableStageTransition"] == 1
+    assert calls["GetPipelineState"] == 1
+    state = pipeline.stage("Prod").inbound.state()
+    assert state is not None
+    assert state.enabled is False
+    assert state.disabled_reason == "freeze"
+
+
+def test_a_disable_that_failed_unapplied_is_sent_again(world: World) -> None:
+    """A 5xx that changed nothing is read back (still enabled) and the disable is sent again under the policy."""
+    pipeline = three_stages(world)
+    world.aws.faults.add(operation="DisableStageTransition", error="ServiceUnavailable", nth=1)
     calls = call_counter(world.cp)
     pipeline.stage("Prod").inbound.disable("freeze")
     assert calls["DisableStageTransition"] == 2
     state = pipeline.stage("Prod").inbound.state()
     assert state is not None
-    assert state.enabled is False
     assert state.disabled_reason == "freeze"
+
+
+def test_a_lost_disable_never_overwrites_someone_elses(world: World) -> None:
+    """When the reading shows another reason (someone disabled it meanwhile), the disable is not resent:
+    the error is raised and their change stays."""
+    pipeline = three_stages(world)
+    gate = pipeline.stage("Prod").inbound
+
+    def someone_else(**_: Any) -> None:
+        world.aws.client("codepipeline").disable_stage_transition(
+            pipelineName=PIPELINE, stageName="Prod", transitionType="Inbound", reason="Incident 9"
+        )
+
+    world.aws.faults.add(operation="DisableStageTransition", error="ServiceUnavailable", nth=1)
+    world.cp.client.meta.events.register("after-call.codepipeline.DisableStageTransition", someone_else)
+    with pytest.raises(ServiceUnavailableError):
+        gate.disable("freeze")
+    state = gate.state()
+    assert state is not None
+    assert state.disabled_reason == "Incident 9"
+
+
+@pytest.mark.parametrize(
+    "fault", [{"error": "lost-response"}, {"error": "InternalFailure", "applied": True}], ids=["lost", "5xx"]
+)
+def test_an_enable_applied_but_unanswered_is_read_back_not_resent(
+    world: World, fault: dict[str, Any]
+) -> None:
+    """An enable whose answer was lost is confirmed by reading the transition back (enabled)."""
+    pipeline = three_stages(world)
+    gate = pipeline.stage("Prod").inbound
+    gate.disable("freeze")
+    world.aws.faults.add(operation="EnableStageTransition", nth=1, **fault)
+    calls = call_counter(world.cp)
+    gate.enable()
+    assert calls["EnableStageTransition"] == 1
+    state = gate.state()
+    assert state is not None
+    assert state.enabled is True
 
 
 def test_a_bad_transition_kind_is_refused() -> None:

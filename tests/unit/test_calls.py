@@ -40,6 +40,9 @@ ROLE_NOT_YET_ASSUMABLE = (
     "CodePipeline is not authorized to perform AssumeRole on role arn:aws:iam::123456789012:role/new-role"
 )
 
+# These tests sign requests that a stub answers: they need credentials (dummy ones), as online code does.
+pytestmark = pytest.mark.usefixtures("fake_credentials")
+
 # ------------------------------------------------------------------------------------------------ helpers
 
 

@@ -433,7 +433,7 @@ def test_effective_defaults_apply_aws_defaults_only_when_absent() -> None:
     """Effective values fill in AWS's defaults for absent members and leave given ones alone."""
     bare = declaration("33-")
     assert bare.pipeline_type is None
-    assert bare.pipeline_type_effective is PipelineType.V1
+    assert bare.pipeline_type_effective is PipelineType.V2  # AWS creates V2 when no type is given
     assert bare.execution_mode_effective is ExecutionMode.SUPERSEDED
     assert bare.action("Stage-2", "Action-1").run_order_effective == 1
     explicit = declaration("04-")
@@ -669,7 +669,7 @@ def test_summary_outlines_the_pipeline() -> None:
     """summary() names the type, mode, stages and actions in run order, with artifact flow."""
     text = declaration("13-").summary()
     assert text.splitlines()[0].startswith("pipeline ")
-    assert "V1 (default)" in text
+    assert "V2 (default)" in text
     assert "1. Source" in text
     assert "(Source/ThirdParty/GitHub/1)" in text
     assert "-> " in text

@@ -19,7 +19,7 @@ from pipepilot.local.clock import VirtualClock
 from pipepilot.local.codepipeline import CodePipelineEngine, CodePipelineSettings, EngineWorld
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -98,6 +98,8 @@ class FakeCodeBuild:
         pipeline_name: str,
         source_version: str | None,
         environment_variables_override: list[dict[str, str]],
+        output_artifacts: Sequence[Mapping[str, str]] = (),
+        artifact_kms_key_id: str | None = None,
         on_complete: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         if project_name not in self.projects:
@@ -145,6 +147,9 @@ class FakeWorld:
         self.unassumable: set[str] = set()
         self.builds = FakeCodeBuild(self)
         self._random = random.Random(7)
+        #: S3 objects the engine wrote, by (bucket, key); buckets in ``missing_buckets`` refuse writes.
+        self.objects: dict[tuple[str, str], tuple[bytes, str | None]] = {}
+        self.missing_buckets: set[str] = set()
 
     def new_uuid(self) -> str:
         return str(uuid.UUID(int=self._random.getrandbits(128), version=4))
@@ -163,6 +168,16 @@ class FakeWorld:
 
     def lambda_handler(self, function_name: str, /) -> Callable[[dict[str, Any], Any], object] | None:
         return self.lambdas.get(function_name)
+
+    def read_object(self, bucket: str, key: str, /) -> bytes | None:
+        found = self.objects.get((bucket, key))
+        return None if found is None else found[0]
+
+    def write_object(self, bucket: str, key: str, body: bytes, /, *, kms_key_id: str | None = None) -> bool:
+        if bucket in self.missing_buckets:
+            return False
+        self.objects[bucket, key] = (body, kms_key_id)
+        return True
 
 
 def _conforms(world: FakeWorld) -> EngineWorld:
@@ -886,7 +901,9 @@ def test_approval_lifecycle_and_token_rules(h: Harness) -> None:
     assert topic.endswith(":approvals")
     assert subject == "APPROVAL NEEDED: AWS CodePipeline ap for action Approve"
     assert body["approval"]["token"] == token
-    assert body["approval"]["approvalReviewLink"].endswith(f"/ap/Gate/Approve/approve/{token}")
+    assert body["approval"]["approvalReviewLink"].endswith(
+        f"/ap/view?region=us-east-1#/Gate/Approve/approve/{token}"
+    )
     assert body["approval"]["customData"].startswith("ship ")
     assert "#{" not in body["approval"]["customData"]
     assert body["approval"]["expires"] == "2026-01-08T00:00Z"

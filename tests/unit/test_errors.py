@@ -27,6 +27,7 @@ from pipepilot.errors import (
     ConnectionFailure,
     ExecutionFailed,
     ExecutionUnsuccessful,
+    ExpiredCredentialsError,
     InvalidRequestError,
     LimitExceededError,
     NotFoundError,
@@ -47,6 +48,9 @@ from pipepilot.errors import (
     translating,
 )
 from pipepilot.model.validation import Problem
+
+# These tests sign requests that a stub answers: they need credentials (dummy ones), as online code does.
+pytestmark = pytest.mark.usefixtures("fake_credentials")
 
 #: Modeled codes that deliberately map to the AWSServiceError fallback, each with the reason.
 FALLBACK_IS_FINE = {
@@ -131,7 +135,7 @@ def test_pipeline_quota_is_a_quota_error_not_throttling() -> None:
         ("AccessDeniedException", 400, AccessDeniedError),
         ("AccessDeniedForDependencyException", 400, AccessDeniedError),
         ("UnrecognizedClientException", 400, AccessDeniedError),
-        ("ExpiredTokenException", 400, AccessDeniedError),
+        ("ExpiredTokenException", 400, ExpiredCredentialsError),
         ("SomethingNew", 400, AWSServiceError),
         (None, None, AWSServiceError),
         ("com.amazonaws.codepipeline#PipelineNotFoundException", 400, PipelineNotFoundError),
@@ -322,10 +326,114 @@ def test_missing_credentials_become_access_denied() -> None:
         raise botocore_exceptions.NoCredentialsError
 
 
+@pytest.mark.parametrize(
+    ("raised", "expected", "says"),
+    [
+        (botocore_exceptions.NoRegionError(), errors.RegionNotSetError, ["AWS_REGION", "region_name="]),
+        (
+            botocore_exceptions.ProfileNotFound(profile="ghost"),
+            errors.ProfileNotFoundError,
+            ["'ghost'", "AWS_PROFILE"],
+        ),
+        (
+            botocore_exceptions.NoCredentialsError(),
+            errors.CredentialsNotFoundError,
+            ["AWS_PROFILE", "aws sso login"],
+        ),
+        (
+            botocore_exceptions.PartialCredentialsError(provider="env", cred_var="AWS_SECRET_ACCESS_KEY"),
+            errors.CredentialsNotFoundError,
+            ["AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"],
+        ),
+        (botocore_exceptions.UnauthorizedSSOTokenError(), errors.SSOTokenExpiredError, ["aws sso login"]),
+        (
+            botocore_exceptions.SSOTokenLoadError(error_msg="Token for x does not exist"),
+            errors.SSOTokenExpiredError,
+            ["aws sso login"],
+        ),
+        (
+            botocore_exceptions.TokenRetrievalError(provider="sso", error_msg="Token has expired"),
+            errors.SSOTokenExpiredError,
+            ["aws sso login"],
+        ),
+    ],
+)
+def test_missing_or_wrong_settings_get_a_typed_one_line_error_saying_what_to_set(
+    raised: Exception, expected: type[errors.PipepilotError], says: list[str]
+) -> None:
+    """Each settings problem is its own ConfigurationError whose single line names what to set."""
+    with pytest.raises(expected) as info, translating("ListPipelines"):
+        raise raised
+    err = info.value
+    assert isinstance(err, errors.ConfigurationError)
+    text = str(err)
+    assert "\n" not in text
+    assert text.startswith("ListPipelines was not sent: ")
+    for words in says:
+        assert words in text
+    assert err.__cause__ is raised
+
+
+def test_missing_credentials_and_an_expired_sso_session_are_still_access_denied() -> None:
+    """Code that catches AccessDeniedError for credential trouble keeps working."""
+    assert issubclass(errors.CredentialsNotFoundError, AccessDeniedError)
+    assert issubclass(errors.SSOTokenExpiredError, errors.ExpiredCredentialsError)
+    assert issubclass(errors.ExpiredCredentialsError, AccessDeniedError)
+
+
+def test_access_denied_names_the_iam_action_aws_refused() -> None:
+    """AWS's message names the refused action; the error carries it and says it in one line."""
+    message = (
+        "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: codepipeline:ListPipelines "
+        "on resource: arn:aws:codepipeline:us-east-1:123456789012:* because no identity-based policy allows "
+        "the codepipeline:ListPipelines action"
+    )
+    err = translate(
+        _client_error("AccessDeniedException", message, operation="ListPipelines"), service="codepipeline"
+    )
+    assert type(err) is AccessDeniedError
+    assert err.action == "codepipeline:ListPipelines"
+    assert str(err).startswith(
+        "ListPipelines was refused: the credentials in use may not perform codepipeline:ListPipelines"
+    )
+    assert "\n" not in str(err)
+    assert err.message == message
+
+
+def test_access_denied_without_an_action_in_the_message_names_the_operation_action() -> None:
+    """When AWS does not say which action, it is the service's prefix and the operation's name."""
+    err = translate(
+        _client_error("AccessDenied", "Access Denied", operation="StartBuild"), service="codebuild"
+    )
+    assert isinstance(err, AccessDeniedError)
+    assert err.action == "codebuild:StartBuild"
+    assert "codebuild:StartBuild" in str(err)
+
+
+@pytest.mark.parametrize("code", ["UnrecognizedClientException", "InvalidSignatureException"])
+def test_unrecognised_credentials_are_not_blamed_on_iam_policies(code: str) -> None:
+    """Bad keys are an access error that points at the keys, not at a policy, and names no action."""
+    err = translate(
+        _client_error(code, "The security token included in the request is invalid."), service="codepipeline"
+    )
+    assert isinstance(err, AccessDeniedError)
+    assert err.action is None
+    assert "not recognised" in str(err)
+
+
+def test_expired_session_credentials_say_to_refresh_them() -> None:
+    """ExpiredTokenException is an ExpiredCredentialsError that says how to refresh."""
+    err = translate(
+        _client_error("ExpiredTokenException", "The security token included in the request is expired")
+    )
+    assert isinstance(err, errors.ExpiredCredentialsError)
+    assert "aws sso login" in str(err)
+
+
 def test_botocore_errors_without_a_meaning_pass_through() -> None:
-    """A configuration error such as a missing region is not disguised as an AWS answer."""
-    with pytest.raises(botocore_exceptions.NoRegionError), translating("GetPipeline"):
-        raise botocore_exceptions.NoRegionError
+    """A botocore error pipepilot has no class for (an endpoint it cannot resolve) is not disguised."""
+    with pytest.raises(botocore_exceptions.UnknownEndpointError), translating("GetPipeline"):
+        raise botocore_exceptions.UnknownEndpointError(service_name="codepipeline", region_name="moon-1")
 
 
 def test_non_botocore_errors_pass_through_untouched() -> None:

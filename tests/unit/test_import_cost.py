@@ -6,10 +6,15 @@ Timing lives in ``benchmarks/bench_import.py``; these tests check the module set
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _NEW_MODULES = (
     "import json, sys; before = set(sys.modules); import {module}; "
@@ -63,3 +68,32 @@ def test_import_defers_boto3(loaded: set[str]) -> None:
     """boto3 (most of the cost) is imported on first client creation, not by ``import pipepilot``."""
     assert "boto3" not in loaded
     assert "botocore.session" not in loaded
+
+
+_FIRST_CLIENT = (
+    "import json, sys; before = set(sys.modules); import pipepilot; "
+    "pipepilot.CodePipeline(region_name='us-east-1').client; "
+    "print(json.dumps(sorted(set(sys.modules) - before)))"
+)
+
+
+def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path) -> None:
+    """``CodePipeline(...).client`` loads boto3 and the facade, not attrs, tenacity, models or waits.
+
+    Those load with the first call or handle that needs them; the first client costs what boto3's does.
+    """
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_CLIENT], check=True, capture_output=True, text=True, env=environment
+    )
+    loaded = set(json.loads(done.stdout))
+    assert "boto3" in loaded
+    heavy = ("attr", "attrs", "tenacity", "pipepilot.model", "pipepilot.polling", "pipepilot.approvals")
+    found = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in heavy))
+    assert found == []

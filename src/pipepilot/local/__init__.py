@@ -28,12 +28,24 @@ import functools
 import os
 import re
 import threading
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
 
+from pipepilot._checks import (
+    check_callable,
+    check_int,
+    check_number,
+    check_str,
+    check_str_map,
+    type_name,
+    validating_fields,
+)
+from pipepilot.errors import ArgumentTypeError, InvalidArgumentError
+
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from botocore.client import BaseClient
@@ -68,6 +80,8 @@ _R = TypeVar("_R")
 _ACCOUNT_ID = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: no MOTO_ACCOUNT_ID needed
+# What clients made inside a context sign with (moto accepts any key; these name no real account).
+_DUMMY_CREDENTIALS = ("testing", "testing")
 
 # Where the public names live; loaded on first access so `import pipepilot.local` stays cheap.
 _LAZY = {
@@ -106,8 +120,9 @@ class OfflineAWS:
 
     Use it as a context manager (``with offline() as aws:``) or a decorator (``@offline()``; inside, call
     :func:`active` for the handle). Each entry starts a fresh world: moto reset, no pipelines, no builds,
-    the virtual clock at ``start``. ``boto3.client(...)`` inside it defaults to ``region`` when neither the
-    call nor the environment names one. Attributes below are available while it is active.
+    the virtual clock at ``start``. It needs no AWS settings: ``boto3.client(...)`` and pipepilot's facades
+    inside it default to ``region`` when neither the call nor the environment names one, and sign with
+    dummy credentials. Attributes below are available while it is active.
 
     Not re-entrant: only one context can be active in a process at a time (botocore's hook and the time
     source are process-wide). Entering a second one raises ``RuntimeError``.
@@ -194,8 +209,10 @@ class OfflineAWS:
         mock = mock_aws()
         mock.start()
         stack.callback(mock.stop)
-        # moto empties boto3's default session so boto3.client() builds one that carries the hooks; give it
-        # the shared model loader so that first client costs milliseconds, not a third of a second.
+        # moto empties boto3's default session so boto3.client() builds one that carries the hooks. Ours
+        # also serves pipepilot's facades (see pipepilot._calls.default_session): the world's region where
+        # nothing names one, dummy credentials, and the shared model loader so that the first client costs
+        # milliseconds, not a third of a second. The previous session comes back when the context ends.
         import boto3
 
         previous_session = boto3.DEFAULT_SESSION
@@ -361,23 +378,33 @@ class OfflineAWS:
         ``times=None`` applies to every later run once those are used up.
 
         Raises:
-            ValueError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1.
+            InvalidArgumentError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1
+                (a ``ValueError``; ``parameter`` names the field).
+            ArgumentTypeError: an argument has the wrong type (a ``TypeError``).
         """
         from pipepilot.local._world import ActionScript
 
-        script = ActionScript(
-            pipeline=pipeline,
-            stage=stage,
-            action=action,
-            outcome=outcome,
-            duration=duration,
-            error_code=error_code,
-            error_message=error_message,
-            summary=summary,
-            external_execution_id=external_execution_id,
-            output_variables=output_variables,
-            times=times,
-        )
+        _check_names(pipeline=pipeline, stage=stage, action=action)
+        _check_script_options(duration=duration, times=times)
+        check_str(error_code, "error_code")
+        check_str(error_message, "error_message", empty=True)
+        check_str(summary, "summary", optional=True, empty=True)
+        check_str(external_execution_id, "external_execution_id", optional=True)
+        check_str_map(output_variables, "output_variables", example='{"VERSION": "1.2.3"}')
+        with validating_fields("script_action"):
+            script = ActionScript(
+                pipeline=pipeline,
+                stage=stage,
+                action=action,
+                outcome=outcome,
+                duration=duration,
+                error_code=error_code,
+                error_message=error_message,
+                summary=summary,
+                external_execution_id=external_execution_id,
+                output_variables=output_variables,
+                times=times,
+            )
         self.world.scripts.add_action(script)
         return script
 
@@ -404,19 +431,25 @@ class OfflineAWS:
         other provider succeeds.
 
         Raises:
-            ValueError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1.
+            InvalidArgumentError: an unknown ``outcome``, a negative ``duration`` or a ``times`` below 1
+                (a ``ValueError``; ``parameter`` names the field).
+            ArgumentTypeError: an argument has the wrong type (a ``TypeError``).
         """
         from pipepilot.local._world import RuleScript
 
-        script = RuleScript(
-            pipeline=pipeline,
-            stage=stage,
-            rule=rule,
-            outcome=outcome,
-            duration=duration,
-            summary=summary,
-            times=times,
-        )
+        _check_names(pipeline=pipeline, stage=stage, rule=rule)
+        _check_script_options(duration=duration, times=times)
+        check_str(summary, "summary", optional=True, empty=True)
+        with validating_fields("script_rule"):
+            script = RuleScript(
+                pipeline=pipeline,
+                stage=stage,
+                rule=rule,
+                outcome=outcome,
+                duration=duration,
+                summary=summary,
+                times=times,
+            )
         self.world.scripts.add_rule(script)
         return script
 
@@ -430,6 +463,7 @@ class OfflineAWS:
         phase_durations: Mapping[str, float] | None = None,
         exported_variables: Mapping[str, str] | None = None,
         log_lines: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        artifact_files: Mapping[str, str | bytes] | None = None,
         times: int | None = None,
     ) -> BuildScript:
         """Script how builds of one project go: failing phase and status, durations, variables, log lines.
@@ -437,33 +471,69 @@ class OfflineAWS:
         By default the build fails in BUILD with FAILED; ``fail_in=None`` (or ``status="SUCCEEDED"``) lets
         it succeed, e.g. to set only ``phase_durations``, ``exported_variables`` or ``log_lines`` (a list
         for the BUILD phase, or a mapping phase -> lines). ``status="TIMED_OUT"`` keeps the phase running
-        until the build's ``timeoutInMinutes`` runs out. ``times`` works as in :meth:`script_action`.
+        until the build's ``timeoutInMinutes`` runs out. ``artifact_files`` (relative path -> text or bytes)
+        are what a CodeBuild action's build uploads, zipped, as each of its output artifacts (without them
+        it uploads a small archive naming the build). ``times`` works as in :meth:`script_action`.
 
         Raises:
-            ValueError: an unknown phase or status, a negative duration, or ``times`` below 1.
+            InvalidArgumentError: an unknown phase or status, a negative duration, or ``times`` below 1
+                (a ``ValueError``; ``parameter`` names the field), or an artifact file path that is empty
+                or absolute.
+            ArgumentTypeError: an argument has the wrong type (a ``TypeError``), e.g. an artifact file's
+                content that is neither ``str`` nor ``bytes``.
         """
         from pipepilot.local._world import BuildScript
 
-        for phase, seconds in (phase_durations or {}).items():
-            if seconds < 0:
-                raise ValueError(f"phase duration cannot be negative ({phase}: {seconds!r})")
-        script = BuildScript(
-            project=project,
-            fail_in=fail_in,
-            status=status,
-            message=message,
-            phase_durations=phase_durations,
-            exported_variables=exported_variables,
-            log_lines=log_lines,
-            times=times,
-        )
+        _check_names(project=project)
+        _check_script_options(times=times)
+        check_str(fail_in, "fail_in", optional=True)
+        check_str(message, "message", optional=True, empty=True)
+        check_str_map(exported_variables, "exported_variables", example='{"VERSION": "1.2.3"}')
+        if phase_durations is not None:
+            if not isinstance(phase_durations, Mapping):
+                raise ArgumentTypeError(
+                    "phase_durations must be a mapping of phase to seconds (for example "
+                    f'{{"BUILD": 120}}), not {type_name(phase_durations)}',
+                    parameter="phase_durations",
+                )
+            for phase, seconds in phase_durations.items():
+                check_number(seconds, f"phase_durations[{phase!r}]")
+                if seconds < 0:
+                    raise InvalidArgumentError(
+                        f"phase duration cannot be negative ({phase}: {seconds!r})",
+                        parameter="phase_durations",
+                    )
+        if log_lines is not None and (
+            isinstance(log_lines, (str, bytes)) or not isinstance(log_lines, (Iterable, Mapping))
+        ):
+            raise ArgumentTypeError(
+                "log_lines must be a sequence of lines (or a mapping phase -> lines), not "
+                f"{type_name(log_lines)}",
+                parameter="log_lines",
+            )
+        with validating_fields("script_build"):
+            script = BuildScript(
+                project=project,
+                fail_in=fail_in,
+                status=status,
+                message=message,
+                phase_durations=phase_durations,
+                exported_variables=exported_variables,
+                log_lines=log_lines,
+                artifact_files=artifact_files,
+                times=times,
+            )
         self.world.scripts.add_build(script)
         return script
 
     def register_lambda(self, name: str, handler: LambdaHandler) -> None:
-        """Make ``handler(event, context)`` answer Lambda invoke actions whose ``FunctionName`` is ``name``."""
-        if not callable(handler):
-            raise TypeError(f"handler must be callable, not {handler!r}")
+        """Make ``handler(event, context)`` answer Lambda invoke actions whose ``FunctionName`` is ``name``.
+
+        Raises:
+            ArgumentTypeError: ``name`` is not a string or ``handler`` is not callable (a ``TypeError``).
+        """
+        check_str(name, "name")
+        check_callable(handler, "handler", optional=False)
         self.world.register_lambda(name, handler)
 
     def lambda_function(self, name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
@@ -515,7 +585,20 @@ class OfflineAWS:
 
         Starts an execution when the pipeline's triggers / change detection match, as a real push would;
         returns that execution's id, or None when nothing started.
+
+        Raises:
+            ArgumentTypeError: an argument has the wrong type (``file_paths`` one string, say).
         """
+        _check_names(pipeline=pipeline)
+        for name, value in (("action", action), ("revision_id", revision_id), ("branch", branch)):
+            check_str(value, name, optional=True)
+        for name, value in (("tag", tag), ("summary", summary), ("region", region)):
+            check_str(value, name, optional=True)
+        if isinstance(file_paths, (str, bytes)) or not isinstance(file_paths, Iterable):
+            raise ArgumentTypeError(
+                f"file_paths must be an iterable of paths, not {type_name(file_paths)}",
+                parameter="file_paths",
+            )
         return self.world.codepipeline(region).push_revision(
             pipeline,
             action,
@@ -533,7 +616,12 @@ class OfflineAWS:
 
         Without ``config`` the client is cached per service and region; with one (e.g. to change botocore's
         retries) a new client is made each call.
+
+        Raises:
+            ArgumentTypeError: ``service`` or ``region`` is not a string.
         """
+        check_str(service, "service")
+        check_str(region, "region", optional=True)
         self.world  # noqa: B018 (raises when inactive)
         region = region or self.region
         if config is not None:
@@ -546,43 +634,27 @@ class OfflineAWS:
             return client
 
 
-_loader_lock = threading.Lock()
-_loader: Any = None
+def _check_names(**names: object) -> None:
+    """Each of ``names`` (pipeline, stage, action ...) must be a non-empty string."""
+    for parameter, value in names.items():
+        check_str(value, parameter)
+
+
+def _check_script_options(*, duration: object = None, times: object = None) -> None:
+    check_number(duration, "duration", optional=True)
+    check_int(times, "times", optional=True)
 
 
 def _new_session(region: str | None, *, fallback_region: str | None = None) -> Any:
-    """A fresh boto3 session sharing one botocore data loader, so models are parsed once per process.
+    """A fresh boto3 session for the offline world: the shared model loader, dummy credentials.
 
-    Creating a client reads and parses several large JSON files (a third of a second); the loader caches
-    them. Everything else about the session is new, as with ``boto3.session.Session()``.
-    ``fallback_region`` is the region of clients for which neither the call, the environment
-    (``AWS_DEFAULT_REGION``) nor the config file names one; unlike ``region`` it never overrides them.
+    The credentials are set on the session itself, so no profile, credentials file, SSO cache or metadata
+    service is consulted, and nothing is written to ``os.environ``. ``region`` forces the region;
+    ``fallback_region`` is used only where neither the call, the environment nor the config file names one.
     """
-    global _loader
-    import boto3
-    import botocore.configprovider
-    import botocore.loaders
-    import botocore.session
+    from pipepilot._calls import new_session
 
-    with _loader_lock:
-        if _loader is None:
-            _loader = botocore.loaders.create_loader()
-        loader = _loader
-    core = botocore.session.Session()
-    core.register_component("data_loader", loader)
-    if fallback_region is not None:
-        # Last in botocore's own chain, which is read per client: an AWS_DEFAULT_REGION set later wins too.
-        store = core.get_component("config_store")
-        store.set_config_provider(
-            "region",
-            botocore.configprovider.ChainProvider(
-                providers=[
-                    store.get_config_provider("region"),
-                    botocore.configprovider.ConstantProvider(fallback_region),
-                ]
-            ),
-        )
-    return boto3.session.Session(botocore_session=core, region_name=region)
+    return new_session(region_name=region, fallback_region=fallback_region, credentials=_DUMMY_CREDENTIALS)
 
 
 def _restore_environ(name: str, value: str | None) -> None:

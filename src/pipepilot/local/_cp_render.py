@@ -100,6 +100,28 @@ def _entity_url(action: ActionDef, region: str) -> str | None:
         )
     if action.provider == "S3" and action.kind == KIND_SOURCE and "S3Bucket" in config:
         return f"https://console.aws.amazon.com/s3/home?region={region}#&bucket={config['S3Bucket']}"
+    if action.category != "Deploy":
+        return None
+    # Deploy actions link to what they deploy to: the deployment group, stack, service or bucket.
+    if action.provider in ("CodeDeploy", "CodeDeployToECS") and "ApplicationName" in config:
+        group = config.get("DeploymentGroupName")
+        page = f"/deployment-groups/{group}" if group else ""
+        return (
+            f"https://console.aws.amazon.com/codedeploy/home?region={region}"
+            f"#/applications/{config['ApplicationName']}{page}"
+        )
+    if action.provider == "CloudFormation" and "StackName" in config:
+        return (
+            f"https://console.aws.amazon.com/cloudformation/home?region={region}"
+            f"#/stacks?filteringText={config['StackName']}"
+        )
+    if action.provider == "ECS" and "ClusterName" in config and "ServiceName" in config:
+        return (
+            f"https://console.aws.amazon.com/ecs/v2/clusters/{config['ClusterName']}/services/"
+            f"{config['ServiceName']}?region={region}"
+        )
+    if action.provider == "S3" and "BucketName" in config:
+        return f"https://console.aws.amazon.com/s3/home?region={region}#&bucket={config['BucketName']}"
     return None
 
 

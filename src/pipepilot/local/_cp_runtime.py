@@ -16,6 +16,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipepilot.local._artifacts import artifact_key, generated_archive, missing_bucket_message
 from pipepilot.local._cp_state import (
     ABANDONED,
     CANCELLED,
@@ -95,6 +96,9 @@ FALLBACK_DURATIONS = {
     "Compute": 60.0,
 }
 _DEFAULT_FALLBACK = 60.0
+
+#: ``summary`` of a deploy action that succeeded unscripted, for providers whose summary AWS documents.
+_DEPLOY_SUMMARIES = {"CodeDeploy": "Deployment Succeeded", "CodeDeployToECS": "Deployment Succeeded"}
 
 _GIT_PROVIDERS = frozenset({"CodeCommit", "CodeStarSourceConnection", "GitHub", "Bitbucket", "GitLab"})
 
@@ -806,9 +810,68 @@ class Runtime:
         return lookup
 
     def _artifact_location(self, execution: Execution, action: ActionDef, artifact: str) -> Json:
-        pipeline = execution.pipeline.name
         bucket = execution.structure.artifact_bucket(action.region or self.region)
-        return {"bucket": bucket, "key": f"{pipeline[:20]}/{artifact[:20]}/{self.hex_id(7)}"}
+        # One draw from the seeded ids, as ever: seeded runs keep every later id.
+        randomness = int(self.world.new_uuid().replace("-", ""), 16)
+        return {"bucket": bucket, "key": artifact_key(execution.pipeline.name, artifact, randomness)}
+
+    def _artifact_kms_key(self, run: ActionRun) -> str | None:
+        key = run.execution.structure.encryption_key(run.action.region or self.region)
+        return str(key["id"]) if key and key.get("id") else None
+
+    def _store_outputs(self, run: ActionRun, content: Callable[[str], bytes]) -> tuple[str, str] | None:
+        """Write each output artifact of ``run`` (``content(name)``) to the artifact store.
+
+        Returns the error to fail the action with when the store's bucket does not exist, else None.
+        """
+        kms_key_id = self._artifact_kms_key(run)
+        for artifact in run.output_artifacts:
+            location = artifact["s3location"]
+            body = content(artifact["name"])
+            if not self.world.write_object(location["bucket"], location["key"], body, kms_key_id=kms_key_id):
+                return ("JobFailed", missing_bucket_message(artifact["name"], location["bucket"]))
+        return None
+
+    def _generated_output(self, run: ActionRun) -> Callable[[str], bytes]:
+        """Stand-in content for the outputs of an action that produces no files of its own offline."""
+        action, execution = run.action, run.execution
+
+        def content(artifact: str) -> bytes:
+            return generated_archive(
+                f"# {artifact}\n\nOutput artifact of action {action.stage}/{action.name} "
+                f"({action.category}/{action.provider}) in pipeline {execution.pipeline.name}.",
+                {
+                    "pipelineName": execution.pipeline.name,
+                    "pipelineExecutionId": execution.id,
+                    "stageName": action.stage,
+                    "actionName": action.name,
+                    "artifactName": artifact,
+                    "externalExecutionId": run.external_id,
+                },
+            )
+
+        return content
+
+    def _source_output(self, run: ActionRun, revision: Revision) -> Callable[[str], bytes]:
+        """A source action's output: the S3 source object itself, else an archive naming the revision."""
+        action = run.action
+        config = run.resolved_configuration
+        if action.provider == "S3" and config.get("S3Bucket") and config.get("S3ObjectKey"):
+            found = self.world.read_object(config["S3Bucket"], config["S3ObjectKey"])
+            if found is not None:
+                return lambda artifact: found
+        repository = config.get("FullRepositoryId") or config.get("RepositoryName") or config.get("Repo")
+        title = f"# {repository or action.provider} at {revision.revision_id}"
+        details = {
+            "provider": action.provider,
+            "repository": repository,
+            "branch": revision.branch,
+            "revisionId": revision.revision_id,
+            "revisionSummary": revision.summary,
+            "revisionUrl": revision.url,
+        }
+        archive = generated_archive(title, details)
+        return lambda artifact: archive
 
     def _duration(self, action: ActionDef, script: ActionScriptView | None) -> float:
         if script is not None and script.duration is not None:
@@ -866,6 +929,7 @@ class Runtime:
         if kind == KIND_APPROVAL:
             self._start_approval(run, script)
         elif script is not None:
+            run.external_url = self._deploy_url(action, None, resolved)
             run.timer = self.later(self._duration(action, script), lambda: self._finish_scripted(run, script))
         elif kind == KIND_SOURCE:
             run.timer = self.later(self._duration(action, None), lambda: self._finish_source(run))
@@ -878,7 +942,34 @@ class Runtime:
         else:
             if action.provider == "CodeDeploy" or action.provider == "CodeDeployToECS":
                 run.external_id = "d-" + self.hex_id(9).upper()
+            run.external_url = self._deploy_url(action, run.external_id, resolved)
             run.timer = self.later(self._duration(action, None), lambda: self._finish_scripted(run, None))
+
+    def _deploy_url(
+        self, action: ActionDef, external_id: str | None, config: Mapping[str, str]
+    ) -> str | None:
+        """The console page of what a deploy action does (its ``externalExecutionUrl``), where one exists."""
+        if action.category != "Deploy":
+            return None
+        region = action.region or self.region
+        provider = action.provider
+        if provider in ("CodeDeploy", "CodeDeployToECS") and external_id:
+            return (
+                f"https://console.aws.amazon.com/codedeploy/home?region={region}#/deployments/{external_id}"
+            )
+        if provider == "CloudFormation" and config.get("StackName"):
+            return (
+                f"https://console.aws.amazon.com/cloudformation/home?region={region}"
+                f"#/stacks/stackinfo?stackId={config['StackName']}"
+            )
+        if provider == "ECS" and config.get("ClusterName") and config.get("ServiceName"):
+            return (
+                f"https://console.aws.amazon.com/ecs/v2/clusters/{config['ClusterName']}/services/"
+                f"{config['ServiceName']}/deployments?region={region}"
+            )
+        if provider == "S3" and config.get("BucketName"):
+            return f"https://s3.console.aws.amazon.com/s3/buckets/{config['BucketName']}?region={region}"
+        return None
 
     def finish(
         self,
@@ -937,11 +1028,20 @@ class Runtime:
         if run.action.kind == KIND_SOURCE:
             self._finish_source(run, script)
             return
+        external_id = script.external_execution_id if script else None
+        if external_id is not None:
+            run.external_id = external_id
+            # A scripted deployment id links to its deployment, as an unscripted one does.
+            run.external_url = self._deploy_url(run.action, external_id, run.resolved_configuration)
+        failure = self._store_outputs(run, self._generated_output(run))
+        if failure is not None:
+            self.finish(run, FAILED, error=failure)
+            return
         self.finish(
             run,
             SUCCEEDED,
-            summary=script.summary if script else None,
-            external_id=script.external_execution_id if script else None,
+            summary=(script.summary if script else None) or _DEPLOY_SUMMARIES.get(run.action.provider),
+            external_id=external_id,
             output_variables=script.output_variables if script else None,
         )
 
@@ -954,6 +1054,10 @@ class Runtime:
         outputs = self._source_outputs(run.action, revision, execution)
         if script is not None and script.output_variables:
             outputs.update(script.output_variables)
+        failure = self._store_outputs(run, self._source_output(run, revision))
+        if failure is not None:
+            self.finish(run, FAILED, error=failure)
+            return
         for artifact in run.action.output_artifacts:
             execution.artifact_revisions.append(
                 {
@@ -1002,19 +1106,20 @@ class Runtime:
     def _notify_approval(self, run: ActionRun, topic: str, timeout: float) -> None:
         pipeline = run.execution.pipeline.name
         stage, action = run.action.stage, run.action.name
-        console = f"https://console.aws.amazon.com/codepipeline/home?region={self.region}#/view/{pipeline}"
+        config = run.resolved_configuration
+        # The console's current address (AWS's own notifications moved to it from ``home#/view/...``).
+        console = f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={self.region}"
+        # Every key is always sent: an unset link or comment is null, as AWS sends it (bots index them).
         approval: Json = {
             "pipelineName": pipeline,
             "stageName": stage,
             "actionName": action,
             "token": run.token,
             "expires": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(run.start + timeout)),
+            "externalEntityLink": config.get("ExternalEntityLink") or None,
+            "approvalReviewLink": f"{console}#/{stage}/{action}/approve/{run.token}",
+            "customData": config.get("CustomData") or None,
         }
-        if run.resolved_configuration.get("ExternalEntityLink"):
-            approval["externalEntityLink"] = run.resolved_configuration["ExternalEntityLink"]
-        approval["approvalReviewLink"] = f"{console}/{stage}/{action}/approve/{run.token}"
-        if run.resolved_configuration.get("CustomData"):
-            approval["customData"] = run.resolved_configuration["CustomData"]
         message = json.dumps({"region": self.region, "consoleLink": console, "approval": approval})
         subject = f"APPROVAL NEEDED: AWS CodePipeline {pipeline} for action {action}"
         try:
@@ -1074,6 +1179,11 @@ class Runtime:
                 pipeline_name=run.execution.pipeline.name,
                 source_version=source_version,
                 environment_variables_override=environment,
+                output_artifacts=[
+                    {"name": a["name"], "bucket": a["s3location"]["bucket"], "key": a["s3location"]["key"]}
+                    for a in run.output_artifacts
+                ],
+                artifact_kms_key_id=self._artifact_kms_key(run),
                 # CodeBuild calls back from its own timer: run it as engine work like any other.
                 on_complete=lambda build: self.serve(lambda: self._build_done(run, build)),
             )

@@ -7,10 +7,12 @@ re-exports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
+
+from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:
     from pipepilot.local.clock import VirtualClock
@@ -112,9 +114,14 @@ class CodeBuildBackend(Protocol):
         pipeline_name: str,
         source_version: str | None,
         environment_variables_override: list[dict[str, str]],
+        output_artifacts: Sequence[Mapping[str, str]] = (),
+        artifact_kms_key_id: str | None = None,
         on_complete: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         """Start a build for a pipeline action; ``on_complete(build)`` runs on the clock when it ends.
+
+        ``output_artifacts`` (``{"name", "bucket", "key"}`` each, the first one primary) are where the build
+        uploads what it produced, encrypted with ``artifact_kms_key_id`` when given.
 
         Raises :class:`~pipepilot.local._errors.ServiceError` (e.g. ``ResourceNotFoundException``) when the
         build cannot start; the returned build dict carries at least ``id`` and ``arn``.
@@ -170,6 +177,14 @@ class EngineWorld(Protocol):
         """Whether ``role_arn`` exists and trusts ``service_principal``."""
         ...
 
+    def read_object(self, bucket: str, key: str, /) -> bytes | None:
+        """An S3 object's bytes (moto's), or None when the bucket or the key does not exist."""
+        ...
+
+    def write_object(self, bucket: str, key: str, body: bytes, /, *, kms_key_id: str | None = None) -> bool:
+        """Store an S3 object (moto's), SSE-KMS with ``kms_key_id`` if given; False when there is no bucket."""
+        ...
+
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
         """The Python handler registered for a function name or ARN, if any."""
         ...
@@ -192,8 +207,11 @@ class CodePipelineSettings:
         TypeError: a value of the wrong type.
     """
 
-    #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2).
-    default_pipeline_type: str = attrs.field(default="V2", validator=attrs.validators.in_(("V1", "V2")))
+    #: ``pipelineType`` of a pipeline declared without one (historically V1; AWS now creates V2:
+    #: :data:`pipepilot.model.declaration.DEFAULT_PIPELINE_TYPE`).
+    default_pipeline_type: str = attrs.field(
+        default=DEFAULT_PIPELINE_TYPE.value, validator=attrs.validators.in_(("V1", "V2"))
+    )
     #: Live (InProgress + Stopping) executions a QUEUED or PARALLEL pipeline may have.
     concurrent_execution_cap: int = attrs.field(
         default=50, validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]

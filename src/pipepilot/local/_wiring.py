@@ -237,6 +237,9 @@ class Router:
         if fault is not None and fault.error == LOST_RESPONSE:
             logger.debug("%s %s applied, response lost (fault plan)", service, operation)
             raise ConnectionClosedError(endpoint_url=request.url)
+        if fault is not None and fault.applied and fault.error is not None:
+            logger.debug("%s %s applied, answered %s (fault plan)", service, operation, fault.error)
+            return error_response(request.url, fault.error, fault.message, fault.status)
         return _response(request.url, 200, body)
 
     # -- moto ------------------------------------------------------------------------------------------
@@ -257,6 +260,8 @@ class Router:
         answer = self._moto(request, event_name)
         if fault.error == LOST_RESPONSE:
             raise ConnectionClosedError(endpoint_url=request.url)  # applied by moto, then the answer is lost
+        if fault.applied and fault.error is not None:
+            return error_response(request.url, fault.error, fault.message, fault.status)
         return answer
 
 
@@ -267,7 +272,7 @@ def _before_call(fault: Fault, clock: VirtualClock, request: AWSPreparedRequest)
             clock.sleep(fault.latency)
         else:
             time.sleep(fault.latency)  # real time on purpose: concurrent callers must really overlap
-    if fault.error is None or fault.error == LOST_RESPONSE:
+    if fault.error is None or fault.error == LOST_RESPONSE or fault.applied:
         return None
     if fault.error == CONNECTION:
         raise EndpointConnectionError(endpoint_url=request.url)

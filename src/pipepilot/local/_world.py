@@ -118,6 +118,20 @@ def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None
     return None if value is None else dict(value)
 
 
+def _artifact_files(value: Mapping[str, str | bytes] | None) -> Mapping[str, str | bytes] | None:
+    if value is None:
+        return None
+    files = dict(value)
+    for path, content in files.items():
+        if not isinstance(path, str) or not path or path.startswith("/"):
+            raise ValueError(f"artifact file paths must be relative paths, not {path!r}")
+        if not isinstance(content, (str, bytes)):
+            raise TypeError(
+                f"the content of artifact file {path!r} must be str or bytes, not {type(content).__name__}"
+            )
+    return files
+
+
 @attrs.frozen(kw_only=True)
 class ActionScript:
     """The scripted outcome of one pipeline action (see :meth:`pipepilot.local.OfflineAWS.script_action`)."""
@@ -174,7 +188,8 @@ class BuildScript:
 
     ``fail_in`` names the phase that ends with ``status`` (``None`` or ``status="SUCCEEDED"``: the build
     succeeds). ``phase_durations`` overrides seconds per phase, ``exported_variables`` become the build's
-    ``exportedEnvironmentVariables``, ``log_lines`` are written to the build's log stream.
+    ``exportedEnvironmentVariables``, ``log_lines`` are written to the build's log stream, and
+    ``artifact_files`` (path -> content) are the files a pipeline build uploads as its output artifacts.
     """
 
     project: str
@@ -186,6 +201,7 @@ class BuildScript:
     phase_durations: Mapping[str, float] | None = attrs.field(default=None, converter=_frozen_mapping)
     exported_variables: Mapping[str, str] | None = attrs.field(default=None, converter=_frozen_mapping)
     log_lines: Mapping[str, tuple[str, ...]] | None = attrs.field(default=None, converter=_log_lines)
+    artifact_files: Mapping[str, str | bytes] | None = attrs.field(default=None, converter=_artifact_files)
     times: int | None = attrs.field(default=None, validator=_positive_times)
 
     @fail_in.validator
@@ -547,6 +563,39 @@ class World:
             logger.warning("SNS topic %s does not exist in moto; nothing published", topic_arn)
             return
         self._schedule_deliveries(topic_arn, message_id, message, subject)
+
+    def read_object(self, bucket: str, key: str, /) -> bytes | None:
+        """The bytes of an object in moto's S3, or None when the bucket or the key does not exist."""
+        from moto.s3.exceptions import MissingBucket
+        from moto.s3.models import s3_backends
+
+        try:
+            found = s3_backends[self.account_id][self.partition()].get_object(bucket, key)
+        except MissingBucket:
+            return None
+        return None if found is None else bytes(found.value)
+
+    def write_object(self, bucket: str, key: str, body: bytes, /, *, kms_key_id: str | None = None) -> bool:
+        """Store an object in moto's S3 (SSE-KMS with ``kms_key_id`` when given); False if there is no bucket.
+
+        This is how the engines put pipeline artifacts where job workers and deploy actions read them.
+        """
+        from moto.s3.exceptions import MissingBucket
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[self.account_id][self.partition()]
+        try:
+            backend.put_object(
+                bucket,
+                key,
+                body,
+                encryption="aws:kms" if kms_key_id else None,
+                kms_key_id=kms_key_id,
+                disable_notification=True,
+            )
+        except MissingBucket:
+            return False
+        return True
 
     def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
         """Whether moto's IAM has ``role_arn`` and its trust policy lets ``service_principal`` assume it.

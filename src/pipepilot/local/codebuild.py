@@ -39,12 +39,13 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pipepilot.local._artifacts import generated_archive, zip_files
 from pipepilot.local._errors import ServiceError
 from pipepilot.local._world import BuildScript, partition_of
-from pipepilot.model._shapes import request_problems
+from pipepilot.model._shapes import request_problems, validation_message
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from pipepilot.local._world import World
     from pipepilot.local.clock import Timer
@@ -123,12 +124,6 @@ _OVERRIDES: Mapping[str, tuple[str, str | None]] = {
 }
 
 
-def _validation_message(problems: list[Any]) -> str:
-    count = len(problems)
-    details = "; ".join(f"{p.path or 'request'}: {p.message}" for p in problems)
-    return f"{count} validation error{'s' if count != 1 else ''} detected: {details}"
-
-
 def _encode_token(kind: str, position: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{position}".encode()).decode()
 
@@ -170,6 +165,8 @@ class _Build:
         "logs_config",
         "number",
         "on_complete",
+        "outputs",
+        "outputs_kms_key_id",
         "phase_durations",
         "phases",
         "project",
@@ -210,6 +207,9 @@ class _Build:
         self.on_complete: list[Callable[[dict[str, Any]], None]] = []
         self.log_group: str | None = None
         self.log_stream: str | None = None
+        #: Where a pipeline build uploads its output artifacts ({"name", "bucket", "key"}; first = primary).
+        self.outputs: tuple[Mapping[str, str], ...] = ()
+        self.outputs_kms_key_id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
         data = dict(self.static)
@@ -285,7 +285,7 @@ class CodeBuildEngine:
             )
         problems = request_problems("codebuild", operation, params)
         if problems:
-            raise ServiceError("InvalidInputException", _validation_message(problems))
+            raise ServiceError("InvalidInputException", validation_message(problems))
         # Reading the clock is a no-op in manual mode; in real-time mode it first runs what fell due.
         self.world.clock.now()
         return handler(params)
@@ -328,6 +328,7 @@ class CodeBuildEngine:
         data.setdefault("secondarySources", [])
         data.setdefault("secondarySourceVersions", [])
         data.setdefault("secondaryArtifacts", [])
+        self._apply_source_and_artifact_defaults(data)
         data.setdefault(
             "logsConfig",
             {
@@ -342,6 +343,16 @@ class CodeBuildEngine:
         self._projects[name] = _Project(name, data, self._sequence)
         logger.debug("codebuild %s: created project %s", self.region, name)
         return {"project": dict(data)}
+
+    @staticmethod
+    def _apply_source_and_artifact_defaults(data: dict[str, Any]) -> None:
+        """Fill in what CodeBuild fills in and returns for sources and artifacts a request left out."""
+        data["source"] = _source_with_defaults(data["source"])
+        data["secondarySources"] = [_source_with_defaults(source) for source in data["secondarySources"]]
+        data["artifacts"] = _artifacts_with_defaults(data["artifacts"], data["name"])
+        data["secondaryArtifacts"] = [
+            _artifacts_with_defaults(artifacts, None) for artifacts in data["secondaryArtifacts"]
+        ]
 
     @staticmethod
     def _environment_with_defaults(environment: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,6 +379,7 @@ class CodeBuildEngine:
                 data["environment"] = self._environment_with_defaults(value)
             else:
                 data[key] = value
+        self._apply_source_and_artifact_defaults(data)
         data["lastModified"] = self.world.clock.now()
         return {"project": dict(data)}
 
@@ -439,6 +451,8 @@ class CodeBuildEngine:
         pipeline_name: str,
         source_version: str | None,
         environment_variables_override: list[dict[str, str]],
+        output_artifacts: Sequence[Mapping[str, str]] = (),
+        artifact_kms_key_id: str | None = None,
         on_complete: Callable[[dict[str, Any]], None],
     ) -> dict[str, Any]:
         """Start a build for a CodePipeline CodeBuild action; ``on_complete(build)`` runs when it ends.
@@ -446,6 +460,11 @@ class CodeBuildEngine:
         The build's initiator is ``codepipeline/<pipeline>``, its source type ``CODEPIPELINE`` and
         ``sourceVersion`` the revision handed over. ``on_complete`` always runs from a clock timer (never
         inside this call) with the finished build's wire dict.
+
+        ``output_artifacts`` (``{"name", "bucket", "key"}`` each; the first is the primary one) are the
+        action's output artifacts: the build shows their S3 ARNs as ``artifacts.location`` (and
+        ``secondaryArtifacts``) and uploads a zip to each in UPLOAD_ARTIFACTS, SSE-KMS with
+        ``artifact_kms_key_id`` when given. A missing bucket fails that phase (CLIENT_ERROR), so the build.
 
         Raises:
             ServiceError: ``ResourceNotFoundException`` (no such project) or ``AccountLimitExceededException``.
@@ -456,7 +475,13 @@ class CodeBuildEngine:
             params["sourceVersion"] = source_version
         if environment_variables_override:
             params["environmentVariablesOverride"] = environment_variables_override
-        build = self._launch(project, params, initiator=f"codepipeline/{pipeline_name}")
+        build = self._launch(
+            project,
+            params,
+            initiator=f"codepipeline/{pipeline_name}",
+            outputs=tuple(dict(output) for output in output_artifacts),
+        )
+        build.outputs_kms_key_id = artifact_kms_key_id
         build.on_complete.append(on_complete)
         return build.to_api()
 
@@ -501,9 +526,18 @@ class CodeBuildEngine:
         *,
         initiator: str,
         resolved_source_version: str | None = None,
+        outputs: tuple[Mapping[str, str], ...] = (),
     ) -> _Build:
         self._check_capacity(project)
         static = self._build_fields(project.data, params)
+        if outputs:
+            # A pipeline's build reports where its output artifacts go: the artifact store objects.
+            arns = [f"arn:{self._partition}:s3:::{output['bucket']}/{output['key']}" for output in outputs]
+            static["artifacts"] = {**static["artifacts"], "location": arns[0]}
+            static["secondaryArtifacts"] = [
+                {"location": arn, "artifactIdentifier": output["name"]}
+                for arn, output in zip(arns[1:], outputs[1:], strict=True)
+            ]
         source_type = static["source"].get("type")
         if resolved_source_version is None and source_type not in ("S3", "NO_SOURCE", "CODEPIPELINE"):
             resolved_source_version = self.world.new_hex(40)
@@ -513,6 +547,7 @@ class CodeBuildEngine:
             logs_config=params.get("logsConfigOverride", project.data.get("logsConfig", {})),
             initiator=initiator,
             resolved_source_version=resolved_source_version,
+            outputs=outputs,
         )
 
     def _begin(
@@ -523,10 +558,12 @@ class CodeBuildEngine:
         logs_config: Mapping[str, Any],
         initiator: str,
         resolved_source_version: str | None,
+        outputs: tuple[Mapping[str, str], ...] = (),
     ) -> _Build:
         world = self.world
         now = world.clock.now()
         build = _Build()
+        build.outputs = outputs
         build.uuid = world.new_uuid()
         build.id = f"{project_name}:{build.uuid}"
         build.project = project_name
@@ -683,6 +720,8 @@ class CodeBuildEngine:
             build.queued_timer = None
         if status is None:
             status, context = self._scripted_end(build, phase)
+            if phase == "UPLOAD_ARTIFACTS" and status == "SUCCEEDED" and build.final_status == "SUCCEEDED":
+                status, context = self._upload_outputs(build)
         entry["phaseStatus"] = status
         entry["endTime"] = now
         entry["durationInSeconds"] = int(now - entry["startTime"])
@@ -696,6 +735,24 @@ class CodeBuildEngine:
             ]
         self._log_phase_end(build, phase, status, context, now)
         self._enter_phase(build, _following_phase(phase, status), now)
+
+    def _upload_outputs(self, build: _Build) -> tuple[str, dict[str, str] | None]:
+        """Put a pipeline build's output artifacts in the artifact store: the scripted files, zipped."""
+        files = build.script.artifact_files if build.script is not None else None
+        for output in build.outputs:
+            if files:
+                body = zip_files(files)
+            else:
+                body = generated_archive(
+                    f"# {output['name']}\n\nOutput artifact of CodeBuild build {build.id}.",
+                    {"buildId": build.id, "projectName": build.project, "artifactName": output["name"]},
+                )
+            if not self.world.write_object(
+                output["bucket"], output["key"], body, kms_key_id=build.outputs_kms_key_id
+            ):
+                message = f"Error uploading artifacts: NoSuchBucket: the S3 bucket {output['bucket']} does not exist"
+                return "FAILED", {"statusCode": "CLIENT_ERROR", "message": message}
+        return "SUCCEEDED", None
 
     def _scripted_end(self, build: _Build, phase: str) -> tuple[str, dict[str, str] | None]:
         script = build.script
@@ -901,7 +958,15 @@ class CodeBuildEngine:
             raise ServiceError(
                 "ResourceNotFoundException", f"Project cannot be found: {self._project_arn(name)}"
             )
-        return self._page_of_builds(self._project_builds.get(name, []), params)
+        builds = self._project_builds.get(name, [])
+        # CodeBuild documents it: "If the project has more than 100 builds, setting the sort order will
+        # result in an error." Only the default order (newest first) pages through large projects.
+        if "sortOrder" in params and len(builds) > _PAGE_SIZE:
+            raise ServiceError(
+                "InvalidInputException",
+                f"sortOrder cannot be set for project {name}: it has more than {_PAGE_SIZE} builds",
+            )
+        return self._page_of_builds(builds, params)
 
     def _list_builds(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._page_of_builds(list(self._builds.values()), params)
@@ -930,6 +995,25 @@ class CodeBuildEngine:
         if more:
             result["nextToken"] = _encode_token(kind, page[-1].sequence)
         return result
+
+
+def _source_with_defaults(source: Mapping[str, Any]) -> dict[str, Any]:
+    return {**source, "insecureSsl": source.get("insecureSsl", False)}
+
+
+def _artifacts_with_defaults(artifacts: Mapping[str, Any], project_name: str | None) -> dict[str, Any]:
+    """A project's artifact settings as CodeBuild returns them: name, namespace, packaging, encryption."""
+    result = dict(artifacts)
+    kind = result.get("type")
+    if kind not in ("S3", "CODEPIPELINE"):
+        return result  # NO_ARTIFACTS has nothing more to say
+    if project_name is not None:
+        result.setdefault("name", project_name)
+    if kind == "S3":
+        result.setdefault("namespaceType", "NONE")
+    result.setdefault("packaging", "NONE")
+    result.setdefault("encryptionDisabled", False)
+    return result
 
 
 def _following_phase(phase: str, status: str) -> str:

@@ -117,7 +117,7 @@ from pipepilot.local._cp_world import (
     partition_of,
 )
 from pipepilot.local._errors import ServiceError
-from pipepilot.model._shapes import check_shape, request_problems, service_model
+from pipepilot.model._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.model.validation import find_problems
 
 if TYPE_CHECKING:
@@ -180,6 +180,11 @@ _ACTION_CODES = frozenset(
         "duplicate-namespace",
     }
 )
+
+
+@functools.cache
+def _declaration_shape() -> Shape:
+    return service_model(_SERVICE).shape_for("PipelineDeclaration")
 
 
 @functools.cache
@@ -300,7 +305,7 @@ class CodePipelineEngine:
             if operation not in _DECLARATION_OPERATIONS:
                 problems = request_problems(_SERVICE, operation, params)
                 if problems:
-                    raise ServiceError("ValidationException", problems[0].message)
+                    raise ServiceError("ValidationException", validation_message(problems))
             return handler(params)
 
         return self.runtime.serve(answer)
@@ -358,19 +363,18 @@ class CodePipelineEngine:
         if not isinstance(declaration, dict):
             raise ServiceError("ValidationException", "pipeline: a pipeline declaration (object) is required")
         tags = params.get("tags")
-        if tags is not None:
-            tag_problems = list(check_shape(_tag_list_shape(), tags, "tags"))
-            if tag_problems:
-                raise ServiceError("ValidationException", tag_problems[0].message)
+        tag_problems = list(check_shape(_tag_list_shape(), tags, "tags")) if tags is not None else []
         if default_type is None:
             record = self._pipelines.get(str(declaration.get("name")))
             default_type = record.current.pipeline_type if record else self.settings.default_pipeline_type
         problems = find_problems(declaration, region=self.region, default_pipeline_type=default_type)
+        if tag_problems or any(p.code in _SHAPE_CODES for p in problems):
+            # The service reports every field problem of the request in one message, in its own words.
+            field_problems = [*check_shape(_declaration_shape(), declaration, "pipeline"), *tag_problems]
+            raise ServiceError("ValidationException", validation_message(field_problems))
         if problems:
-            first = next((p for p in problems if p.code in _SHAPE_CODES), problems[0])
-            if first.code in _SHAPE_CODES:
-                code = "ValidationException"
-            elif first.code in _STAGE_CODES:
+            first = problems[0]
+            if first.code in _STAGE_CODES:
                 code = "InvalidStageDeclarationException"
             elif first.code in _ACTION_CODES:
                 code = "InvalidActionDeclarationException"

@@ -12,6 +12,8 @@ first rule that fires decides a call. Kinds of fault:
   ``EndpointConnectionError``); the call is not applied.
 * ``error="lost-response"``: the call IS applied, then the connection drops before the answer arrives
   (``ConnectionClosedError``): "committed, unanswered", the case idempotency tokens exist for.
+* an AWS error with ``applied=True``: the call IS applied, then the error is answered (a 5xx after the
+  fact: the caller cannot tell it from an error that changed nothing without reading the state back).
 * ``latency=seconds``: the call is delayed (alone, or before any of the above). Wall-clock seconds by
   default, so concurrent callers really overlap; ``latency_clock="virtual"`` advances the virtual clock.
 
@@ -92,6 +94,7 @@ class FaultRule:
     times: int | None
     latency: float
     latency_clock: Literal["wall", "virtual"]
+    applied: bool = False
     calls: int = 0
     fired: int = 0
 
@@ -111,6 +114,8 @@ class Fault:
     message: str
     latency: float
     latency_clock: Literal["wall", "virtual"]
+    applied: bool = False
+    """The call is applied before the error is answered (an AWS error fault with ``applied=True``)."""
 
 
 class FaultPlan:
@@ -139,13 +144,15 @@ class FaultPlan:
         times: int | None = None,
         latency: float = 0.0,
         latency_clock: Literal["wall", "virtual"] = "wall",
+        applied: bool = False,
     ) -> FaultRule:
         """Add a rule; returns it (its ``calls`` and ``fired`` counters are live).
 
         ``service`` is the botocore service id in lower case (``"codepipeline"``, ``"codebuild"``, ``"s3"``,
         ``"iam"``, ...); None selects every service. ``operation`` is an API name (``"StartBuild"``) or
         several; None selects every operation. Without ``rate`` and ``nth`` the rule fires on every
-        selected call (up to ``times``).
+        selected call (up to ``times``). ``applied=True`` (with an AWS error) applies the call before
+        answering the error.
 
         Raises:
             ValueError: a rule that could never do anything, or contradictory triggers.
@@ -162,6 +169,8 @@ class FaultPlan:
             raise ValueError(f"latency_clock is 'wall' or 'virtual', not {latency_clock!r}")
         if error is None and latency == 0:
             raise ValueError("a fault rule needs an error= or a latency=")
+        if applied and error in (None, CONNECTION, LOST_RESPONSE):
+            raise ValueError("applied=True goes with an AWS error (a lost response is applied already)")
         code = _ALIASES.get(error, error) if error is not None else None
         known_status, known_message = _KNOWN_ERRORS.get(
             code or "", (400, f"{code} (injected by pipepilot.local)")
@@ -179,6 +188,7 @@ class FaultPlan:
                 times=times,
                 latency=float(latency),
                 latency_clock=latency_clock,
+                applied=applied,
             )
             self.rules.append(rule)
         return rule
@@ -224,6 +234,7 @@ class FaultPlan:
                 message=chosen.message,
                 latency=chosen.latency,
                 latency_clock=chosen.latency_clock,
+                applied=chosen.applied,
             )
 
     def _fires(self, rule: FaultRule) -> bool:

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, cast
 import attrs
 
 if TYPE_CHECKING:
-    import botocore.session
     from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 __all__ = [
@@ -43,6 +42,7 @@ __all__ = [
     "member_path",
     "request_problems",
     "service_model",
+    "validation_message",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,11 +55,19 @@ class ShapeProblem:
     `path` locates the value (`stages[2].actions[0].inputArtifacts[0].name`; empty for the root), `code` is
     stable (`required`, `unknown-member`, `type`, `too-short`, `too-long`, `pattern`, `enum`, `too-few`,
     `too-many`, `out-of-range`) and `message` says how to fix it.
+
+    `constraint`, `quoted` and `wire_path` describe the same problem as the service words it (see
+    :func:`validation_message`): the broken constraint ("Member must have length less than or equal to
+    100"), the value as the service quotes it (`'text'`, `null`; None where it quotes nothing: lists, maps
+    and secrets) and, for a map entry, the map's path (the service names the map, not the key).
     """
 
     path: str
     code: str
     message: str
+    constraint: str = attrs.field(default="", eq=False, repr=False)
+    quoted: str | None = attrs.field(default=None, eq=False, repr=False)
+    wire_path: str | None = attrs.field(default=None, eq=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.path or '<root>'}: {self.message} [{self.code}]"
@@ -82,18 +90,19 @@ _PATTERN_FLAGS = re.ASCII | re.DOTALL
 
 
 @functools.cache
-def _session() -> botocore.session.Session:
-    # Imported here, not at the top: botocore.session costs about as much as boto3 itself, and
-    # `import pipepilot` must stay cheap for Lambda cold starts.
-    import botocore.session
-
-    return botocore.session.get_session()
-
-
-@functools.cache
 def service_model(service: str) -> ServiceModel:
-    """The botocore service model of `service` (for example `"codepipeline"`), loaded once on first use."""
-    return _session().get_service_model(service)
+    """The botocore service model of `service` (for example `"codepipeline"`), loaded once on first use.
+
+    It is read through the process's shared data loader, the one pipepilot's clients are built with, so
+    the model file is parsed once whether validation or a client needs it first.
+    """
+    # Imported here, not at the top: botocore costs about as much as boto3 itself, and `import pipepilot`
+    # must stay cheap for Lambda cold starts.
+    from botocore.model import ServiceModel
+
+    from pipepilot._calls import shared_loader
+
+    return ServiceModel(shared_loader().load_service_model(service, "service-2"), service_name=service)
 
 
 def is_secret_shape(shape: Shape) -> bool:
@@ -201,6 +210,8 @@ def _compile_structure(shape: Shape, memo: dict[str, _Check]) -> _Check:
                         path=member_path(path, name),
                         code="required",
                         message=f"{name} is required in {shape_name} but missing; add it",
+                        constraint="Member must not be null",
+                        quoted="null",
                     )
                 )
 
@@ -236,8 +247,12 @@ def _compile_map(shape: Shape, memo: dict[str, _Check]) -> _Check:
         _check_count(len(value), low, high, path, ("entry", "entries"), out)
         for key, item in value.items():
             item_path = _child_path(path, key) if isinstance(key, str) else member_path(path, key)
+            first = len(out)
             key_check(key, item_path, out, True)
+            after_key = len(out)
             value_check(item, item_path, out)
+            if len(out) > first:
+                _name_the_map(out, first, after_key, path, item_path)
 
     return check
 
@@ -257,19 +272,32 @@ def _compile_string(shape: Shape, memo: dict[str, _Check]) -> _StringCheck:
             out.append(_type_problem(path, "a string", value))
             return
         length = len(value)
+        quoted = None if secret else _quoted(value)
         if low is not None and length < low:
-            out.append(_length_problem(_subject(path, value, is_key), path, "too-short", length, low, high))
+            problem = _length_problem(_subject(path, value, is_key), path, "too-short", length, low, high)
+            out.append(attrs.evolve(problem, quoted=quoted))
             if length == 0:
                 return  # an empty value breaks the pattern too; one problem is enough
         elif high is not None and length > high:
-            out.append(_length_problem(_subject(path, value, is_key), path, "too-long", length, low, high))
+            problem = _length_problem(_subject(path, value, is_key), path, "too-long", length, low, high)
+            out.append(attrs.evolve(problem, quoted=quoted))
         if enum_set and value not in enum_set:
-            out.append(_enum_problem(_subject(path, value, is_key), path, value, enum))
+            out.append(
+                attrs.evolve(_enum_problem(_subject(path, value, is_key), path, value, enum), quoted=quoted)
+            )
         elif pattern is not None and pattern.fullmatch(value) is None:
             assert pattern_text is not None
             subject = _subject(path, value, is_key)
             message = describe_pattern_problem(subject, value, pattern_text, secret=secret)
-            out.append(ShapeProblem(path=path, code="pattern", message=message))
+            out.append(
+                ShapeProblem(
+                    path=path,
+                    code="pattern",
+                    message=message,
+                    constraint=f"Member must satisfy regular expression pattern: {pattern_text}",
+                    quoted=quoted,
+                )
+            )
 
     return check
 
@@ -291,6 +319,12 @@ def _compile_integer(shape: Shape, memo: dict[str, _Check]) -> _Check:
                     path=path,
                     code="out-of-range",
                     message=f"{_label(path)} is {value}; use a value {_bounds_text(low, high)}",
+                    constraint=(
+                        f"Member must have value greater than or equal to {low}"
+                        if low is not None and value < low
+                        else f"Member must have value less than or equal to {high}"
+                    ),
+                    quoted=_quoted(value),
                 )
             )
 
@@ -398,9 +432,8 @@ def _json_type(value: object) -> str:
 
 
 def _type_problem(path: str, expected: str, value: object) -> ShapeProblem:
-    return ShapeProblem(
-        path=path, code="type", message=f"{_label(path)} must be {expected}, not {_json_type(value)}"
-    )
+    message = f"{_label(path)} must be {expected}, not {_json_type(value)}"
+    return ShapeProblem(path=path, code="type", message=message, constraint=message)
 
 
 def _unknown_member(
@@ -413,7 +446,9 @@ def _unknown_member(
         message += f" (did you mean {close[0]!r}?)"
     if names:
         message += f"; known members: {', '.join(names)}"
-    return ShapeProblem(path=member_path(path, key), code="unknown-member", message=message)
+    return ShapeProblem(
+        path=member_path(path, key), code="unknown-member", message=message, constraint=message
+    )
 
 
 def _bounds_text(low: int | None, high: int | None) -> str:
@@ -439,7 +474,7 @@ def _length_problem(
         message = f"{subject} is {_quantity(length, 'character')} long; it needs at least {low}"
     else:
         message = f"{subject} is {_quantity(length, 'character')} long; shorten it to at most {high}"
-    return ShapeProblem(path=path, code=code, message=message)
+    return ShapeProblem(path=path, code=code, message=message, constraint=_length_constraint(code, low, high))
 
 
 def _quantity(count: int, noun: str, plural: str | None = None) -> str:
@@ -451,10 +486,12 @@ def _check_count(
 ) -> None:
     if low is not None and count < low:
         message = f"{_label(path)} has {_quantity(count, *unit)}; it needs at least {low}"
-        out.append(ShapeProblem(path=path, code="too-few", message=message))
+        constraint = _length_constraint("too-short", low, high)
+        out.append(ShapeProblem(path=path, code="too-few", message=message, constraint=constraint))
     elif high is not None and count > high:
         message = f"{_label(path)} has {_quantity(count, *unit)}; remove some to keep at most {high}"
-        out.append(ShapeProblem(path=path, code="too-many", message=message))
+        constraint = _length_constraint("too-long", low, high)
+        out.append(ShapeProblem(path=path, code="too-many", message=message, constraint=constraint))
 
 
 def _enum_problem(subject: str, path: str, value: str, allowed: tuple[str, ...]) -> ShapeProblem:
@@ -464,7 +501,64 @@ def _enum_problem(subject: str, path: str, value: str, allowed: tuple[str, ...])
         message += f"; did you mean {close[0]!r}?"
     else:
         message += "; use one of them"
-    return ShapeProblem(path=path, code="enum", message=message)
+    constraint = f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+    return ShapeProblem(path=path, code="enum", message=message, constraint=constraint)
+
+
+def _length_constraint(code: str, low: int | None, high: int | None) -> str:
+    if code == "too-short":
+        return f"Member must have length greater than or equal to {low}"
+    return f"Member must have length less than or equal to {high}"
+
+
+def _quoted(value: object) -> str:
+    """A value as the service quotes it in a validation message: the whole text between single quotes."""
+    return f"'{value}'"
+
+
+def _name_the_map(out: list[ShapeProblem], first: int, after_key: int, path: str, item_path: str) -> None:
+    """Word a map entry's problems as the service does: they name the map and wrap the entry's constraint."""
+    wire_path = _wire_path(path)
+    for index in range(first, len(out)):
+        problem = out[index]
+        if problem.path != item_path or problem.wire_path is not None:
+            continue  # a problem deeper inside a structured value keeps its own path
+        kind = "Map keys" if index < after_key else "Map value"
+        out[index] = attrs.evolve(
+            problem,
+            constraint=f"{kind} must satisfy constraint: [{problem.constraint}]",
+            quoted=None,
+            wire_path=wire_path,
+        )
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _wire_path(path: str) -> str:
+    """`stages[0].actions[1].name` in the service's notation: `stages.1.member.actions.2.member.name`."""
+    return _INDEX.sub(lambda match: f".{int(match[1]) + 1}.member", path)
+
+
+def validation_message(problems: list[ShapeProblem], *, prefix: str = "") -> str:
+    """Every problem in one message worded as AWS's JSON services word ``ValidationException``.
+
+    ``2 validation errors detected: Value 'a b' at 'pipeline.name' failed to satisfy constraint: Member must
+    satisfy regular expression pattern: [A-Za-z0-9.@\\-_]+; Value at 'tags' failed to satisfy ...``.
+    ``prefix`` is the request member the paths are inside (``pipeline`` for a declaration's problems).
+    Secret values are never quoted.
+    """
+    parts = []
+    for problem in problems:
+        location = problem.wire_path if problem.wire_path is not None else _wire_path(problem.path)
+        if prefix:
+            location = f"{prefix}.{location}" if location else prefix
+        value = f"Value {problem.quoted} at" if problem.quoted is not None else "Value at"
+        parts.append(
+            f"{value} '{location}' failed to satisfy constraint: {problem.constraint or problem.message}"
+        )
+    count = len(problems)
+    return f"{count} validation error{'s' if count != 1 else ''} detected: " + "; ".join(parts)
 
 
 # A pattern made of one character class and a quantifier, e.g. `[A-Za-z0-9.@\-_]+`; only these get a

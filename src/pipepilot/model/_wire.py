@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, NoReturn, TypeV
 
 import attrs
 
-from pipepilot.errors import InvalidStructureError
+from pipepilot.errors import InvalidStructureError, NestingTooDeepError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,19 +48,23 @@ __all__ = [
     "ABSENT_TUPLE",
     "BAD",
     "EMPTY_EXTRA",
+    "MAX_NESTING",
     "NOTHING",
     "Member",
     "TypedWireModel",
     "WireEnum",
     "WireModel",
     "add_extra",
+    "check_nesting",
     "concealed_repr",
     "copy_json",
     "enum_table",
     "enum_wire",
     "extra_field",
     "keys_only_repr",
+    "load_json",
     "members",
+    "nested_within",
     "parse_iso_timestamp",
     "read_members",
     "require_mapping",
@@ -257,13 +261,187 @@ def _dump_dict(value: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value)
 
 
+#: How many levels of lists and objects pipepilot reads inside one value it keeps verbatim (an unknown
+#: member, a misfit value). AWS's structures nest a handful of levels; anything near this deep is a mistake
+#: or an attack, and following it would exhaust Python's recursion limit.
+MAX_NESTING: Final = 100
+
+
+class _TooDeep(Exception):
+    """Internal: :func:`copy_json` went past :data:`MAX_NESTING` (turned into NestingTooDeepError)."""
+
+
 def copy_json(value: Any) -> Any:
-    """Copy the containers of a JSON-like value, so stored extras never alias a caller's dicts or lists."""
+    """Copy the containers of a JSON-like value, so stored extras never alias a caller's dicts or lists.
+
+    Raises:
+        NestingTooDeepError: *value* nests deeper than :data:`MAX_NESTING`; ``path`` is relative to it.
+    """
+    if type(value) is not dict and type(value) is not list:
+        return value
+    try:
+        return _copy(value, MAX_NESTING)
+    except (_TooDeep, RecursionError):
+        raise nesting_error(_too_deep_path(value, MAX_NESTING), origin=value) from None
+
+
+def _copy(value: Any, room: int) -> Any:
     if type(value) is dict:
-        return {key: copy_json(item) for key, item in value.items()}
+        if not room:
+            raise _TooDeep
+        return {key: _copy(item, room - 1) for key, item in value.items()}
     if type(value) is list:
-        return [copy_json(item) for item in value]
+        if not room:
+            raise _TooDeep
+        return [_copy(item, room - 1) for item in value]
     return value
+
+
+def _path_join(path: str, part: str | int) -> str:
+    """``path`` extended by a key or index, written as pipepilot writes paths (``stages[0].name``)."""
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    if part.isidentifier():
+        return f"{path}.{part}" if path else part
+    return f"{path}[{part!r}]"
+
+
+def _too_deep_path(value: Any, limit: int) -> str:
+    """The path of the first container inside *value* that lies deeper than *limit* (found without
+    recursion, so it works however deep *value* goes)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if type(item) is dict or isinstance(item, Mapping):
+            children: list[tuple[str | int, Any]] = [(str(key), child) for key, child in item.items()]
+        elif type(item) is list or type(item) is tuple:
+            children = list(enumerate(item))
+        else:
+            continue
+        if depth >= limit:
+            return path
+        for key, child in reversed(children):
+            stack.append((child, _path_join(path, key), depth + 1))
+    return ""
+
+
+_SHOWN_PATH = 100  # characters of a very long path shown in the message (the error keeps it whole)
+
+
+def nesting_error(
+    path: str, limit: int = MAX_NESTING, what: str = "input", *, origin: object = None
+) -> NestingTooDeepError:
+    """The error for *what* nesting deeper than *limit* at *path* (not raised).
+
+    *origin* is the value *path* starts from: each reader the error passes on its way out finds it among
+    its own members (by identity) and puts that member's key in front of the path (:func:`nested_within`).
+    """
+    shown = path or "<root>"
+    if len(shown) > _SHOWN_PATH:
+        shown = shown[: _SHOWN_PATH // 2] + " … " + shown[-_SHOWN_PATH // 2 :]
+    error = NestingTooDeepError(
+        f"{what} nests lists and objects deeper than {limit} levels, at {shown}: no AWS structure nests "
+        "that deep, nor does any record pipepilot writes; nothing was read",
+        path=path,
+        limit=limit,
+    )
+    error.origin = origin
+    return error
+
+
+def nested_within(error: NestingTooDeepError, container: Any) -> NestingTooDeepError:
+    """*error* as seen from *container*: its path prefixed with the key or index under which *container*
+    holds the value the path started from (*error* unchanged if it holds no such value)."""
+    if type(container) is dict or isinstance(container, Mapping):
+        items: Any = container.items()
+    elif type(container) is list or type(container) is tuple:
+        items = enumerate(container)
+    else:
+        return error
+    for key, child in items:
+        if child is error.origin:
+            part = _path_join("", key)
+            inner = error.path or ""
+            if inner:
+                part = part + inner if inner.startswith("[") else f"{part}.{inner}"
+            return nesting_error(part, error.limit, origin=container)
+    return error
+
+
+def load_json(text: str | bytes | bytearray, *, what: str) -> Any:
+    """``json.loads(text)``, refusing text that nests too deep for Python's parser (or for pipepilot).
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON.
+        NestingTooDeepError: it nests deeper than :data:`MAX_NESTING`; ``path`` says where.
+    """
+    import json
+
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise nesting_error(_json_too_deep_path(text, MAX_NESTING), what=what) from None
+    check_nesting(data, what=what)
+    return data
+
+
+def check_nesting(value: Any, *, what: str) -> None:
+    """Refuse *value* (decoded JSON: dicts and lists) if it nests deeper than :data:`MAX_NESTING`.
+
+    Raises:
+        NestingTooDeepError: it does; ``path`` says where.
+    """
+    if type(value) is dict or type(value) is list:
+        try:
+            _copy(value, MAX_NESTING)
+        except (_TooDeep, RecursionError):
+            raise nesting_error(_too_deep_path(value, MAX_NESTING), what=what) from None
+
+
+def _json_too_deep_path(text: str | bytes | bytearray, limit: int) -> str:
+    """The path where JSON *text* first nests deeper than *limit*, found by scanning its brackets.
+
+    Only used once ``json.loads`` gave up, so it can assume brackets outside strings are structure; keys
+    are read as written (escapes left as they are).
+    """
+    source = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else text
+    # Each open container: [index of the current item, or None in an object] and its path.
+    stack: list[tuple[list[int] | None, str]] = []
+    key: str | None = None
+    position, length = 0, len(source)
+    while position < length:
+        char = source[position]
+        if char == '"':
+            end = position + 1
+            while end < length and source[end] != '"':
+                end += 2 if source[end] == "\\" else 1
+            token = source[position + 1 : end]
+            position = end + 1
+            # A string followed by ':' is an object's key.
+            rest = source[position : position + 64].lstrip()
+            if stack and stack[-1][0] is None and rest.startswith(":"):
+                key = token
+            continue
+        if char in "[{":
+            if len(stack) >= limit:
+                return stack[-1][1] if stack else ""
+            parent = stack[-1] if stack else None
+            if parent is None:
+                path = ""
+            elif parent[0] is None:
+                path = _path_join(parent[1], key or "")
+            else:
+                path = _path_join(parent[1], parent[0][0])
+            stack.append(([0] if char == "[" else None, path))
+        elif char in "]}":
+            if stack:
+                stack.pop()
+        elif char == "," and stack and stack[-1][0] is not None:
+            counter = stack[-1][0]
+            assert counter is not None
+            counter[0] += 1
+        position += 1
+    return ""
 
 
 # ------------------------------------------------------------------------------------------- timestamps
@@ -343,7 +521,10 @@ class _StructKind:
                 if type(item) is not dict and not isinstance(item, Mapping):
                     return BAD
             from_api = self.model.from_api
-            return tuple([from_api(item) for item in raw])
+            try:
+                return tuple([from_api(item) for item in raw])
+            except NestingTooDeepError as error:
+                raise nested_within(error, raw) from None
         return BAD
 
     def parse_map(self, raw: Any) -> Any:
@@ -352,7 +533,10 @@ class _StructKind:
                 if type(key) is not str or (type(item) is not dict and not isinstance(item, Mapping)):
                     return BAD
             from_api = self.model.from_api
-            return {key: from_api(item) for key, item in raw.items()}
+            try:
+                return {key: from_api(item) for key, item in raw.items()}
+            except NestingTooDeepError as error:
+                raise nested_within(error, raw) from None
         return BAD
 
 
@@ -472,6 +656,15 @@ def read_members(data: Mapping[str, Any], table: tuple[Member, ...], known: froz
     not name (*known* is the set of its keys), are kept verbatim (containers copied) in ``extra``, in their
     original order.
     """
+    try:
+        return _read_members(data, table, known)
+    except NestingTooDeepError as error:
+        raise nested_within(error, data) from None
+
+
+def _read_members(
+    data: Mapping[str, Any], table: tuple[Member, ...], known: frozenset[str]
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     accepted = 0
     rejected: list[str] = []
@@ -512,9 +705,12 @@ def write_members(obj: Any, members: tuple[Member, ...], extra: Mapping[str, Any
 
 def add_extra(out: dict[str, Any], extra: Mapping[str, Any]) -> None:
     """Append *extra* members to *out*, never overriding a modelled member (edits win over stale raws)."""
-    for key, value in extra.items():
-        if key not in out:
-            out[key] = copy_json(value)
+    try:
+        for key, value in extra.items():
+            if key not in out:
+                out[key] = copy_json(value)
+    except NestingTooDeepError as error:
+        raise nested_within(error, extra) from None
 
 
 def require_mapping(data: Any, model: type) -> Mapping[str, Any]:

@@ -39,6 +39,7 @@ import attrs
 from pipepilot.errors import (
     ActionNotFoundError,
     InvalidStructureError,
+    NestingTooDeepError,
     PipelineValidationError,
     StageNotFoundError,
 )
@@ -55,7 +56,9 @@ from pipepilot.model._wire import (
     enum_table,
     extra_field,
     keys_only_repr,
+    load_json,
     members,
+    nested_within,
     read_members,
     require_mapping,
     struct_tuple_of,
@@ -99,6 +102,7 @@ if TYPE_CHECKING:
     from pipepilot.model.validation import Problem
 
 __all__ = [
+    "DEFAULT_PIPELINE_TYPE",
     "ActionCategory",
     "ActionDeclaration",
     "ActionOwner",
@@ -171,6 +175,14 @@ class PipelineType(WireEnum):
 
     V1 = "V1"
     V2 = "V2"
+
+
+#: The type of a pipeline whose declaration names none. Since December 2024 CodePipeline creates such a
+#: pipeline as V2 (AWS's announcement to its users: "AWS CodePipeline will create pipelines as a V2 type
+#: when the pipeline type is not specified", for the SDK, CLI, CloudFormation and CDK alike); existing V1
+#: pipelines stay V1, and ``GetPipeline`` names their type. The validator, the summaries and the offline
+#: engine all assume this one default.
+DEFAULT_PIPELINE_TYPE: Final = PipelineType.V2
 
 
 class ExecutionMode(WireEnum):
@@ -1131,14 +1143,31 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         """The stage names, in order."""
         return _names(self.stages)
 
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PipelineDeclaration:
+        """Read a ``PipelineDeclaration`` wire object (the ``pipeline`` member of ``GetPipeline``).
+
+        Raises:
+            InvalidStructureError: *data* is not a mapping, or it is a whole ``GetPipeline`` response
+                (a ``pipeline`` object and no ``stages``): pass ``response["pipeline"]``, or read it with
+                :meth:`PipelineDocument.from_api`.
+            NestingTooDeepError: a value nests deeper than any AWS structure (``path`` says where).
+        """
+        if type(data) is not dict:
+            data = require_mapping(data, cls)
+        if "stages" not in data and isinstance(data.get("pipeline"), Mapping):
+            raise InvalidStructureError(
+                "PipelineDeclaration.from_api() was given a whole GetPipeline response (its keys: "
+                f'{_listing(list(data))}); pass response["pipeline"], or read the declaration with its '
+                "metadata with PipelineDocument.from_api(response)",
+                path="",
+            )
+        return super().from_api(data)
+
     @property
     def pipeline_type_effective(self) -> PipelineType | str:
-        """The pipeline type: ``pipeline_type``, or V1 when the declaration leaves it out.
-
-        V1 is the documented default for a declaration without ``pipelineType``. (Reports from 2025 say new
-        pipelines created without one may come out V2; ``GetPipeline`` then returns the type explicitly.)
-        """
-        return PipelineType.V1 if self.pipeline_type is None else self.pipeline_type
+        """The pipeline type: ``pipeline_type``, or :data:`DEFAULT_PIPELINE_TYPE` (V2) when left out."""
+        return DEFAULT_PIPELINE_TYPE if self.pipeline_type is None else self.pipeline_type
 
     @property
     def execution_mode_effective(self) -> ExecutionMode | str:
@@ -1295,7 +1324,9 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
     # -- checking -----------------------------------------------------------------------------------------
 
-    def problems(self, *, region: str | None = None, default_pipeline_type: str = "V2") -> list[Problem]:
+    def problems(
+        self, *, region: str | None = None, default_pipeline_type: str = DEFAULT_PIPELINE_TYPE
+    ) -> list[Problem]:
         """Every problem local validation finds, all at once (an empty list when the declaration is fine).
 
         Shape rules come from botocore's CodePipeline service model, semantic rules from pipepilot; see
@@ -1309,7 +1340,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         return find_problems(self.to_api(), region=region, default_pipeline_type=default_pipeline_type)
 
     def validate(
-        self, *, region: str | None = None, default_pipeline_type: str = "V2"
+        self, *, region: str | None = None, default_pipeline_type: str = DEFAULT_PIPELINE_TYPE
     ) -> PipelineDeclaration:
         """Return this declaration unchanged if local validation finds no problem, so calls chain.
 
@@ -1450,6 +1481,13 @@ class PipelineDocument:
             InvalidStructureError: *response* is not a mapping, or has no ``pipeline`` object.
         """
         response = require_mapping(response, cls)
+        try:
+            return cls._read(response)
+        except NestingTooDeepError as error:
+            raise nested_within(error, response) from None
+
+    @classmethod
+    def _read(cls, response: Mapping[str, Any]) -> PipelineDocument:
         pipeline = response.get("pipeline")
         if type(pipeline) is not dict and not isinstance(pipeline, Mapping):
             raise InvalidStructureError(
@@ -1477,7 +1515,9 @@ class PipelineDocument:
             InvalidStructureError: the text is not JSON, or not a JSON object holding a pipeline.
         """
         try:
-            data = json.loads(text)
+            data = load_json(text, what="pipeline JSON")
+        except NestingTooDeepError:
+            raise
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
             raise InvalidStructureError(f"pipeline JSON does not parse: {exc}") from exc
         if type(data) is not dict:

@@ -73,6 +73,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pipepilot.model._shapes import check_shape, member_path, service_model
+from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:
     from botocore.model import Shape
@@ -180,7 +181,10 @@ def _pipeline_shape() -> Shape:
 
 
 def find_problems(
-    pipeline: Mapping[str, Any], *, region: str | None = None, default_pipeline_type: str = "V2"
+    pipeline: Mapping[str, Any],
+    *,
+    region: str | None = None,
+    default_pipeline_type: str = DEFAULT_PIPELINE_TYPE,
 ) -> list[Problem]:
     """Return every problem of a pipeline declaration, in document order; an empty list means valid.
 

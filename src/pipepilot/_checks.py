@@ -1,0 +1,250 @@
+"""Argument checks at the public boundary: a wrong type is refused with an error naming the parameter.
+
+pipepilot checks what it is given once, where it enters the library, before anything is read or sent: a
+``dict`` where a declaration belongs, a number where an execution id belongs, a string where a mapping
+belongs. Each check raises :class:`~pipepilot.errors.ArgumentTypeError` (a ``TypeError``) or
+:class:`~pipepilot.errors.InvalidArgumentError` (a ``ValueError``), both pipepilot errors, whose text
+starts with the parameter's name and says what to pass instead, rather than letting an
+``AttributeError`` escape from deep inside. Values are described by type only, never quoted in full: a
+caller may hand over a secret, or something huge.
+
+Nothing here is public; the live objects call these helpers first thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+from pipepilot.errors import ArgumentTypeError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pipepilot.model.declaration import PipelineDeclaration
+
+__all__ = [
+    "check_callable",
+    "check_declaration",
+    "check_instances",
+    "check_int",
+    "check_number",
+    "check_str",
+    "check_str_map",
+    "check_wait_options",
+    "shown",
+    "type_name",
+    "validating_fields",
+]
+
+T = TypeVar("T")
+
+# Longest excerpt of a wrong value shown in an error (the type is always shown).
+_SHOWN = 40
+
+
+def type_name(value: object) -> str:
+    """``int``, ``str``, ``dict`` ...: how a wrong value is described (its content is not quoted)."""
+    return "None" if value is None else type(value).__name__
+
+
+def shown(value: object) -> str:
+    """``repr(value)`` cut to a readable length: an error may quote what it refused, but never a megabyte."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type_name(value)} nested too deep to show"
+    return (
+        text
+        if len(text) <= _SHOWN * 2
+        else f"{text[: _SHOWN * 2 - 1]}… ({type_name(value)}, {len(text)} characters)"
+    )
+
+
+def _refuse(parameter: str, expected: str, value: object, hint: str = "") -> ArgumentTypeError:
+    text = f"{parameter} must be {expected}, not {type_name(value)}"
+    if hint:
+        text += f"; {hint}"
+    return ArgumentTypeError(text, parameter=parameter)
+
+
+def check_str(value: object, parameter: str, *, optional: bool = False, empty: bool = False) -> None:
+    """Refuse ``value`` unless it is a ``str`` (non-empty unless ``empty``; ``None`` when ``optional``).
+
+    Raises:
+        ArgumentTypeError: not a string.
+        InvalidArgumentError: an empty string where a name or id is needed.
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise _refuse(parameter, "a string" + (" or None" if optional else ""), value)
+    if not value and not empty:
+        raise InvalidArgumentError(f"{parameter} must not be empty", parameter=parameter)
+
+
+def check_int(value: object, parameter: str, *, optional: bool = False) -> None:
+    """Refuse ``value`` unless it is an ``int`` (not a ``bool``; ``None`` when ``optional``).
+
+    Raises:
+        ArgumentTypeError: not an integer.
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _refuse(parameter, "an integer" + (" or None" if optional else ""), value)
+
+
+def check_number(value: object, parameter: str, *, optional: bool = False) -> None:
+    """Refuse ``value`` unless it is an ``int`` or ``float`` (not a ``bool``; ``None`` when ``optional``).
+
+    Raises:
+        ArgumentTypeError: not a number.
+    """
+    if value is None and optional:
+        return
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise _refuse(parameter, "a number" + (" or None" if optional else ""), value)
+
+
+def check_callable(value: object, parameter: str, *, optional: bool = True) -> None:
+    """Refuse ``value`` unless it is callable (or ``None`` when ``optional``).
+
+    Raises:
+        ArgumentTypeError: not callable.
+    """
+    if value is None and optional:
+        return
+    if not callable(value):
+        raise _refuse(parameter, "a callable" + (" or None" if optional else ""), value)
+
+
+def check_str_map(value: object, parameter: str, *, optional: bool = True, example: str = "") -> None:
+    """Refuse ``value`` unless it is a mapping of ``str`` to ``str`` (or ``None`` when ``optional``).
+
+    ``example`` shows the expected form in the message (``{"name": "value"}``).
+
+    Raises:
+        ArgumentTypeError: not a mapping, or a key or value is not a string.
+    """
+    if value is None and optional:
+        return
+    hint = f"for example {example}" if example else ""
+    if not isinstance(value, Mapping):
+        raise _refuse(parameter, "a mapping of strings to strings", value, hint)
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise _refuse(f"{parameter} key", "a string", key, hint)
+        if not isinstance(item, str):
+            raise _refuse(f"{parameter}[{_excerpt(key)!r}]", "a string", item, hint)
+
+
+def check_instances(
+    value: object, cls: type[T], parameter: str, *, optional: bool = True, hint: str = ""
+) -> tuple[T, ...]:
+    """``value`` as a tuple, refused unless it is an iterable (not a string or mapping) of ``cls`` objects.
+
+    ``None`` is an empty tuple when ``optional``.
+
+    Raises:
+        ArgumentTypeError: not such an iterable, or an item of another type.
+    """
+    if value is None and optional:
+        return ()
+    expected = f"an iterable of {cls.__name__}"
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise _refuse(parameter, expected, value, hint)
+    items = tuple(value)
+    for index, item in enumerate(items):
+        if not isinstance(item, cls):
+            raise _refuse(f"{parameter}[{index}]", f"a {cls.__name__}", item, hint)
+    return items
+
+
+def check_declaration(value: object, parameter: str = "declaration") -> PipelineDeclaration:
+    """``value`` if it is a :class:`~pipepilot.PipelineDeclaration`; a wire ``dict`` is refused with the
+    way to read one.
+
+    Raises:
+        ArgumentTypeError: not a declaration.
+    """
+    from pipepilot.model.declaration import PipelineDeclaration, PipelineDocument
+
+    if isinstance(value, PipelineDeclaration):
+        return value
+    hint = ""
+    if isinstance(value, PipelineDocument):
+        hint = f"pass {parameter}.declaration"
+    elif isinstance(value, Mapping):
+        hint = (
+            "read the wire dict first: PipelineDeclaration.from_api(d) (or "
+            "PipelineDocument.from_api(response).declaration for a whole GetPipeline response)"
+        )
+    elif isinstance(value, (str, bytes)):
+        hint = "read pipeline JSON first: PipelineDocument.from_json(text).declaration"
+    raise _refuse(parameter, "a PipelineDeclaration", value, hint)
+
+
+def check_wait_options(
+    *,
+    timeout: object = None,
+    poll: object = None,
+    clock: object = None,
+    sleep: object = None,
+    callbacks: Mapping[str, object] | None = None,
+) -> None:
+    """Check the options every wait takes, before its first call: ``timeout`` a number of seconds,
+    ``poll`` a :class:`~pipepilot.PollPolicy`, ``clock``/``sleep`` and each of ``callbacks`` callables.
+
+    Raises:
+        ArgumentTypeError: an option has the wrong type.
+    """
+    from pipepilot.polling import PollPolicy
+
+    check_number(timeout, "timeout", optional=True)
+    if poll is not None and not isinstance(poll, PollPolicy):
+        hint = ""
+        if isinstance(poll, (int, float)) and not isinstance(poll, bool):
+            hint = f"for a poll interval pass poll=PollPolicy(interval={poll!r}); for a deadline, timeout={poll!r}"
+        raise _refuse("poll", "a PollPolicy or None", poll, hint)
+    check_callable(clock, "clock")
+    check_callable(sleep, "sleep")
+    for name, callback in (callbacks or {}).items():
+        hint = "for example on_progress=print_progress" if name == "on_progress" else ""
+        if callback is not None and not callable(callback):
+            raise _refuse(name, "a callable or None", callback, hint)
+
+
+@contextlib.contextmanager
+def validating_fields(what: str) -> Iterator[None]:
+    """Turn the ``ValueError``/``TypeError`` an attrs class raises while it is built into a pipepilot error
+    naming the field.
+
+    attrs' own validators raise ``ValueError(message, attribute, ...)`` (the second argument names the
+    field); pipepilot's validators raise a ``ValueError`` whose text starts with the field name. Both
+    become :class:`~pipepilot.errors.InvalidArgumentError` (``TypeError`` from a converter:
+    :class:`~pipepilot.errors.ArgumentTypeError`), with ``parameter`` the field and ``what`` naming the
+    thing being built.
+
+    Raises:
+        InvalidArgumentError / ArgumentTypeError: the value of a field was refused.
+    """
+    try:
+        yield
+    except (InvalidArgumentError, ArgumentTypeError):
+        raise
+    except (ValueError, TypeError) as error:
+        field: str | None = None
+        text = str(error)
+        if len(error.args) >= 2 and hasattr(error.args[1], "name"):
+            field = str(error.args[1].name)
+            text = str(error.args[0])
+        elif text.split(" ", 1)[0].isidentifier():
+            field = text.split(" ", 1)[0]
+        cls = ArgumentTypeError if isinstance(error, TypeError) else InvalidArgumentError
+        raise cls(f"{what}: {text}", parameter=field) from None
+
+
+def _excerpt(value: str) -> str:
+    return value if len(value) <= _SHOWN else value[: _SHOWN - 1] + "…"
