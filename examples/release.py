@@ -60,21 +60,17 @@ from _demo_pipeline import (
     prepare_offline,
     release_declaration,
 )
-from pipepilot import (
+from pipepilot import CodePipeline, PipepilotError, RetryPolicy
+from pipepilot.errors import BuildFailed, ExecutionFailed, PipelineExecutionNotFoundError
+from pipepilot.events import (
     ActionAbandoned,
     ActionFailed,
     ActionStarted,
     ActionSucceeded,
-    ApprovalWaiting,
-    BuildFailed,
-    CodePipeline,
-    ExecutionFailed,
+    ApprovalRequested,
     ExecutionHeldAtTransition,
     ExecutionWaitingForStage,
-    PipelineExecutionNotFoundError,
-    PipepilotError,
     ProgressEvent,
-    RetryPolicy,
     StageCancelled,
     StageFailed,
     StageSkipped,
@@ -82,15 +78,15 @@ from pipepilot import (
     StageStatusChanged,
     StageStopped,
 )
-from pipepilot.approvals import ApprovalPending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipepilot import BuildPhase, Pipeline, PipelineDeclaration
+    from pipepilot import Pipeline, PipelineDeclaration
     from pipepilot.approvals import Approval
     from pipepilot.executions import Execution
     from pipepilot.local import OfflineAWS
+    from pipepilot.model import BuildPhase
 
 # A transition's disabled reason allows letters, digits, spaces and ! @ ( ) . * ? - only: no commas,
 # colons or apostrophes (pipepilot checks before sending, and names any character that is not allowed).
@@ -160,7 +156,7 @@ def describe(event: ProgressEvent) -> str | None:
     """
     if isinstance(event, StageStarted):
         return "started"
-    if isinstance(event, ApprovalWaiting):
+    if isinstance(event, ApprovalRequested):
         return f"{event.action_name} is waiting for a reviewer"
     if isinstance(event, ActionSucceeded):
         summary = f": {event.run.summary}" if event.run.summary else ""
@@ -212,7 +208,11 @@ class Progress:
             self.demo.console.say(line, stage=event.stage_name)
         if isinstance(event, ActionStarted) and self.follow_builds and self.demo.runs_codebuild(event):
             self.demo.follow_build(event.run.external_execution_id)
-        if isinstance(event, ApprovalPending) and self.on_approval is not None:
+        if (
+            isinstance(event, ApprovalRequested)
+            and event.approval is not None
+            and self.on_approval is not None
+        ):
             self.on_approval(event.approval)
         if isinstance(event, ExecutionHeldAtTransition) and self.on_held is not None:
             self.on_held(event)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pipepilot._checks import check_str, check_wait_options
 from pipepilot._handles import pipeline_state
 from pipepilot.errors import (
-    ApprovalNotPending,
+    NoApprovalWaitingError,
     PipelineExecutionNotFoundError,
     PipepilotError,
     TransientError,
@@ -218,7 +218,7 @@ class PipelineRuntime:
         Raises:
             ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
                 wait there (PARALLEL mode) and ``execution`` was not given.
-            ApprovalNotPending: no approval waits there (for that execution), or the action is not an
+            NoApprovalWaitingError: no approval waits there (for that execution), or the action is not an
                 approval (the message says which category it is).
             ApprovalConflict: it was already rejected.
         """
@@ -244,7 +244,7 @@ class PipelineRuntime:
         Raises:
             ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
                 wait there and ``execution`` was not given.
-            ApprovalNotPending: no approval waits there (for that execution).
+            NoApprovalWaitingError: no approval waits there (for that execution).
             ApprovalConflict: it was already approved.
         """
         from pipepilot.approvals import answer_approval
@@ -284,7 +284,7 @@ class PipelineRuntime:
 
         ``on_progress`` receives the progress events of ``execution`` (default: of every execution
         running in the pipeline) seen between two polls, as :meth:`Execution.wait` reports them: the
-        approval itself arrives as an :class:`~pipepilot.ApprovalPending` event before the wait returns
+        approval itself arrives as an :class:`~pipepilot.events.ApprovalRequested` event before the wait returns
         it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
 
         ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
@@ -295,7 +295,7 @@ class PipelineRuntime:
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
-            ApprovalNotPending: ``execution`` succeeded without such an approval waiting (it was answered
+            NoApprovalWaitingError: ``execution`` succeeded without such an approval waiting (it was answered
                 between two polls, or the pipeline has none by that name), or ``stage``/``action`` names
                 an action that is not an approval (nothing was polled).
             WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
@@ -375,7 +375,7 @@ class PipelineRuntime:
                 and (state is None or execution_may_have_ended(state, execution_id))
                 and self._succeeded(execution_id, f"reaching approval {where}")
             ):
-                raise ApprovalNotPending(
+                raise NoApprovalWaitingError(
                     f"execution {execution_id} of pipeline {self.name!r} ended Succeeded without approval "
                     f"{where} waiting for an answer (answered between two polls, or there is none)",
                     pipeline=self.name,
@@ -537,8 +537,8 @@ class _StateProgress:
         self.last: PipelineState | None = None
 
     def observe(self, state: PipelineState, execution_id: str | None) -> None:
-        from pipepilot.approvals import ApprovalPending
-        from pipepilot.polling import ApprovalWaiting, diff_states
+        from pipepilot.approvals import with_approval
+        from pipepilot.polling import ApprovalRequested, diff_states
 
         previous, self.last = self.last, state
         if execution_id is not None:
@@ -549,10 +549,8 @@ class _StateProgress:
                 followed += [known for known in _running(previous) if known not in followed]
         for followed_id in followed:
             for event in diff_states(previous, state, followed_id):
-                if isinstance(event, ApprovalWaiting):
-                    event = ApprovalPending.from_event(
-                        event, caller=self.caller, declaration=self.declaration
-                    )
+                if isinstance(event, ApprovalRequested):
+                    event = with_approval(event, caller=self.caller, declaration=self.declaration)
                 self.on_progress(event)
 
 
@@ -614,7 +612,7 @@ class CodePipelineRuntime:
         Raises:
             ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
             ValueError: ``resume`` is the record of another freeze.
-            ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+            ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.freeze.FreezeRecord` (read a saved one with
                 ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             PipepilotError: the selection could not be resolved (nothing was changed).
         """
@@ -641,7 +639,7 @@ class CodePipelineRuntime:
         """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`).
 
         Raises:
-            ArgumentTypeError: ``record`` is not a :class:`~pipepilot.FreezeRecord` (read a saved one with
+            ArgumentTypeError: ``record`` is not a :class:`~pipepilot.freeze.FreezeRecord` (read a saved one with
                 ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
             ValueError: ``max_workers`` or ``rate`` is out of range.
         """

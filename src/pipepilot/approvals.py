@@ -31,9 +31,9 @@ from pipepilot._handles import action_runs, check_request, latest_run, pipeline_
 from pipepilot.errors import (
     ApprovalAlreadyCompletedError,
     ApprovalConflict,
-    ApprovalNotPending,
     ArgumentTypeError,
     InvalidApprovalTokenError,
+    NoApprovalWaitingError,
     PipepilotError,
     TransientError,
     ValidationError,
@@ -46,24 +46,24 @@ from pipepilot.model.runtime import (
     PipelineExecutionStatus,
     PipelineState,
 )
-from pipepilot.polling import ApprovalWaiting
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from pipepilot._calls import Caller
+    from pipepilot.events import ApprovalRequested
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT_MINUTES",
     "Approval",
-    "ApprovalPending",
     "answer_approval",
     "approvals_in_state",
     "check_is_approval",
     "is_parallel",
     "pending_approvals",
     "read_declaration",
+    "with_approval",
 ]
 
 logger = logging.getLogger(__name__)
@@ -252,47 +252,22 @@ class Approval:
         return text
 
 
-@attrs.frozen(kw_only=True)
-class ApprovalPending(ApprovalWaiting):
-    """A progress event: a manual approval now waits for an answer; ``approval`` answers it.
-
-    It is the :class:`~pipepilot.polling.ApprovalWaiting` event that ``Execution.wait(on_progress=...)``
-    reports, with the :class:`Approval` handle attached (so a progress callback can approve on the spot).
-    """
-
-    approval: Approval
-
-    def happened(self) -> str:
-        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
-        expires = self.approval.expires
-        if expires is None:
-            return super().happened()
-        return f"{super().happened()} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
-
-    @classmethod
-    def from_event(
-        cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
-    ) -> ApprovalPending:
-        """The event with its :class:`Approval` (custom data, link and expiry from ``declaration``)."""
-        approval = _approval(
-            caller,
-            declaration,
-            pipeline=event.pipeline_name,
-            stage=event.stage_name,
-            action=event.action_name,
-            execution_id=event.execution_id,
-            token=event.token or "",
-            action_execution_id=event.action_execution_id,
-            since=event.run.last_status_change,
-        )
-        return cls(
-            pipeline_name=event.pipeline_name,
-            execution_id=event.execution_id,
-            stage_name=event.stage_name,
-            action_name=event.action_name,
-            run=event.run,
-            approval=approval,
-        )
+def with_approval(
+    event: ApprovalRequested, *, caller: Caller[Any], declaration: PipelineDeclaration | None
+) -> ApprovalRequested:
+    """``event`` with its :class:`Approval` attached (custom data, link and expiry from ``declaration``)."""
+    approval = _approval(
+        caller,
+        declaration,
+        pipeline=event.pipeline_name,
+        stage=event.stage_name,
+        action=event.action_name,
+        execution_id=event.execution_id,
+        token=event.token or "",
+        action_execution_id=event.action_execution_id,
+        since=event.run.last_status_change,
+    )
+    return attrs.evolve(event, approval=approval)
 
 
 # ------------------------------------------------------------------------------------------- discovery
@@ -370,7 +345,7 @@ def check_is_approval(declaration: PipelineDeclaration, stage: str | None, actio
     pipeline changed may still run it.
 
     Raises:
-        ApprovalNotPending: the action is declared, and is not a manual approval (the text says which
+        NoApprovalWaitingError: the action is declared, and is not a manual approval (the text says which
             category and provider it is).
     """
     if stage is None or action is None:
@@ -381,7 +356,7 @@ def check_is_approval(declaration: PipelineDeclaration, stage: str | None, actio
     type_id = declared.action_type_id
     if str(type_id.category) == ActionCategory.APPROVAL.value:
         return
-    raise ApprovalNotPending(
+    raise NoApprovalWaitingError(
         f"{stage}/{action} of pipeline {declaration.name!r} is not an approval: it is a "
         f"{type_id.category} action ({type_id.owner} {type_id.provider}); only Approval actions "
         "(provider Manual) can be approved or rejected",
@@ -522,7 +497,7 @@ def answer_approval(
     Raises:
         ValidationError: ``summary`` is too long (nothing was sent), or several executions wait at that
             approval (PARALLEL mode) and none was named.
-        ApprovalNotPending: no approval waits there (for that execution), or the action there is not an
+        NoApprovalWaitingError: no approval waits there (for that execution), or the action there is not an
             approval (the text says what it is).
         ApprovalConflict: that execution's approval was already answered the other way.
     """
@@ -555,7 +530,7 @@ def answer_approval(
         waiting[0]._answer(status, summary)
         return
     if execution_id is None:
-        raise ApprovalNotPending(
+        raise NoApprovalWaitingError(
             f"no approval is waiting at {where}", pipeline=pipeline, stage=stage, action=action
         )
     # Not waiting for that execution: maybe it was answered already (a redelivered request).
@@ -569,7 +544,7 @@ def answer_approval(
         return
     if recorded is not None:
         raise probe._conflict(status, recorded)
-    raise ApprovalNotPending(
+    raise NoApprovalWaitingError(
         f"no approval is waiting at {where} for execution {execution_id} (it has not reached it yet)",
         pipeline=pipeline,
         stage=stage,

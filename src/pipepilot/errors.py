@@ -53,7 +53,7 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
     │   ├─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
-    │   └─ ApprovalNotPending                  ours: no approval waits where one was asked for
+    │   └─ NoApprovalWaitingError                  ours: no approval waits where one was asked for
     ├─ QuotaError
     │   ├─ LimitExceededError                  LimitExceededException
     │   ├─ ConcurrentPipelineExecutionsLimitExceededError
@@ -122,7 +122,6 @@ __all__ = [
     "ApprovalAlreadyCompletedError",
     "ApprovalConflict",
     "ApprovalError",
-    "ApprovalNotPending",
     "ArgumentTypeError",
     "BuildFailed",
     "ConcurrentModificationError",
@@ -158,6 +157,7 @@ __all__ = [
     "JobNotFoundError",
     "LimitExceededError",
     "NestingTooDeepError",
+    "NoApprovalWaitingError",
     "NotFoundError",
     "NotLatestPipelineExecutionError",
     "OutputVariablesSizeExceededError",
@@ -568,7 +568,7 @@ class ApprovalConflict(ApprovalError, ConflictError):
         self.actual = actual
 
 
-class ApprovalNotPending(ApprovalError):
+class NoApprovalWaitingError(ApprovalError):
     """No approval waits where one was asked for: the execution has not reached it, or it never will.
 
     ``pipeline``, ``stage``, ``action`` and ``execution_id`` say where pipepilot looked.

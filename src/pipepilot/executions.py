@@ -33,7 +33,7 @@ import attrs
 from pipepilot._checks import check_instances, check_str, check_str_map, check_wait_options, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, pipeline_state
 from pipepilot._time import current_time_source, new_uuid
-from pipepilot.approvals import ApprovalPending, read_declaration
+from pipepilot.approvals import read_declaration, with_approval
 from pipepilot.errors import (
     ArgumentTypeError,
     DuplicatedStopRequestError,
@@ -55,7 +55,7 @@ from pipepilot.model.runtime import (
     StageExecutionStatus,
 )
 from pipepilot.polling import (
-    ApprovalWaiting,
+    ApprovalRequested,
     DefaultTimeout,
     Forecast,
     PollPolicy,
@@ -644,7 +644,7 @@ class _ProgressTracker:
         """Report what changed since the last reading; whether the execution has ended (confirmed)."""
         previous, self.last_state = self.last_state, state
         for event in diff_states(previous, state, self.execution.id, since=self.since):
-            if isinstance(event, ApprovalWaiting):
+            if isinstance(event, ApprovalRequested):
                 event = self._with_approval(event)
             where = event.stage_name
             action = getattr(event, "action_name", None)
@@ -672,7 +672,7 @@ class _ProgressTracker:
             return True
         return False
 
-    def _with_approval(self, event: ApprovalWaiting) -> ApprovalPending:
+    def _with_approval(self, event: ApprovalRequested) -> ApprovalRequested:
         if not self._declaration_read:
             # Read once, when the first approval shows up: custom data, links and timeouts live there.
             self._declaration_read = True
@@ -682,7 +682,7 @@ class _ProgressTracker:
                 logger.debug(
                     "could not read pipeline %s for approval details: %s", self.execution.pipeline, error
                 )
-        return ApprovalPending.from_event(event, caller=self.execution.caller, declaration=self._declaration)
+        return with_approval(event, caller=self.execution.caller, declaration=self._declaration)
 
 
 def waits_at(stage: StageState, execution_id: str) -> bool:

@@ -128,7 +128,7 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         Raises:
             PipelineValidationError: local validation found problems; nothing was sent.
             PipelineNameInUseError: a pipeline with that name exists (moto reports this as
-                :class:`~pipepilot.InvalidStructureError`).
+                :class:`~pipepilot.errors.InvalidStructureError`).
             InvalidStructureError: AWS rejected the structure, or the role stayed unassumable.
             LimitExceededError: the account's pipeline quota is reached.
             InvalidTagsError, TooManyTagsError: the tags were refused.

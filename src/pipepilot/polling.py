@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import TextIO
 
+    from pipepilot.approvals import Approval
     from pipepilot.model.build import BuildDetails
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
     from pipepilot.model.runtime import (
@@ -83,7 +84,7 @@ __all__ = [
     "ActionStarted",
     "ActionStatusChanged",
     "ActionSucceeded",
-    "ApprovalWaiting",
+    "ApprovalRequested",
     "DefaultTimeout",
     "Done",
     "ExecutionHeldAtTransition",
@@ -942,16 +943,30 @@ class ActionStatusChanged(ActionEvent):
 
 
 @attrs.frozen(kw_only=True)
-class ApprovalWaiting(ActionEvent):
-    """A manual approval is waiting for an answer; ``token`` answers it (a secret, never in ``repr``
-    nor in ``str``)."""
+class ApprovalRequested(ActionEvent):
+    """A manual approval now waits for an answer; ``approval`` answers it.
+
+    Waits (``Execution.wait``, ``Pipeline.wait_for_approval``) attach the :class:`~pipepilot.Approval`
+    handle, so a progress callback can approve on the spot; it is ``None`` in the events
+    :func:`diff_states` returns by itself (pure: it holds no client). The approval's token is a secret,
+    never in ``repr`` nor in ``str``.
+    """
+
+    approval: Approval | None = attrs.field(default=None, eq=False)
 
     _what: ClassVar[str] = "approval waiting for an answer"
 
     @property
     def token(self) -> str | None:
-        """The approval token (``PutApprovalResult`` needs it)."""
+        """The approval token (``PutApprovalResult`` needs it; :attr:`approval` uses it for you)."""
         return self.run.token
+
+    def happened(self) -> str:
+        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
+        expires = self.approval.expires if self.approval is not None else None
+        if expires is None:
+            return self._what
+        return f"{self._what} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
 
 
 @attrs.frozen(kw_only=True)
@@ -1157,7 +1172,15 @@ def _action_events(
         if old_status is None:
             events.append(ActionStarted(**common, action_name=name, run=run))
         if action.awaiting_approval and (old_run is None or not same_run or old_run.token is None):
-            events.append(ApprovalWaiting(**common, action_name=name, run=run))
+            events.append(
+                ApprovalRequested(
+                    pipeline_name=common["pipeline_name"],
+                    execution_id=common["execution_id"],
+                    stage_name=common["stage_name"],
+                    action_name=name,
+                    run=run,
+                )
+            )
         if status != old_status and status is not None and status != ActionExecutionStatus.IN_PROGRESS:
             terminal = _ACTION_TERMINAL_EVENTS.get(status, ActionStatusChanged)
             events.append(terminal(**common, action_name=name, run=run))

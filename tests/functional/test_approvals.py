@@ -21,17 +21,18 @@ from conftest_runtime import (
     stage,
 )
 
-from pipepilot.approvals import Approval, ApprovalPending
 from pipepilot.errors import (
     ApprovalConflict,
-    ApprovalNotPending,
     ExecutionFailed,
     InvalidApprovalTokenError,
+    NoApprovalWaitingError,
     ValidationError,
     WaitTimeout,
 )
+from pipepilot.events import ApprovalRequested
 
 if TYPE_CHECKING:
+    from pipepilot.approvals import Approval
     from pipepilot.executions import Execution
     from pipepilot.local import OfflineAWS
     from pipepilot.model.runtime import ActionExecutionDetail
@@ -121,7 +122,8 @@ def test_expiry_is_utc_whatever_the_local_time_zone(world: World) -> None:
             pipeline.execution(execution.id).wait(on_progress=events.append, timeout=60)
     assert latest is not None
     assert latest.last_status_change is not None
-    pending = next(event.approval for event in events if isinstance(event, ApprovalPending))
+    pending = next(event.approval for event in events if isinstance(event, ApprovalRequested))
+    assert pending is not None
     for expires in (found.expires, pending.expires):
         assert expires is not None
         assert expires.tzinfo is timezone.utc
@@ -254,10 +256,10 @@ def test_pipeline_approve_answers_the_named_execution(world: World, caplog: pyte
 
 
 def test_pipeline_approve_never_answers_another_executions_approval(world: World) -> None:
-    """Naming an execution that is not at the approval raises ApprovalNotPending and changes nothing."""
+    """Naming an execution that is not at the approval raises NoApprovalWaitingError and changes nothing."""
     pipeline, waiting, _ = waiting_approval(world)
     other = pipeline.start()
-    with pytest.raises(ApprovalNotPending) as raised:
+    with pytest.raises(NoApprovalWaitingError) as raised:
         pipeline.approve("Gate", "Approve", execution=other)
     assert raised.value.execution_id == other.id
     (still,) = pipeline.approvals()
@@ -265,10 +267,10 @@ def test_pipeline_approve_never_answers_another_executions_approval(world: World
 
 
 def test_pipeline_approve_without_anything_waiting(world: World) -> None:
-    """With nothing waiting at that approval, ApprovalNotPending says where it looked."""
+    """With nothing waiting at that approval, NoApprovalWaitingError says where it looked."""
     world.aws.script_action(PIPELINE, "Prod", "Deploy", duration=60)
     pipeline = world.create(PIPELINE, gate_stages())
-    with pytest.raises(ApprovalNotPending, match="Gate/Approve"):
+    with pytest.raises(NoApprovalWaitingError, match="Gate/Approve"):
         pipeline.approve("Gate", "Approve")
 
 

@@ -19,16 +19,16 @@ import pytest
 from conftest_runtime import REGION, World, call_counter, shared_session
 
 import pipepilot
-from pipepilot import (
+from pipepilot import CodeBuild, CodePipeline, PipelineDeclaration, PipepilotError, PollPolicy
+from pipepilot.errors import (
     ArgumentTypeError,
-    CodeBuild,
-    CodePipeline,
-    FreezeRecord,
     InvalidArgumentError,
-    PipelineDeclaration,
-    PipepilotError,
-    PollPolicy,
+    NoApprovalWaitingError,
+    PipelineNotFoundError,
 )
+from pipepilot.events import ApprovalRequested, ProgressEvent
+from pipepilot.freeze import FreezeRecord
+from pipepilot.model import PipelineDocument
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -127,7 +127,7 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
     ("update(dict)", lambda h: h.pipeline.update(DECLARATION), ArgumentTypeError, "declaration"),
     (
         "update(document)",
-        lambda h: h.pipeline.update(pipepilot.PipelineDocument(declaration=h.declaration)),
+        lambda h: h.pipeline.update(PipelineDocument(declaration=h.declaration)),
         ArgumentTypeError,
         "declaration",
     ),
@@ -451,7 +451,7 @@ def test_a_number_for_a_poll_policy_says_what_was_meant(handles: Handles) -> Non
 
 def test_a_correct_poll_policy_still_passes_the_check(handles: Handles) -> None:
     """The boundary checks refuse only wrong types: a real PollPolicy goes on to the (failing) wait."""
-    with pytest.raises(pipepilot.PipelineNotFoundError):
+    with pytest.raises(PipelineNotFoundError):
         handles.execution.wait(poll=PollPolicy(interval=1, max_interval=1, sparse_interval=1), timeout=5)
 
 
@@ -484,7 +484,7 @@ def test_answering_an_action_that_is_not_an_approval_says_what_it_is(world: Worl
     """approve/reject on a Build action says it is a Build action (CodeBuild), not an approval."""
     pipeline = world.create()
     with pytest.raises(
-        pipepilot.ApprovalNotPending, match=r"not an approval: it is a Build action \(AWS CodeBuild\)"
+        NoApprovalWaitingError, match=r"not an approval: it is a Build action \(AWS CodeBuild\)"
     ):
         getattr(pipeline, answer)("Build", "Build", summary="ok")
 
@@ -493,24 +493,25 @@ def test_waiting_for_an_approval_at_a_non_approval_action_fails_at_once(world: W
     """wait_for_approval at a Deploy action raises before polling, naming its category."""
     pipeline = world.create()
     calls = call_counter(world.cp)
-    with pytest.raises(pipepilot.ApprovalNotPending, match="it is a Deploy action"):
+    with pytest.raises(NoApprovalWaitingError, match="it is a Deploy action"):
         pipeline.wait_for_approval("Staging", "DeployStaging", timeout=3600)
     assert calls == {"GetPipeline": 1}
 
 
 def test_wait_for_approval_reports_progress_like_the_other_waits(world: World) -> None:
     """wait_for_approval(on_progress=...) reports the execution's progress up to the approval, which
-    arrives as an ApprovalPending event carrying the Approval; no token in any line."""
+    arrives as an ApprovalRequested event carrying the Approval; no token in any line."""
     pipeline = world.create()
     execution = pipeline.start()
-    events: list[pipepilot.ProgressEvent] = []
+    events: list[ProgressEvent] = []
     approval = pipeline.wait_for_approval(on_progress=events.append)
     assert {event.execution_id for event in events} == {execution.id}
     kinds = [(type(event).__name__, event.where) for event in events]
     assert ("StageSucceeded", "Staging") in kinds
-    assert kinds[-1] == ("ApprovalPending", "Approval/Approve")
+    assert kinds[-1] == ("ApprovalRequested", "Approval/Approve")
     pending = events[-1]
-    assert isinstance(pending, pipepilot.ApprovalPending)
+    assert isinstance(pending, ApprovalRequested)
+    assert pending.approval is not None
     assert pending.approval.token == approval.token
     assert all(approval.token not in str(event) for event in events)
 
@@ -519,7 +520,7 @@ def test_wait_for_approval_of_one_execution_reports_only_that_execution(world: W
     """With execution=, only that execution's progress is reported."""
     pipeline = world.create()
     execution = pipeline.start()
-    events: list[pipepilot.ProgressEvent] = []
+    events: list[ProgressEvent] = []
     pipeline.wait_for_approval(execution=execution, on_progress=events.append)
     assert events
     assert {event.execution_id for event in events} == {execution.id}

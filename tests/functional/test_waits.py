@@ -21,17 +21,17 @@ from conftest_runtime import (
     stage,
 )
 
-from pipepilot.approvals import ApprovalPending
 from pipepilot.errors import (
-    ApprovalNotPending,
     ExecutionCancelled,
     ExecutionFailed,
     ExecutionStopped,
     ExecutionSuperseded,
+    NoApprovalWaitingError,
     PipelineExecutionNotFoundError,
     StageNotFoundError,
     WaitTimeout,
 )
+from pipepilot.events import ApprovalRequested
 from pipepilot.model.runtime import PipelineExecution, PipelineState
 from pipepilot.polling import (
     ActionFailed,
@@ -199,13 +199,15 @@ def test_an_approval_in_progress_comes_with_its_handle(world: World) -> None:
 
     def on_progress(event: Any) -> None:
         seen.append(event)
-        if isinstance(event, ApprovalPending):
+        if isinstance(event, ApprovalRequested):
+            assert event.approval is not None
             event.approval.approve("ship it")
 
     assert execution.wait(on_progress=on_progress).status == "Succeeded"
-    pending = [e for e in seen if isinstance(e, ApprovalPending)]
+    pending = [e for e in seen if isinstance(e, ApprovalRequested)]
     assert len(pending) == 1
     approval = pending[0].approval
+    assert approval is not None
     assert (approval.stage, approval.action, approval.execution_id) == ("Approval", "Approve", execution.id)
     assert approval.custom_data == "Check staging first"
     assert approval.token
@@ -528,11 +530,11 @@ def test_wait_for_stage_of_an_execution_that_succeeded_returns(world: World) -> 
 
 
 def test_wait_for_approval_of_an_execution_that_succeeded_without_one(world: World) -> None:
-    """When the awaited execution succeeds without the approval ever waiting, ApprovalNotPending says so
+    """When the awaited execution succeeds without the approval ever waiting, NoApprovalWaitingError says so
     soon after the end, instead of a WaitTimeout hours later."""
     pipeline = linear(world, ("Staging", 60))
     execution = pipeline.start()
-    with pytest.raises(ApprovalNotPending, match="Succeeded") as raised:
+    with pytest.raises(NoApprovalWaitingError, match="Succeeded") as raised:
         pipeline.wait_for_approval(execution=execution, timeout=7200)
     assert raised.value.execution_id == execution.id
     summary = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)

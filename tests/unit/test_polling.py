@@ -33,7 +33,7 @@ from pipepilot.polling import (
     ActionFailed,
     ActionStarted,
     ActionSucceeded,
-    ApprovalWaiting,
+    ApprovalRequested,
     DefaultTimeout,
     Done,
     ExecutionHeldAtTransition,
@@ -792,7 +792,7 @@ def test_a_release_is_reported_in_order_and_each_change_once() -> None:
         ("StageSucceeded", "Build", None),
         ("StageStarted", "Approve", None),
         ("ActionStarted", "Approve", "Manager"),
-        ("ApprovalWaiting", "Approve", "Manager"),
+        ("ApprovalRequested", "Approve", "Manager"),
         ("ActionSucceeded", "Approve", "Manager"),
         ("StageSucceeded", "Approve", None),
         ("StageStarted", "Prod", None),
@@ -808,13 +808,13 @@ def test_a_release_is_reported_in_order_and_each_change_once() -> None:
 
 
 def test_approval_waiting_carries_the_token_but_not_in_repr() -> None:
-    """ApprovalWaiting gives the token to the caller and keeps it out of repr."""
+    """ApprovalRequested gives the token to the caller and keeps it out of repr."""
     before = pipe(stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress"),)))
     after = pipe(
         stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress", token="tok-secret"),))
     )
     (event,) = diff_states(before, after, MINE)
-    assert isinstance(event, ApprovalWaiting)
+    assert isinstance(event, ApprovalRequested)
     assert event.token == "tok-secret"
     assert event.action_execution_id == "a4"
     assert "tok-secret" not in repr(event)
