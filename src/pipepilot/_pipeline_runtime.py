@@ -207,58 +207,38 @@ class PipelineRuntime:
 
         return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
 
-    def approve(
-        self, stage: str, action: str, *, summary: str = "", execution: Execution | str | None = None
-    ) -> None:
-        """Approve the approval ``stage``/``action`` of ``execution`` (or the only one waiting there).
+    def approval(
+        self,
+        stage: str,
+        action: str,
+        *,
+        execution: Execution | str | None = None,
+        token: str | None = None,
+    ) -> Approval:
+        """The approval ``stage``/``action`` as a handle to answer: ``pipeline.approval(...).approve(summary)``.
 
-        With ``execution`` given, only that execution's approval is answered, never another one's; a
-        redelivered approval that is already approved is a logged success.
+        ``token`` pins the handle to that approval run, with no call made (a notification's token); it can
+        never answer another run. ``execution`` pins it to that execution's approval: when that one was
+        already answered (a redelivered request), the handle still comes back, and answering it the same
+        way again is a logged success. With neither, the approval waiting there now is returned, only if
+        no other execution waits there too. One ``GetPipeline`` and one ``GetPipelineState`` (in PARALLEL
+        mode ``ListActionExecutions`` per running execution instead), unless ``token`` is given.
 
         Raises:
-            ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
-                wait there (PARALLEL mode) and ``execution`` was not given.
             NoApprovalWaitingError: no approval waits there (for that execution), or the action is not an
                 approval (the message says which category it is).
-            ApprovalConflict: it was already rejected.
+            AmbiguousApprovalError: several executions wait there (PARALLEL mode) and none was named.
+            PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError / InvalidArgumentError: an argument has the wrong type or is empty.
         """
-        from pipepilot.approvals import answer_approval
+        from pipepilot.approvals import find_approval
         from pipepilot.executions import execution_id_of
-        from pipepilot.model.runtime import ApprovalStatus
 
-        answer_approval(
-            self._calls,
-            self.name,
-            stage,
-            action,
-            status=ApprovalStatus.APPROVED,
-            summary=summary,
-            execution_id=execution_id_of(execution),
-        )
-
-    def reject(
-        self, stage: str, action: str, *, summary: str, execution: Execution | str | None = None
-    ) -> None:
-        """Reject the approval ``stage``/``action`` of ``execution`` (or the only one waiting there).
-
-        Raises:
-            ValidationError: ``summary`` is over 512 characters (nothing was sent), or several executions
-                wait there and ``execution`` was not given.
-            NoApprovalWaitingError: no approval waits there (for that execution).
-            ApprovalConflict: it was already approved.
-        """
-        from pipepilot.approvals import answer_approval
-        from pipepilot.executions import execution_id_of
-        from pipepilot.model.runtime import ApprovalStatus
-
-        answer_approval(
-            self._calls,
-            self.name,
-            stage,
-            action,
-            status=ApprovalStatus.REJECTED,
-            summary=summary,
-            execution_id=execution_id_of(execution),
+        check_str(stage, "stage")
+        check_str(action, "action")
+        check_str(token, "token", optional=True)
+        return find_approval(
+            self._calls, self.name, stage, action, execution_id=execution_id_of(execution), token=token
         )
 
     # ------------------------------------------------------------------------------------------ waits

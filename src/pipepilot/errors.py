@@ -53,7 +53,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
     │   ├─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
-    │   └─ NoApprovalWaitingError                  ours: no approval waits where one was asked for
+    │   ├─ NoApprovalWaitingError              ours: no approval waits where one was asked for
+    │   └─ AmbiguousApprovalError              ours: several executions wait there and none was named
     ├─ QuotaError
     │   ├─ LimitExceededError                  LimitExceededException
     │   ├─ ConcurrentPipelineExecutionsLimitExceededError
@@ -119,6 +120,7 @@ __all__ = [
     "ActionExecutionNotFoundError",
     "ActionNotFoundError",
     "ActionTypeNotFoundError",
+    "AmbiguousApprovalError",
     "ApprovalAlreadyCompletedError",
     "ApprovalConflict",
     "ApprovalError",
@@ -589,6 +591,30 @@ class NoApprovalWaitingError(ApprovalError):
         self.stage = stage
         self.action = action
         self.execution_id = execution_id
+
+
+class AmbiguousApprovalError(ApprovalError):
+    """Several executions wait at the approval asked for, and none was named: nothing was answered.
+
+    Name the one meant with ``execution=`` (or answer the approval a notification or a wait handed over).
+    ``pipeline``, ``stage`` and ``action`` say where; ``execution_ids`` lists the executions waiting there.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        pipeline: str | None = None,
+        stage: str | None = None,
+        action: str | None = None,
+        execution_ids: Sequence[str] = (),
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.pipeline = pipeline
+        self.stage = stage
+        self.action = action
+        self.execution_ids: tuple[str, ...] = tuple(execution_ids)
 
 
 # -------------------------------------------------------------------------------------------------- quotas
