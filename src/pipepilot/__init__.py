@@ -29,59 +29,31 @@ if TYPE_CHECKING:
     from pipepilot.approvals import Approval as Approval
     from pipepilot.builds import (
         Build as Build,
-    )
-    from pipepilot.builds import (
         CodeBuild as CodeBuild,
-    )
-    from pipepilot.builds import (
         Project as Project,
     )
     from pipepilot.errors import (
         AccessDeniedError as AccessDeniedError,
-    )
-    from pipepilot.errors import (
         ApprovalError as ApprovalError,
-    )
-    from pipepilot.errors import (
         AWSServiceError as AWSServiceError,
-    )
-    from pipepilot.errors import (
         ConfigurationError as ConfigurationError,
-    )
-    from pipepilot.errors import (
         ConflictError as ConflictError,
-    )
-    from pipepilot.errors import (
         InvalidRequestError as InvalidRequestError,
-    )
-    from pipepilot.errors import (
         NotFoundError as NotFoundError,
-    )
-    from pipepilot.errors import (
         PipepilotError as PipepilotError,
-    )
-    from pipepilot.errors import (
         QuotaError as QuotaError,
-    )
-    from pipepilot.errors import (
         TransientError as TransientError,
-    )
-    from pipepilot.errors import (
         WaitError as WaitError,
     )
     from pipepilot.executions import Execution as Execution
     from pipepilot.model.declaration import PipelineDeclaration as PipelineDeclaration
     from pipepilot.pipelines import (
         CodePipeline as CodePipeline,
-    )
-    from pipepilot.pipelines import (
         Pipeline as Pipeline,
     )
     from pipepilot.polling import PollPolicy as PollPolicy
     from pipepilot.stages import (
         Action as Action,
-    )
-    from pipepilot.stages import (
         Stage as Stage,
     )
     from pipepilot.transitions import Transition as Transition

@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from pipepilot import PipelineDeclaration
 from pipepilot.errors import InvalidStructureError, NestingTooDeepError

@@ -12,8 +12,7 @@ import string
 from datetime import timedelta, timezone
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pipepilot.model import declaration as declaration_module
 from pipepilot.model._wire import read_members

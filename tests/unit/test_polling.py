@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 from fake_time import FakeTime
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from pipepilot import _time
 from pipepilot.errors import PipelineNotFoundError, ThrottlingError, WaitTimeout

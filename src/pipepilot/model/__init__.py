@@ -17,281 +17,101 @@ from pipepilot._lazy import lazy_module_attributes
 if TYPE_CHECKING:
     from pipepilot.model.build import (
         BuildDetails as BuildDetails,
-    )
-    from pipepilot.model.build import (
         BuildEnvironmentVariable as BuildEnvironmentVariable,
-    )
-    from pipepilot.model.build import (
         BuildPhase as BuildPhase,
-    )
-    from pipepilot.model.build import (
         BuildPhaseType as BuildPhaseType,
-    )
-    from pipepilot.model.build import (
         BuildStatus as BuildStatus,
-    )
-    from pipepilot.model.build import (
         CloudWatchLogsConfig as CloudWatchLogsConfig,
-    )
-    from pipepilot.model.build import (
         ExportedEnvironmentVariable as ExportedEnvironmentVariable,
-    )
-    from pipepilot.model.build import (
         LogsLocation as LogsLocation,
-    )
-    from pipepilot.model.build import (
         PhaseContext as PhaseContext,
-    )
-    from pipepilot.model.build import (
         ProjectEnvironment as ProjectEnvironment,
-    )
-    from pipepilot.model.build import (
         S3LogsConfig as S3LogsConfig,
     )
     from pipepilot.model.declaration import (
         ActionCategory as ActionCategory,
-    )
-    from pipepilot.model.declaration import (
         ActionDeclaration as ActionDeclaration,
-    )
-    from pipepilot.model.declaration import (
         ActionOwner as ActionOwner,
-    )
-    from pipepilot.model.declaration import (
         ActionTypeId as ActionTypeId,
-    )
-    from pipepilot.model.declaration import (
         ArtifactStore as ArtifactStore,
-    )
-    from pipepilot.model.declaration import (
         ArtifactStoreType as ArtifactStoreType,
-    )
-    from pipepilot.model.declaration import (
         BeforeEntryConditions as BeforeEntryConditions,
-    )
-    from pipepilot.model.declaration import (
         BlockerDeclaration as BlockerDeclaration,
-    )
-    from pipepilot.model.declaration import (
         BlockerType as BlockerType,
-    )
-    from pipepilot.model.declaration import (
         Condition as Condition,
-    )
-    from pipepilot.model.declaration import (
         ConditionResult as ConditionResult,
-    )
-    from pipepilot.model.declaration import (
         EncryptionKey as EncryptionKey,
-    )
-    from pipepilot.model.declaration import (
         EncryptionKeyType as EncryptionKeyType,
-    )
-    from pipepilot.model.declaration import (
         EnvironmentVariable as EnvironmentVariable,
-    )
-    from pipepilot.model.declaration import (
         EnvironmentVariableType as EnvironmentVariableType,
-    )
-    from pipepilot.model.declaration import (
         ExecutionMode as ExecutionMode,
-    )
-    from pipepilot.model.declaration import (
         FailureConditions as FailureConditions,
-    )
-    from pipepilot.model.declaration import (
         GitBranchFilterCriteria as GitBranchFilterCriteria,
-    )
-    from pipepilot.model.declaration import (
         GitConfiguration as GitConfiguration,
-    )
-    from pipepilot.model.declaration import (
         GitFilePathFilterCriteria as GitFilePathFilterCriteria,
-    )
-    from pipepilot.model.declaration import (
         GitPullRequestEventType as GitPullRequestEventType,
-    )
-    from pipepilot.model.declaration import (
         GitPullRequestFilter as GitPullRequestFilter,
-    )
-    from pipepilot.model.declaration import (
         GitPushFilter as GitPushFilter,
-    )
-    from pipepilot.model.declaration import (
         GitTagFilterCriteria as GitTagFilterCriteria,
-    )
-    from pipepilot.model.declaration import (
         InputArtifact as InputArtifact,
-    )
-    from pipepilot.model.declaration import (
         OutputArtifact as OutputArtifact,
-    )
-    from pipepilot.model.declaration import (
         PipelineDeclaration as PipelineDeclaration,
-    )
-    from pipepilot.model.declaration import (
         PipelineDocument as PipelineDocument,
-    )
-    from pipepilot.model.declaration import (
         PipelineMetadata as PipelineMetadata,
-    )
-    from pipepilot.model.declaration import (
         PipelineTriggerDeclaration as PipelineTriggerDeclaration,
-    )
-    from pipepilot.model.declaration import (
         PipelineTriggerProviderType as PipelineTriggerProviderType,
-    )
-    from pipepilot.model.declaration import (
         PipelineType as PipelineType,
-    )
-    from pipepilot.model.declaration import (
         PipelineVariableDeclaration as PipelineVariableDeclaration,
-    )
-    from pipepilot.model.declaration import (
         RetryConfiguration as RetryConfiguration,
-    )
-    from pipepilot.model.declaration import (
         RuleCategory as RuleCategory,
-    )
-    from pipepilot.model.declaration import (
         RuleDeclaration as RuleDeclaration,
-    )
-    from pipepilot.model.declaration import (
         RuleOwner as RuleOwner,
-    )
-    from pipepilot.model.declaration import (
         RuleTypeId as RuleTypeId,
-    )
-    from pipepilot.model.declaration import (
         StageDeclaration as StageDeclaration,
-    )
-    from pipepilot.model.declaration import (
         StageRetryMode as StageRetryMode,
-    )
-    from pipepilot.model.declaration import (
         SuccessConditions as SuccessConditions,
     )
     from pipepilot.model.runtime import (
         ActionExecution as ActionExecution,
-    )
-    from pipepilot.model.runtime import (
         ActionExecutionDetail as ActionExecutionDetail,
-    )
-    from pipepilot.model.runtime import (
         ActionExecutionInput as ActionExecutionInput,
-    )
-    from pipepilot.model.runtime import (
         ActionExecutionOutput as ActionExecutionOutput,
-    )
-    from pipepilot.model.runtime import (
         ActionExecutionResult as ActionExecutionResult,
-    )
-    from pipepilot.model.runtime import (
         ActionExecutionStatus as ActionExecutionStatus,
-    )
-    from pipepilot.model.runtime import (
         ActionRevision as ActionRevision,
-    )
-    from pipepilot.model.runtime import (
         ActionState as ActionState,
-    )
-    from pipepilot.model.runtime import (
         ApprovalStatus as ApprovalStatus,
-    )
-    from pipepilot.model.runtime import (
         ArtifactDetail as ArtifactDetail,
-    )
-    from pipepilot.model.runtime import (
         ArtifactRevision as ArtifactRevision,
-    )
-    from pipepilot.model.runtime import (
         ConditionExecution as ConditionExecution,
-    )
-    from pipepilot.model.runtime import (
         ConditionExecutionStatus as ConditionExecutionStatus,
-    )
-    from pipepilot.model.runtime import (
         ConditionState as ConditionState,
-    )
-    from pipepilot.model.runtime import (
         ConditionType as ConditionType,
-    )
-    from pipepilot.model.runtime import (
         ErrorDetails as ErrorDetails,
-    )
-    from pipepilot.model.runtime import (
         ExecutionTrigger as ExecutionTrigger,
-    )
-    from pipepilot.model.runtime import (
         ExecutionType as ExecutionType,
-    )
-    from pipepilot.model.runtime import (
         PipelineExecution as PipelineExecution,
-    )
-    from pipepilot.model.runtime import (
         PipelineExecutionStatus as PipelineExecutionStatus,
-    )
-    from pipepilot.model.runtime import (
         PipelineExecutionSummary as PipelineExecutionSummary,
-    )
-    from pipepilot.model.runtime import (
         PipelineRollbackMetadata as PipelineRollbackMetadata,
-    )
-    from pipepilot.model.runtime import (
         PipelineState as PipelineState,
-    )
-    from pipepilot.model.runtime import (
         ResolvedPipelineVariable as ResolvedPipelineVariable,
-    )
-    from pipepilot.model.runtime import (
         RetryStageMetadata as RetryStageMetadata,
-    )
-    from pipepilot.model.runtime import (
         RetryTrigger as RetryTrigger,
-    )
-    from pipepilot.model.runtime import (
         RuleExecution as RuleExecution,
-    )
-    from pipepilot.model.runtime import (
         RuleExecutionStatus as RuleExecutionStatus,
-    )
-    from pipepilot.model.runtime import (
         RuleRevision as RuleRevision,
-    )
-    from pipepilot.model.runtime import (
         RuleState as RuleState,
-    )
-    from pipepilot.model.runtime import (
         S3Location as S3Location,
-    )
-    from pipepilot.model.runtime import (
         SourceRevision as SourceRevision,
-    )
-    from pipepilot.model.runtime import (
         StageConditionsExecution as StageConditionsExecution,
-    )
-    from pipepilot.model.runtime import (
         StageConditionState as StageConditionState,
-    )
-    from pipepilot.model.runtime import (
         StageExecution as StageExecution,
-    )
-    from pipepilot.model.runtime import (
         StageExecutionStatus as StageExecutionStatus,
-    )
-    from pipepilot.model.runtime import (
         StageState as StageState,
-    )
-    from pipepilot.model.runtime import (
         StageTransitionType as StageTransitionType,
-    )
-    from pipepilot.model.runtime import (
         StopExecutionTrigger as StopExecutionTrigger,
-    )
-    from pipepilot.model.runtime import (
         TransitionState as TransitionState,
-    )
-    from pipepilot.model.runtime import (
         TriggerType as TriggerType,
     )
     from pipepilot.model.summaries import (
@@ -299,8 +119,6 @@ if TYPE_CHECKING:
     )
     from pipepilot.model.validation import (
         Problem as Problem,
-    )
-    from pipepilot.model.validation import (
         find_problems as find_problems,
     )
 
