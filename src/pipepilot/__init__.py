@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from pipepilot.approvals import Approval as Approval
     from pipepilot.builds import (
         Build as Build,
-        CodeBuild as CodeBuild,
         Project as Project,
     )
+    from pipepilot.codebuild import CodeBuild as CodeBuild
     from pipepilot.errors import (
         AccessDeniedError as AccessDeniedError,
         ApprovalError as ApprovalError,
@@ -68,7 +68,7 @@ _EXPORTS: dict[str, str] = {
     "Approval": "pipepilot.approvals",
     "ApprovalError": "pipepilot.errors",
     "Build": "pipepilot.builds",
-    "CodeBuild": "pipepilot.builds",
+    "CodeBuild": "pipepilot.codebuild",
     "CodePipeline": "pipepilot.pipelines",
     "ConfigurationError": "pipepilot.errors",
     "ConflictError": "pipepilot.errors",

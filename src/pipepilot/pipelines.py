@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from mypy_boto3_codepipeline.client import CodePipelineClient
 
     from pipepilot._calls import Caller
-    from pipepilot.builds import CodeBuild
+    from pipepilot.codebuild import CodeBuild
     from pipepilot.model.declaration import PipelineDeclaration, PipelineDocument
     from pipepilot.model.summaries import PipelineSummary
 
@@ -70,7 +70,8 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
     of the :class:`~pipepilot.CodeBuild` facade :meth:`codebuild` returns.
 
     Raises:
-        TypeError: both a client and options to build one were given.
+        ArgumentTypeError: an option has the wrong type (``client="x"``, ``retry=3``, ``clock=1``: the text
+            names the option and what to pass), or both a client and options to build one were given.
     """
 
     service_name = "codepipeline"
@@ -82,7 +83,7 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         facade's client was injected, in that client's region, from a new default boto3 session. It is the
         one ``action.build()`` reads builds through.
         """
-        from pipepilot.builds import codebuild_beside
+        from pipepilot.codebuild import codebuild_beside
 
         return codebuild_beside(self._calls)
 

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pipepilot._calls import Caller
-    from pipepilot.builds import Build, CodeBuild
+    from pipepilot.builds import Build
+    from pipepilot.codebuild import CodeBuild
     from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
 
 __all__ = ["Action", "Stage"]
@@ -421,7 +422,7 @@ class Action:
                 started a build yet.
             ArgumentTypeError: ``codebuild`` is not a :class:`~pipepilot.CodeBuild` facade (nothing was read).
         """
-        from pipepilot.builds import CodeBuild
+        from pipepilot.codebuild import CodeBuild
 
         if codebuild is not None and not isinstance(codebuild, CodeBuild):
             raise ArgumentTypeError(
@@ -445,7 +446,7 @@ class Action:
                 f"action {self.stage}/{self.name} of pipeline {self.pipeline!r} has no CodeBuild build: {why}"
             )
         if codebuild is None:
-            from pipepilot.builds import codebuild_beside
+            from pipepilot.codebuild import codebuild_beside
 
             codebuild = codebuild_beside(self.caller)
         return codebuild.build(build_id)

@@ -19,7 +19,7 @@ import pytest
 from conftest_runtime import REGION, World, call_counter, shared_session
 
 import pipepilot
-from pipepilot import CodeBuild, CodePipeline, PipelineDeclaration, PipepilotError, PollPolicy
+from pipepilot import CodeBuild, CodePipeline, PipelineDeclaration, PipepilotError, PollPolicy, RetryPolicy
 from pipepilot.errors import (
     ArgumentTypeError,
     InvalidArgumentError,
@@ -524,3 +524,44 @@ def test_wait_for_approval_of_one_execution_reports_only_that_execution(world: W
     pipeline.wait_for_approval(execution=execution, on_progress=events.append)
     assert events
     assert {event.execution_id for event in events} == {execution.id}
+
+
+# ----------------------------------------------------------------------------------------- facade options
+
+
+@pytest.mark.parametrize(
+    ("make", "parameter", "hint"),
+    [
+        (lambda: CodePipeline(client="x"), "client", r"boto3\.client\('codepipeline'\)"),
+        (lambda: CodePipeline(retry=3), "retry", r"RetryPolicy\(max_attempts=3\)"),
+        (lambda: CodePipeline(clock=1), "clock", r"clock=time\.monotonic"),
+        (lambda: CodePipeline(sleep="soon"), "sleep", r"sleep=time\.sleep"),
+        (lambda: CodePipeline(region_name=1), "region_name", "a string"),
+        (lambda: CodePipeline(config={"retries": 1}), "config", "Config"),
+        (lambda: CodePipeline.from_session("default"), "session", "Session"),
+        (lambda: CodeBuild(retry=RetryPolicy, clock=1), "retry", "RetryPolicy"),
+        (lambda: CodeBuild(logs_client=object()), "logs_client", "logs client"),
+    ],
+)
+def test_a_facade_refuses_a_wrong_option_naming_it(
+    make: Callable[[], object], parameter: str, hint: str
+) -> None:
+    """A wrong facade option is an ArgumentTypeError naming the parameter and what to pass, at once."""
+    with pytest.raises(ArgumentTypeError, match=hint) as raised:
+        make()
+    assert raised.value.parameter == parameter
+    assert str(raised.value).startswith(parameter)
+
+
+def test_a_client_of_another_service_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CodePipeline client given to the CodeBuild facade says which service it is for."""
+    import boto3
+
+    client = boto3.client(
+        "codepipeline", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    with pytest.raises(
+        ArgumentTypeError, match="must be a boto3 codebuild client, not a codepipeline client"
+    ):
+        CodeBuild(client=client)
+    assert CodePipeline(client=client).client is client

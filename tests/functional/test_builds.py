@@ -13,7 +13,8 @@ import boto3
 import pytest
 
 from pipepilot._calls import Caller
-from pipepilot.builds import BATCH_SIZE, Build, CodeBuild, EnvironmentValue, LogLine
+from pipepilot.builds import Build, EnvironmentValue, LogLine
+from pipepilot.codebuild import BATCH_SIZE, CodeBuild
 from pipepilot.errors import (
     BuildFailed,
     InvalidInputError,
