@@ -249,25 +249,25 @@ def check_declaration(value: object, parameter: str = "declaration") -> Pipeline
 
 def check_wait_options(
     *,
-    timeout: object = None,
     poll: object = None,
     clock: object = None,
     sleep: object = None,
     callbacks: Mapping[str, object] | None = None,
 ) -> None:
-    """Check the options every wait takes, before its first call: ``timeout`` a number of seconds,
-    ``poll`` a :class:`~pipepilot.PollPolicy`, ``clock``/``sleep`` and each of ``callbacks`` callables.
+    """Check the options every wait takes, before its first call: ``poll`` a :class:`~pipepilot.PollPolicy`, ``clock``/``sleep`` and each of ``callbacks`` callables.
 
     Raises:
         ArgumentTypeError: an option has the wrong type.
     """
     from pipepilot.polling import PollPolicy
 
-    check_number(timeout, "timeout", optional=True)
     if poll is not None and not isinstance(poll, PollPolicy):
         hint = ""
         if isinstance(poll, (int, float)) and not isinstance(poll, bool):
-            hint = f"for a poll interval pass poll=PollPolicy(interval={poll!r}); for a deadline, timeout={poll!r}"
+            hint = (
+                f"for a poll interval pass poll=PollPolicy(interval={poll!r}); "
+                f"for a deadline, poll=PollPolicy(timeout={poll!r})"
+            )
         raise _refuse("poll", "a PollPolicy or None", poll, hint)
     check_callable(clock, "clock")
     check_callable(sleep, "sleep")

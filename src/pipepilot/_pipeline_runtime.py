@@ -65,6 +65,7 @@ class PipelineRuntime:
 
     def start(
         self,
+        *,
         variables: Mapping[str, str] | None = None,
         source_revisions: Iterable[RevisionOverride] | None = None,
         token: str | None = None,
@@ -249,7 +250,6 @@ class PipelineRuntime:
         action: str | None = None,
         *,
         execution: Execution | str | None = None,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_progress: ProgressCallback | None = None,
         clock: Callable[[], float] | None = None,
@@ -267,10 +267,10 @@ class PipelineRuntime:
         approval itself arrives as an :class:`~pipepilot.events.ApprovalRequested` event before the wait returns
         it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
 
-        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the
         approval's default (:func:`~pipepilot.polling.approval_timeout`: the approval's lifetime, 7 days
         unless declared, plus the longest the actions before it may run), so a wait held behind another
-        execution's approval outlasts it. ``PollPolicy.FOREVER`` waits without a limit.
+        execution's approval outlasts it. ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
 
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
@@ -301,11 +301,9 @@ class PipelineRuntime:
 
         check_str(stage, "stage", optional=True)
         check_str(action, "action", optional=True)
-        check_wait_options(
-            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
-        )
+        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress})
         execution_id = execution_id_of(execution)
-        policy = wait_policy(poll, timeout)
+        policy = wait_policy(poll)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
         where = f"{stage or '*'}/{action or '*'}"
         schedule = PollSchedule(
@@ -383,7 +381,6 @@ class PipelineRuntime:
         stage: str,
         *,
         execution: Execution | str | None = None,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
@@ -394,9 +391,9 @@ class PipelineRuntime:
         seen in a later stage, or that succeeded, has passed the stage too; if a newer execution entered the
         stage since, the state returned shows that one. One ``GetPipelineState`` per poll; one
         ``GetPipelineExecution`` when the execution shows nowhere in the state (it may have been superseded).
-        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the
         stage's default (:func:`~pipepilot.polling.stage_timeout`, read with one ``GetPipeline`` once the
-        wait has lasted an hour); ``PollPolicy.FOREVER`` waits without a limit.
+        wait has lasted an hour); ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
 
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
@@ -429,14 +426,14 @@ class PipelineRuntime:
         )
 
         check_str(stage, "stage")
-        check_wait_options(timeout=timeout, poll=poll, clock=clock, sleep=sleep)
+        check_wait_options(poll=poll, clock=clock, sleep=sleep)
         target = execution_id_of(execution)
         if target is None:
             latest = self.latest_execution()
             if latest is None:
                 raise PipelineExecutionNotFoundError(f"pipeline {self.name!r} has no execution to wait for")
             target = latest.id
-        policy = wait_policy(poll, timeout)
+        policy = wait_policy(poll)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
 
         def default_timeout() -> DefaultTimeout:

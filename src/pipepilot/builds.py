@@ -352,7 +352,6 @@ class Build:
     def wait(
         self,
         *,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_phase: ProgressCallback | None = None,
         clock: Callable[[], float] | None = None,
@@ -360,9 +359,9 @@ class Build:
     ) -> BuildDetails:
         """Wait until the build ends; return its details when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the build's
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the build's
         own timeouts (:func:`~pipepilot.polling.build_timeout`: ``timeoutInMinutes`` plus
-        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy.FOREVER`` waits without a limit.
+        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
         Each poll is one ``BatchGetBuilds`` call. With a policy that sets ``sparse_interval``, the first poll
         also reads the project's recent builds (found with one ``ListBuildsForProject`` call) to predict the
         end, and polls stay that sparse until then. ``on_phase`` receives each phase the build enters
@@ -377,10 +376,8 @@ class Build:
             ResourceNotFoundError: no build has this id.
             ArgumentTypeError: an option has the wrong type; nothing was read.
         """
-        check_wait_options(
-            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase}
-        )
-        policy = wait_policy(poll, timeout)
+        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase})
+        policy = wait_policy(poll)
         now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
         tracker = _PhaseTracker(self, schedule, on_phase, epoch=current_time_source().time)

@@ -437,7 +437,6 @@ class Execution:
     def wait(
         self,
         *,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_progress: ProgressCallback | None = None,
         clock: Callable[[], float] | None = None,
@@ -445,10 +444,10 @@ class Execution:
     ) -> PipelineExecution:
         """Wait until the execution ends; return it when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``. Without either, the wait gives up after the default
+        ``poll.timeout`` (seconds) bounds the wait. Without it, the wait gives up after the default
         for an execution (:func:`~pipepilot.polling.execution_timeout`: twice the longest the pipeline's
         actions may run by AWS's limits, read with one ``GetPipeline`` once the wait has lasted an hour);
-        ``PollPolicy.FOREVER`` waits without a limit. The wait notices the end within 30 s during its first
+        ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit. The wait notices the end within 30 s during its first
         two hours, then within 2 % of the time waited, at most 5 minutes. Without ``on_progress`` each poll is
         one ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
         receives every change seen between two polls (stage and action started/succeeded/failed, approval
@@ -472,10 +471,8 @@ class Execution:
             ArgumentTypeError: an option has the wrong type (``poll=30`` instead of
                 ``poll=PollPolicy(...)``, say); nothing was read.
         """
-        check_wait_options(
-            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
-        )
-        policy = wait_policy(poll, timeout)
+        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress})
+        policy = wait_policy(poll)
         now_of, sleep_for = wait_timing(clock, sleep, self.caller)
         started = now_of()
         forecast, listed = self._forecast()

@@ -267,15 +267,9 @@ class Forecast:
         return cls(expected=statistics.median(usable), earliest=min(usable) * (1 - margin))
 
 
-def wait_policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
-    """The policy of one wait: ``poll`` (default: ``PollPolicy()``), with ``timeout`` instead of its own
-    when one is given (the ``timeout=`` shortcut every wait offers; :attr:`PollPolicy.FOREVER` for none).
-
-    Raises:
-        ValueError: ``timeout`` is not a positive number of seconds (or :attr:`PollPolicy.FOREVER`).
-    """
-    policy = poll if poll is not None else PollPolicy()
-    return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
+def wait_policy(poll: PollPolicy | None) -> PollPolicy:
+    """The policy of one wait: ``poll``, or ``PollPolicy()`` (its timeout: the wait's default)."""
+    return poll if poll is not None else PollPolicy()
 
 
 class _TimingDefaults(Protocol):
@@ -449,7 +443,7 @@ class PollSchedule:
             return "no timeout"
         return (
             f"the default timeout for this wait, {format_duration(default.seconds)}: {default.reason}; "
-            "pass timeout= (seconds, or PollPolicy.FOREVER) to change it"
+            "pass poll=PollPolicy(timeout=...) (seconds, or PollPolicy.FOREVER) to change it"
         )
 
     def decide(self, finished: bool, now: float) -> Step:

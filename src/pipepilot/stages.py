@@ -119,7 +119,7 @@ class Stage:
     # ----------------------------------------------------------------------------------------- retry
 
     def retry(
-        self, execution: Execution | str | None = None, mode: StageRetryMode | str = "FAILED_ACTIONS"
+        self, *, execution: Execution | str | None = None, mode: StageRetryMode | str = "FAILED_ACTIONS"
     ) -> Execution:
         """Run the stage again for ``execution`` (default: the stage's latest execution); returns it.
 
@@ -390,7 +390,7 @@ class Action:
         """
         return pipeline_state(self.caller, self.pipeline).stage(self.stage).action(self.name)
 
-    def executions(self, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
+    def executions(self, *, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
         """The runs of this action (of one pipeline execution, when given), newest first, fetched lazily.
 
         ``ListActionExecutions`` cannot filter by stage or action, so pages of the pipeline's runs are read
@@ -403,14 +403,14 @@ class Action:
             if run.stage_name == self.stage and run.action_name == self.name:
                 yield run
 
-    def latest_execution(self, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
+    def latest_execution(self, *, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
         """The most recent run of this action (in ``execution``, when given), or ``None`` if it never ran."""
         execution_id = execution_id_of(execution)
         if execution_id is None:
             return next(self.executions(), None)
         return latest_run(action_runs(self.caller, self.pipeline, execution_id), self.stage, self.name)
 
-    def build(self, codebuild: CodeBuild | None = None) -> Build:
+    def build(self, *, codebuild: CodeBuild | None = None) -> Build:
         """The CodeBuild build behind this action's latest run (its ``externalExecutionId``).
 
         ``codebuild`` is the CodeBuild facade to read it through. By default it is the one configured like

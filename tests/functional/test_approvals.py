@@ -21,6 +21,7 @@ from conftest_runtime import (
     stage,
 )
 
+from pipepilot import PollPolicy
 from pipepilot.approvals import waiting_in_state
 from pipepilot.errors import (
     AmbiguousApprovalError,
@@ -75,7 +76,7 @@ def waiting_approval(world: World, **create: Any) -> tuple[Pipeline, Execution, 
 def approve_runs(world: World, execution_id: str) -> list[ActionExecutionDetail]:
     """The approval action's runs in one execution (one per answer AWS recorded)."""
     pipeline = world.cp.pipeline(PIPELINE)
-    return list(pipeline.stage("Gate").action("Approve").executions(execution_id))
+    return list(pipeline.stage("Gate").action("Approve").executions(execution=execution_id))
 
 
 def test_approvals_lists_the_waiting_approval_with_its_details(world: World) -> None:
@@ -121,7 +122,7 @@ def test_expiry_is_utc_whatever_the_local_time_zone(world: World) -> None:
         latest = pipeline.state().stage("Gate").action("Approve").latest_execution
         events: list[Any] = []
         with pytest.raises(WaitTimeout):
-            pipeline.execution(execution.id).wait(on_progress=events.append, timeout=60)
+            pipeline.execution(execution.id).wait(on_progress=events.append, poll=PollPolicy(timeout=60))
     assert latest is not None
     assert latest.last_status_change is not None
     pending = next(event.approval for event in events if isinstance(event, ApprovalRequested))
@@ -234,7 +235,7 @@ def test_a_stale_token_is_not_mistaken_for_a_redelivery(world: World) -> None:
     pipeline, execution, found = waiting_approval(world)
     found.reject("no")
     world.aws.clock.advance(5)
-    pipeline.stage("Gate").retry(execution)
+    pipeline.stage("Gate").retry(execution=execution)
     world.aws.clock.advance(5)
     with pytest.raises(ApprovalConflict) as raised:
         found.approve("yes")  # the run this token belongs to was rejected
@@ -354,7 +355,7 @@ def test_parallel_wait_for_approval_notices_a_failure_first(world: World) -> Non
     pipeline = world.create(PIPELINE, gate_stages(), execution_mode="PARALLEL")
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
-        pipeline.wait_for_approval(execution=execution, timeout=3600)
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=3600))
 
 
 def _everything_about(error: BaseException) -> str:
@@ -384,7 +385,7 @@ def test_a_stale_token_conflict_does_not_carry_the_token(world: World) -> None:
     pipeline, execution, found = waiting_approval(world)
     found.reject("no")
     world.aws.clock.advance(5)
-    pipeline.stage("Gate").retry(execution)
+    pipeline.stage("Gate").retry(execution=execution)
     world.aws.clock.advance(5)
     with pytest.raises(ApprovalConflict) as raised:
         found.approve("yes")

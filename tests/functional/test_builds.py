@@ -372,7 +372,7 @@ def test_wait_timeout_carries_the_last_build_seen(codebuild: CodeBuild, offline_
     build = codebuild.project(PROJECT).start()
     started = offline_aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        build.wait(timeout=30)
+        build.wait(poll=PollPolicy(timeout=30))
     last = raised.value.last
     assert isinstance(last, type(build.get()))
     assert last.build_status == BuildStatus.IN_PROGRESS

@@ -166,7 +166,7 @@ def test_a_second_wait_on_the_handle_reports_only_what_is_new(world: World) -> N
         ("StageFailed", "Staging"),
     ]
 
-    assert pipeline.stage("Staging").retry(execution) is execution
+    assert pipeline.stage("Staging").retry(execution=execution) is execution
     second: list[Any] = []
     execution.wait(on_progress=second.append)
     assert [(type(e).__name__, e.stage_name) for e in second] == [
@@ -318,7 +318,7 @@ def test_timeout_raises_wait_timeout_with_the_last_state(world: World) -> None:
     execution = pipeline.start()
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(timeout=600)
+        execution.wait(poll=PollPolicy(timeout=600))
     assert isinstance(raised.value.last, PipelineExecution)
     assert raised.value.last.status == "InProgress"
     assert 600 <= world.aws.clock.now() - started <= 601
@@ -329,7 +329,7 @@ def test_timeout_with_progress_keeps_the_last_pipeline_state(world: World) -> No
     pipeline = linear(world, ("Deploy", 3600))
     execution = pipeline.start()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(timeout=300, on_progress=lambda event: None)
+        execution.wait(poll=PollPolicy(timeout=300), on_progress=lambda event: None)
     assert isinstance(raised.value.last, PipelineState)
 
 
@@ -456,7 +456,9 @@ def test_wait_for_stage_needs_an_execution(world: World) -> None:
     pipeline = linear(world, ("Staging", 60))
     # Every pipeline ran once at creation, so point the wait at an id that does not exist.
     with pytest.raises(PipelineExecutionNotFoundError):
-        pipeline.wait_for_stage("Staging", execution="00000000-0000-4000-8000-000000000000", timeout=60)
+        pipeline.wait_for_stage(
+            "Staging", execution="00000000-0000-4000-8000-000000000000", poll=PollPolicy(timeout=60)
+        )
 
 
 def test_wait_for_approval_returns_the_approval_as_soon_as_it_appears(world: World) -> None:
@@ -479,7 +481,7 @@ def test_wait_for_approval_raises_when_the_execution_fails_first(world: World) -
     pipeline = world.create()
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
-        pipeline.wait_for_approval(execution=execution, timeout=7200)
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=7200))
 
 
 def test_wait_for_approval_times_out(world: World) -> None:
@@ -488,7 +490,7 @@ def test_wait_for_approval_times_out(world: World) -> None:
     pipeline = world.create()
     pipeline.start()
     with pytest.raises(WaitTimeout):
-        pipeline.wait_for_approval(timeout=600)
+        pipeline.wait_for_approval(poll=PollPolicy(timeout=600))
 
 
 def test_events_are_the_polling_module_types(world: World) -> None:
@@ -513,7 +515,7 @@ def test_wait_for_stage_of_an_execution_already_past_it_returns_at_once(world: W
     assert staging is not None
     assert staging.pipeline_execution_id != older.id
     before = world.aws.clock.now()
-    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    pipeline.wait_for_stage("Staging", execution=older, poll=PollPolicy(timeout=7200))
     assert world.aws.clock.now() == before
 
 
@@ -525,7 +527,7 @@ def test_wait_for_stage_of_an_execution_that_succeeded_returns(world: World) -> 
     pipeline.start()
     world.aws.clock.advance(120)  # the newer execution now shows in every stage
     before = world.aws.clock.now()
-    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    pipeline.wait_for_stage("Staging", execution=older, poll=PollPolicy(timeout=7200))
     assert world.aws.clock.now() - before <= PollPolicy().max_interval
 
 
@@ -535,7 +537,7 @@ def test_wait_for_approval_of_an_execution_that_succeeded_without_one(world: Wor
     pipeline = linear(world, ("Staging", 60))
     execution = pipeline.start()
     with pytest.raises(NoApprovalWaitingError, match="Succeeded") as raised:
-        pipeline.wait_for_approval(execution=execution, timeout=7200)
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=7200))
     assert raised.value.execution_id == execution.id
     summary = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
     assert summary.status == "Succeeded"
@@ -635,6 +637,6 @@ def test_forever_means_no_default_timeout(world: World) -> None:
         if world.aws.clock.now() - started >= 6 * 3600 and state is not None and not state.enabled:
             transition.enable()
 
-    final = execution.wait(timeout=PollPolicy.FOREVER, sleep=sleep)
+    final = execution.wait(poll=PollPolicy(timeout=PollPolicy.FOREVER), sleep=sleep)
     assert final.status == "Succeeded"
     assert world.aws.clock.now() - started > 6 * 3600

@@ -92,7 +92,11 @@ def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
     done = subprocess.run(
-        [sys.executable, "-c", _FIRST_CLIENT.format(facade=facade)], check=True, capture_output=True, text=True, env=environment
+        [sys.executable, "-c", _FIRST_CLIENT.format(facade=facade)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=environment,
     )
     loaded = set(json.loads(done.stdout))
     assert "boto3" in loaded
