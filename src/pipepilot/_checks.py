@@ -250,11 +250,9 @@ def check_declaration(value: object, parameter: str = "declaration") -> Pipeline
 def check_wait_options(
     *,
     poll: object = None,
-    clock: object = None,
-    sleep: object = None,
     callbacks: Mapping[str, object] | None = None,
 ) -> None:
-    """Check the options every wait takes, before its first call: ``poll`` a :class:`~pipepilot.PollPolicy`, ``clock``/``sleep`` and each of ``callbacks`` callables.
+    """Check the options every wait takes, before its first call: ``poll`` a :class:`~pipepilot.PollPolicy`, each of ``callbacks`` a callable.
 
     Raises:
         ArgumentTypeError: an option has the wrong type.
@@ -269,8 +267,6 @@ def check_wait_options(
                 f"for a deadline, poll=PollPolicy(timeout={poll!r})"
             )
         raise _refuse("poll", "a PollPolicy or None", poll, hint)
-    check_callable(clock, "clock")
-    check_callable(sleep, "sleep")
     for name, callback in (callbacks or {}).items():
         hint = "for example on_progress=print_progress" if name == "on_progress" else ""
         if callback is not None and not callable(callback):

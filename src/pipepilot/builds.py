@@ -24,8 +24,9 @@ timeouts. A policy with ``sparse_interval`` also reads the project's recent buil
 ``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations predict when this
 build will end, and polling stays that sparse until shortly before then. Phases are read from
 the build's phase list, not from its current phase, so no phase goes unreported however sparse the polls.
-Throttling slows polling down instead of failing the wait. The clock and the sleep are pipepilot's time
-source (virtual inside :func:`pipepilot.local.offline`) unless given.
+Throttling slows polling down instead of failing the wait. The clock and the sleep are the facade's
+(``CodeBuild(clock=..., sleep=...)``), else pipepilot's time
+source (virtual inside :func:`pipepilot.local.offline`).
 
 Many builds at once
 -------------------
@@ -354,8 +355,6 @@ class Build:
         *,
         poll: PollPolicy | None = None,
         on_phase: ProgressCallback | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> BuildDetails:
         """Wait until the build ends; return its details when it succeeded, raise when it did not.
 
@@ -376,9 +375,9 @@ class Build:
             ResourceNotFoundError: no build has this id.
             ArgumentTypeError: an option has the wrong type; nothing was read.
         """
-        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase})
+        check_wait_options(poll=poll, callbacks={"on_phase": on_phase})
         policy = wait_policy(poll)
-        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
+        now_of, sleep_for = wait_timing(self.service._settings)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
         tracker = _PhaseTracker(self, schedule, on_phase, epoch=current_time_source().time)
         final = wait_until(
@@ -419,8 +418,6 @@ class Build:
         *,
         follow: bool = False,
         poll: PollPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> Iterator[LogLine]:
         """The lines of the build's CloudWatch Logs stream, oldest first, read lazily as you iterate.
 
@@ -439,7 +436,7 @@ class Build:
         reader = _LogReader(self)
         if not follow:
             return reader.read_all()
-        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
+        now_of, sleep_for = wait_timing(self.service._settings)
         return reader.follow(poll if poll is not None else FOLLOW_POLICY, clock=now_of, sleep=sleep_for)
 
 

@@ -12,7 +12,7 @@ goes on (:class:`~pipepilot.polling.PollPolicy`): the end is noticed within 30 s
 then within 2 % of the time waited (at most 5 minutes), however early or late it comes. A wait without a
 timeout gets a default one derived from the pipeline's actions' AWS time limits. Throttling slows polling down
 instead of failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=...,
-sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
+sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`).
 
 Stopping safely
 ---------------
@@ -439,8 +439,6 @@ class Execution:
         *,
         poll: PollPolicy | None = None,
         on_progress: ProgressCallback | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> PipelineExecution:
         """Wait until the execution ends; return it when it succeeded, raise when it did not.
 
@@ -471,9 +469,9 @@ class Execution:
             ArgumentTypeError: an option has the wrong type (``poll=30`` instead of
                 ``poll=PollPolicy(...)``, say); nothing was read.
         """
-        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress})
+        check_wait_options(poll=poll, callbacks={"on_progress": on_progress})
         policy = wait_policy(poll)
-        now_of, sleep_for = wait_timing(clock, sleep, self.caller)
+        now_of, sleep_for = wait_timing(self.caller)
         started = now_of()
         forecast, listed = self._forecast()
         started_at = listed.start_time if listed is not None else None

@@ -47,7 +47,7 @@ from pipepilot.errors import (
 # The modules behind most methods (models, waits, approvals, fleet work) are imported by the methods that
 # use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from mypy_boto3_codepipeline.client import CodePipelineClient
 
@@ -648,8 +648,6 @@ class Pipeline:
         execution: Execution | str | None = None,
         poll: PollPolicy | None = None,
         on_progress: ProgressCallback | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> Approval:
         """Wait until an approval waits for an answer, and return it as soon as it appears.
 
@@ -697,10 +695,10 @@ class Pipeline:
 
         check_str(stage, "stage", optional=True)
         check_str(action, "action", optional=True)
-        check_wait_options(poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress})
+        check_wait_options(poll=poll, callbacks={"on_progress": on_progress})
         execution_id = execution_id_of(execution)
         policy = wait_policy(poll)
-        now_of, sleep_for = wait_timing(clock, sleep, self._calls)
+        now_of, sleep_for = wait_timing(self._calls)
         where = f"{stage or '*'}/{action or '*'}"
         schedule = PollSchedule(
             policy=policy,
@@ -778,8 +776,6 @@ class Pipeline:
         *,
         execution: Execution | str | None = None,
         poll: PollPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> StageState:
         """Wait until ``execution`` (default: the latest execution now) has succeeded in ``stage``.
 
@@ -822,7 +818,7 @@ class Pipeline:
         )
 
         check_str(stage, "stage")
-        check_wait_options(poll=poll, clock=clock, sleep=sleep)
+        check_wait_options(poll=poll)
         target = execution_id_of(execution)
         if target is None:
             latest = self.latest_execution()
@@ -830,7 +826,7 @@ class Pipeline:
                 raise PipelineExecutionNotFoundError(f"pipeline {self.name!r} has no execution to wait for")
             target = latest.id
         policy = wait_policy(poll)
-        now_of, sleep_for = wait_timing(clock, sleep, self._calls)
+        now_of, sleep_for = wait_timing(self._calls)
 
         def default_timeout() -> DefaultTimeout:
             # Read only by a wait that lasts an hour or more: a short wait never pays for GetPipeline.

@@ -280,15 +280,12 @@ class _TimingDefaults(Protocol):
     def sleep(self) -> Callable[[float], None] | None: ...
 
 
-def wait_timing(
-    clock: Callable[[], float] | None,
-    sleep: Callable[[float], None] | None,
-    defaults: _TimingDefaults,
-) -> tuple[Callable[[], float], Callable[[float], None]]:
-    """The clock and sleep of one wait: those given, else the facade's (``defaults``: its caller or client
-    settings), else pipepilot's time source as it is now (virtual inside :func:`pipepilot.local.offline`)."""
+def wait_timing(defaults: _TimingDefaults) -> tuple[Callable[[], float], Callable[[float], None]]:
+    """The clock and sleep of one wait: the facade's (``defaults``: its caller or client settings, from
+    ``CodePipeline(clock=..., sleep=...)``), else pipepilot's time source as it is now (virtual inside
+    :func:`pipepilot.local.offline`). The facade is the one place a program injects time."""
     source = current_time_source()
-    return clock or defaults.clock or source.monotonic, sleep or defaults.sleep or source.sleep
+    return defaults.clock or source.monotonic, defaults.sleep or source.sleep
 
 
 def poll_jitter(*parts: str) -> random.Random:

@@ -185,8 +185,6 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
         ArgumentTypeError,
         "on_progress",
     ),
-    ("wait(clock=1)", lambda h: h.execution.wait(clock=1), ArgumentTypeError, "clock"),
-    ("wait(sleep=1)", lambda h: h.execution.wait(sleep=1), ArgumentTypeError, "sleep"),
     # -- stages and actions
     ("stage(1)", lambda h: h.pipeline.stage(1), ArgumentTypeError, "name"),
     ("retry(execution=123)", lambda h: h.stage.retry(execution=123), ArgumentTypeError, "execution"),

@@ -21,6 +21,7 @@ from conftest_runtime import (
     stage,
 )
 
+from pipepilot import CodePipeline
 from pipepilot.errors import (
     ExecutionCancelled,
     ExecutionFailed,
@@ -49,6 +50,16 @@ if TYPE_CHECKING:
 
     from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
+
+
+def timed(
+    pipeline: Pipeline,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Pipeline:
+    """The same pipeline through a facade with ``clock=``/``sleep=`` injected (the one way to inject time)."""
+    return CodePipeline(client=pipeline.service.client, clock=clock, sleep=sleep).pipeline(pipeline.name)
 
 
 @pytest.fixture
@@ -104,7 +115,7 @@ def test_one_call_per_poll_without_progress(world: World) -> None:
     execution = pipeline.start()
     calls = call_counter(world.cp)
     sleeps = Sleeps(world)
-    execution.wait(sleep=sleeps)
+    timed(pipeline, sleep=sleeps).execution(execution.id).wait()
     polls = len(sleeps.seconds) + 1
     assert calls["ListPipelineExecutions"] == 1
     assert calls["GetPipelineExecution"] == polls - 1
@@ -131,7 +142,7 @@ def test_progress_events_arrive_once_each_in_order(world: World) -> None:
     calls = call_counter(world.cp)
     sleeps = Sleeps(world)
     events: list[Any] = []
-    execution.wait(on_progress=events.append, sleep=sleeps)
+    timed(pipeline, sleep=sleeps).execution(execution.id).wait(on_progress=events.append)
     assert [(type(e).__name__, e.stage_name, getattr(e, "action_name", None)) for e in events] == [
         ("StageStarted", "Source", None),
         ("ActionStarted", "Source", "Source"),
@@ -341,7 +352,7 @@ def test_throttling_slows_polling_instead_of_failing(world: World) -> None:
         operation="GetPipelineExecution", error="ThrottlingException", nth=range(2, 20)
     )
     sleeps = Sleeps(world)
-    assert execution.wait(sleep=sleeps).status == "Succeeded"
+    assert timed(pipeline, sleep=sleeps).execution(execution.id).wait().status == "Succeeded"
     assert rule.fired == 18
     assert max(sleeps.seconds) >= PollPolicy().max_interval
 
@@ -389,7 +400,7 @@ def test_injected_clock_and_sleep_are_used(world: World) -> None:
         return readings[-1]
 
     sleeps = Sleeps(world)
-    execution.wait(clock=clock, sleep=sleeps)
+    timed(pipeline, clock=clock, sleep=sleeps).execution(execution.id).wait()
     assert sleeps.seconds
     assert readings
 
@@ -583,7 +594,7 @@ def test_a_seven_day_wait_behind_another_approval_stays_cheap(world: World) -> N
     assert pipeline.state().stage("Approval").waiting_executions()
     calls = call_counter(world.cp)
     started = world.aws.clock.now()
-    found = pipeline.wait_for_approval("Approval", execution=held, sleep=bounded_sleep(world))
+    found = timed(pipeline, sleep=bounded_sleep(world)).wait_for_approval("Approval", execution=held)
     assert found.execution_id == held.id
     assert world.aws.clock.now() - started >= 7 * 24 * 3600 - 120
     assert sum(calls.values()) <= 2500
@@ -603,7 +614,7 @@ def test_a_wait_without_timeout_ends_at_its_default_and_says_so(world: World) ->
     calls = call_counter(world.cp)
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(sleep=bounded_sleep(world))
+        timed(pipeline, sleep=bounded_sleep(world)).execution(execution.id).wait()
     assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
     text = str(raised.value)
     assert "the default timeout for this wait, 5 h: twice the longest an execution of pipeline" in text
@@ -619,7 +630,7 @@ def test_a_stage_wait_without_timeout_ends_at_its_default(world: World) -> None:
     execution = pipeline.start()
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout, match="to pass stage 'Deploy'"):
-        pipeline.wait_for_stage("Deploy", execution=execution, sleep=bounded_sleep(world))
+        timed(pipeline, sleep=bounded_sleep(world)).wait_for_stage("Deploy", execution=execution)
     assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
 
 
@@ -637,6 +648,8 @@ def test_forever_means_no_default_timeout(world: World) -> None:
         if world.aws.clock.now() - started >= 6 * 3600 and state is not None and not state.enabled:
             transition.enable()
 
-    final = execution.wait(poll=PollPolicy(timeout=PollPolicy.FOREVER), sleep=sleep)
+    final = (
+        timed(pipeline, sleep=sleep).execution(execution.id).wait(poll=PollPolicy(timeout=PollPolicy.FOREVER))
+    )
     assert final.status == "Succeeded"
     assert world.aws.clock.now() - started > 6 * 3600
