@@ -92,7 +92,7 @@ def _answer_request(
 
     Raises:
         ArgumentTypeError: ``summary`` is not a string.
-        ValidationError: the request breaks the API's rules; nothing was sent.
+        RequestValidationError: the request breaks the API's rules; nothing was sent.
     """
     if not isinstance(summary, str):
         raise ArgumentTypeError(
@@ -157,7 +157,7 @@ class Approval:
         """Approve: the execution goes on past this action.
 
         Raises:
-            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            RequestValidationError: ``summary`` is longer than 512 characters (nothing was sent).
             ApprovalConflict: the approval was already rejected (or it timed out).
             InvalidApprovalTokenError: the token no longer names a waiting approval (the approval was
                 run again since, with a new token): read the approvals again.
@@ -168,7 +168,7 @@ class Approval:
         """Reject: the action fails, and with it the stage and the execution (retryable like any failure).
 
         Raises:
-            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            RequestValidationError: ``summary`` is longer than 512 characters (nothing was sent).
             ApprovalConflict: the approval was already approved.
             InvalidApprovalTokenError: the token no longer names a waiting approval.
         """

@@ -194,7 +194,7 @@ class Project:
         Raises:
             TypeError: an ``env`` value is neither a ``str`` nor an :class:`EnvironmentValue`, or an
                 override repeats a member that has a keyword here (nothing was sent).
-            ValidationError: the request breaks the API's rules; every problem is listed (nothing was sent).
+            RequestValidationError: the request breaks the API's rules; every problem is listed (nothing was sent).
             ResourceNotFoundError: no such project.
             InvalidInputError: AWS refused the request (e.g. ``token`` reused with other parameters).
             AccountLimitExceededError: the account or project runs as many builds as it may.

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipepilot._checks import check_client, check_facade_options, check_instances, type_name
 from pipepilot._facade import Facade, settings_for
-from pipepilot.errors import ArgumentTypeError, ResourceNotFoundError, ValidationError
+from pipepilot.errors import ArgumentTypeError, RequestValidationError, ResourceNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -102,10 +102,10 @@ class CodeBuild(Facade["CodeBuildClient"]):
         """A handle on the project called ``name``; no call is made until the handle is used.
 
         Raises:
-            ValidationError: ``name`` is not a non-empty string.
+            RequestValidationError: ``name`` is not a non-empty string.
         """
         if not isinstance(name, str) or not name:
-            raise ValidationError(f"a CodeBuild project name is a non-empty string, not {name!r}")
+            raise RequestValidationError(f"a CodeBuild project name is a non-empty string, not {name!r}")
         from pipepilot.builds import Project
 
         return Project(service=self, name=name)
@@ -116,7 +116,7 @@ class CodeBuild(Facade["CodeBuildClient"]):
         The ARN form is what CodeBuild's EventBridge events carry (``detail.build-id``).
 
         Raises:
-            ValidationError: ``build_id`` is not a build id or build ARN.
+            RequestValidationError: ``build_id`` is not a build id or build ARN.
         """
         from pipepilot.builds import Build
 
@@ -131,7 +131,7 @@ class CodeBuild(Facade["CodeBuildClient"]):
         out of the result; otherwise they raise, after every batch was read.
 
         Raises:
-            ValidationError: an id is not a build id or ARN (nothing was sent).
+            RequestValidationError: an id is not a build id or ARN (nothing was sent).
             ResourceNotFoundError: some ids name no build (the message lists them); not with ``missing_ok``.
             ArgumentTypeError: ``ids`` is one string, not an iterable of them (nothing was sent).
         """
@@ -203,4 +203,4 @@ def _build_id(value: object) -> str:
         project, _, run = build_id.partition(":")
         if project and run:
             return build_id
-    raise ValidationError(f"a CodeBuild build id is '<project>:<id>' or a build ARN, not {value!r}")
+    raise RequestValidationError(f"a CodeBuild build id is '<project>:<id>' or a build ARN, not {value!r}")

@@ -29,7 +29,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ConditionNotOverridableError        ConditionNotOverridableException
     │   └─ InvalidJobStateError                InvalidJobStateException
     ├─ InvalidRequestError
-    │   ├─ ValidationError                     ValidationException; botocore's own parameter validation
+    │   ├─ ValidationError                     ValidationException
+    │   ├─ RequestValidationError              ours: the request breaks the API's rules, found before sending it
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
     │   ├─ InvalidStructureError               InvalidStructureException; also malformed input read locally
     │   │   └─ NestingTooDeepError             ours: input nests deeper than pipepilot reads (also a ValueError)
@@ -90,7 +91,7 @@ Secrets never reach an error's text: AWS may quote a refused value in its messag
 job nonce), so the seam passes the secret values of each request to :func:`translating`, which replaces
 them with ``***`` in the message, the response and the chained cause (a copy of the original; the original
 is not kept). botocore's own parameter validation quotes offending values too; pipepilot's
-:class:`ValidationError` (and its cause) leaves every value out.
+:class:`RequestValidationError` (and its cause) leaves every value out.
 
 :data:`ERROR_CODES` and :func:`error_class_for` are pure; :func:`translate` and :func:`translating` apply
 them at the one seam that calls boto3 (:mod:`pipepilot._calls`).
@@ -175,6 +176,7 @@ __all__ = [
     "ProfileNotFoundError",
     "QuotaError",
     "RegionNotSetError",
+    "RequestValidationError",
     "ResourceAlreadyExistsError",
     "ResourceNotFoundError",
     "SSOTokenExpiredError",
@@ -374,7 +376,15 @@ class InvalidRequestError(PipepilotError):
 
 
 class ValidationError(InvalidRequestError):
-    """A parameter broke a length, pattern or enum rule (ValidationException, or botocore's own check)."""
+    """AWS refused a parameter that broke a length, pattern or enum rule (ValidationException)."""
+
+
+class RequestValidationError(InvalidRequestError):
+    """The request breaks the API's rules (a length, a pattern, an enum, a required member), found before it
+    was sent, by pipepilot's checks or botocore's parameter validation: nothing was sent.
+
+    The message lists every problem, without the values: a refused value may be a secret.
+    """
 
 
 class InvalidInputError(InvalidRequestError):
@@ -1108,7 +1118,7 @@ def translate_botocore_error(
     """The pipepilot error for a botocore exception, or ``None`` if pipepilot leaves it as it is.
 
     ``ClientError`` goes through :func:`translate` (with ``conceal``); dropped connections and timeouts
-    become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`
+    become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`RequestValidationError`
     (its report without the values it quotes); missing settings (region, profile, credentials, an expired
     SSO session) become a :class:`ConfigurationError` (see :func:`translate_settings_error`).
     """
@@ -1120,7 +1130,7 @@ def translate_botocore_error(
             f"{where} failed: no answer from AWS ({type(exc).__name__})", operation_name=operation
         )
     if isinstance(exc, botocore_exceptions.ParamValidationError):
-        return ValidationError(
+        return RequestValidationError(
             f"{where} was not sent: parameter validation failed:\n{_parameter_report(exc)}",
             operation_name=operation,
         )

@@ -244,7 +244,7 @@ def start_execution(
     say) start nothing new either.
 
     Raises:
-        ValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
+        RequestValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
         PipelineNotFoundError: no such pipeline.
         ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         ArgumentTypeError: ``variables`` is not a mapping of names to values, ``source_revisions`` not an
@@ -349,7 +349,7 @@ class Execution:
         that its lost predecessor causes counts as success too.
 
         Raises:
-            ValidationError: ``reason`` is too long (nothing was sent).
+            RequestValidationError: ``reason`` is too long (nothing was sent).
             DuplicatedStopRequestError: a stop of the same kind was already requested for this execution.
             PipelineExecutionNotStoppableError: the execution already ended (or already stopped).
             PipelineNotFoundError: no such pipeline.

@@ -439,7 +439,7 @@ def freeze(
     ``resume`` and ``checkpoint``.
 
     Raises:
-        ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+        RequestValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
         ValueError: ``resume`` is the record of a freeze of another stage or reason, or ``max_workers`` or
             ``rate`` is out of range (nothing was changed).
         PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);

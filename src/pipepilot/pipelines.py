@@ -38,9 +38,9 @@ from pipepilot.errors import (
     PipelineNotFoundError,
     PipelineRenameError,
     PipepilotError,
+    RequestValidationError,
     ResourceNotFoundError,
     TransientError,
-    ValidationError,
     VersionConflictError,
 )
 
@@ -121,10 +121,10 @@ class CodePipeline(Facade["CodePipelineClient"]):
         """A handle on the pipeline called ``name``; no call is made until the handle is used.
 
         Raises:
-            ValidationError: ``name`` is not a non-empty string.
+            RequestValidationError: ``name`` is not a non-empty string.
         """
         if not isinstance(name, str) or not name:
-            raise ValidationError(f"a pipeline name is a non-empty string, not {name!r}")
+            raise RequestValidationError(f"a pipeline name is a non-empty string, not {name!r}")
         return Pipeline(self, name)
 
     def create_pipeline(
@@ -201,7 +201,7 @@ class CodePipeline(Facade["CodePipelineClient"]):
         """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
 
         Raises:
-            ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+            RequestValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
             ValueError: ``resume`` is the record of another freeze.
             ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.freeze.FreezeRecord` (read a saved one with
                 ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
@@ -473,7 +473,7 @@ class Pipeline:
         across this call's retries.
 
         Raises:
-            ValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
+            RequestValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
             PipelineNotFoundError: no such pipeline.
             ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         """

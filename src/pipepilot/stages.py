@@ -21,9 +21,9 @@ from pipepilot.errors import (
     ConditionNotOverridableError,
     NotLatestPipelineExecutionError,
     PipepilotError,
+    RequestValidationError,
     StageNotRetryableError,
     TransientError,
-    ValidationError,
 )
 from pipepilot.executions import Execution, execution_id_of
 from pipepilot.model.declaration import StageRetryMode
@@ -58,7 +58,7 @@ def _enum_value(value: Any, enum_type: Any, what: str) -> str:
         return str(enum_type(value).value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum_type)
-        raise ValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
+        raise RequestValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
 
 
 def _manual_retries(stage: StageState) -> int:
@@ -137,7 +137,7 @@ class Stage:
         (``ListActionExecutions``) show whether the stage ran again after the first reading.
 
         Raises:
-            ValidationError: ``mode`` is not a retry mode (nothing was sent).
+            RequestValidationError: ``mode`` is not a retry mode (nothing was sent).
             ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             NotLatestPipelineExecutionError: a newer execution has entered the stage since; retry that one,
                 or start a new execution.
@@ -351,7 +351,7 @@ class Stage:
         stage's latest), letting it proceed as if the condition had passed.
 
         Raises:
-            ValidationError: ``condition_type`` is not one of the two (nothing was sent).
+            RequestValidationError: ``condition_type`` is not one of the two (nothing was sent).
             ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             ConditionNotOverridableError: the condition is not being evaluated (or already finished), or
                 no execution has entered the stage yet.

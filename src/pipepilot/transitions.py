@@ -120,7 +120,7 @@ class Transition:
         resent blindly (see the module docstring).
 
         Raises:
-            ValidationError: the reason breaks the rules; the message names the characters not allowed.
+            RequestValidationError: the reason breaks the rules; the message names the characters not allowed.
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
             TransientError: the request failed past the retry policy, or its answer was lost and reading
                 back could not show it took effect (it may have).
@@ -176,7 +176,7 @@ class Transition:
         lost is read back rather than resent blindly (see the module docstring).
 
         Raises:
-            ValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).
+            RequestValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
             TransientError: the request failed past the retry policy, or its answer was lost and reading
                 back could not show it took effect (it may have).

@@ -29,7 +29,7 @@ from pipepilot.errors import (
     ExecutionFailed,
     InvalidApprovalTokenError,
     NoApprovalWaitingError,
-    ValidationError,
+    RequestValidationError,
     WaitTimeout,
 )
 from pipepilot.events import ApprovalRequested
@@ -169,9 +169,9 @@ def test_a_summary_over_512_characters_is_refused_before_sending(world: World) -
     """The summary limit (0-512) is checked before anything is sent; the approval still waits."""
     pipeline, _, found = waiting_approval(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="512"):
+    with pytest.raises(RequestValidationError, match="512"):
         found.approve("x" * 513)
-    with pytest.raises(ValidationError, match="512"):
+    with pytest.raises(RequestValidationError, match="512"):
         pipeline.approval("Gate", "Approve").reject("x" * 513)
     assert "PutApprovalResult" not in calls
     assert len(pipeline.approvals()) == 1

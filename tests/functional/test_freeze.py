@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from conftest_runtime import World, call_counter, deploy, local_time_zone, s3_source, stage
 
-from pipepilot.errors import ValidationError
+from pipepilot.errors import RequestValidationError
 from pipepilot.fleet import Tagged, shared_limiter
 from pipepilot.freeze import FreezeOutcome, FreezeRecord, ThawOutcome, freeze, thaw
 
@@ -220,7 +220,7 @@ def test_a_bad_record_is_refused_clearly(text: str, fragment: str) -> None:
 def test_a_bad_reason_is_refused_before_anything_changes(world: World) -> None:
     """The reason is checked first; no transition changes and no record is made."""
     small(world, "a")
-    with pytest.raises(ValidationError, match="','"):
+    with pytest.raises(RequestValidationError, match="','"):
         world.cp.freeze(["a"], stage="Prod", reason="freeze, please")
     assert prod_gate(world, "a").enabled is True
 

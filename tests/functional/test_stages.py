@@ -25,9 +25,9 @@ from pipepilot.errors import (
     ConnectionFailure,
     ExecutionFailed,
     NotLatestPipelineExecutionError,
+    RequestValidationError,
     StageNotFoundError,
     StageNotRetryableError,
-    ValidationError,
 )
 from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
 from pipepilot.pipelines import CodePipeline
@@ -163,7 +163,7 @@ def test_a_bad_retry_mode_is_refused_before_sending(world: World) -> None:
     """Only FAILED_ACTIONS and ALL_ACTIONS exist; nothing is sent otherwise."""
     pipeline = staging_prod(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="FAILED_ACTIONS"):
+    with pytest.raises(RequestValidationError, match="FAILED_ACTIONS"):
         pipeline.stage("Staging").retry(execution="00000000-0000-4000-8000-000000000000", mode="SOME_ACTIONS")
     assert calls == {}
 
@@ -229,7 +229,7 @@ def test_override_errors(world: World) -> None:
     execution.wait()
     with pytest.raises(ConditionNotOverridableError):
         pipeline.stage("Prod").override_condition("BEFORE_ENTRY", execution)
-    with pytest.raises(ValidationError, match="BEFORE_ENTRY"):
+    with pytest.raises(RequestValidationError, match="BEFORE_ENTRY"):
         pipeline.stage("Prod").override_condition("ON_FAILURE", execution)
 
 
