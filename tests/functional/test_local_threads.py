@@ -43,6 +43,12 @@ def _pipeline(name: str, *stages: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _open(aws: OfflineAWS) -> None:
+    """No IAM role checks; the artifact bucket every pipeline here uses."""
+    aws.verify_roles = False
+    aws.client("s3").create_bucket(Bucket="artifacts")
+
+
 def _in_a_thread(scenario: Callable[[], _T]) -> _T:
     """Run ``scenario`` in a thread and return its result; fail (instead of hanging) after HANG seconds."""
     outcome: list[_T] = []
@@ -72,7 +78,7 @@ def test_an_sns_subscriber_can_read_the_fleet() -> None:
 
     def scenario() -> tuple[str, list[str]]:
         with pipepilot.local.offline() as aws:
-            aws.verify_roles = False
+            _open(aws)
             aws.client("sns").create_topic(Name="approvals")
             client = aws.client("codepipeline")
             for name in ("api", "web", "batch"):
@@ -110,7 +116,7 @@ def test_a_lambda_handler_can_read_the_fleet() -> None:
 
     def scenario() -> tuple[str, int]:
         with pipepilot.local.offline() as aws:
-            aws.verify_roles = False
+            _open(aws)
             client = aws.client("codepipeline")
             for name in ("api", "web"):
                 client.create_pipeline(pipeline=_pipeline(name))
@@ -138,7 +144,7 @@ def test_engine_entry_points_answer_other_threads_while_a_handler_runs() -> None
 
     def scenario() -> list[str]:
         with pipepilot.local.offline() as aws:
-            aws.verify_roles = False
+            _open(aws)
             aws.client("sns").create_topic(Name="approvals")
             answered: list[str] = []
 
@@ -173,7 +179,7 @@ def test_a_throttled_start_keeps_its_retry_budget_next_to_eight_waiting_threads(
 
     def scenario() -> tuple[bool, int, list[str]]:
         with pipepilot.local.offline(seed=seed) as aws:
-            aws.verify_roles = False
+            _open(aws)
             aws.default_durations["Deploy"] = 3600.0
             aws.client("codepipeline").create_pipeline(
                 pipeline=_pipeline("release", _stage("Deploy", "Deploy", "CloudFormation"))
@@ -200,9 +206,8 @@ def test_a_throttled_start_keeps_its_retry_budget_next_to_eight_waiting_threads(
             )
             starter = threading.Thread(target=start)
             starter.start()
-            with aws.clock.waiting():
-                for thread in (*waiters, starter):
-                    thread.join(HANG)
+            for thread in (*waiters, starter):  # a plain join: the clock presumes this thread blocked
+                thread.join(HANG)
             return bool(started and started[0]), len(aws.faults.log), ends
 
     started, throttled, ends = _in_a_thread(scenario)
@@ -222,7 +227,7 @@ def _metadata(aws: OfflineAWS, name: str) -> dict[str, Any]:
 def test_an_update_is_stamped_after_the_create() -> None:
     """With the default call latency, update_pipeline leaves metadata.updated later than metadata.created."""
     with pipepilot.local.offline() as aws:
-        aws.verify_roles = False
+        _open(aws)
         client = aws.client("codepipeline")
         declaration = client.create_pipeline(pipeline=_pipeline("release"))["pipeline"]
         client.update_pipeline(pipeline=declaration)
@@ -234,7 +239,7 @@ def test_consecutive_calls_are_stamped_one_call_latency_apart() -> None:
     """Each CodePipeline or CodeBuild call takes its caller exactly ``call_latency`` virtual seconds, and
     the engine applies it at the end of that time: timestamps of calls in a row step by the latency."""
     with pipepilot.local.offline(call_latency=0.25) as aws:
-        aws.verify_roles = False
+        _open(aws)
         client = aws.client("codepipeline")
         before = aws.clock.now()
         declaration = client.create_pipeline(pipeline=_pipeline("release"))["pipeline"]
@@ -254,7 +259,7 @@ def test_consecutive_calls_are_stamped_one_call_latency_apart() -> None:
 def test_call_latency_zero_keeps_every_call_at_one_moment() -> None:
     """With call_latency=0, calls take no virtual time (time moves only when advanced or slept)."""
     with pipepilot.local.offline(call_latency=0) as aws:
-        aws.verify_roles = False
+        _open(aws)
         before = aws.clock.now()
         aws.client("codepipeline").create_pipeline(pipeline=_pipeline("release"))
         aws.client("codepipeline").list_pipelines()
