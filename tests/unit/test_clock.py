@@ -445,3 +445,13 @@ def test_rejects_a_negative_grace() -> None:
     """The grace period is zero or more wall seconds."""
     with pytest.raises(ValueError, match="grace"):
         VirtualClock(grace=-1)
+
+
+def test_a_sleep_shorter_than_a_microsecond_still_moves_time() -> None:
+    """Virtual time moves in whole microseconds, yet any positive sleep moves it: a loop that sleeps "the
+    rest" until a moment (as a rate limiter does) always gets there."""
+    clock = VirtualClock(start=0.1)
+    target = clock.now() + 4e-7
+    while clock.now() < target:
+        clock.sleep(target - clock.now())
+    assert clock.now() == 0.100001

@@ -3,7 +3,8 @@
 Everything here runs under the clock's lock, either inside a request (called by
 :class:`~pipepilot.local.codepipeline.CodePipelineEngine`) or inside a timer callback. Work that takes
 time is a timer; nothing completes synchronously inside the call that started it, so a request never
-re-enters the scheduler half-way through a state change.
+re-enters the scheduler half-way through a state change. The one exception is user code: a Lambda
+handler is called from an unlocked timer, outside the lock, so it may call the engine from any thread.
 """
 
 from __future__ import annotations

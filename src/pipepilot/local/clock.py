@@ -312,6 +312,9 @@ class VirtualClock:
         me = self._enlist()
         with self._state:
             wake = _exact(self._now + max(0.0, seconds))
+            if seconds > 0 and wake <= self._now:
+                # Rounded away: a loop sleeping "the rest" until a moment must still get there.
+                wake = _exact(self._now + _MICROSECOND)
             me.states.append(wake)
             self._state.notify_all()
         try:
@@ -466,6 +469,9 @@ class VirtualClock:
     def _drop_cancelled_head(self) -> None:
         while self._queue and self._queue[0][2].cancelled:
             heapq.heappop(self._queue)
+
+
+_MICROSECOND = 1e-6
 
 
 def _exact(when: float) -> float:
