@@ -6,7 +6,8 @@ active, so a two-hour wait inside it advances virtual time instead of blocking.
 
 A thread that waits for other threads (a fleet operation waiting for its workers) says so with
 :func:`waiting_for_threads`: a time source that lets virtual time pass only while every thread using it
-is blocked (the virtual clock does) then knows not to wait for this one.
+is blocked (the virtual clock does) then knows not to wait for this one; a worker thread done with a task
+says so with :func:`thread_idle`.
 
 The random choices pipepilot makes (retry back-off jitter, idempotency tokens, freeze record ids) come
 from the time source too, when it offers a seeded ``rng`` as the virtual clock does: a run inside
@@ -35,6 +36,7 @@ __all__ = [
     "current_time_source",
     "install_time_source",
     "new_uuid",
+    "thread_idle",
     "waiting_for_threads",
 ]
 
@@ -137,3 +139,14 @@ def waiting_for_threads() -> Iterator[None]:
         return
     with waiting():
         yield
+
+
+def thread_idle() -> None:
+    """Tell the current time source that this thread is done with it for now (a pool worker between tasks).
+
+    A source that waits for every thread using it (the virtual clock) offers ``idle()`` and stops waiting
+    for this thread until it next uses the source; for others this does nothing.
+    """
+    idle = getattr(_current, "idle", None)
+    if idle is not None:
+        idle()

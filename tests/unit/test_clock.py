@@ -455,3 +455,27 @@ def test_a_sleep_shorter_than_a_microsecond_still_moves_time() -> None:
     while clock.now() < target:
         clock.sleep(target - clock.now())
     assert clock.now() == 0.100001
+
+
+def test_an_idle_thread_does_not_hold_time_back_until_it_calls_again() -> None:
+    """A pool worker that said it is idle (between two tasks) counts as blocked at once; its next call
+    (``enlist``, as the wiring does per request) makes it a running thread again."""
+    clock = VirtualClock(start=0, grace=3600)
+    parked = threading.Event()
+    resume = threading.Event()
+
+    def worker() -> None:
+        clock.enlist()
+        clock.idle()
+        parked.set()
+        resume.wait(30)
+
+    other = threading.Thread(target=worker)
+    other.start()
+    parked.wait()
+    began = time.monotonic()
+    clock.sleep(5)
+    assert clock.now() == 5
+    assert time.monotonic() - began < 20
+    resume.set()
+    other.join(30)

@@ -15,7 +15,8 @@ approval expiring) is a timer on this clock. Time moves only when something move
 
 Threads "using the engine" are those that made a call through the offline wiring or slept on the clock.
 Such a thread counts as blocked while it sleeps on the clock, while it is inside :meth:`VirtualClock.waiting`
-(waiting for other threads: pipepilot's fleet operations wait for their workers so), once it has ended, and
+(waiting for other threads: pipepilot's fleet operations wait for their workers so), after it said it is
+:meth:`VirtualClock.idle` (their workers between two tasks) until its next call, once it has ended, and
 -- the safeguard against waiting forever for a thread that blocks on something the clock cannot see (a lock,
 a queue, a join) -- once it has run for ``grace`` wall seconds without sleeping on the clock.
 
@@ -129,13 +130,15 @@ class EngineLock:
 class _Thread:
     """A thread using the engine: what it is doing now, and since when (wall seconds) it has been running."""
 
-    __slots__ = ("__weakref__", "since", "states", "thread")
+    __slots__ = ("__weakref__", "idle", "since", "states", "thread")
 
     def __init__(self, thread: threading.Thread) -> None:
         self.thread = thread
         # Innermost last: a float (sleeping until then), _IN_CALLBACK or _WAITING. Empty: running its own code.
         self.states: list[float | str] = []
         self.since = time.monotonic()
+        # Done with the engine until its next call or sleep (a pool worker between tasks).
+        self.idle = False
 
     def blocked(self, now: float, wall: float, grace: float) -> float | None:
         """None when this thread counts as blocked; else the wall seconds until it will (the grace left)."""
@@ -143,7 +146,7 @@ class _Thread:
         if isinstance(state, float):
             # A sleeper whose moment has come is about to run: wait for it (it says when it is up).
             return None if state > now else grace
-        if state == _WAITING or not self.thread.is_alive():
+        if state == _WAITING or (self.idle and not self.states) or not self.thread.is_alive():
             return None
         left = self.since + grace - wall
         return None if left <= 0 else left
@@ -311,6 +314,7 @@ class VirtualClock:
             return
         me = self._enlist()
         with self._state:
+            me.idle = False
             wake = _exact(self._now + max(0.0, seconds))
             if seconds > 0 and wake <= self._now:
                 # Rounded away: a loop sleeping "the rest" until a moment must still get there.
@@ -338,9 +342,24 @@ class VirtualClock:
         """Count the calling thread among the threads using the engine (the wiring calls it per request).
 
         Its sleeps then wait for the others and theirs for it (see the module docstring). A thread leaves
-        when it ends.
+        when it ends. A thread that said it was :meth:`idle` is running again from this call.
         """
-        self._enlist()
+        me = self._enlist()
+        if me.idle:
+            with self._state:
+                me.idle = False
+                me.since = time.monotonic()
+
+    def idle(self) -> None:
+        """Say the calling thread is done with the engine for now (a pool worker between two tasks).
+
+        It counts as blocked from now until its next request, sleep or timer callback, so the other
+        threads' sleeps need not wait the grace period for it.
+        """
+        me = self._enlist()
+        with self._state:
+            me.idle = True
+            self._state.notify_all()
 
     @contextlib.contextmanager
     def waiting(self) -> Iterator[None]:
@@ -452,6 +471,7 @@ class VirtualClock:
         me = self._enlist()
         with self._state:
             me.states.append(_IN_CALLBACK)
+            me.idle = False
             me.since = time.monotonic()
         local.callbacks = getattr(local, "callbacks", 0) + 1
         try:
