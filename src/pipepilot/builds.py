@@ -46,7 +46,6 @@ import attrs
 
 from pipepilot._checks import check_wait_options
 from pipepilot._handles import check_request
-from pipepilot._time import current_time_source
 from pipepilot.codebuild import BATCH_SIZE
 from pipepilot.errors import (
     BuildFailed,
@@ -377,9 +376,9 @@ class Build:
         """
         check_wait_options(poll=poll, callbacks={"on_phase": on_phase})
         policy = wait_policy(poll)
-        now_of, sleep_for = wait_timing(self.service._settings)
+        now_of, sleep_for = wait_timing(self.service._calls)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
-        tracker = _PhaseTracker(self, schedule, on_phase, epoch=current_time_source().time)
+        tracker = _PhaseTracker(self, schedule, on_phase, epoch=self.service._calls.time.time)
         final = wait_until(
             tracker.fetch,
             tracker.decide,
@@ -436,7 +435,7 @@ class Build:
         reader = _LogReader(self)
         if not follow:
             return reader.read_all()
-        now_of, sleep_for = wait_timing(self.service._settings)
+        now_of, sleep_for = wait_timing(self.service._calls)
         return reader.follow(poll if poll is not None else FOLLOW_POLICY, clock=now_of, sleep=sleep_for)
 
 

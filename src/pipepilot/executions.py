@@ -32,7 +32,7 @@ import attrs
 
 from pipepilot._checks import check_instances, check_str, check_str_map, check_wait_options, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, pipeline_state
-from pipepilot._time import current_time_source, new_uuid
+from pipepilot._time import new_uuid
 from pipepilot.approvals import read_declaration, with_approval
 from pipepilot.errors import (
     ArgumentTypeError,
@@ -261,7 +261,7 @@ def start_execution(
         )
     ]
     check_str(token, "token", optional=True)
-    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid()}
+    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid(caller.time)}
     if variables:
         params["variables"] = [{"name": name, "value": value} for name, value in variables.items()]
     if overrides:
@@ -477,7 +477,7 @@ class Execution:
         started_at = listed.start_time if listed is not None else None
         elapsed = 0.0
         if started_at is not None:
-            elapsed = max(0.0, current_time_source().time() - started_at.timestamp())
+            elapsed = max(0.0, self.caller.time.time() - started_at.timestamp())
         schedule = PollSchedule(
             policy=policy,
             started=started,

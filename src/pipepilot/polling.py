@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 import attrs
 
-from pipepilot._time import current_time_source
+from pipepilot._time import SYSTEM_TIME
 from pipepilot.errors import TransientError, WaitTimeout
 from pipepilot.model._wire import utc_datetime
 from pipepilot.model.runtime import (
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import TextIO
 
+    from pipepilot._time import TimeSource
     from pipepilot.approvals import Approval
     from pipepilot.model.build import BuildDetails
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
@@ -274,6 +275,9 @@ def wait_policy(poll: PollPolicy | None) -> PollPolicy:
 
 class _TimingDefaults(Protocol):
     @property
+    def time(self) -> TimeSource: ...
+
+    @property
     def clock(self) -> Callable[[], float] | None: ...
 
     @property
@@ -284,7 +288,7 @@ def wait_timing(defaults: _TimingDefaults) -> tuple[Callable[[], float], Callabl
     """The clock and sleep of one wait: the facade's (``defaults``: its caller or client settings, from
     ``CodePipeline(clock=..., sleep=...)``), else pipepilot's time source as it is now (virtual inside
     :func:`pipepilot.local.offline`). The facade is the one place a program injects time."""
-    source = current_time_source()
+    source = defaults.time
     return defaults.clock or source.monotonic, defaults.sleep or source.sleep
 
 
@@ -490,7 +494,7 @@ def wait_until(
 ) -> T:
     """Poll ``fetch()`` until ``decide(value, now)`` says :class:`Done`, and return that last value.
 
-    ``clock`` and ``sleep`` default to the current :mod:`pipepilot._time` source, looked up at call time
+    ``clock`` and ``sleep`` default to the system's (waits pass their facade's, see :func:`wait_timing`)
     (virtual inside :func:`pipepilot.local.offline`). A :class:`~pipepilot.errors.TransientError` from
     ``fetch`` (throttling, a 5xx, a dropped connection) does not end the wait: the next poll comes
     ``policy.after_throttle(...)`` later, but never past the deadline: ``deadline`` (a clock reading), or
@@ -503,9 +507,8 @@ def wait_until(
             ``last`` is the last value fetched (``None`` if none was); the message says which timeout.
         Exception: whatever ``fetch`` raises that is not transient, unchanged.
     """
-    source = current_time_source()
-    now_of = clock if clock is not None else source.monotonic
-    sleep_for = sleep if sleep is not None else source.sleep
+    now_of = clock if clock is not None else SYSTEM_TIME.monotonic
+    sleep_for = sleep if sleep is not None else SYSTEM_TIME.sleep
     backoff = policy if policy is not None else PollPolicy()
     last: T | None = None
     last_status: object = None
@@ -1199,7 +1202,7 @@ def _is_recent(run: ActionExecution, since: datetime | None, stage_succeeded: bo
 def _now() -> datetime:
     from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
+    return datetime.fromtimestamp(SYSTEM_TIME.time(), tz=timezone.utc)
 
 
 def print_progress(event: ProgressEvent, *, file: TextIO | None = None) -> None:

@@ -14,7 +14,6 @@ import attrs
 
 from pipepilot._checks import check_str, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, latest_run, pipeline_state
-from pipepilot._time import current_time_source
 from pipepilot._writes import send_checked
 from pipepilot.errors import (
     ArgumentTypeError,
@@ -307,7 +306,7 @@ class Stage:
             )
         params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
         check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
-        asked_at = current_time_source().time()
+        asked_at = self.caller.time.time()
         try:
             response = self.caller.call("rollback_stage", idempotent=False, **params)
         except TransientError:
