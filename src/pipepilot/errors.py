@@ -8,8 +8,10 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ PipelineNotFoundError               PipelineNotFoundException
     │   ├─ PipelineVersionNotFoundError        PipelineVersionNotFoundException
     │   ├─ PipelineExecutionNotFoundError      PipelineExecutionNotFoundException
-    │   ├─ StageNotFoundError                  StageNotFoundException; also local look-ups by name
-    │   ├─ ActionNotFoundError                 ActionNotFoundException; also local look-ups by name
+    │   ├─ StageNotFoundError                  StageNotFoundException
+    │   │   └─ NoSuchStageError                ours: no stage by that name in a declaration or state read
+    │   ├─ ActionNotFoundError                 ActionNotFoundException
+    │   │   └─ NoSuchActionError               ours: no action by that name in a stage read
     │   ├─ ActionExecutionNotFoundError        ActionExecutionNotFoundException
     │   ├─ ActionTypeNotFoundError             ActionTypeNotFoundException
     │   ├─ JobNotFoundError                    JobNotFoundException
@@ -161,6 +163,8 @@ __all__ = [
     "LimitExceededError",
     "NestingTooDeepError",
     "NoApprovalWaitingError",
+    "NoSuchActionError",
+    "NoSuchStageError",
     "NotFoundError",
     "NotLatestPipelineExecutionError",
     "OutputVariablesSizeExceededError",
@@ -262,17 +266,35 @@ class _NamedLookupError(NotFoundError):
 
 
 class StageNotFoundError(_NamedLookupError):
-    """No stage has that name: in the pipeline on AWS, or in a declaration being edited locally.
+    """No stage has that name: AWS said so (StageNotFoundException), or, as :class:`NoSuchStageError`,
+    a declaration or state pipepilot already read has none.
 
     ``name`` is the name looked up and ``available`` the stage names that exist (empty when AWS raised it).
     """
 
 
+class NoSuchStageError(StageNotFoundError):
+    """A declaration or a pipeline state read earlier has no stage by that name (no call was made).
+
+    pipepilot's own look-up, kept apart from AWS's StageNotFoundException (catch :class:`StageNotFoundError`
+    for both); ``available`` lists the stage names that do exist.
+    """
+
+
 class ActionNotFoundError(_NamedLookupError):
-    """No action has that name in the stage: on AWS, or in a declaration being edited locally.
+    """No action has that name in the stage: AWS said so (ActionNotFoundException), or, as
+    :class:`NoSuchActionError`, a declaration or state pipepilot already read has none.
 
     ``name`` is the name looked up and ``available`` the action names that exist in that stage (empty when
     AWS raised it).
+    """
+
+
+class NoSuchActionError(ActionNotFoundError):
+    """A stage of a declaration or pipeline state read earlier has no action by that name (no call was made).
+
+    pipepilot's own look-up, kept apart from AWS's ActionNotFoundException (catch
+    :class:`ActionNotFoundError` for both); ``available`` lists the stage's action names.
     """
 
 

@@ -570,3 +570,20 @@ def test_local_failures_have_classes_of_their_own() -> None:
         assert ours not in standing_for_codes, ours
     assert not issubclass(RequestValidationError, ValidationError)
     assert ERROR_CODES["ValidationException"] is ValidationError
+
+
+def test_a_look_up_in_a_model_is_told_apart_from_aws_saying_not_found() -> None:
+    """A stage or action missing from a declaration or state pipepilot read is a NoSuchStageError /
+    NoSuchActionError (still a StageNotFoundError / ActionNotFoundError for code catching those); AWS's
+    StageNotFoundException is a StageNotFoundError and never the local class."""
+    from pipepilot.errors import NoSuchActionError, NoSuchStageError, StageNotFoundError
+    from pipepilot.model import PipelineState, StageState
+
+    state = PipelineState(pipeline_name="web", stage_states=(StageState(stage_name="Build"),))
+    with pytest.raises(NoSuchStageError) as stage_missing:
+        state.stage("Deploy")
+    assert stage_missing.value.available == ("Build",)
+    with pytest.raises(NoSuchActionError):
+        state.stage("Build").action("Compile")
+    assert ERROR_CODES["StageNotFoundException"] is StageNotFoundError
+    assert not issubclass(StageNotFoundError, NoSuchStageError)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.errors import ActionNotFoundError, StageNotFoundError
+from pipepilot.errors import NoSuchActionError, NoSuchStageError
 from pipepilot.model._wire import (
     ABSENT_STR,
     ABSENT_TUPLE,
@@ -770,7 +770,7 @@ class StageState(WireModel):
             if action.action_name == name:
                 return action
         available = [a.action_name for a in self.action_states]
-        raise ActionNotFoundError(
+        raise NoSuchActionError(
             f"stage {self.stage_name!r} has no action {name!r} (it has: {', '.join(available) or 'none'})",
             name=name,
             available=available,
@@ -848,7 +848,7 @@ class PipelineState(WireModel):
             if stage.stage_name == name:
                 return stage
         available = [s.stage_name for s in self.stage_states]
-        raise StageNotFoundError(
+        raise NoSuchStageError(
             f"pipeline {self.pipeline_name!r} has no stage {name!r} (it has: {', '.join(available) or 'none'})",
             name=name,
             available=available,
