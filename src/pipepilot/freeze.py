@@ -163,7 +163,7 @@ class PipelineFreeze:
 
     For ``DISABLED`` the transition fields describe the freeze's own change; for ``ALREADY_DISABLED`` the
     change found in place. Times are aware UTC datetimes. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
-    or the pipepilot error's class name when pipepilot itself raised it, e.g. ``StageNotFoundError``); ``thaw``, ``thaw_note`` and
+    or the pipepilot error's class name when pipepilot itself raised it, e.g. ``NoSuchStageError``); ``thaw``, ``thaw_note`` and
     ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do);
     ``thaw_sent_at`` is when a failed thaw sent an enable whose answer it never got (it may have been
     applied: the next thaw recognises it).

@@ -296,7 +296,7 @@ def test_a_partial_failure_is_reported_per_pipeline_and_retried_on_resume(world:
     assert rule.fired == 1
     failed = {name: record.entry(name) for name in record.failed}
     assert len(failed) == 2
-    assert failed["no-prod"].error_code == "StageNotFoundError"
+    assert failed["no-prod"].error_code == "NoSuchStageError"
     denied = [entry for name, entry in failed.items() if name != "no-prod"]
     assert denied[0].error_code == "AccessDeniedException"
     assert len(record.disabled) == 2
