@@ -19,7 +19,8 @@ import re
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -353,6 +354,11 @@ class World:
         self._sns_ids = random.Random(f"pipepilot.local sns {seed}")
         self._codebuild: dict[str, CodeBuildEngine] = {}
         self._codepipeline: dict[str, CodePipelineEngine] = {}
+        # moto's S3 objects the engines wrote (artifacts), by (bucket, key): what delete_written_objects may
+        # remove. Weak, so an object the user overwrote or deleted leaves the map by itself.
+        self._written_objects: weakref.WeakValueDictionary[tuple[str, str], Any] = (
+            weakref.WeakValueDictionary()
+        )
 
     def __repr__(self) -> str:
         return f"<World account={self.account_id} region={self.region} seed={self.seed} events={len(self.events)}>"
@@ -592,7 +598,7 @@ class World:
 
         backend = s3_backends[self.account_id][self.partition()]
         try:
-            backend.put_object(
+            written = backend.put_object(
                 bucket,
                 key,
                 body,
@@ -602,7 +608,45 @@ class World:
             )
         except MissingBucket:
             return False
+        self._written_objects[bucket, key] = written
         return True
+
+    def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
+        """Delete the S3 objects :meth:`write_object` stored at these ``(bucket, key)`` locations.
+
+        What an S3 lifecycle rule on the artifact bucket does on AWS, for the artifacts of executions the
+        engine forgot. Only the very object (the version, in a versioned bucket) the engine wrote goes: a
+        location it never wrote, or where the user has put or deleted an object since, is left alone.
+        Returns how many objects were deleted.
+        """
+        from moto.s3.models import s3_backends
+
+        buckets = s3_backends[self.account_id][self.partition()].buckets
+        deleted: list[Any] = []
+        for bucket_name, key in locations:
+            written = self._written_objects.pop((bucket_name, key), None)
+            bucket = buckets.get(bucket_name)
+            if written is None or bucket is None:
+                continue
+            versions = bucket.keys.getlist(key, [])
+            kept = [version for version in versions if version is not written]
+            if len(kept) == len(versions):
+                continue  # replaced or deleted since (unversioned bucket): not ours to touch
+            if kept:
+                bucket.keys.setlist(key, kept)
+            else:
+                bucket.keys.pop(key)
+            # moto closes an object's spooled buffer only when asked; a dropped one warns when collected.
+            written.dispose()
+            deleted.append(written)
+        _untrack_moto_models(
+            [
+                *deleted,
+                *(acl for key in deleted if (acl := key.acl) is not None),
+                *(grant for key in deleted if key.acl is not None for grant in key.acl.grants),
+            ]
+        )
+        return len(deleted)
 
     def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
         """Whether moto's IAM has ``role_arn`` and its trust policy lets ``service_principal`` assume it.
@@ -643,6 +687,23 @@ class World:
             log_group.put_log_events(
                 stream, [{"timestamp": int(when * 1000), "message": message} for when, message in lines]
             )
+
+
+def _untrack_moto_models(models: Sequence[Any]) -> None:
+    """Let moto forget these model instances (deleted S3 objects and their ACLs), so they can be freed.
+
+    moto appends every model it creates to its class's ``instances_tracked`` list and empties the lists
+    only when it resets: without this, every artifact the engine ever wrote stays in memory. A grant's
+    grantees go too (the object's owner, or grantees shared by every ACL: untracking those loses nothing).
+    """
+    grantees = [grantee for model in models for grantee in getattr(model, "grantees", ())]
+    doomed: dict[type, set[int]] = {}
+    for model in [*models, *grantees]:
+        doomed.setdefault(type(model), set()).add(id(model))
+    for cls, ids in doomed.items():
+        tracked = getattr(cls, "instances_tracked", None)
+        if tracked is not None:
+            tracked[:] = [model for model in tracked if id(model) not in ids]
 
 
 def _sns_lambda_event(
