@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from pipepilot._checks import check_str, check_wait_options
 from pipepilot._handles import pipeline_state
-from pipepilot.errors import ApprovalNotPending, PipelineExecutionNotFoundError, TransientError
+from pipepilot.errors import (
+    ApprovalNotPending,
+    PipelineExecutionNotFoundError,
+    PipepilotError,
+    TransientError,
+)
 
 # The modules behind these methods (models, waits, approvals, fleet work) are imported by the methods that
 # use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
@@ -282,6 +287,11 @@ class PipelineRuntime:
         approval itself arrives as an :class:`~pipepilot.ApprovalPending` event before the wait returns
         it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
 
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        approval's default (:func:`~pipepilot.polling.approval_timeout`: the approval's lifetime, 7 days
+        unless declared, plus the longest the actions before it may run), so a wait held behind another
+        execution's approval outlasts it. ``PollPolicy.FOREVER`` waits without a limit.
+
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
                 ended before reaching the approval.
@@ -300,7 +310,14 @@ class PipelineRuntime:
             read_declaration,
         )
         from pipepilot.executions import execution_id_of, execution_may_have_ended
-        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+        from pipepilot.polling import (
+            PollSchedule,
+            approval_timeout,
+            poll_jitter,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
 
         check_str(stage, "stage", optional=True)
         check_str(action, "action", optional=True)
@@ -318,6 +335,7 @@ class PipelineRuntime:
         )
         declaration = read_declaration(self._calls, self.name)
         check_is_approval(declaration, stage, action)
+        schedule.default_timeout = approval_timeout(declaration, stage=stage, action=action)
         parallel = is_parallel(declaration)
         found: list[Approval] = []
         progress = None if on_progress is None else _StateProgress(self._calls, declaration, on_progress)
@@ -373,8 +391,8 @@ class PipelineRuntime:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
-            label=f"approval in {self.name}",
+            schedule=schedule,
+            label=f"approval {where} in {self.name}",
         )
         approval = next(approval for approval in found if matches(approval))
         logger.info("%s is waiting", approval.describe())
@@ -396,6 +414,9 @@ class PipelineRuntime:
         seen in a later stage, or that succeeded, has passed the stage too; if a newer execution entered the
         stage since, the state returned shows that one. One ``GetPipelineState`` per poll; one
         ``GetPipelineExecution`` when the execution shows nowhere in the state (it may have been superseded).
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the
+        stage's default (:func:`~pipepilot.polling.stage_timeout`, read with one ``GetPipeline`` once the
+        wait has lasted an hour); ``PollPolicy.FOREVER`` waits without a limit.
 
         Raises:
             ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
@@ -406,6 +427,7 @@ class PipelineRuntime:
             WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
             ArgumentTypeError: an argument has the wrong type; nothing was read.
         """
+        from pipepilot.approvals import read_declaration
         from pipepilot.executions import (
             ENDED_IN_STAGE,
             PASSED_STAGE,
@@ -415,7 +437,16 @@ class PipelineRuntime:
             unsuccessful,
             waits_at,
         )
-        from pipepilot.polling import PollSchedule, poll_jitter, wait_policy, wait_timing, wait_until
+        from pipepilot.polling import (
+            DefaultTimeout,
+            PollSchedule,
+            fallback_timeout,
+            poll_jitter,
+            stage_timeout,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
 
         check_str(stage, "stage")
         check_wait_options(timeout=timeout, poll=poll, clock=clock, sleep=sleep)
@@ -427,8 +458,20 @@ class PipelineRuntime:
             target = latest.id
         policy = wait_policy(poll, timeout)
         now_of, sleep_for = wait_timing(clock, sleep, self._calls)
+
+        def default_timeout() -> DefaultTimeout:
+            # Read only by a wait that lasts an hour or more: a short wait never pays for GetPipeline.
+            try:
+                return stage_timeout(read_declaration(self._calls, self.name), stage)
+            except PipepilotError as error:
+                logger.debug("could not read pipeline %s for its time limits: %s", self.name, error)
+                return fallback_timeout(f"pipeline {self.name!r} could not be read")
+
         schedule = PollSchedule(
-            policy=policy, started=now_of(), rng=poll_jitter(self.name, "stage", stage, target)
+            policy=policy,
+            started=now_of(),
+            rng=poll_jitter(self.name, "stage", stage, target),
+            default_timeout=default_timeout,
         )
 
         def decide(state: PipelineState, now: float) -> Step:
@@ -458,7 +501,7 @@ class PipelineRuntime:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
+            schedule=schedule,
             label=f"stage {stage} of {self.name}",
         )
         return final.stage(stage)

@@ -18,9 +18,11 @@ until one of its methods needs one.
 Waiting economically
 --------------------
 :meth:`Build.wait` makes one ``BatchGetBuilds`` call per poll, on a :class:`~pipepilot.polling.PollPolicy`
-(short first interval, growing to a cap, with jitter). Its first poll also reads the project's recent
-builds in the same ``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations
-predict when this build will end, and polling stays sparse until shortly before then. Phases are read from
+(short first interval, growing with the time waited, with jitter): it notices the end within 30 s during
+the first two hours, then within 2 % of the time waited. Without a timeout it stops after the build's own
+timeouts. A policy with ``sparse_interval`` also reads the project's recent builds in the first
+``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations predict when this
+build will end, and polling stays that sparse until shortly before then. Phases are read from
 the build's phase list, not from its current phase, so no phase goes unreported however sparse the polls.
 Throttling slows polling down instead of failing the wait. The clock and the sleep are pipepilot's time
 source (virtual inside :func:`pipepilot.local.offline`) unless given.
@@ -59,6 +61,7 @@ from pipepilot.polling import (
     Forecast,
     PollPolicy,
     PollSchedule,
+    build_timeout,
     poll_jitter,
     wait_policy,
     wait_timing,
@@ -86,7 +89,7 @@ BATCH_SIZE = 100
 HISTORY_SIZE = 20
 
 #: How :meth:`Build.logs` polls while following a build: soon after new lines, slower while it is quiet.
-FOLLOW_POLICY = PollPolicy(interval=2.0, multiplier=1.5, max_interval=10.0, sparse_interval=10.0)
+FOLLOW_POLICY = PollPolicy(interval=2.0, multiplier=1.5, max_interval=10.0)
 
 # StartBuild members that have a keyword of their own in Project.start; passing them as raw overrides too
 # would leave two values for one member.
@@ -517,11 +520,14 @@ class Build:
     ) -> BuildDetails:
         """Wait until the build ends; return its details when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``. Each poll is one ``BatchGetBuilds`` call; the first
+        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the build's
+        own timeouts (:func:`~pipepilot.polling.build_timeout`: ``timeoutInMinutes`` plus
+        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy.FOREVER`` waits without a limit.
+        Each poll is one ``BatchGetBuilds`` call. With a policy that sets ``sparse_interval``, the first poll
         also reads the project's recent builds (found with one ``ListBuildsForProject`` call) to predict the
-        end, so polls stay sparse until then. ``on_phase`` receives each phase the build enters
-        (:class:`~pipepilot.model.build.BuildPhase`, as first seen: a phase that ended between two polls
-        comes with its status, duration and contexts) once, in order, ending with ``COMPLETED``.
+        end, and polls stay that sparse until then. ``on_phase`` receives each phase the build enters
+        (:class:`~pipepilot.model.build.BuildPhase`, as first seen: a phase that ended between two polls comes
+        with its status, duration and contexts) once, in order, ending with ``COMPLETED``.
         Throttling slows polling down instead of failing the wait.
 
         Raises:
@@ -544,7 +550,7 @@ class Build:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
+            schedule=schedule,
             status_of=lambda details: f"{details.build_status} in {details.current_phase}",
             label=f"build {self.id}",
         )
@@ -632,6 +638,9 @@ class _PhaseTracker:
 
     def _first_poll(self) -> BuildDetails:
         build = self.build
+        if self.recent is None and self.schedule.policy.sparse_interval is None:
+            # Only a policy that polls sparsely before the predicted end uses the history.
+            self.recent = []
         if self.recent is None:
             self.recent = []
             try:
@@ -655,6 +664,7 @@ class _PhaseTracker:
             and item.end_time is not None
         ]
         self.schedule.forecast = Forecast.from_history(durations)
+        self.schedule.default_timeout = build_timeout(details)
         if details.start_time is not None:
             self.schedule.elapsed = max(0.0, self.epoch() - details.start_time.timestamp())
         return details

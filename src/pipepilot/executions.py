@@ -7,11 +7,12 @@ there). Get one from ``pipeline.start()``, ``pipeline.execution(id)`` or ``pipel
 Waiting economically
 --------------------
 :meth:`Execution.wait` makes one call per poll: ``GetPipelineExecution`` when only the outcome matters,
-``GetPipelineState`` when ``on_progress`` asks for progress events. Polls start often and thin out
-(:class:`~pipepilot.polling.PollPolicy`); the pipeline's recent successful executions predict when this
-one will end, so polling stays sparse until shortly before then. Throttling slows polling down instead of
-failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=..., sleep=...)``), else
-pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
+``GetPipelineState`` when ``on_progress`` asks for progress events. Polls start often and thin out as the wait
+goes on (:class:`~pipepilot.polling.PollPolicy`): the end is noticed within 30 s during the first two hours,
+then within 2 % of the time waited (at most 5 minutes), however early or late it comes. A wait without a
+timeout gets a default one derived from the pipeline's actions' AWS time limits. Throttling slows polling down
+instead of failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=...,
+sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
 
 Stopping safely
 ---------------
@@ -55,11 +56,14 @@ from pipepilot.model.runtime import (
 )
 from pipepilot.polling import (
     ApprovalWaiting,
+    DefaultTimeout,
     Forecast,
     PollPolicy,
     PollSchedule,
     ProgressEvent,
     diff_states,
+    execution_timeout,
+    fallback_timeout,
     poll_jitter,
     wait_policy,
     wait_timing,
@@ -441,14 +445,19 @@ class Execution:
     ) -> PipelineExecution:
         """Wait until the execution ends; return it when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``. Without ``on_progress`` each poll is one
-        ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
+        ``timeout`` (seconds) overrides ``poll.timeout``. Without either, the wait gives up after the default
+        for an execution (:func:`~pipepilot.polling.execution_timeout`: twice the longest the pipeline's
+        actions may run by AWS's limits, read with one ``GetPipeline`` once the wait has lasted an hour);
+        ``PollPolicy.FOREVER`` waits without a limit. The wait notices the end within 30 s during its first
+        two hours, then within 2 % of the time waited, at most 5 minutes. Without ``on_progress`` each poll is
+        one ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
         receives every change seen between two polls (stage and action started/succeeded/failed, approval
         waiting, held at a disabled transition or behind a busy stage) once, in order. A later wait with
         progress on this handle picks up where the last one stopped: what it reported is not reported
         again (a retried stage shows as started again; the stages before it do not). Before the first
-        poll one ``ListPipelineExecutions`` reads recent durations to predict the end, and when the state
-        suggests the end, one ``GetPipelineExecution`` confirms it. Throttling slows polling instead of
+        poll one ``ListPipelineExecutions`` reads recent executions (when this one started, and the
+        durations a policy with ``sparse_interval`` predicts the end from), and when the state suggests
+        the end, one ``GetPipelineExecution`` confirms it. Throttling slows polling instead of
         failing the wait. (A PARALLEL pipeline's state cannot show every run, so a wait with progress on
         one costs a ``GetPipelineExecution`` per poll as well, and reports only what the state shows.)
 
@@ -480,6 +489,7 @@ class Execution:
             elapsed=elapsed,
             forecast=forecast,
             rng=poll_jitter(self.pipeline, self.id),
+            default_timeout=self._default_timeout,
         )
         label = f"execution {self.id} of {self.pipeline}"
         if on_progress is None:
@@ -500,7 +510,7 @@ class Execution:
                 clock=now_of,
                 sleep=sleep_for,
                 policy=policy,
-                deadline=schedule.deadline,
+                schedule=schedule,
                 status_of=lambda execution: execution.status,
                 label=label,
             )
@@ -514,11 +524,20 @@ class Execution:
             clock=now_of,
             sleep=sleep_for,
             policy=policy,
-            deadline=schedule.deadline,
+            schedule=schedule,
             label=label,
         )
         assert tracker.final is not None
         return self._outcome(tracker.final, state=tracker.last_state)
+
+    def _default_timeout(self) -> DefaultTimeout:
+        """The wait's default timeout, from the pipeline's declaration (one ``GetPipeline`` call, made only
+        by a wait that lasts an hour or more)."""
+        try:
+            return execution_timeout(read_declaration(self.caller, self.pipeline))
+        except PipepilotError as error:
+            logger.debug("could not read pipeline %s for its time limits: %s", self.pipeline, error)
+            return fallback_timeout(f"pipeline {self.pipeline!r} could not be read")
 
     def _forecast(self) -> tuple[Forecast | None, PipelineExecutionSummary | None]:
         """A forecast from recent successful runs, and this execution's own summary (if listed)."""

@@ -2,25 +2,32 @@
 
 Everything here but :func:`wait_until` is pure (sans-I/O): :func:`next_interval` and :func:`next_step`
 turn a :class:`PollPolicy` and a few numbers into a decision (:class:`Done`, :class:`Sleep` or
-:class:`TimedOut`), and :func:`diff_states` turns two :class:`~pipepilot.model.runtime.PipelineState`
-readings into typed progress events. :func:`wait_until` is the thin driver that fetches, decides and
-sleeps on an injected clock (by default the current :mod:`pipepilot._time` source, which
-:func:`pipepilot.local.offline` makes virtual).
+:class:`TimedOut`), the ``*_timeout`` functions derive a wait's default timeout from AWS's limits, and
+:func:`diff_states` turns two :class:`~pipepilot.model.runtime.PipelineState` readings into typed
+progress events. :func:`wait_until` is the thin driver that fetches, decides and sleeps on an injected
+clock (by default the current :mod:`pipepilot._time` source, which :func:`pipepilot.local.offline` makes
+virtual).
 
-Economy
--------
-The default policy polls after 7.5 s, 15 s and then every 30 s (a little less with jitter, which only
-ever shortens a capped sleep, by up to 5 %), so a wait returns at most
-``max_interval`` (30 s) after the awaited thing ended, whenever it ends. Without knowing more, no policy
-can do better than one call per 30 s under that bound: a poll gap longer than 30 s is a window where an
-end would be noticed late. That is about 1/6 of the calls of a fixed 5-second loop for long waits, and
-just under 1/5 for a 10-minute one.
+Economy and lateness
+--------------------
+A wait notices the end of what it waits for within 30 s for the first 2 hours, and always within
+``max(30 s, 2 % of the time waited)``, never more than 5 minutes late (:meth:`PollPolicy.lateness_bound`).
+The default policy polls after 7.5 s and 15 s, then every 30 s; after 2 hours each sleep grows by 2 % of
+every further second waited, up to 5 minutes (jitter only ever shortens a sleep, by up to 5 %). The bound
+holds for every end, early or late, and no schedule that keeps it makes fewer calls: a gap longer than
+the bound is a window where an end would be noticed too late. That is just under 1/5 of the calls of a
+fixed 5-second loop for a 10-minute wait, less for longer ones, and about 2,350 calls for 7 days.
 
-When earlier durations are known (a pipeline's recent successful executions), a :class:`Forecast` lets
-the policy poll sparsely (every ``sparse_interval`` at most) until shortly before the earliest end seen
-so far, then tighten to ``max_interval``. Lateness then stays within ``max_interval`` for every end after
-:attr:`Forecast.earliest`; an end before it (typically an early failure) is noticed within
-``sparse_interval``.
+A :class:`Forecast` (learned from earlier durations) never loosens that bound by default. A policy with
+a ``sparse_interval`` opts into polling that sparsely until shortly before the forecast's earliest end,
+accepting that an end before it (typically an early failure) is noticed up to ``sparse_interval`` late.
+
+Timeouts
+--------
+``PollPolicy(timeout=None)`` (the default) means "the default for this wait": every pipepilot wait
+derives one from AWS's own limits (see :class:`DefaultTimeout` and the ``*_timeout`` functions), and
+:class:`~pipepilot.errors.WaitTimeout` says which one ended it. A number of seconds overrides it, and
+:attr:`PollPolicy.FOREVER` waits without a limit.
 
 Throttling slows polling down instead of failing the wait: :func:`wait_until` treats
 :class:`~pipepilot.errors.TransientError` (throttling, 5xx, dropped connections: a read is always safe to
@@ -29,10 +36,10 @@ repeat) as "poll later", backing off with :meth:`PollPolicy.after_throttle`.
 Putting it together (what ``Execution.wait`` does)::
 
     schedule = PollSchedule(policy=policy, started=clock(), elapsed=seconds_already_running,
-                            forecast=Forecast.from_history(recent_durations),
+                            default_timeout=lambda: execution_timeout(read_declaration()),
                             rng=poll_jitter(pipeline, execution_id))
     final = wait_until(fetch_execution, lambda e, now: schedule.decide(e.is_terminal, now),
-                       policy=policy, deadline=schedule.deadline, status_of=lambda e: e.status)
+                       policy=policy, schedule=schedule, status_of=lambda e: e.status)
 """
 
 from __future__ import annotations
@@ -59,6 +66,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import TextIO
 
+    from pipepilot.model.build import BuildDetails
+    from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
     from pipepilot.model.runtime import (
         ActionExecution,
         ErrorDetails,
@@ -75,6 +84,7 @@ __all__ = [
     "ActionStatusChanged",
     "ActionSucceeded",
     "ApprovalWaiting",
+    "DefaultTimeout",
     "Done",
     "ExecutionHeldAtTransition",
     "ExecutionWaitingForStage",
@@ -92,12 +102,19 @@ __all__ = [
     "StageSucceeded",
     "Step",
     "TimedOut",
+    "action_time_limit",
+    "approval_timeout",
+    "build_timeout",
     "diff_states",
+    "execution_timeout",
+    "fallback_timeout",
+    "format_duration",
     "log_progress",
     "next_interval",
     "next_step",
     "poll_jitter",
     "print_progress",
+    "stage_timeout",
     "wait_policy",
     "wait_timing",
     "wait_until",
@@ -113,11 +130,26 @@ def _positive(instance: object, attribute: attrs.Attribute[float], value: float)
         raise ValueError(f"{attribute.name} must be a positive number of seconds, not {value!r}")
 
 
+def _timeout(instance: object, attribute: attrs.Attribute[float | None], value: float | None) -> None:
+    if value is None or value == math.inf:
+        return
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"{attribute.name} must be None (the wait's default), a positive number of seconds or "
+            f"PollPolicy.FOREVER, not {value!r}"
+        )
+
+
 def _optional_positive(
     instance: object, attribute: attrs.Attribute[float | None], value: float | None
 ) -> None:
     if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
         raise ValueError(f"{attribute.name} must be None or a positive number of seconds, not {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{attribute.name} must be a number of seconds >= 0, not {value!r}")
 
 
 def _growth(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -134,37 +166,65 @@ def _fraction(instance: object, attribute: attrs.Attribute[float], value: float)
 class PollPolicy:
     """How often a wait polls, and for how long.
 
-    Sleeps start at ``interval`` and grow by ``multiplier`` after each poll, up to ``max_interval``.
-    ``max_interval`` is therefore the most a wait can return after the awaited thing ended: keep it at
-    or under the lateness you accept. With a :class:`Forecast`, sleeps may grow up to
-    ``sparse_interval`` while the forecast's earliest end is still ahead (see the module docstring).
+    Sleeps start at ``interval`` and grow by ``multiplier`` after each poll, up to the lateness bound
+    (:meth:`lateness_bound`): ``max_interval`` for the first ``steady_for`` seconds of the wait, then
+    growing by ``lateness_fraction`` of every further second waited, up to ``max_lateness``. A wait
+    therefore notices the end within that bound, whenever it comes: by default within 30 s for the first
+    2 hours, and always within ``max(30 s, 2 % of the time waited)``, never over 5 minutes late.
+    ``lateness_fraction=0`` keeps every sleep at or under ``max_interval``; ``steady_for=0`` lets sleeps
+    grow to 2 % of the time waited as soon as that is over 30 s (after 25 minutes).
 
     ``jitter`` spreads each sleep by up to ``±jitter`` of its length, so many waits started together do
-    not poll in lock-step; it never lifts a sleep above the cap in force. ``timeout`` (seconds from the
-    start of the wait, ``None`` for no limit) ends the wait with :class:`TimedOut`; the last poll happens
-    at the deadline. After a throttled (or otherwise transient) failure the next poll comes
-    :meth:`after_throttle` later, up to ``max_throttled_interval``.
+    not poll in lock-step; it never lifts a sleep above the bound. ``sparse_interval`` (default ``None``:
+    off) lets a wait with a :class:`Forecast` poll that sparsely until shortly before the earliest end
+    seen in earlier runs, at the price of noticing an earlier end (an early failure) up to that late.
+
+    ``timeout`` is in seconds from the start of the wait. ``None`` (the default) means the default of
+    the wait it is given to, derived from AWS's limits for what it waits for (see :class:`DefaultTimeout`);
+    :attr:`FOREVER` means no limit. A wait that times out raises :class:`~pipepilot.errors.WaitTimeout`;
+    the last poll happens at the deadline. After a throttled (or otherwise transient) failure the next
+    poll comes :meth:`after_throttle` later, up to ``max_throttled_interval``.
 
     Raises:
-        ValueError: a field is out of range (non-positive interval, multiplier below 1, ``jitter``
-            outside [0, 1), ``max_interval`` below ``interval`` ...).
+        ValueError: a field is out of range (non-positive interval, multiplier below 1, ``jitter`` or
+            ``lateness_fraction`` outside [0, 1), negative ``steady_for``, ``max_interval`` below
+            ``interval`` ...).
     """
+
+    #: ``timeout=PollPolicy.FOREVER`` waits without a time limit (the one way to ask for that).
+    FOREVER: ClassVar[float] = math.inf
 
     interval: float = attrs.field(default=7.5, validator=_positive)
     multiplier: float = attrs.field(default=2.0, validator=_growth)
     max_interval: float = attrs.field(default=30.0, validator=_positive)
-    sparse_interval: float = attrs.field(default=120.0, validator=_positive)
+    steady_for: float = attrs.field(default=7200.0, validator=_non_negative)
+    lateness_fraction: float = attrs.field(default=0.02, validator=_fraction)
+    max_lateness: float = attrs.field(default=300.0, validator=_positive)
+    sparse_interval: float | None = attrs.field(default=None, validator=_optional_positive)
     jitter: float = attrs.field(default=0.05, validator=_fraction)
-    timeout: float | None = attrs.field(default=None, validator=_optional_positive)
+    timeout: float | None = attrs.field(default=None, validator=_timeout)
     max_throttled_interval: float = attrs.field(default=300.0, validator=_positive)
 
     def __attrs_post_init__(self) -> None:
         if self.max_interval < self.interval:
             raise ValueError(f"max_interval ({self.max_interval}) must be >= interval ({self.interval})")
-        if self.sparse_interval < self.max_interval:
+        if self.sparse_interval is not None and self.sparse_interval < self.max_interval:
             raise ValueError(
                 f"sparse_interval ({self.sparse_interval}) must be >= max_interval ({self.max_interval})"
             )
+
+    def lateness_bound(self, waited: float) -> float:
+        """The longest a wait that has waited ``waited`` seconds may sleep: how late it may notice an end.
+
+        ``max_interval`` for the first ``steady_for`` seconds; after that it grows by
+        ``lateness_fraction`` of every further second waited, up to ``max_lateness`` (never below
+        ``max_interval``). It never exceeds ``max(max_interval, lateness_fraction * waited)``, and never
+        shrinks as the wait goes on, so a sleep within the bound at its start notices any end during it
+        within the bound at that end.
+        """
+        fraction, floor = self.lateness_fraction, self.max_interval
+        grown = min(fraction * waited, floor + fraction * (waited - self.steady_for))
+        return min(max(self.max_lateness, floor), max(floor, grown))
 
     def after_throttle(self, interval: float) -> float:
         """The sleep after a throttled poll that followed a sleep of ``interval`` seconds.
@@ -208,10 +268,10 @@ class Forecast:
 
 def wait_policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
     """The policy of one wait: ``poll`` (default: ``PollPolicy()``), with ``timeout`` instead of its own
-    when one is given (the ``timeout=`` shortcut every wait offers).
+    when one is given (the ``timeout=`` shortcut every wait offers; :attr:`PollPolicy.FOREVER` for none).
 
     Raises:
-        ValueError: ``timeout`` is not a positive number of seconds.
+        ValueError: ``timeout`` is not a positive number of seconds (or :attr:`PollPolicy.FOREVER`).
     """
     policy = poll if poll is not None else PollPolicy()
     return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
@@ -276,24 +336,26 @@ def next_interval(
     *,
     polls: int,
     elapsed: float,
+    waited: float | None = None,
     forecast: Forecast | None = None,
     rng: random.Random | None = None,
 ) -> float:
-    """How long to sleep after the ``polls``-th poll (counting from 1), ``elapsed`` seconds into the run.
+    """How long to sleep after the ``polls``-th poll (counting from 1), ``waited`` seconds into the wait.
 
-    ``elapsed`` is measured from the start of the awaited thing (not of the wait), because that is what a
-    forecast speaks about. ``rng`` supplies jitter; without one there is none (handy in tests).
+    The sleep ramps up from ``policy.interval`` to :meth:`PollPolicy.lateness_bound` of ``waited``
+    (default: ``elapsed``). ``elapsed`` is the age of the awaited thing (not of the wait), because that is
+    what a forecast speaks about; a forecast matters only with ``policy.sparse_interval``. ``rng``
+    supplies jitter; without one there is none (handy in tests).
     """
+    bound = policy.lateness_bound(elapsed if waited is None else waited)
     # The exponent is bounded so a long wait never overflows a float.
     ramp = policy.interval * policy.multiplier ** min(max(polls - 1, 0), 64)
-    sparse_until = None if forecast is None else forecast.earliest
-    if sparse_until is not None and elapsed < sparse_until:
-        cap = policy.sparse_interval
-        # Land no later than max_interval into the window where the end may come, so an end at the very
-        # start of the window is still noticed within max_interval.
-        cap = min(cap, max(sparse_until + policy.max_interval - elapsed, policy.max_interval))
-    else:
-        cap = policy.max_interval
+    cap = bound
+    sparse = policy.sparse_interval
+    if sparse is not None and forecast is not None and elapsed < forecast.earliest:
+        # Land no later than the bound into the window where the end may come, so an end at the very
+        # start of the window is still noticed within the bound.
+        cap = max(bound, min(sparse, forecast.earliest + bound - elapsed))
     seconds = min(ramp, cap)
     if rng is not None and policy.jitter:
         seconds *= 1 + policy.jitter * (2 * rng.random() - 1)
@@ -314,16 +376,24 @@ def next_step(
 
     ``finished`` says whether that poll saw the awaited state. Otherwise the answer is :class:`TimedOut`
     once ``policy.timeout`` has passed, else a :class:`Sleep` (never past the deadline, so the last poll
-    happens right at it). ``elapsed`` is the age of the awaited thing (default: ``waited``), as in
-    :func:`next_interval`.
+    happens right at it). A ``timeout`` of ``None`` or :attr:`PollPolicy.FOREVER` sets no deadline here:
+    :class:`PollSchedule` puts a wait's default in its place. ``elapsed`` is the age of the awaited
+    thing (default: ``waited``), as in :func:`next_interval`.
     """
     if finished:
         return Done()
     timeout = policy.timeout
+    if timeout is not None and math.isinf(timeout):
+        timeout = None
     if timeout is not None and waited >= timeout:
         return TimedOut()
     seconds = next_interval(
-        policy, polls=polls, elapsed=waited if elapsed is None else elapsed, forecast=forecast, rng=rng
+        policy,
+        polls=polls,
+        elapsed=waited if elapsed is None else elapsed,
+        waited=waited,
+        forecast=forecast,
+        rng=rng,
     )
     if timeout is not None:
         seconds = min(seconds, timeout - waited)
@@ -332,11 +402,16 @@ def next_step(
 
 @attrs.define(kw_only=True)
 class PollSchedule:
-    """One wait's poll count and start, applying :func:`next_step` poll after poll.
+    """One wait's poll count, start and timeout, applying :func:`next_step` poll after poll.
 
     Build one per wait: ``started`` is the clock reading when the wait began; ``elapsed`` how long the
     awaited thing had already run by then (for the forecast). ``decide(finished, now)`` counts a poll and
-    returns the next :data:`Step`; it does no I/O.
+    returns the next :data:`Step`; it does no I/O of its own.
+
+    When ``policy.timeout`` is ``None`` the wait times out after ``default_timeout``: a
+    :class:`DefaultTimeout`, or a function that makes one, called once, at the first poll
+    ``resolve_after`` seconds or more into the wait (so a short wait never pays for the call that may
+    take). ``None`` there leaves the wait without a limit.
     """
 
     policy: PollPolicy = attrs.field(factory=PollPolicy)
@@ -345,19 +420,51 @@ class PollSchedule:
     forecast: Forecast | None = None
     rng: random.Random | None = attrs.field(default=None, repr=False)
     polls: int = 0
+    default_timeout: DefaultTimeout | Callable[[], DefaultTimeout] | None = attrs.field(
+        default=None, repr=False
+    )
+    resolve_after: float = 3600.0
 
     @property
     def deadline(self) -> float | None:
-        """The clock reading at which the wait times out (``None``: never)."""
-        timeout = self.policy.timeout
+        """The clock reading at which the wait times out, as far as known now (``None``: none yet)."""
+        timeout = self._timeout()
         return None if timeout is None else self.started + timeout
+
+    @property
+    def timeout_used(self) -> DefaultTimeout | None:
+        """The default timeout in force (``None`` when the policy sets one, or it is not known yet)."""
+        if self.policy.timeout is not None or not isinstance(self.default_timeout, DefaultTimeout):
+            return None
+        return self.default_timeout
+
+    def describe_timeout(self) -> str:
+        """What limit the wait has, in words, for error messages."""
+        timeout = self.policy.timeout
+        if timeout is not None:
+            return f"timeout={format_duration(timeout)}"
+        default = self.timeout_used
+        if default is None:
+            return "no timeout"
+        return (
+            f"the default timeout for this wait, {format_duration(default.seconds)}: {default.reason}; "
+            "pass timeout= (seconds, or PollPolicy.FOREVER) to change it"
+        )
 
     def decide(self, finished: bool, now: float) -> Step:
         """Count one poll that saw ``finished`` at clock reading ``now``, and say what comes next."""
         self.polls += 1
         waited = now - self.started
+        policy = self.policy
+        if policy.timeout is None and not finished:
+            if callable(self.default_timeout) and waited >= self.resolve_after:
+                self.default_timeout = self.default_timeout()
+                logger.debug("default timeout: %s", self.describe_timeout())
+            timeout = self._timeout()
+            if timeout is not None:
+                policy = attrs.evolve(policy, timeout=timeout)
         return next_step(
-            self.policy,
+            policy,
             finished=finished,
             polls=self.polls,
             waited=waited,
@@ -365,6 +472,13 @@ class PollSchedule:
             forecast=self.forecast,
             rng=self.rng,
         )
+
+    def _timeout(self) -> float | None:
+        timeout = self.policy.timeout
+        if timeout is None:
+            default = self.default_timeout
+            timeout = default.seconds if isinstance(default, DefaultTimeout) else None
+        return None if timeout is None or math.isinf(timeout) else timeout
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -378,6 +492,7 @@ def wait_until(
     sleep: Callable[[float], None] | None = None,
     policy: PollPolicy | None = None,
     deadline: float | None = None,
+    schedule: PollSchedule | None = None,
     status_of: Callable[[T], object] | None = None,
     label: str = "wait",
 ) -> T:
@@ -386,13 +501,14 @@ def wait_until(
     ``clock`` and ``sleep`` default to the current :mod:`pipepilot._time` source, looked up at call time
     (virtual inside :func:`pipepilot.local.offline`). A :class:`~pipepilot.errors.TransientError` from
     ``fetch`` (throttling, a 5xx, a dropped connection) does not end the wait: the next poll comes
-    ``policy.after_throttle(...)`` later, but never past ``deadline`` (a clock reading). ``status_of``
-    picks what counts as a change worth an INFO log line (DEBUG is logged for every poll); ``label``
-    names the wait in logs.
+    ``policy.after_throttle(...)`` later, but never past the deadline: ``deadline`` (a clock reading), or
+    else ``schedule``'s as known at that moment. ``schedule`` (the one ``decide`` applies) also words the
+    timeout in the error. ``status_of`` picks what counts as a change worth an INFO log line (DEBUG is
+    logged for every poll); ``label`` names the wait in logs and errors.
 
     Raises:
-        WaitTimeout: ``decide`` said :class:`TimedOut`, or transient errors lasted past ``deadline``;
-            ``last`` is the last value fetched (``None`` if none was).
+        WaitTimeout: ``decide`` said :class:`TimedOut`, or transient errors lasted past the deadline;
+            ``last`` is the last value fetched (``None`` if none was); the message says which timeout.
         Exception: whatever ``fetch`` raises that is not transient, unchanged.
     """
     source = current_time_source()
@@ -403,17 +519,24 @@ def wait_until(
     last_status: object = None
     slept = backoff.interval
     polls = 0
+    begun = now_of()
+
+    def timed_out(what: str) -> str:
+        text = f"{label}: {what} after {format_duration(now_of() - begun)} ({polls} polls)"
+        return text if schedule is None else f"{text}; {schedule.describe_timeout()}"
+
     while True:
         polls += 1
         try:
             value = fetch()
         except TransientError as exc:
             now = now_of()
-            if deadline is not None and now >= deadline:
-                raise WaitTimeout(f"{label}: deadline passed while AWS kept failing", last=last) from exc
+            limit = deadline if deadline is not None or schedule is None else schedule.deadline
+            if limit is not None and now >= limit:
+                raise WaitTimeout(timed_out("timed out while AWS kept failing"), last=last) from exc
             slept = backoff.after_throttle(slept)
-            if deadline is not None:
-                slept = min(slept, deadline - now)
+            if limit is not None:
+                slept = min(slept, limit - now)
             logger.warning("%s: poll %d failed (%s); polling again in %.1fs", label, polls, exc.code, slept)
             sleep_for(slept)
             continue
@@ -430,10 +553,213 @@ def wait_until(
             return value
         if isinstance(step, TimedOut):
             logger.debug("%s: poll %d timed out", label, polls)
-            raise WaitTimeout(f"{label}: timed out after {polls} polls", last=last)
+            raise WaitTimeout(timed_out("timed out"), last=last)
         slept = step.seconds
         logger.debug("%s: poll %d, next in %.1fs", label, polls, slept)
         sleep_for(slept)
+
+
+def format_duration(seconds: float) -> str:
+    """``seconds`` in words for messages: ``45 s``, ``12 min``, ``3 h 20 min``, ``7 d 2 h``, ``forever``."""
+    if math.isinf(seconds):
+        return "forever"
+    whole = round(seconds)
+    if whole < 120:
+        return f"{seconds:.3g} s" if whole < 10 else f"{whole} s"
+    minutes = whole // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+# ------------------------------------------------------------------------------------- default timeouts
+
+#: How long AWS lets a manual approval wait for an answer unless its declaration says otherwise.
+APPROVAL_LIFETIME = 7 * 24 * 3600.0
+#: The longest a CodeBuild build may run (``timeoutInMinutes`` up to 36 h) plus queue (up to 8 h).
+BUILD_LIMIT = (36 + 8) * 3600.0
+#: A wait's default when what it waits for cannot be read (the pipeline could not be read, say).
+FALLBACK_TIMEOUT = 30 * 24 * 3600.0
+#: Time a build may take after its own timeout to finalize and report (``FINALIZING``, uploads).
+BUILD_GRACE = 15 * 60.0
+
+_HOUR = 3600.0
+_DAY = 24 * _HOUR
+# AWS's time limit of one action run, by (category, provider); owners other than AWS by owner. The
+# documented default for any other action is one hour.
+_ACTION_LIMITS: dict[tuple[str, str], float] = {
+    ("Build", "CodeBuild"): BUILD_LIMIT,
+    ("Test", "CodeBuild"): BUILD_LIMIT,
+    ("Compute", "Commands"): BUILD_LIMIT,  # Commands run on CodeBuild compute
+    ("Deploy", "CloudFormation"): 3 * _DAY,
+    ("Deploy", "CloudFormationStackSet"): 3 * _DAY,
+    ("Deploy", "CloudFormationStackInstances"): 3 * _DAY,
+    ("Deploy", "CodeDeploy"): 5 * _DAY,
+    ("Deploy", "CodeDeployToECS"): 5 * _DAY,
+    ("Deploy", "S3"): 90 * 60.0,
+    ("Deploy", "ECS"): _HOUR,
+    ("Invoke", "Lambda"): 24 * _HOUR,  # 20 minutes per job, continued jobs up to 24 hours
+    ("Invoke", "StepFunctions"): 7 * _DAY,
+}
+_OWNER_LIMITS: dict[str, float] = {"Custom": 24 * _HOUR, "ThirdParty": 24 * _HOUR}
+_OTHER_ACTION_LIMIT = _HOUR
+
+
+@attrs.frozen(kw_only=True)
+class DefaultTimeout:
+    """The timeout of a wait that was given none: ``seconds``, and ``reason`` says how it was derived.
+
+    Each pipepilot wait derives its own from AWS's limits on what it waits for:
+
+    * an execution (``Execution.wait``): :func:`execution_timeout`, twice the longest its actions may run;
+    * a stage (``wait_for_stage``): :func:`stage_timeout`, the same up to that stage;
+    * an approval (``wait_for_approval``): :func:`approval_timeout`, the approval's lifetime (7 days unless
+      declared) plus the longest the actions before it may run;
+    * a build (``Build.wait``): :func:`build_timeout`, the build's own timeouts.
+    """
+
+    seconds: float
+    reason: str
+
+
+def action_time_limit(action: ActionDeclaration) -> float:
+    """The longest AWS lets one run of ``action`` last, in seconds.
+
+    A manual approval lasts its declared ``timeoutInMinutes`` (7 days when not set); a CodeBuild action as
+    long as a build may run and queue (44 h); CloudFormation 3 days, CodeDeploy 5 days, Step Functions
+    7 days, an S3 deploy 90 minutes, a Lambda invoke 24 hours, custom and third-party actions 24 hours,
+    and any other action 1 hour.
+    """
+    type_id = action.action_type_id
+    category, owner, provider = str(type_id.category), str(type_id.owner), type_id.provider
+    if category == "Approval":
+        minutes = action.timeout_in_minutes
+        return APPROVAL_LIFETIME if minutes is None else minutes * 60.0
+    limit = _ACTION_LIMITS.get((category, provider)) if owner == "AWS" else _OWNER_LIMITS.get(owner)
+    return _OTHER_ACTION_LIMIT if limit is None else limit
+
+
+def _stage_limit(stage: StageDeclaration, *, before: str | None = None) -> float:
+    """The longest a run through ``stage`` may last: its entry conditions, then each run-order group's
+    longest action. With ``before`` (an action name), only the groups that run before that action's."""
+    total = 0.0
+    if before is None and stage.before_entry is not None:
+        rules = [rule for condition in stage.before_entry.conditions for rule in condition.rules or ()]
+        total += max((rule.timeout_in_minutes or 0) * 60.0 for rule in rules) if rules else 0.0
+    for _, actions in stage.action_groups():
+        if before is not None and any(action.name == before for action in actions):
+            break
+        total += max(action_time_limit(action) for action in actions)
+    return total
+
+
+def _run_limit(declaration: PipelineDeclaration, *, through: str | None = None) -> float:
+    """The longest one execution may take to pass every stage, or every stage up to ``through``."""
+    total = 0.0
+    for stage in declaration.stages:
+        total += _stage_limit(stage)
+        if stage.name == through:
+            break
+    return total
+
+
+def execution_timeout(declaration: PipelineDeclaration) -> DefaultTimeout:
+    """The default timeout of a wait for an execution of ``declaration``'s pipeline to end.
+
+    Twice the longest an execution may run by its actions' AWS time limits (each stage's run-order
+    groups one after the other, each group as long as its longest action): its own run, plus one
+    execution ahead of it that may hold each stage as long. An execution held at a disabled transition,
+    or queued behind several others, can outlast it: give such a wait a ``timeout``.
+    """
+    run = _run_limit(declaration)
+    return DefaultTimeout(
+        seconds=2 * run,
+        reason=(
+            f"twice the longest an execution of pipeline {declaration.name!r} may run by its actions' "
+            f"AWS time limits ({format_duration(run)}), to allow for one execution ahead of it"
+        ),
+    )
+
+
+def stage_timeout(declaration: PipelineDeclaration, stage: str) -> DefaultTimeout:
+    """The default timeout of a wait for an execution to pass ``stage``: as :func:`execution_timeout`,
+    counting the stages up to and including ``stage``."""
+    run = _run_limit(declaration, through=stage)
+    return DefaultTimeout(
+        seconds=2 * run,
+        reason=(
+            f"twice the longest an execution of pipeline {declaration.name!r} may take to pass stage "
+            f"{stage!r} by its actions' AWS time limits ({format_duration(run)}), to allow for one "
+            "execution ahead of it"
+        ),
+    )
+
+
+def approval_timeout(
+    declaration: PipelineDeclaration, *, stage: str | None = None, action: str | None = None
+) -> DefaultTimeout:
+    """The default timeout of a wait for a manual approval (``stage``/``action``, default: any) to wait.
+
+    For each matching approval action: the longest an execution may take to reach it (the stages before,
+    and the run-order groups before it in its stage), plus the longest an execution ahead of it may hold
+    the approval (its lifetime: the declared ``timeoutInMinutes``, else AWS's 7 days, after which AWS
+    fails it and the next execution moves in); the longest of those. Without a matching approval
+    declared, :data:`FALLBACK_TIMEOUT`.
+    """
+    best: tuple[float, float] | None = None
+    reached = 0.0
+    for stage_declaration in declaration.stages:
+        for candidate in stage_declaration.actions:
+            if (
+                str(candidate.action_type_id.category) == "Approval"
+                and (stage is None or stage_declaration.name == stage)
+                and (action is None or candidate.name == action)
+            ):
+                lifetime = action_time_limit(candidate)
+                before = reached + _stage_limit(stage_declaration, before=candidate.name)
+                if best is None or before + lifetime > sum(best):
+                    best = (before, lifetime)
+        reached += _stage_limit(stage_declaration)
+    if best is None:
+        return DefaultTimeout(
+            seconds=FALLBACK_TIMEOUT,
+            reason=f"pipeline {declaration.name!r} declares no such manual approval; a generous bound",
+        )
+    before, lifetime = best
+    return DefaultTimeout(
+        seconds=before + lifetime,
+        reason=(
+            f"the approval's lifetime ({format_duration(lifetime)}, how long an approval of an execution "
+            f"ahead may hold it) plus the longest the actions before it may run ({format_duration(before)})"
+        ),
+    )
+
+
+def build_timeout(details: BuildDetails | None) -> DefaultTimeout:
+    """The default timeout of a wait for a build to end: its ``timeoutInMinutes`` plus its
+    ``queuedTimeoutInMinutes`` (AWS's maxima, 36 h and 8 h, when unknown), plus
+    :data:`BUILD_GRACE` for the build to finalize after its own timeout."""
+    running = queued = None
+    if details is not None:
+        running, queued = details.timeout_in_minutes, details.queued_timeout_in_minutes
+    limit = (36 * 60 if running is None else running) * 60.0 + (8 * 60 if queued is None else queued) * 60.0
+    known = "its" if running is not None and queued is not None else "AWS's longest"
+    return DefaultTimeout(
+        seconds=limit + BUILD_GRACE,
+        reason=(
+            f"{known} build and queue timeouts ({format_duration(limit)}) plus "
+            f"{format_duration(BUILD_GRACE)} to finalize"
+        ),
+    )
+
+
+def fallback_timeout(why: str) -> DefaultTimeout:
+    """:data:`FALLBACK_TIMEOUT`, for a wait whose own default could not be derived (``why``)."""
+    return DefaultTimeout(seconds=FALLBACK_TIMEOUT, reason=f"a generous bound ({why})")
 
 
 # -------------------------------------------------------------------------------------- progress events

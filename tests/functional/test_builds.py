@@ -293,18 +293,22 @@ def test_wait_returns_the_succeeded_build_and_reports_each_phase_once_in_order(
     assert counter["BatchGetBuilds"] <= 7
 
 
-def test_recent_builds_make_a_long_wait_sparse(codebuild: CodeBuild, offline_aws: OfflineAWS) -> None:
-    """Earlier builds of the project predict the end, so waiting for a 20-minute build takes far fewer polls
-    than without history, and still returns within 30 s of the end."""
+def test_recent_builds_make_a_long_wait_sparse_when_asked_for(
+    codebuild: CodeBuild, offline_aws: OfflineAWS
+) -> None:
+    """With a policy that sets sparse_interval, earlier builds of the project predict the end, so waiting
+    for a 20-minute build takes far fewer polls than without history, and still returns within 30 s of the
+    end; a default wait reads no history (it would not use it)."""
     offline_aws.script_build(PROJECT, fail_in=None, phase_durations={"BUILD": 1200})
     project = codebuild.project(PROJECT)
     counter = CallCounter(codebuild.client, "BatchGetBuilds", "ListBuildsForProject")
     first = project.start().wait()
     without_history = counter["BatchGetBuilds"]
+    assert counter["ListBuildsForProject"] == 0
     for _ in range(3):
         project.start().wait()
     counter.reset()
-    last = project.start().wait()
+    last = project.start().wait(poll=PollPolicy(sparse_interval=120.0))
     assert first.succeeded
     assert last.succeeded
     assert without_history >= 40
@@ -312,6 +316,25 @@ def test_recent_builds_make_a_long_wait_sparse(codebuild: CodeBuild, offline_aws
     assert counter["BatchGetBuilds"] <= without_history // 2
     assert last.end_time is not None
     assert offline_aws.clock.now() - last.end_time.timestamp() <= 30
+
+
+def test_a_build_wait_without_timeout_ends_at_the_builds_own_timeouts(
+    codebuild: CodeBuild, offline_aws: OfflineAWS
+) -> None:
+    """A build wait with no timeout that cannot see the build end (every poll after the first throttled)
+    gives up after the build's own timeouts plus 15 minutes, and its WaitTimeout says so."""
+    build = codebuild.project(PROJECT).start()
+    details = build.get()
+    assert details.timeout_in_minutes is not None
+    assert details.queued_timeout_in_minutes is not None
+    limit = (details.timeout_in_minutes + details.queued_timeout_in_minutes + 15) * 60.0
+    offline_aws.faults.add(operation="BatchGetBuilds", error="ThrottlingException", nth=range(2, 5000))
+    started = offline_aws.clock.now()
+    with pytest.raises(
+        WaitTimeout, match=r"the default timeout for this wait, .*: its build and queue timeouts"
+    ):
+        build.wait()
+    assert offline_aws.clock.now() - started == pytest.approx(limit, abs=120)
 
 
 @pytest.mark.parametrize(

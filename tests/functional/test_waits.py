@@ -13,6 +13,7 @@ import pytest
 from conftest_runtime import (
     PIPELINE,
     World,
+    approval,
     call_counter,
     codebuild,
     deploy,
@@ -44,6 +45,8 @@ from pipepilot.polling import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
 
@@ -341,20 +344,36 @@ def test_throttling_slows_polling_instead_of_failing(world: World) -> None:
     assert max(sleeps.seconds) >= PollPolicy().max_interval
 
 
-def test_history_of_earlier_runs_saves_polls(world: World) -> None:
-    """With earlier successful runs to learn from, a wait for a run as long makes fewer calls."""
+def test_history_of_earlier_runs_saves_polls_when_sparse_polling_is_asked_for(world: World) -> None:
+    """With earlier successful runs to learn from and a policy with sparse_interval, a wait for a run as
+    long makes fewer calls; the default policy makes as many as without history."""
     pipeline = linear(world, ("Deploy", 3000))
 
-    def calls_to_wait() -> int:
+    def calls_to_wait(poll: PollPolicy | None = None) -> int:
         execution = pipeline.start()
         counts = call_counter(world.cp)
-        execution.wait()
+        execution.wait(poll=poll)
         return counts["GetPipelineExecution"]
 
     without_history = calls_to_wait()
-    calls_to_wait()
-    with_history = calls_to_wait()
+    assert calls_to_wait() == without_history
+    with_history = calls_to_wait(PollPolicy(sparse_interval=120.0))
     assert with_history < without_history
+
+
+def test_an_early_failure_after_long_runs_is_noticed_within_30_s(world: World) -> None:
+    """After runs of two hours, an execution that fails in its first minutes is noticed within 30 s: the
+    history does not make the wait poll sparsely while an early end may come."""
+    pipeline = linear(world, ("Deploy", 7200))
+    for _ in range(3):
+        pipeline.start().wait()
+    world.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=200, times=1)
+    execution = pipeline.start()
+    with pytest.raises(ExecutionFailed):
+        execution.wait()
+    ended = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
+    assert ended.last_update_time is not None
+    assert 0 <= world.aws.clock.now() - ended.last_update_time.timestamp() <= 30
 
 
 def test_injected_clock_and_sleep_are_used(world: World) -> None:
@@ -493,7 +512,7 @@ def test_wait_for_stage_of_an_execution_already_past_it_returns_at_once(world: W
     assert staging.pipeline_execution_id != older.id
     before = world.aws.clock.now()
     pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
-    assert world.aws.clock.now() == before
+    assert world.aws.clock.now() - before < 1  # the latency of its few calls: no poll interval slept
 
 
 def test_wait_for_stage_of_an_execution_that_succeeded_returns(world: World) -> None:
@@ -521,3 +540,99 @@ def test_wait_for_approval_of_an_execution_that_succeeded_without_one(world: Wor
     ended = summary.last_update_time
     assert ended is not None
     assert world.aws.clock.now() - ended.timestamp() <= PollPolicy().max_interval
+
+
+# ----------------------------------------------------------------------------------------- long waits
+
+
+def s3_deploy(name: str) -> dict[str, Any]:
+    """An S3 deploy action (AWS gives it 90 minutes at most) reading ``SourceOutput``."""
+    return {
+        "name": name,
+        "actionTypeId": {"category": "Deploy", "owner": "AWS", "provider": "S3", "version": "1"},
+        "configuration": {"BucketName": "site", "Extract": "true"},
+        "inputArtifacts": [{"name": "SourceOutput"}],
+    }
+
+
+def bounded_sleep(world: World, *, days: float = 8) -> Callable[[float], None]:
+    """A sleep on the virtual clock that fails the test once a wait has slept ``days``, so a wait that
+    would poll forever fails instead of hanging."""
+    started = world.aws.clock.now()
+
+    def sleep(seconds: float) -> None:
+        world.aws.clock.advance(seconds)
+        assert world.aws.clock.now() - started < days * 24 * 3600, "the wait never ended"
+
+    return sleep
+
+
+def test_a_seven_day_wait_behind_another_approval_stays_cheap(world: World) -> None:
+    """An approval wait held for 7 days behind another execution's approval costs at most 2,500 calls and
+    returns within 5 minutes of the approval appearing (when the one ahead expired); the default timeout
+    (7 days plus the actions before it) lets it get there."""
+    pipeline = world.create(stages=[stage("Source", s3_source()), stage("Approval", approval())])
+    ahead = pipeline.start()
+    pipeline.wait_for_approval("Approval", execution=ahead)
+    held = pipeline.start()
+    world.aws.clock.advance(60)
+    assert pipeline.state().stage("Approval").waiting_executions()
+    calls = call_counter(world.cp)
+    started = world.aws.clock.now()
+    found = pipeline.wait_for_approval("Approval", execution=held, sleep=bounded_sleep(world))
+    assert found.execution_id == held.id
+    assert world.aws.clock.now() - started >= 7 * 24 * 3600 - 120
+    assert sum(calls.values()) <= 2500
+    run = pipeline.state().stage("Approval").action("Approve").latest_execution
+    assert run is not None
+    assert run.last_status_change is not None
+    assert 0 <= world.aws.clock.now() - run.last_status_change.timestamp() <= 300
+
+
+def test_a_wait_without_timeout_ends_at_its_default_and_says_so(world: World) -> None:
+    """An execution held at a disabled transition does not keep a wait polling forever: without a timeout
+    the wait ends after twice the longest the pipeline's actions may run (here Source 1 h + S3 deploy
+    90 min, so 5 h), reads the pipeline once to learn that, and its WaitTimeout says so."""
+    pipeline = world.create(stages=[stage("Source", s3_source()), stage("Deploy", s3_deploy("Deploy"))])
+    pipeline.stage("Deploy").inbound.disable("freeze for the test")
+    execution = pipeline.start()
+    calls = call_counter(world.cp)
+    started = world.aws.clock.now()
+    with pytest.raises(WaitTimeout) as raised:
+        execution.wait(sleep=bounded_sleep(world))
+    assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
+    text = str(raised.value)
+    assert "the default timeout for this wait, 5 h: twice the longest an execution of pipeline" in text
+    assert "PollPolicy.FOREVER" in text
+    assert calls["GetPipeline"] == 1
+    assert isinstance(raised.value.last, PipelineExecution)
+
+
+def test_a_stage_wait_without_timeout_ends_at_its_default(world: World) -> None:
+    """wait_for_stage without a timeout ends after the stage's default (twice Source + Deploy here)."""
+    pipeline = world.create(stages=[stage("Source", s3_source()), stage("Deploy", s3_deploy("Deploy"))])
+    pipeline.stage("Deploy").inbound.disable("freeze for the test")
+    execution = pipeline.start()
+    started = world.aws.clock.now()
+    with pytest.raises(WaitTimeout, match="to pass stage 'Deploy'"):
+        pipeline.wait_for_stage("Deploy", execution=execution, sleep=bounded_sleep(world))
+    assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
+
+
+def test_forever_means_no_default_timeout(world: World) -> None:
+    """timeout=PollPolicy.FOREVER waits past the default (5 h here): until the transition opens 6 h in."""
+    pipeline = world.create(stages=[stage("Source", s3_source()), stage("Deploy", s3_deploy("Deploy"))])
+    transition = pipeline.stage("Deploy").inbound
+    transition.disable("freeze for the test")
+    execution = pipeline.start()
+    started = world.aws.clock.now()
+
+    def sleep(seconds: float) -> None:
+        world.aws.clock.advance(seconds)
+        state = transition.state()
+        if world.aws.clock.now() - started >= 6 * 3600 and state is not None and not state.enabled:
+            transition.enable()
+
+    final = execution.wait(timeout=PollPolicy.FOREVER, sleep=sleep)
+    assert final.status == "Succeeded"
+    assert world.aws.clock.now() - started > 6 * 3600
