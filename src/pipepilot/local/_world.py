@@ -19,7 +19,6 @@ import re
 import threading
 import traceback
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from pipepilot.local._cp_world import CodePipelineSettings, checked_settings, partition_of
+from pipepilot.local._events import EventLog
 from pipepilot.local.clock import VirtualClock
 
 if TYPE_CHECKING:
@@ -345,7 +345,7 @@ class World:
         self.scripts = Scripts()
         self.default_durations: dict[str, float] = dict(DEFAULT_ACTION_DURATIONS)
         self.build_phase_durations: dict[str, float] = dict(DEFAULT_BUILD_PHASE_DURATIONS)
-        self.events: list[dict[str, Any]] = []
+        self.events = EventLog()
         self.verify_roles = True
         self.max_concurrent_builds: int | None = None
         self.call_latency = call_latency
@@ -358,11 +358,6 @@ class World:
         self._sns_ids = random.Random(f"pipepilot.local sns {seed}")
         self._codebuild: dict[str, CodeBuildEngine] = {}
         self._codepipeline: dict[str, CodePipelineEngine] = {}
-        # moto's S3 objects the engines wrote (artifacts), by (bucket, key): what delete_written_objects may
-        # remove. Weak, so an object the user overwrote or deleted leaves the map by itself.
-        self._written_objects: weakref.WeakValueDictionary[tuple[str, str], Any] = (
-            weakref.WeakValueDictionary()
-        )
 
     def __repr__(self) -> str:
         return f"<World account={self.account_id} region={self.region} seed={self.seed} events={len(self.events)}>"
@@ -547,8 +542,8 @@ class World:
         self.events.append(event)
         limit = self._codepipeline_settings.event_history_limit
         if len(self.events) > limit + max(1, limit // 100):
-            # In batches of 1% of the limit: removing from the front of a list moves all the rest.
-            del self.events[: len(self.events) - limit]
+            # In batches of 1% of the limit, as documented (the log frees its memory a block at a time).
+            self.events.drop_oldest(len(self.events) - limit)
         from moto.events.models import events_backends
 
         region = event.get("region") or self.region
@@ -617,37 +612,40 @@ class World:
             )
         except MissingBucket:
             return False
-        self._written_objects[bucket, key] = written
+        # The mark on the object itself (not a map beside it) costs nothing, and goes with the object when
+        # the user replaces or deletes it.
+        setattr(written, _WRITTEN_BY_ENGINE, True)
         return True
 
     def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
         """Delete the S3 objects :meth:`write_object` stored at these ``(bucket, key)`` locations.
 
         What an S3 lifecycle rule on the artifact bucket does on AWS, for the artifacts of executions the
-        engine forgot. Only the very object (the version, in a versioned bucket) the engine wrote goes: a
-        location it never wrote, or where the user has put or deleted an object since, is left alone.
-        Returns how many objects were deleted.
+        engine forgot. Only the very objects (the versions, in a versioned bucket) the engine wrote go: a
+        location it never wrote, or an object the user has put there since, is left alone. Returns how
+        many objects were deleted.
         """
         from moto.s3.models import s3_backends
 
         buckets = s3_backends[self.account_id][self.partition()].buckets
         deleted: list[Any] = []
         for bucket_name, key in locations:
-            written = self._written_objects.pop((bucket_name, key), None)
             bucket = buckets.get(bucket_name)
-            if written is None or bucket is None:
+            if bucket is None:
                 continue
             versions = bucket.keys.getlist(key, [])
-            kept = [version for version in versions if version is not written]
-            if len(kept) == len(versions):
-                continue  # replaced or deleted since (unversioned bucket): not ours to touch
-            if kept:
-                bucket.keys.setlist(key, kept)
+            ours = [version for version in versions if getattr(version, _WRITTEN_BY_ENGINE, False)]
+            if not ours:
+                continue
+            if len(ours) < len(versions):
+                others = [version for version in versions if not getattr(version, _WRITTEN_BY_ENGINE, False)]
+                bucket.keys.setlist(key, others)
             else:
                 bucket.keys.pop(key)
-            # moto closes an object's spooled buffer only when asked; a dropped one warns when collected.
-            written.dispose()
-            deleted.append(written)
+            for written in ours:
+                # moto closes an object's spooled buffer only when asked; a dropped one warns when collected.
+                written.dispose()
+            deleted += ours
         _untrack_moto_models(
             [
                 *deleted,
@@ -696,6 +694,10 @@ class World:
             log_group.put_log_events(
                 stream, [{"timestamp": int(when * 1000), "message": message} for when, message in lines]
             )
+
+
+#: The attribute :meth:`World.write_object` marks the S3 objects (moto's) it stores with.
+_WRITTEN_BY_ENGINE = "_pipepilot_written_by_engine"
 
 
 def _untrack_moto_models(models: Sequence[Any]) -> None:
