@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_fleet.py"
+ROOT = next(folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file())
+BENCHMARK = ROOT / "benchmarks" / "bench_fleet.py"
 
 
 def test_the_fleet_benchmark_runs_in_quick_mode() -> None:
     """The quick mode exits 0 and prints each figure the issue asks for, against its baseline."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    src = str(BENCHMARK.parents[1] / "src")
+    src = str(ROOT / "src")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     finished = subprocess.run(
         [sys.executable, str(BENCHMARK), "--quick"],

@@ -22,7 +22,8 @@ from pipepilot.local.codepipeline import CodePipelineSettings
 
 pytest_plugins = ["pytester"]
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "local.md"
+ROOT = next(folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file())
+DOC = ROOT / "docs" / "local.md"
 _MARKED_BLOCK = re.compile(r"<!-- test: (?P<name>[a-z0-9-]+) -->\n```python\n(?P<code>.*?)\n```\n", re.DOTALL)
 _TABLE_SECTION = re.compile(
     r"<!-- coverage-table:start -->\n(?P<table>.*?)<!-- coverage-table:end -->", re.DOTALL

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = next(folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file())
 EXAMPLES = ROOT / "examples"
 CORPUS_FILE = ROOT / "tests" / "data" / "corpus" / "13-rajithII-sam-github-cfn-approval-sns.json"
 

@@ -17,7 +17,8 @@ import pytest
 
 from pipepilot.model.build import BuildDetails, BuildPhase, BuildPhaseType, BuildStatus
 
-DATA = Path(__file__).parent.parent / "data" / "runtime"
+TESTS = next(folder for folder in Path(__file__).resolve().parents if folder.name == "tests")
+DATA = TESTS / "data" / "runtime"
 
 
 def _wire_equivalent(value: Any) -> Any:

@@ -50,7 +50,8 @@ from pipepilot.model.declaration import (
     StageDeclaration,
 )
 
-CORPUS = Path(__file__).parent.parent / "data" / "corpus"
+TESTS = next(folder for folder in Path(__file__).resolve().parents if folder.name == "tests")
+CORPUS = TESTS / "data" / "corpus"
 CORPUS_FILES = sorted(CORPUS.glob("*.json"))
 
 

@@ -24,7 +24,8 @@ from pipepilot.model.events import (
 )
 from pipepilot.model.runtime import TriggerType
 
-DATA = Path(__file__).parent.parent / "data" / "runtime"
+TESTS = next(folder for folder in Path(__file__).resolve().parents if folder.name == "tests")
+DATA = TESTS / "data" / "runtime"
 
 
 def load(name: str) -> dict[str, Any]:

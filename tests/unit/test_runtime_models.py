@@ -42,7 +42,8 @@ from pipepilot.model.runtime import (
     is_terminal_status,
 )
 
-DATA = Path(__file__).parent.parent / "data" / "runtime"
+TESTS = next(folder for folder in Path(__file__).resolve().parents if folder.name == "tests")
+DATA = TESTS / "data" / "runtime"
 _SESSION = botocore.session.get_session()
 
 

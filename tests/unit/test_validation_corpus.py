@@ -17,7 +17,8 @@ import pytest
 
 from pipepilot.model.validation import find_problems
 
-CORPUS = Path(__file__).parent.parent / "data" / "corpus"
+TESTS = next(folder for folder in Path(__file__).resolve().parents if folder.name == "tests")
+CORPUS = TESTS / "data" / "corpus"
 
 _ROLE_PATTERN = ("roleArn", "pattern")
 
