@@ -30,10 +30,10 @@ import sys
 import time
 from typing import Any
 
-_TESTS = pathlib.Path(__file__).resolve().parent.parent / "tests" / "library" / "functional"
-sys.path.insert(0, str(_TESTS))
+# The scenario lives in the test suite (a package): import it from the repository's root.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from test_fault_soak import FAULTS, SoakOutcome, soak_run  # noqa: E402
+from tests.library.functional.test_fault_soak import FAULTS, SoakOutcome, soak_run
 
 HARSH: tuple[dict[str, Any], ...] = (
     {"error": "lost-response", "rate": 0.15},

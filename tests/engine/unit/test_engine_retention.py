@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_engine_codepipeline import Harness, Script, deploy_stage, pipeline, source_stage
 
 from pipepilot.local import CodePipelineSettings
 from pipepilot.local._world import World
+
+from .test_engine_codepipeline import Harness, Script, deploy_stage, pipeline, source_stage
 
 RUN = 600.0  # a source (5 s) and a CodeDeploy deployment (100 s) end well within it
 

@@ -10,16 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from conftest_runtime import (
-    PIPELINE,
-    World,
-    approval,
-    call_counter,
-    deploy,
-    local_time_zone,
-    s3_source,
-    stage,
-)
 
 from pipepilot.approvals import Approval, ApprovalPending
 from pipepilot.errors import (
@@ -31,17 +21,21 @@ from pipepilot.errors import (
     WaitTimeout,
 )
 
+from .offline_world import (
+    PIPELINE,
+    World,
+    approval,
+    call_counter,
+    deploy,
+    local_time_zone,
+    s3_source,
+    stage,
+)
+
 if TYPE_CHECKING:
     from pipepilot.executions import Execution
-    from pipepilot.local import OfflineAWS
     from pipepilot.model.runtime import ActionExecutionDetail
     from pipepilot.pipelines import Pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def gate_stages(*, timeout_minutes: int | None = None) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import REGION, World, call_counter, shared_session
 
 import pipepilot
 from pipepilot import (
@@ -29,6 +28,8 @@ from pipepilot import (
     PipepilotError,
     PollPolicy,
 )
+
+from .offline_world import REGION, World, call_counter, shared_session
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -471,12 +472,6 @@ def test_a_huge_wrong_value_is_not_quoted_whole() -> None:
 
 
 # -- messages that point the right way, and progress while waiting for an approval
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with the release prerequisites (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 @pytest.mark.parametrize("answer", ["approve", "reject"])

@@ -7,7 +7,6 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import PIPELINE, World, call_counter, deploy, s3_source, stage
 
 from pipepilot.errors import (
     DuplicatedStopRequestError,
@@ -18,17 +17,12 @@ from pipepilot.errors import (
 from pipepilot.executions import Execution, RevisionOverride
 from pipepilot.model.runtime import ActionExecutionDetail, PipelineExecutionSummary
 
+from .offline_world import PIPELINE, World, call_counter, deploy, s3_source, stage
+
 SLOW_DEPLOY = 600.0
 
 if TYPE_CHECKING:
-    from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def two_stage(world: World, name: str = PIPELINE, *, seconds: float = SLOW_DEPLOY, **create: Any) -> Pipeline:

@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from conftest_runtime import World, deploy, s3_source, stage
 
 import pipepilot.local
 from pipepilot.errors import PipepilotError, TransientError
 from pipepilot.freeze import FreezeOutcome, ThawOutcome
+
+from .offline_world import World, deploy, s3_source, stage
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
-from conftest_runtime import World, deploy, s3_source, shared_session, stage
 
 from pipepilot._calls import RetryPolicy
 from pipepilot.errors import PipelineNotFoundError, ThrottlingError
@@ -13,14 +12,10 @@ from pipepilot.fleet import FleetStates, shared_limiter
 from pipepilot.model.runtime import PipelineState
 from pipepilot.pipelines import CodePipeline
 
+from .offline_world import World, deploy, s3_source, shared_session, stage
+
 if TYPE_CHECKING:
     from pipepilot.local import OfflineAWS
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def make(world: World, *names: str, tags: dict[str, str] | None = None) -> None:

@@ -7,24 +7,18 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import World, call_counter, deploy, local_time_zone, s3_source, stage
 
 from pipepilot.errors import ValidationError
 from pipepilot.fleet import Tagged, shared_limiter
 from pipepilot.freeze import FreezeOutcome, FreezeRecord, ThawOutcome, freeze, thaw
 
+from .offline_world import World, call_counter, deploy, local_time_zone, s3_source, stage
+
 if TYPE_CHECKING:
-    from pipepilot.local import OfflineAWS
     from pipepilot.model.runtime import TransitionState
     from pipepilot.pipelines import Pipeline
 
 REASON = "Holiday freeze (INC-7)"
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def small(world: World, name: str, *, tags: dict[str, str] | None = None, prod: bool = True) -> Pipeline:

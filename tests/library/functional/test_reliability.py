@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from conftest_runtime import REGION, World, shared_session
 
 import pipepilot.local
 from pipepilot._calls import RetryPolicy
 from pipepilot.pipelines import CodePipeline
+
+from .offline_world import REGION, World, shared_session
 
 if TYPE_CHECKING:
     from pipepilot.model.runtime import ActionExecutionDetail, PipelineState

@@ -7,16 +7,6 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.config import Config
-from conftest_runtime import (
-    PIPELINE,
-    REGION,
-    World,
-    call_counter,
-    codebuild,
-    deploy,
-    s3_source,
-    stage,
-)
 
 from pipepilot._calls import RetryPolicy
 from pipepilot.errors import (
@@ -31,15 +21,19 @@ from pipepilot.errors import (
 from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
 from pipepilot.pipelines import CodePipeline
 
+from .offline_world import (
+    PIPELINE,
+    REGION,
+    World,
+    call_counter,
+    codebuild,
+    deploy,
+    s3_source,
+    stage,
+)
+
 if TYPE_CHECKING:
-    from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def deploy_from_source(name: str) -> dict[str, Any]:

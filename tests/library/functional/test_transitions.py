@@ -6,21 +6,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import PIPELINE, World, call_counter, deploy, s3_source, stage
 
 from pipepilot.errors import ServiceUnavailableError, StageNotFoundError, ValidationError
 from pipepilot.polling import ExecutionHeldAtTransition
 from pipepilot.transitions import ENABLED, Transition, TransitionType
 
+from .offline_world import PIPELINE, World, call_counter, deploy, s3_source, stage
+
 if TYPE_CHECKING:
-    from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def three_stages(world: World) -> Pipeline:

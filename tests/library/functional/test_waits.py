@@ -10,16 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest_runtime import (
-    PIPELINE,
-    World,
-    approval,
-    call_counter,
-    codebuild,
-    deploy,
-    s3_source,
-    stage,
-)
 
 from pipepilot.approvals import ApprovalPending
 from pipepilot.errors import (
@@ -44,17 +34,21 @@ from pipepilot.polling import (
     StageSucceeded,
 )
 
+from .offline_world import (
+    PIPELINE,
+    World,
+    approval,
+    call_counter,
+    codebuild,
+    deploy,
+    s3_source,
+    stage,
+)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipepilot.local import OfflineAWS
     from pipepilot.pipelines import Pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with a role, buckets and a build project (see conftest_runtime.World)."""
-    return World.open(offline_aws)
 
 
 def deploy_from_source(name: str) -> dict[str, Any]:

@@ -6,19 +6,16 @@ import json
 import logging
 import random
 import time
-import types
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import boto3.session
-import botocore.endpoint
 import pytest
 from botocore import exceptions as botocore_exceptions
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.stub import Stubber
-from fake_time import FakeTime
 
 from pipepilot import _time
 from pipepilot._calls import Caller, RetryPolicy, client_max_attempts, is_role_propagation_error, make_client
@@ -32,6 +29,8 @@ from pipepilot.errors import (
     ThrottlingError,
     ValidationError,
 )
+
+from .fake_time import FakeTime
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,21 +100,8 @@ def client() -> Any:
     return make_client("codepipeline", region_name="us-east-1")
 
 
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime(1000.0)
-
-
 def caller_for(client: Any, fake_time: FakeTime, **policy: Any) -> Caller[Any]:
     return Caller(client, retry=RetryPolicy(**policy), clock=fake_time.monotonic, sleep=fake_time.sleep)
-
-
-@pytest.fixture
-def botocore_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """botocore's own retries sleep real seconds in ``botocore.endpoint``; record them instead."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=sleeps.append))
-    return sleeps
 
 
 # ------------------------------------------------------------------------------------------ retry budget

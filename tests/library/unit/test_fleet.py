@@ -9,10 +9,11 @@ import threading
 from typing import Any
 
 import pytest
-from fake_time import FakeTime
 
 from pipepilot.errors import PipelineNotFoundError
 from pipepilot.fleet import AdaptiveRateLimiter, RateLimiter, Tagged, run_concurrently, select_pipelines
+
+from .fake_time import FakeTime
 
 
 def test_acquisitions_are_spaced_by_one_over_rate() -> None:

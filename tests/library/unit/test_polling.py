@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from fake_time import FakeTime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +58,8 @@ from pipepilot.polling import (
     stage_timeout,
     wait_until,
 )
+
+from .fake_time import FakeTime
 
 # ------------------------------------------------------------------------------------------- the policy
 

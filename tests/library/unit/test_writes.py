@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3.session
-import botocore.endpoint
 import pytest
 from botocore.config import Config
-from fake_time import FakeTime
-from test_calls import Wire, caller_for, error, ok
 
 from pipepilot._writes import send_checked
 from pipepilot.errors import ServiceUnavailableError, StageNotRetryableError
+
+from .test_calls import Wire, caller_for, error, ok
+
+if TYPE_CHECKING:
+    from .fake_time import FakeTime
 
 PARAMS = {"pipelineName": "p", "stageName": "s", "pipelineExecutionId": "e", "retryMode": "FAILED_ACTIONS"}
 BUSY = error("ServiceUnavailableException", "Service Unavailable", 503)
@@ -44,19 +45,6 @@ def _boto3_client(config: Config) -> Any:
 @pytest.fixture
 def client() -> Any:
     return _boto3_client(Config(retries={"total_max_attempts": 1}))
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime(1000.0)
-
-
-@pytest.fixture
-def botocore_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """botocore's own retries sleep real seconds in ``botocore.endpoint``; record them instead."""
-    sleeps: list[float] = []
-    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=sleeps.append))
-    return sleeps
 
 
 def send(client: Any, fake_time: FakeTime, confirm: Verdicts, **policy: Any) -> dict[str, Any] | None:

@@ -1,5 +1,8 @@
-"""Shared set-up for the runtime tests: an offline account with a role, buckets, a build project, and the
-release pipeline of issue 4 (Source -> Build on CodeBuild -> Staging -> manual approval -> Prod).
+"""Helpers of the library's functional tests: an offline account with a role, buckets, a build project, and
+the release pipeline (Source -> Build on CodeBuild -> Staging -> manual approval -> Prod).
+
+The ``world`` fixture (in this folder's ``conftest.py``) gives a test a ready :class:`World`; the action and
+stage builders below write declarations in the wire shape.
 
 Everything goes through ``pipepilot.local.offline()`` and real boto3 clients; the virtual clock moves only
 when pipepilot's waits sleep or a test advances it.
@@ -15,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import boto3
-import pytest
 
 from pipepilot.model.declaration import PipelineDeclaration
 from pipepilot.pipelines import CodePipeline, Pipeline
@@ -260,12 +262,6 @@ class World:
             self.aws.clock.advance(60)
             assert first.get().status == "Stopped"
         return pipeline
-
-
-@pytest.fixture
-def world(offline_aws: OfflineAWS) -> World:
-    """An offline account with the release prerequisites (see :class:`World`)."""
-    return World.open(offline_aws)
 
 
 def call_counter(cp: CodePipeline) -> dict[str, int]:
