@@ -73,7 +73,7 @@ SOURCE_BUCKET = "conformance-source"
 HOUR = 3600.0
 DAY = 24 * HOUR
 
-# The identifier pattern the model gives execution ids, job ids and approval tokens (§0), matched whole.
+# The identifier pattern the model gives execution ids, job ids and approval tokens, matched whole.
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 PIPELINE_STATE_CHANGE = "CodePipeline Pipeline Execution State Change"
@@ -97,11 +97,11 @@ _BUILD_TRUST_POLICY = {
     ],
 }
 
-# Statuses after which an execution changes no more unless someone retries it (§3.2).
+# Statuses after which an execution changes no more unless someone retries it.
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled"})
 
 
-# -- errors -----------------------------------------------------------------------------------------------
+# -- errors --------------------------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -123,7 +123,7 @@ def expect_error(code: str | Sequence[str], *, status: int = 400) -> Iterator[li
     assert observed_status == status, f"{error.get('Code')}: expected HTTP {status}, got {observed_status}"
 
 
-# -- declaration builders ---------------------------------------------------------------------------------
+# -- declaration builders ------------------------------------------------------------------------------------
 
 
 def _action(
@@ -495,7 +495,7 @@ class Env:
         deploy_stage: str = "Deploy",
         **stage_extra: Any,
     ) -> dict[str, Any]:
-        """Source (S3) -> Build (CodeBuild) -> Deploy (CodeDeploy), the reference's worked-example shape."""
+        """Source (S3) -> Build (CodeBuild) -> Deploy (CodeDeploy), the superseding example's shape."""
         return self.declaration(
             stage("Source", s3_source()),
             stage("Build", codebuild_action()),
@@ -531,7 +531,7 @@ class Env:
         summaries = self.cp.list_pipeline_executions(pipelineName=declaration["name"])[
             "pipelineExecutionSummaries"
         ]
-        assert summaries, "CreatePipeline must start an execution (§1.6)"
+        assert summaries, "CreatePipeline must start an execution"
         return summaries[0]["pipelineExecutionId"]
 
     def create_only(self, declaration: Mapping[str, Any]) -> None:

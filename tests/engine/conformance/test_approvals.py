@@ -1,4 +1,4 @@
-"""§4 manual approvals: tokens, lifecycle, expiry, the SNS notification (§4.4) and §4.3's error rows."""
+"""Manual approvals: tokens, lifecycle, expiry, the SNS notification and PutApprovalResult's errors."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _notifications(env: Env, queue_url: str) -> list[dict[str, Any]]:
     return [json.loads(json.loads(message["Body"])["Message"]) for message in messages]
 
 
-# -- §4.2 lifecycle ---------------------------------------------------------------------------------------------
+# -- lifecycle -----------------------------------------------------------------------------------------------
 
 
 def test_approval_token_is_a_uuid_visible_only_while_pending(env: Env) -> None:
@@ -149,11 +149,11 @@ def test_approval_token_invalid_after_stop_and_abandon(env: Env) -> None:
         _answer(env, token)
 
 
-# -- §4.4 SNS notification -------------------------------------------------------------------------------------
+# -- SNS notification ----------------------------------------------------------------------------------------
 
 
 def test_approval_sns_notification_json(env: Env) -> None:
-    """The approval publishes §4.4's JSON to NotificationArn: links, token, minute-precision expiry, data."""
+    """The approval publishes AWS's JSON to NotificationArn: links, token, minute-precision expiry, data."""
     topic_arn, queue_url = _subscribed_queue(env)
     execution = _approval_pipeline(
         env,
@@ -218,7 +218,7 @@ def test_approval_without_notification_arn_publishes_nothing(env: Env) -> None:
     assert _notifications(env, queue_url) == []
 
 
-# -- §4.3 error rows ----------------------------------------------------------------------------------------------
+# -- error rows ----------------------------------------------------------------------------------------------
 
 
 def test_approval_error_PipelineNotFoundException(env: Env) -> None:
@@ -237,7 +237,7 @@ def test_approval_error_StageNotFoundException(env: Env) -> None:
 
 @pytest.mark.parametrize(("stage_name", "action"), [("Approval", "Nobody"), ("Source", "Source")])
 def test_approval_error_ActionNotFoundException(env: Env, stage_name: str, action: str) -> None:
-    """An unknown action (or one that is not an approval [U]) answers ActionNotFoundException."""
+    """An unknown action, or one that is not an approval (the engine's choice), answers ActionNotFoundException."""
     _approval_pipeline(env)
     token = _pending_token(env)
     with expect_error("ActionNotFoundException"):

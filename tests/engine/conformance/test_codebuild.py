@@ -1,5 +1,5 @@
-"""§9 CodeBuild: identifiers, phases (§9.2), StartBuild (§9.3), the other operations with their errors (§9.4),
-logs (§9.5) and the CodePipeline mapping (§9.6)."""
+"""CodeBuild: identifiers, phases, StartBuild, the other operations with their errors, logs, and the
+CodePipeline mapping."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def _finish(env: Env, build_id: str) -> dict[str, Any]:
     return dict(env.build(build_id))
 
 
-# -- §9.1 / §9.3 -------------------------------------------------------------------------------------------------
+# -- identifiers and StartBuild ------------------------------------------------------------------------------
 
 
 def test_build_identifiers_and_start_response(env: Env, project: str) -> None:
@@ -107,7 +107,7 @@ def test_build_overrides_are_recorded_on_the_build_only(env: Env, project: str) 
     assert not stored["environment"].get("environmentVariables")
 
 
-# -- §9.2 lifecycle ---------------------------------------------------------------------------------------------
+# -- lifecycle -----------------------------------------------------------------------------------------------
 
 
 def test_build_phases_in_order_with_times_on_success(env: Env, project: str) -> None:
@@ -164,7 +164,7 @@ def test_build_fault_and_timeout_statuses(env: Env, project: str, status: str) -
 
 
 def test_build_failure_in_install_skips_to_finalizing(env: Env, project: str) -> None:
-    """A failure in INSTALL skips to FINALIZING [U: phase diagram only]."""
+    """A failure in INSTALL skips to FINALIZING (AWS shows it in its phase diagram only)."""
     env.aws.script_build(project, fail_in="INSTALL", status="FAILED")
     build = _finish(env, _start(env))
     assert [phase["phaseType"] for phase in build["phases"]] == [
@@ -188,7 +188,7 @@ def test_build_times_out_at_its_timeout(env: Env, project: str) -> None:
     assert ts(build["endTime"]) - started <= 30 * 60 + 60
 
 
-# -- §9.5 logs ----------------------------------------------------------------------------------------------------
+# -- logs ----------------------------------------------------------------------------------------------------
 
 
 def test_build_logs_go_to_cloudwatch_logs(env: Env, project: str) -> None:
@@ -214,7 +214,7 @@ def test_build_logs_go_to_cloudwatch_logs(env: Env, project: str) -> None:
     assert where["Running make"] < where["All tests passed"]
 
 
-# -- §9.4 operations and errors --------------------------------------------------------------------------------------
+# -- operations and errors -----------------------------------------------------------------------------------
 
 
 def test_batch_get_builds_unknown_ids_in_builds_not_found(env: Env, project: str) -> None:
@@ -387,7 +387,7 @@ def test_start_build_validation_message_lists_every_violation(env: Env, project:
     )
 
 
-# -- §9.6 CodePipeline <-> CodeBuild -------------------------------------------------------------------------------
+# -- CodePipeline <-> CodeBuild ------------------------------------------------------------------------------
 
 
 def _build_pipeline(env: Env, **action: Any) -> str:
@@ -446,7 +446,7 @@ def test_codebuild_action_fails_with_the_build(env: Env, status: str) -> None:
     assert env.build(run["output"]["executionResult"]["externalExecutionId"])["buildStatus"] == status
 
 
-# -- §9.3/§9.4 capacity and idempotency ---------------------------------------------------------------------------
+# -- capacity and idempotency --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("operation", ["StartBuild", "RetryBuild"])
@@ -474,7 +474,7 @@ def test_start_build_idempotency_token(env: Env, project: str) -> None:
 
 
 def test_codebuild_action_fails_when_its_build_is_stopped(env: Env) -> None:
-    """A build stopped behind the pipeline's back fails the action [U: STOPPED mapping, engine choice]."""
+    """A build stopped behind the pipeline's back fails the action (the engine's choice for STOPPED)."""
     execution = _build_pipeline(env)
     env.run_until(
         lambda: bool(env.action_state("Build", "Build").get("latestExecution", {}).get("externalExecutionId"))

@@ -1,4 +1,5 @@
-"""§8.1 modeled errors of pipeline CRUD and StartPipelineExecution (§1.7 mapping), and §0 wire facts."""
+"""The modeled errors of pipeline CRUD and StartPipelineExecution, which declaration problem gets which, and
+wire facts."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _nothing_created(env: Env) -> None:
     assert env.cp.list_pipelines()["pipelines"] == []
 
 
-# -- CreatePipeline ------------------------------------------------------------------------------------------------
+# -- CreatePipeline ------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -128,7 +129,7 @@ def test_validation_message_never_quotes_a_secret(env: Env) -> None:
 
 
 def test_create_error_PipelineNameInUseException(env: Env) -> None:
-    """A second pipeline with a taken name is refused [U: model's PipelineNameInUseException]."""
+    """A second pipeline with a taken name is refused with the model's PipelineNameInUseException (a choice)."""
     env.create(_valid(env))
     with expect_error("PipelineNameInUseException"):
         env.create_only(_valid(env))
@@ -193,7 +194,7 @@ def test_create_error_InvalidActionDeclarationException(env: Env, why: str) -> N
 
 
 def test_create_error_InvalidStageDeclarationException(env: Env) -> None:
-    """A stage with no actions is a malformed stage [U: exact mapping]."""
+    """A stage with no actions is a malformed stage (the engine's choice of exception)."""
     declaration = _valid(env)
     declaration["stages"][1]["actions"] = []
     with expect_error(("InvalidStageDeclarationException", "InvalidStructureException")):
@@ -242,7 +243,7 @@ def test_create_returns_stored_declaration_and_tags(env: Env) -> None:
     assert response["tags"] == [{"key": "team", "value": "web"}]
 
 
-# -- UpdatePipeline / DeletePipeline ----------------------------------------------------------------------------
+# -- UpdatePipeline / DeletePipeline -------------------------------------------------------------------------
 
 
 def test_update_error_ValidationException(env: Env) -> None:
@@ -266,13 +267,13 @@ def test_update_error_InvalidStructureException(env: Env) -> None:
 
 
 def test_update_unknown_pipeline_is_refused(env: Env) -> None:
-    """Updating a pipeline that does not exist is refused [U: the engine's not-found code]."""
+    """Updating a pipeline that does not exist is refused (the engine's choice: PipelineNotFoundException)."""
     with expect_error(("PipelineNotFoundException", "ResourceNotFoundException")):
         env.update(_valid(env))
 
 
 def test_delete_pipeline_unknown_name_succeeds_and_delete_removes(env: Env) -> None:
-    """DeletePipeline removes the pipeline; deleting an unknown name succeeds silently [U]."""
+    """DeletePipeline removes the pipeline; deleting an unknown name succeeds silently (the engine's choice)."""
     env.create(_valid(env))
     env.cp.delete_pipeline(name=PIPELINE)
     with expect_error("PipelineNotFoundException"):
@@ -286,7 +287,7 @@ def test_delete_error_ValidationException(env: Env) -> None:
         env.cp.delete_pipeline(name="bad name")
 
 
-# -- StartPipelineExecution ---------------------------------------------------------------------------------------
+# -- StartPipelineExecution ----------------------------------------------------------------------------------
 
 
 def test_start_error_PipelineNotFoundException(env: Env) -> None:
@@ -313,7 +314,10 @@ def test_start_error_ValidationException(env: Env, kwargs: dict[str, Any]) -> No
 
 
 def test_start_returns_uuid_and_same_client_token_same_execution(env: Env) -> None:
-    """The execution id is a lowercase UUID; reusing a clientRequestToken returns the same execution [U]."""
+    """The execution id is a lowercase UUID; reusing a clientRequestToken returns the same execution.
+
+    What a reused token returns is the engine's choice.
+    """
     first = env.create(_valid(env))
     env.run_until_status(first, "Succeeded")
     one = env.start(clientRequestToken="release-2026-01-01")
@@ -323,7 +327,7 @@ def test_start_returns_uuid_and_same_client_token_same_execution(env: Env) -> No
     assert len(env.summaries()) == 2
 
 
-# -- §0 wire facts ------------------------------------------------------------------------------------------------
+# -- wire facts ----------------------------------------------------------------------------------------------
 
 
 def test_errors_are_json_envelopes_with_http_400(env: Env) -> None:
@@ -336,7 +340,7 @@ def test_errors_are_json_envelopes_with_http_400(env: Env) -> None:
 def test_create_error_LimitExceededException(env: Env) -> None:
     """Past the pipeline quota (1000 per region) CreatePipeline answers LimitExceededException.
 
-    botocore's standard retry mode classifies the code as throttling (§0), so it is retried before the
+    botocore's standard retry mode classifies the code as throttling, so it is retried before the
     caller sees it (the message tells how often); the back-off runs on the virtual clock.
     """
     for index in range(1000):
@@ -357,7 +361,7 @@ def test_plain_default_boto3_client_is_served(env: Env) -> None:
     assert [p["name"] for p in client.list_pipelines()["pipelines"]] == [PIPELINE]
 
 
-# -- tagging (§8.1 TagResource / UntagResource / ListTagsForResource) ---------------------------------------------
+# -- tagging (TagResource / UntagResource / ListTagsForResource) ---------------------------------------------
 
 
 def _arn(env: Env, name: str = PIPELINE) -> str:
@@ -390,7 +394,10 @@ def test_tags_error_ResourceNotFoundException(env: Env, operation: str) -> None:
 
 
 def test_tags_error_malformed_arn(env: Env) -> None:
-    """An ARN that is not a CodePipeline ARN is refused [U: InvalidArnException or the pattern's Validation]."""
+    """An ARN that is not a CodePipeline ARN is refused.
+
+    AWS's code is unconfirmed: InvalidArnException, or ValidationException from the ARN pattern.
+    """
     with expect_error(("InvalidArnException", "ValidationException")):
         env.cp.list_tags_for_resource(resourceArn="arn:aws:s3:::bucket")
 

@@ -1,4 +1,4 @@
-"""§7 EventBridge events: envelope, detail fields, state names (CANCELED spelling) and their order."""
+"""EventBridge events: envelope, detail fields, state names (CANCELED spelling) and their order."""
 
 from __future__ import annotations
 
@@ -184,7 +184,7 @@ def test_events_approval_category_and_rejection(env: Env) -> None:
 
 
 def test_events_retry_resumes(env: Env) -> None:
-    """A stage retry emits RESUMED for the pipeline and the stage [U: engine choice of trigger]."""
+    """A stage retry emits RESUMED for the pipeline and the stage (the engine's choice)."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60, times=1)
     execution = env.create(env.linear(("Deploy", 60)))
     env.run_until_status(execution, "Failed")
@@ -207,7 +207,7 @@ def test_events_retry_resumes(env: Env) -> None:
 
 
 def test_events_states_are_from_the_documented_sets(env: Env) -> None:
-    """Across runs that succeed, fail and stop, every state is one of §7's spellings for its level."""
+    """Across runs that succeed, fail and stop, every state is one of AWS's spellings for its level."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60, times=1)
     first = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     env.run_until_status(first, "Failed")

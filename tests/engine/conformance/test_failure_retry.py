@@ -1,4 +1,4 @@
-"""§2.7 failure handling (F1-F8) and §2.8 RetryStageExecution with its error rows."""
+"""Failure handling inside a stage (F1-F8) and RetryStageExecution with its errors."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def _retry(env: Env, execution: str, mode: str = "FAILED_ACTIONS", stage_name: s
     )["pipelineExecutionId"]
 
 
-# -- §2.7 ------------------------------------------------------------------------------------------------------
+# -- failures inside a stage (F1-F8) -------------------------------------------------------------------------
 
 
 def test_F1_failed_action_does_not_cancel_running_siblings(env: Env) -> None:
@@ -162,7 +162,7 @@ def test_F6_update_pipeline_mid_run_cancels_after_running_actions_finish(env: En
     assert env.status(execution) == "Cancelled"
     assert env.stage_latest("Build") == (execution, "Cancelled")
     assert not env.entered("Deploy", execution)
-    assert len(env.summaries()) == 1  # editing starts no execution (§1.6)
+    assert len(env.summaries()) == 1  # editing starts no execution
 
 
 def test_F7_on_failure_retry_configuration_retries_once_automatically(env: Env) -> None:
@@ -206,7 +206,7 @@ def test_F8_error_details_in_state_and_action_executions(env: Env) -> None:
     assert run["output"]["executionResult"]["errorDetails"] == details
 
 
-# -- §2.8 retry modes -------------------------------------------------------------------------------------------
+# -- retry modes ---------------------------------------------------------------------------------------------
 
 
 def test_retry_FAILED_ACTIONS_reruns_only_failed_actions_in_same_execution(env: Env) -> None:
@@ -281,7 +281,7 @@ def test_retry_superseded_execution_is_refused(env: Env) -> None:
     assert env.status(superseded) == "Superseded"
 
 
-# -- §2.8 error rows -----------------------------------------------------------------------------------------------
+# -- error rows ----------------------------------------------------------------------------------------------
 
 
 def test_retry_error_NotLatestPipelineExecutionException(env: Env) -> None:
@@ -353,7 +353,7 @@ def test_retry_error_ValidationException(env: Env, execution_id: str | None, mod
 
 
 def test_retry_error_ConcurrentPipelineExecutionsLimitExceededException(env: Env) -> None:
-    """Retrying on a QUEUED pipeline that already has 50 live executions hits the concurrency cap [U: 50]."""
+    """Retrying on a QUEUED pipeline that already has 50 live executions hits the engine's concurrency cap."""
     declaration = env.linear(("Deploy", 60), execution_mode="QUEUED")
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60, times=1)
     failed = env.create(declaration)

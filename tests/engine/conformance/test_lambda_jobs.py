@@ -1,4 +1,4 @@
-"""§6 Lambda invoke actions, job results (§6.2 error rows), timeouts (§6.3) and custom job workers (§6.4)."""
+"""Lambda invoke actions, job results (and their errors), timeouts, and custom job workers."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def _first_job(env: Env, jobs: list[dict[str, Any]], count: int = 1) -> str:
     return cast("str", jobs[count - 1]["id"])
 
 
-# -- §6.1 the event and the results ------------------------------------------------------------------------------
+# -- the event and the results -------------------------------------------------------------------------------
 
 
 def test_lambda_handler_receives_codepipeline_job_event(env: Env) -> None:
@@ -174,7 +174,7 @@ def test_lambda_failure_result_fails_the_action(env: Env) -> None:
     assert details["code"] == "JobFailed"
 
 
-# -- §6.3 timeouts ------------------------------------------------------------------------------------------------
+# -- timeouts ------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("handler", ["none", "silent"])
@@ -209,7 +209,7 @@ def test_lambda_continuation_restarts_the_20_minute_window(env: Env) -> None:
     env.run_until_status(execution, "Succeeded", limit=HOUR)
 
 
-# -- §6.2 error rows ----------------------------------------------------------------------------------------------
+# -- error rows ----------------------------------------------------------------------------------------------
 
 
 def test_job_success_error_JobNotFoundException(env: Env) -> None:
@@ -293,7 +293,7 @@ def test_job_failure_error_ValidationException(env: Env, failure: dict[str, Any]
     assert env.action_status("Invoke", "Invoke") == "InProgress"
 
 
-# -- §6.4 custom action job workers ---------------------------------------------------------------------------
+# -- custom action job workers -------------------------------------------------------------------------------
 
 
 def _worker_pipeline(env: Env) -> str:
@@ -396,7 +396,7 @@ def test_custom_worker_error_ActionTypeNotFoundException(env: Env) -> None:
 
 
 def test_custom_worker_poll_for_aws_owned_type_is_refused(env: Env) -> None:
-    """PollForJobs serves Custom owners only [U: ActionTypeNotFoundException or ValidationException]."""
+    """PollForJobs serves Custom owners only; others get ActionTypeNotFoundException (AWS's code is unconfirmed)."""
     aws_type = {"category": "Deploy", "owner": "AWS", "provider": "CodeDeploy", "version": "1"}
     with expect_error(("ActionTypeNotFoundException", "ValidationException")):
         env.cp.poll_for_jobs(actionTypeId=cast("Any", aws_type), maxBatchSize=1)
@@ -413,7 +413,7 @@ def test_custom_worker_error_ValidationException(env: Env) -> None:
 
 
 def test_lambda_handler_raising_fails_the_action(env: Env) -> None:
-    """A handler that raises fails the action at once [U: engine choice lambda_errors_fail_action]."""
+    """A handler that raises fails the action at once (the engine's choice: lambda_errors_fail_action)."""
 
     def handler(event: dict[str, Any], context: Any) -> None:
         raise RuntimeError("boom")

@@ -1,9 +1,9 @@
-"""§2.2-§2.5: how executions move through stages in SUPERSEDED, QUEUED and PARALLEL mode.
+"""How executions move through stages in SUPERSEDED, QUEUED and PARALLEL mode.
 
-One test per rule (E1-E5, S1-S6 with the §2.3 worked example, Q1-Q4, P1-P3, P6). Rules P4 (revision
-fetched at start for CodeCommit/S3 sources in PARALLEL mode) and P5 (the console lagging after leaving
-PARALLEL mode) describe timing quirks and a documented display bug rather than behaviour a client can
-pin down, so they have no test.
+One test per rule of docs/local.md ("Behaviours and choices": E1-E5, S1-S6 with the superseding example,
+Q1-Q4, P1-P3). Two documented PARALLEL quirks have no test: CodeCommit and S3 sources fetch their revision
+when the execution starts, and the console may lag after a pipeline leaves PARALLEL mode; neither is
+behaviour a client can pin down.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from ._support import (
     ts,
 )
 
-# The concurrency cap of QUEUED and PARALLEL pipelines is unconfirmed (§2.4 Q4); the engine documents 50.
+# The concurrency cap of QUEUED and PARALLEL pipelines is unconfirmed; the engine documents 50.
 CONCURRENCY_CAP = 50
 
 
@@ -38,7 +38,7 @@ def _assert_no_overlap(spans: dict[str, tuple[float, float]]) -> None:
         )
 
 
-# -- §2.2 rules common to all modes -----------------------------------------------------------------------------
+# -- rules common to all modes -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["SUPERSEDED", "QUEUED", "PARALLEL"])
@@ -147,7 +147,7 @@ def test_E5_execution_succeeds_when_last_stage_succeeds(env: Env) -> None:
     assert ts(summary["lastUpdateTime"]) == pytest.approx(deploy_start + 600)
 
 
-# -- §2.3 SUPERSEDED --------------------------------------------------------------------------------------------
+# -- SUPERSEDED ----------------------------------------------------------------------------------------------
 
 
 def test_S1_stage_processes_one_execution_at_a_time(env: Env) -> None:
@@ -197,7 +197,7 @@ def test_S3_supersede_only_between_stages(env: Env) -> None:
     assert env.status(waiting) == "Superseded"
     assert env.status(mid_stage) == "InProgress"
     assert env.stage_latest("Build") == (mid_stage, "InProgress")
-    # Superseded is terminal (§3.2): a stop request is refused.
+    # Superseded is final: a stop request is refused.
     with expect_error("PipelineExecutionNotStoppableException"):
         env.cp.stop_pipeline_execution(pipelineName=PIPELINE, pipelineExecutionId=waiting)
 
@@ -210,7 +210,7 @@ def test_S3_supersede_only_between_stages(env: Env) -> None:
 
 @pytest.mark.parametrize("pipeline_type", ["V1", "V2"])
 def test_S3_worked_example_source_build_deploy(env: Env, pipeline_type: str) -> None:
-    """§2.3 worked example: E2 waits at Deploy, E3 supersedes it, E3 enters when E1 leaves; E2 never deploys."""
+    """The superseding example: E2 waits at Deploy, E3 supersedes it, E3 enters when E1 leaves; E2 never deploys."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", duration=10 * HOUR)  # Deploy is slow
     e1 = env.create(env.three_stage(pipeline_type=pipeline_type))
     env.run_until_in_stage(e1, "Deploy")
@@ -319,7 +319,7 @@ def test_S6_newer_executions_never_preempt_a_running_one(env: Env) -> None:
     assert "SUPERSEDED" not in env.states(PIPELINE_STATE_CHANGE, execution_id=first)
 
 
-# -- §2.4 QUEUED ------------------------------------------------------------------------------------------------
+# -- QUEUED --------------------------------------------------------------------------------------------------
 
 
 def test_Q1_queued_stage_lock(env: Env) -> None:
@@ -354,7 +354,7 @@ def test_Q2_queued_waiters_never_superseded_enter_in_arrival_order(env: Env) -> 
 
 
 def test_Q3_queued_waiting_line_in_inbound_executions(env: Env) -> None:
-    """The QUEUED waiting line in front of a stage shows in ``inboundExecutions``, oldest first [U: engine choice]."""
+    """The QUEUED waiting line in front of a stage shows in ``inboundExecutions``, oldest first (a choice)."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 10 * HOUR), execution_mode="QUEUED"))
     env.run_until_in_stage(first, "Deploy")
     queued = []
@@ -370,7 +370,7 @@ def test_Q3_queued_waiting_line_in_inbound_executions(env: Env) -> None:
 
 @pytest.mark.parametrize("mode", ["QUEUED", "PARALLEL"])
 def test_Q4_P6_concurrency_cap(env: Env, mode: str) -> None:
-    """Starting more active executions than the cap is refused [U: cap value; the engine uses 50]."""
+    """Starting more active executions than the cap is refused (the cap is unconfirmed; the engine's is 50)."""
     first = env.create(env.linear(("Deploy", 10 * HOUR), execution_mode=mode))
     started = [first] + [env.start() for _ in range(CONCURRENCY_CAP - 1)]
     assert len(set(started)) == CONCURRENCY_CAP
@@ -380,7 +380,7 @@ def test_Q4_P6_concurrency_cap(env: Env, mode: str) -> None:
     assert len(env.summaries()) == CONCURRENCY_CAP
 
 
-# -- §2.5 PARALLEL ---------------------------------------------------------------------------------------------
+# -- PARALLEL ------------------------------------------------------------------------------------------------
 
 
 def test_P1_parallel_executions_run_independently(env: Env) -> None:

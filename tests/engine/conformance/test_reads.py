@@ -1,4 +1,4 @@
-"""§1.6 versions, §2.1 triggers and variables, §3.3 GetPipelineState, §3.4 other reads, §8.4 pagination."""
+"""Reads: versions, triggers and variables, GetPipelineState, the other read APIs, and pagination."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ._support import (
 UNKNOWN_ID = "3b7a1c52-9d1e-4f0a-8b6c-2e5d4f3a1b0c"
 
 
-# -- §1.6 versions and creation ---------------------------------------------------------------------------------
+# -- versions and creation -----------------------------------------------------------------------------------
 
 
 def test_create_pipeline_starts_first_execution_with_trigger_CreatePipeline(env: Env) -> None:
@@ -86,7 +86,7 @@ def test_get_pipeline_error_ValidationException(env: Env) -> None:
         env.cp.get_pipeline(name="bad name")
 
 
-# -- §2.1 triggers, revisions and variables ---------------------------------------------------------------------
+# -- triggers, revisions and variables -----------------------------------------------------------------------
 
 
 def test_start_execution_trigger_and_variables_recorded(env: Env) -> None:
@@ -226,7 +226,7 @@ def test_put_action_revision_error_PipelineNotFoundException(env: Env) -> None:
         )
 
 
-# -- §3.3 GetPipelineState ------------------------------------------------------------------------------------
+# -- GetPipelineState ----------------------------------------------------------------------------------------
 
 
 def test_state_lists_every_declared_stage_in_order_before_any_run(env: Env) -> None:
@@ -281,7 +281,7 @@ def test_state_action_fields(env: Env) -> None:
 
 
 def test_state_codebuild_action_external_execution_id_is_build_id(env: Env) -> None:
-    """A CodeBuild action's externalExecutionId is the build id ``<project>:<uuid>`` [U: engine choice]."""
+    """A CodeBuild action's externalExecutionId is the build id ``<project>:<uuid>`` (the engine's choice)."""
     execution = env.create(
         env.declaration(stage("Source", s3_source()), stage("Build", codebuild_action(outputs=())))
     )
@@ -297,7 +297,7 @@ def test_state_codebuild_action_external_execution_id_is_build_id(env: Env) -> N
 
 
 def test_state_approval_token_only_while_pending(env: Env) -> None:
-    """§3.3: the token field exists only on a pending approval's latestExecution."""
+    """The token field exists only on a pending approval's latestExecution."""
     execution = env.create(
         env.declaration(stage("Source", s3_source()), stage("Approval", approval_action()))
     )
@@ -326,7 +326,7 @@ def test_state_error_ValidationException(env: Env) -> None:
         env.state("p" * 101)
 
 
-# -- §3.4 GetPipelineExecution ------------------------------------------------------------------------------------
+# -- GetPipelineExecution ------------------------------------------------------------------------------------
 
 
 def test_get_execution_fields(env: Env) -> None:
@@ -369,7 +369,7 @@ def test_get_execution_error_ValidationException(env: Env) -> None:
         env.execution("not-a-uuid")
 
 
-# -- §3.4 ListPipelineExecutions --------------------------------------------------------------------------------
+# -- ListPipelineExecutions ----------------------------------------------------------------------------------
 
 
 def test_list_executions_newest_first_paginated(env: Env) -> None:
@@ -439,7 +439,7 @@ def test_list_executions_error_ValidationException(env: Env) -> None:
         env.cp.list_pipeline_executions(pipelineName=PIPELINE, maxResults=101)
 
 
-# -- §3.4 ListActionExecutions --------------------------------------------------------------------------------
+# -- ListActionExecutions ------------------------------------------------------------------------------------
 
 
 def test_list_action_executions_details(env: Env) -> None:
@@ -516,7 +516,7 @@ def test_list_action_executions_error_ValidationException(env: Env) -> None:
         env.cp.list_action_executions(pipelineName=PIPELINE, maxResults=101)
 
 
-# -- §3.4 ListPipelines -----------------------------------------------------------------------------------------
+# -- ListPipelines -------------------------------------------------------------------------------------------
 
 
 def test_list_pipelines_fields_and_pagination(env: Env) -> None:
@@ -551,7 +551,7 @@ def test_list_pipelines_error_ValidationException(env: Env) -> None:
 
 
 def test_put_action_revision_error_ConcurrentPipelineExecutionsLimitExceededException(env: Env) -> None:
-    """PutActionRevision on a QUEUED pipeline at its live-execution cap is refused [U: cap 50]."""
+    """PutActionRevision on a QUEUED pipeline at its live-execution cap is refused (the engine's cap: 50)."""
     env.create(env.linear(("Deploy", 10 * HOUR), execution_mode="QUEUED"))
     for _ in range(49):
         env.start()
@@ -566,7 +566,7 @@ def test_put_action_revision_error_ConcurrentPipelineExecutionsLimitExceededExce
 
 
 def test_every_source_action_runs_when_one_changes(env: Env) -> None:
-    """With two source actions, a change in one starts an execution in which both run (§2.1)."""
+    """With two source actions, a change in one starts an execution in which both run."""
     declaration = env.declaration(
         stage(
             "Source",

@@ -1,4 +1,4 @@
-"""§2.10 RollbackStage (manual and automatic) and §2.11 stage conditions, with their error rows.
+"""RollbackStage (manual and automatic) and stage conditions, with their errors.
 
 Conditions use ``VariableCheck`` rules over a pipeline variable, so whether a rule passes is decided by
 the variables a test starts the execution with.
@@ -69,7 +69,7 @@ def _two_successes(env: Env) -> tuple[str, str]:
     return first, second
 
 
-# -- §2.10 manual rollback -------------------------------------------------------------------------------------
+# -- manual rollback -----------------------------------------------------------------------------------------
 
 
 def test_rollback_creates_a_new_rollback_execution_of_the_target(env: Env) -> None:
@@ -99,7 +99,7 @@ def test_rollback_creates_a_new_rollback_execution_of_the_target(env: Env) -> No
 
 
 def test_rollback_reexecutes_only_the_rolled_back_stage(env: Env) -> None:
-    """Only the rolled-back stage runs in the rollback execution [U: engine choice]."""
+    """Only the rolled-back stage runs in the rollback execution (the engine's choice)."""
     first, _ = _two_successes(env)
     rollback = _rollback(env, first, "Build")
     env.run_until_status(rollback, "Succeeded")
@@ -168,7 +168,7 @@ def test_rollback_error_ValidationException(env: Env) -> None:
         _rollback(env, "not-a-uuid")
 
 
-# -- §2.10 automatic rollback --------------------------------------------------------------------------------
+# -- automatic rollback --------------------------------------------------------------------------------------
 
 
 def test_rollback_automatic_on_failure_to_last_success_in_stage(env: Env) -> None:
@@ -197,7 +197,7 @@ def test_rollback_automatic_needs_a_previous_success(env: Env) -> None:
     assert [summary["pipelineExecutionId"] for summary in env.summaries()] == [first]
 
 
-# -- §2.11 conditions -----------------------------------------------------------------------------------------
+# -- conditions ----------------------------------------------------------------------------------------------
 
 
 def test_conditions_before_entry_met_enters_stage(env: Env) -> None:
@@ -236,7 +236,7 @@ def test_conditions_before_entry_SKIP_skips_the_stage(env: Env) -> None:
 
 
 def test_conditions_on_success_FAIL_fails_after_actions_succeed(env: Env) -> None:
-    """onSuccess FAIL: actions succeed, the failing rule then fails the stage [U: FAIL result]."""
+    """onSuccess FAIL: actions succeed, the failing rule then fails the stage (AWS documents ROLLBACK only)."""
     env.run_until_status(env.create(_gated(env, onSuccess={"conditions": [_gate("FAIL")]})), "Succeeded")
     execution = env.start(variables=[{"name": "GATE", "value": "closed"}])
     env.run_until_status(execution, "Failed", "Succeeded")
@@ -331,7 +331,7 @@ def test_conditions_shape_rules(env: Env, shape: str) -> None:
 
 
 def test_conditions_require_v2(env: Env) -> None:
-    """Stage conditions are V2-only: on an explicit V1 pipeline they are refused (§1.5 R12)."""
+    """Stage conditions are V2-only: on an explicit V1 pipeline they are refused (R12)."""
     declaration = _gated(env, beforeEntry={"conditions": [_gate("FAIL")]})
     declaration["pipelineType"] = "V1"
     del declaration["variables"]
@@ -345,7 +345,7 @@ def test_conditions_require_v2(env: Env) -> None:
 
 
 def test_rollback_error_PipelineExecutionOutdatedException(env: Env) -> None:
-    """A target older than the history window is refused as outdated [U: the engine uses 365 days]."""
+    """A target older than the history window is refused as outdated (the engine's window: 365 days)."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     env.run_until_status(first, "Succeeded")
     env.aws.clock.advance(366 * 24 * HOUR)
@@ -390,7 +390,7 @@ def test_conditions_override_in_progress_before_entry_enters_stage(env: Env) -> 
     assert env.entered("Deploy", execution)
 
 
-# -- §2.11 conditions whose rules a test scripts (any provider) --------------------------------------------------
+# -- conditions whose rules a test scripts (any provider) ----------------------------------------------------
 
 
 def _alarm(result: str) -> dict[str, Any]:
@@ -506,7 +506,7 @@ def test_scripted_rule_on_failure_decides_the_rollback(env: Env, rule_passes: bo
         assert triggers == ["StartPipelineExecution", "CreatePipeline"]
 
 
-# -- §8.1 ListRuleExecutions ----------------------------------------------------------------------------------
+# -- ListRuleExecutions --------------------------------------------------------------------------------------
 
 
 def test_list_rule_executions_details(env: Env) -> None:

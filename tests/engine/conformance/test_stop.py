@@ -1,4 +1,4 @@
-"""§2.9 StopPipelineExecution: stop-and-wait, stop-and-abandon, and every error row."""
+"""StopPipelineExecution: stop-and-wait, stop-and-abandon, and every error row."""
 
 from __future__ import annotations
 
@@ -140,7 +140,7 @@ def test_stop_error_ValidationException(env: Env, execution_id: str | None, reas
 
 
 def test_stop_unknown_execution_id(env: Env) -> None:
-    """An unknown execution id is refused [U: code; the engine answers PipelineExecutionNotFoundException]."""
+    """An unknown execution id is refused with PipelineExecutionNotFoundException (AWS's code is unconfirmed)."""
     env.create(env.linear(("Deploy", 60)))
     with expect_error("PipelineExecutionNotFoundException"):
         _stop(env, UNKNOWN_ID)

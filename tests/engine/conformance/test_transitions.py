@@ -1,4 +1,4 @@
-"""§2.6 (T1-T6) disabled transitions and §5 the stage-transition API with its error rows."""
+"""Disabled transitions (T1-T6) and the stage-transition API with its errors."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _enable(env: Env, stage_name: str, direction: str = "Inbound") -> None:
     )
 
 
-# -- §2.6 rules -----------------------------------------------------------------------------------------------
+# -- rules ---------------------------------------------------------------------------------------------------
 
 
 def test_T1_disabled_inbound_blocks_new_entries_running_execution_continues(env: Env) -> None:
@@ -97,7 +97,7 @@ def test_T4_reenable_after_30_days_does_not_resume_waiting_execution(env: Env) -
     env.aws.clock.advance(DAY)
     assert not env.entered("Deploy", execution)
     assert env.stage_latest("Deploy") == (None, None)
-    assert env.status(execution) == "Cancelled"  # [U] the engine's documented choice
+    assert env.status(execution) == "Cancelled"  # the engine's documented choice
 
 
 def test_T4_reenable_within_30_days_resumes_waiting_execution(env: Env) -> None:
@@ -112,7 +112,7 @@ def test_T4_reenable_within_30_days_resumes_waiting_execution(env: Env) -> None:
 
 
 def test_T5_disabling_the_first_stage_inbound_is_accepted(env: Env) -> None:
-    """The first stage's inbound transition can be disabled; new executions wait in front of it [U: choice]."""
+    """The first stage's inbound transition can be disabled; new executions wait in front of it (a choice)."""
     first = env.create(env.linear(("Deploy", 60)))
     env.run_until_status(first, "Succeeded")
     _disable(env, "Source", reason="No automatic runs")
@@ -129,7 +129,7 @@ def test_T5_disabling_the_first_stage_inbound_is_accepted(env: Env) -> None:
 
 
 def test_T6_editing_the_pipeline_cancels_the_waiting_execution(env: Env) -> None:
-    """UpdatePipeline while an execution waits at a transition ends it as Cancelled [U: engine choice]."""
+    """UpdatePipeline while an execution waits at a transition ends it as Cancelled (the engine's choice)."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
     env.run_until_waiting(execution, "Deploy")
@@ -145,7 +145,7 @@ def test_T6_editing_the_pipeline_cancels_the_waiting_execution(env: Env) -> None
     assert not env.entered("Deploy", execution)
 
 
-# -- §5 transition API facts -------------------------------------------------------------------------------------
+# -- transition API facts ------------------------------------------------------------------------------------
 
 
 def test_transition_disable_records_reason_by_and_at_enable_clears(env: Env) -> None:
@@ -168,7 +168,7 @@ def test_transition_disable_records_reason_by_and_at_enable_clears(env: Env) -> 
 
 
 def test_transition_repeat_disable_and_enable_succeed(env: Env) -> None:
-    """Disabling twice or enabling an enabled transition is accepted [U: treated as success]."""
+    """Disabling twice or enabling an enabled transition is accepted (the engine's choice: success)."""
     env.create(env.linear(("Deploy", 60)))
     _enable(env, "Deploy")
     _disable(env, "Deploy", reason="first")
@@ -195,7 +195,7 @@ def test_transition_redisable_records_its_own_moment_but_keeps_the_30_day_clock(
 
 
 def test_transition_outbound_blocks_entry_to_next_stage(env: Env) -> None:
-    """Disabling Build's Outbound transition keeps executions from moving on to Deploy [U: engine choice]."""
+    """Disabling Build's Outbound transition keeps executions from moving on to Deploy (the engine's choice)."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Build", direction="Outbound")
     env.aws.clock.advance(HOUR)
@@ -207,7 +207,7 @@ def test_transition_outbound_blocks_entry_to_next_stage(env: Env) -> None:
     env.run_until_status(execution, "Succeeded", limit=HOUR)
 
 
-# -- §5 error rows ---------------------------------------------------------------------------------------------
+# -- error rows ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("operation", ["disable", "enable"])

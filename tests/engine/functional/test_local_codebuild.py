@@ -195,13 +195,13 @@ def test_list_projects_sorting_and_pages(aws: OfflineAWS, cb: CodeBuildClient) -
     assert _code(bad) == ("InvalidInputException", 400)
 
 
-# -- starting builds ----------------------------------------------------------------------------------------
+# -- starting builds -----------------------------------------------------------------------------------------
 
 
 def test_start_build_answers_queued_build_with_identifiers(
     aws: OfflineAWS, cb: CodeBuildClient, project: str
 ) -> None:
-    """StartBuild answers SUBMITTED done and QUEUED in progress; ids, ARNs and numbers follow §9.1."""
+    """StartBuild answers SUBMITTED done and QUEUED in progress; ids, ARNs and numbers are AWS's."""
     build = cb.start_build(projectName=project)["build"]
     name, _, uuid = build["id"].partition(":")
     assert name == project
@@ -318,13 +318,13 @@ def test_account_and_project_build_limits(aws: OfflineAWS, cb: CodeBuildClient, 
     assert _code(project_cap) == ("AccountLimitExceededException", 400)
 
 
-# -- phases ------------------------------------------------------------------------------------------------
+# -- phases --------------------------------------------------------------------------------------------------
 
 
 def test_successful_build_walks_every_phase_on_the_virtual_clock(
     aws: OfflineAWS, cb: CodeBuildClient, project: str
 ) -> None:
-    """Phases follow §9.2 back to back with the default durations; COMPLETED carries only type and start."""
+    """Phases follow AWS's order back to back with the default durations; COMPLETED carries only type and start."""
     started = aws.clock.now()
     build = _run(aws, cb)
     assert build["buildStatus"] == "SUCCEEDED"
@@ -467,7 +467,7 @@ def test_build_state_change_events(aws: OfflineAWS, cb: CodeBuildClient, project
     assert aws.events[-1]["source"] == "aws.codebuild"
 
 
-# -- logs --------------------------------------------------------------------------------------------------
+# -- logs ----------------------------------------------------------------------------------------------------
 
 
 def test_log_lines_reach_cloudwatch_logs(aws: OfflineAWS, cb: CodeBuildClient, project: str) -> None:
@@ -512,7 +512,7 @@ def test_logs_config_group_prefix_and_disabled(aws: OfflineAWS, cb: CodeBuildCli
     assert groups == ["ci"]
 
 
-# -- reading, stopping, retrying, listing ----------------------------------------------------------------------
+# -- reading, stopping, retrying, listing --------------------------------------------------------------------
 
 
 def test_batch_get_builds_limits_and_not_found(cb: CodeBuildClient, project: str) -> None:

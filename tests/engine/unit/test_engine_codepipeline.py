@@ -27,7 +27,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/pipeline-role"
 CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/pipepilot-local/offline"
 
 
-# -- the fake World -------------------------------------------------------------------------------------
+# -- the fake World ------------------------------------------------------------------------------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -184,7 +184,7 @@ def _conforms(world: FakeWorld) -> EngineWorld:
     return world  # mypy checks the fake against the protocol here
 
 
-# -- declaration builders -------------------------------------------------------------------------------
+# -- declaration builders ------------------------------------------------------------------------------------
 
 
 def action(
@@ -359,7 +359,7 @@ def h() -> Harness:
     return harness
 
 
-# -- pipeline CRUD --------------------------------------------------------------------------------------
+# -- pipeline CRUD -------------------------------------------------------------------------------------------
 
 
 def test_create_pipeline_stores_version_1_with_defaults_and_starts_a_first_execution(h: Harness) -> None:
@@ -443,7 +443,7 @@ def test_secrets_are_masked_and_kept_on_update(h: Harness) -> None:
     assert record.current.stages[0].actions[0].configuration["OAuthToken"] == "s3cret"
 
 
-# -- execution modes --------------------------------------------------------------------------------------
+# -- execution modes -----------------------------------------------------------------------------------------
 
 
 def second_execution_waiting_at_deploy(h: Harness) -> tuple[str, str]:
@@ -460,7 +460,7 @@ def second_execution_waiting_at_deploy(h: Harness) -> tuple[str, str]:
 
 
 def test_superseded_worked_example(h: Harness) -> None:
-    """§2.3: E2 waits at Deploy behind E1, E3 supersedes E2, and E3 (not E2) deploys after E1."""
+    """Superseding: E2 waits at Deploy behind E1, E3 supersedes E2, and E3 (not E2) deploys after E1."""
     e1, e2 = second_execution_waiting_at_deploy(h)
     e3 = h.start("demo")  # Build 205-265: supersedes E2
     h.advance(60)
@@ -612,7 +612,7 @@ def test_source_revisions_are_recorded_and_pinnable(h: Harness) -> None:
     assert summary["sourceRevisions"][0]["revisionId"] == "v7"
 
 
-# -- failure, retry, stop ---------------------------------------------------------------------------------
+# -- failure, retry, stop ------------------------------------------------------------------------------------
 
 
 def failing_stage() -> dict[str, Any]:
@@ -794,7 +794,7 @@ def test_stop_of_unknown_execution(h: Harness) -> None:
     )
 
 
-# -- transitions ------------------------------------------------------------------------------------------
+# -- transitions ---------------------------------------------------------------------------------------------
 
 
 def transition_request(name: str, stage: str, direction: str = "Inbound", **reason: str) -> dict[str, Any]:
@@ -849,7 +849,7 @@ def test_transition_disabled_longer_than_30_days_does_not_resume(h: Harness) -> 
     assert "latestExecution" not in h.stage_state("demo", "Deploy")
 
 
-# -- approvals --------------------------------------------------------------------------------------------
+# -- approvals -----------------------------------------------------------------------------------------------
 
 
 def approval_pipeline(name: str = "ap", timeout: int | None = None, **top: Any) -> dict[str, Any]:
@@ -971,7 +971,7 @@ def test_parallel_approval_token_comes_from_list_action_executions(h: Harness) -
     assert h.status("ap", e1) == "Succeeded"
 
 
-# -- Lambda and custom jobs ---------------------------------------------------------------------------------
+# -- Lambda and custom jobs ----------------------------------------------------------------------------------
 
 
 def lambda_pipeline(name: str = "lam") -> dict[str, Any]:
@@ -1105,7 +1105,7 @@ def test_custom_action_job_worker_flow(h: Harness) -> None:
     assert h.error("PollForJobs", actionTypeId=aws_type).code == "ActionTypeNotFoundException"
 
 
-# -- CodeBuild actions --------------------------------------------------------------------------------------
+# -- CodeBuild actions ---------------------------------------------------------------------------------------
 
 
 def test_codebuild_action_runs_a_build_and_exports_variables(h: Harness) -> None:
@@ -1138,7 +1138,7 @@ def test_codebuild_missing_project_or_failed_build_fails_the_action(h: Harness) 
     assert error == {"code": "JobFailed", "message": "Build terminated with state: FAILED"}
 
 
-# -- UpdatePipeline during a run ----------------------------------------------------------------------------
+# -- UpdatePipeline during a run -----------------------------------------------------------------------------
 
 
 def test_update_during_run_cancels_after_running_actions_finish(h: Harness) -> None:
@@ -1159,7 +1159,7 @@ def test_update_during_run_cancels_after_running_actions_finish(h: Harness) -> N
     assert stale.code == "StageNotRetryableException"
 
 
-# -- events -------------------------------------------------------------------------------------------------
+# -- events --------------------------------------------------------------------------------------------------
 
 
 def test_events_follow_every_state_change_in_order(h: Harness) -> None:
@@ -1204,7 +1204,7 @@ def test_events_follow_every_state_change_in_order(h: Harness) -> None:
     assert ship_done["execution-result"]["external-execution-id"].startswith("d-")
 
 
-# -- rollback and stage conditions ------------------------------------------------------------------------
+# -- rollback and stage conditions ---------------------------------------------------------------------------
 
 
 def test_manual_rollback_reruns_the_stage_with_the_target_revisions(h: Harness) -> None:
@@ -1310,7 +1310,7 @@ def test_override_stage_condition_lets_the_stage_proceed(h: Harness) -> None:
     assert h.status("ov", e1) == "Succeeded"
 
 
-# -- reads and pushes ---------------------------------------------------------------------------------------
+# -- reads and pushes ----------------------------------------------------------------------------------------
 
 
 def test_list_pipeline_executions_newest_first_paginated_and_filtered(h: Harness) -> None:
@@ -1431,7 +1431,7 @@ def test_a_handler_calling_back_sees_consistent_state(h: Harness) -> None:
     assert observed == ["InProgress"]
 
 
-# -- review follow-ups: scripted rules, settings, secrets, rollback loops ---------------------------------
+# -- review follow-ups: scripted rules, settings, secrets, rollback loops ------------------------------------
 
 
 def test_a_scripted_rule_fails_its_condition_once_then_rules_succeed(h: Harness) -> None:

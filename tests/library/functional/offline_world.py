@@ -65,7 +65,7 @@ _BUILD_TRUST = {
 }
 
 
-# -- declarations ----------------------------------------------------------------------------------------------
+# -- declarations --------------------------------------------------------------------------------------------
 
 
 def _action(
@@ -159,7 +159,7 @@ def release_stages() -> list[dict[str, Any]]:
     ]
 
 
-# -- the world --------------------------------------------------------------------------------------------------
+# -- the world -----------------------------------------------------------------------------------------------
 
 
 def shared_session() -> boto3.session.Session:
@@ -249,7 +249,7 @@ class World:
     ) -> Pipeline:
         """Create a pipeline; with ``settle`` (default), stop the execution creation starts and let it end.
 
-        CreatePipeline starts an execution (§1.6); tests start their own, so the creation run is stopped
+        CreatePipeline starts an execution (as on AWS); tests start their own, so the creation run is stopped
         (abandoned) and time advanced until it has ended.
         """
         declaration = self.declaration(name, stages, execution_mode=execution_mode, variables=variables)

@@ -291,7 +291,7 @@ def test_a_superseded_execution_is_noticed_with_progress_too(world: World) -> No
 
 
 def test_an_update_mid_run_raises_execution_cancelled(world: World) -> None:
-    """Updating the pipeline while an execution runs cancels it (§2.7 F6): ExecutionCancelled."""
+    """Updating the pipeline while an execution runs cancels it (AWS ends it Cancelled): ExecutionCancelled."""
     pipeline = linear(world, ("Staging", 300), ("Prod", 300))
     execution = pipeline.start()
 

@@ -427,7 +427,7 @@ def test_enum_members_compare_equal_to_wire_strings() -> None:
     ],
 )
 def test_terminal_statuses(status: Any, terminal: bool) -> None:
-    """Terminal statuses follow the reference: Succeeded, Failed, Stopped, Superseded, Cancelled end a wait."""
+    """Terminal statuses are AWS's: Succeeded, Failed, Stopped, Superseded, Cancelled end a wait."""
     assert is_terminal_status(status) is terminal
 
 

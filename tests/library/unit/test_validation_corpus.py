@@ -70,7 +70,7 @@ EXPECTED: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "31-moto-test-expected-s3-source-manual-approval-empty-config.json": ("VALID", []),
     "32-INVALID-moto-test-single-stage.json": (
         "INVALID",
-        # The S3 source also lacks its one output artifact (reference table 1.4).
+        # The S3 source also lacks its one output artifact (an S3 source has exactly one).
         [("stages", "too-few-stages"), ("stages[0].actions[0].outputArtifacts", "too-few-output-artifacts")],
     ),
     "33-moto-test-update-input-minimal-no-runorder-no-config.json": ("VALID", []),
