@@ -65,7 +65,7 @@ def _retry(env: Env, execution: str, mode: str = "FAILED_ACTIONS", stage_name: s
 # -- failures inside a stage (F1-F8) -------------------------------------------------------------------------
 
 
-def test_F1_failed_action_does_not_cancel_running_siblings(env: Env) -> None:
+def test_a_failed_action_does_not_cancel_running_siblings(env: Env) -> None:
     """When one action fails, its still-running siblings in the same group run on to their own outcome."""
     execution = _two_action_deploy(env)
     env.run_until(lambda: env.action_status("Deploy", "Failing") == "Failed")
@@ -79,7 +79,7 @@ def test_F1_failed_action_does_not_cancel_running_siblings(env: Env) -> None:
     assert ts(sibling["lastUpdateTime"]) - ts(sibling["startTime"]) == pytest.approx(300)
 
 
-def test_F2_no_later_group_starts_after_a_failure(env: Env) -> None:
+def test_no_later_group_starts_after_a_failure(env: Env) -> None:
     """After a failure in a group, no later runOrder group of the stage starts, nor any later stage."""
     execution = _two_action_deploy(env)
     env.run_until_status(execution, "Failed")
@@ -88,7 +88,7 @@ def test_F2_no_later_group_starts_after_a_failure(env: Env) -> None:
     assert not env.entered("After", execution)
 
 
-def test_F3_stage_and_execution_fail_when_nothing_runs_and_lock_is_released(env: Env) -> None:
+def test_stage_and_execution_fail_once_nothing_runs_and_the_stage_is_freed(env: Env) -> None:
     """Once the last sibling ends, the stage and the execution are Failed and the waiting execution enters."""
     execution = _two_action_deploy(env)
     env.run_until_in_stage(execution, "Deploy")
@@ -103,7 +103,7 @@ def test_F3_stage_and_execution_fail_when_nothing_runs_and_lock_is_released(env:
     assert ts(env.runs_of("Deploy", "Sibling", waiting)[0]["startTime"]) == pytest.approx(sibling_start + 300)
 
 
-def test_F4_failed_actions_retry_allowed_while_siblings_still_run(env: Env) -> None:
+def test_failed_actions_may_be_retried_while_siblings_still_run(env: Env) -> None:
     """FAILED_ACTIONS retry may be asked while a sibling still runs; only the failed action starts again."""
     execution = _two_action_deploy(env)
     env.run_until(lambda: env.action_status("Deploy", "Failing") == "Failed")
@@ -118,7 +118,7 @@ def test_F4_failed_actions_retry_allowed_while_siblings_still_run(env: Env) -> N
 
 
 @pytest.mark.parametrize("how", ["rejected", "timed-out"])
-def test_F5_rejected_or_timed_out_approval_fails_like_an_action(env: Env, how: str) -> None:
+def test_a_rejected_or_expired_approval_fails_like_an_action(env: Env, how: str) -> None:
     """A rejected or expired approval fails the action, the stage and the execution; a retry is possible."""
     execution = env.create(
         env.declaration(
@@ -144,7 +144,7 @@ def test_F5_rejected_or_timed_out_approval_fails_like_an_action(env: Env, how: s
     assert env.status(execution) == "InProgress"
 
 
-def test_F6_update_pipeline_mid_run_cancels_after_running_actions_finish(env: Env) -> None:
+def test_an_update_mid_run_cancels_once_running_actions_finish(env: Env) -> None:
     """UpdatePipeline during a run lets running actions finish, then cancels stage and execution."""
     execution = env.create(env.linear(("Build", 600), ("Deploy", 60)))
     env.run_until_in_stage(execution, "Build")
@@ -165,7 +165,7 @@ def test_F6_update_pipeline_mid_run_cancels_after_running_actions_finish(env: En
     assert len(env.summaries()) == 1  # editing starts no execution
 
 
-def test_F7_on_failure_retry_configuration_retries_once_automatically(env: Env) -> None:
+def test_on_failure_retry_configuration_retries_once_automatically(env: Env) -> None:
     """V2 onFailure retryConfiguration: one automatic stage retry, recorded in retryStageMetadata."""
     execution = _two_action_deploy(
         env, onFailure={"result": "RETRY", "retryConfiguration": {"retryMode": "FAILED_ACTIONS"}}
@@ -178,7 +178,7 @@ def test_F7_on_failure_retry_configuration_retries_once_automatically(env: Env) 
     assert metadata["latestRetryTrigger"] == "AutomatedStageRetry"
 
 
-def test_F7_automatic_retry_is_attempted_only_once(env: Env) -> None:
+def test_the_automatic_retry_is_attempted_only_once(env: Env) -> None:
     """When the automatic retry fails too, the stage stays Failed: only one automatic attempt per failure."""
     declaration = env.linear(("Deploy", 60))
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60)
@@ -194,7 +194,7 @@ def test_F7_automatic_retry_is_attempted_only_once(env: Env) -> None:
     assert len(env.runs_of("Deploy", "Deploy", execution)) == 2
 
 
-def test_F8_error_details_in_state_and_action_executions(env: Env) -> None:
+def test_error_details_show_in_state_and_in_action_executions(env: Env) -> None:
     """The failure code and message appear in GetPipelineState and in ListActionExecutions."""
     execution = _two_action_deploy(env)
     env.run_until_status(execution, "Failed")

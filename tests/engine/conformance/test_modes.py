@@ -42,7 +42,7 @@ def _assert_no_overlap(spans: dict[str, tuple[float, float]]) -> None:
 
 
 @pytest.mark.parametrize("mode", ["SUPERSEDED", "QUEUED", "PARALLEL"])
-def test_E1_stages_run_in_declaration_order(env: Env, mode: str) -> None:
+def test_stages_run_in_declaration_order(env: Env, mode: str) -> None:
     """An execution visits its stages strictly in declared order: each starts after the previous one ended."""
     execution = env.create(env.linear(("Build", 60), ("Test", 120), ("Deploy", 30), execution_mode=mode))
     env.run_until_status(execution, "Succeeded")
@@ -57,7 +57,7 @@ def test_E1_stages_run_in_declaration_order(env: Env, mode: str) -> None:
     assert spans["Test"][1] - spans["Test"][0] == pytest.approx(120)
 
 
-def test_E2_run_order_groups_start_together_next_waits_for_whole_group(env: Env) -> None:
+def test_a_run_order_group_starts_together_and_the_next_waits_for_all_of_it(env: Env) -> None:
     """Actions of one runOrder start together; the next group (gaps allowed) starts when all have succeeded."""
     declaration = env.declaration(
         stage("Source", s3_source()),
@@ -88,7 +88,7 @@ def test_E2_run_order_groups_start_together_next_waits_for_whole_group(env: Env)
     assert start["Third"] == pytest.approx(end["Second"])
 
 
-def test_E3_stage_succeeds_only_when_all_its_actions_succeed(env: Env) -> None:
+def test_a_stage_succeeds_only_when_all_its_actions_succeed(env: Env) -> None:
     """While one action of the stage still runs, the stage stays InProgress; it succeeds with the last one."""
     declaration = env.declaration(
         stage("Source", s3_source()),
@@ -112,7 +112,7 @@ def test_E3_stage_succeeds_only_when_all_its_actions_succeed(env: Env) -> None:
     assert env.stage_latest("Deploy") == (execution, "Succeeded")
 
 
-def test_E4_next_stage_requires_enabled_inbound_transition(env: Env) -> None:
+def test_the_next_stage_requires_an_enabled_inbound_transition(env: Env) -> None:
     """An execution that finished a stage does not enter the next one while its inbound transition is disabled."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     env.cp.disable_stage_transition(
@@ -131,7 +131,7 @@ def test_E4_next_stage_requires_enabled_inbound_transition(env: Env) -> None:
     assert env.entered("Deploy", execution)
 
 
-def test_E5_execution_succeeds_when_last_stage_succeeds(env: Env) -> None:
+def test_the_execution_succeeds_when_its_last_stage_succeeds(env: Env) -> None:
     """The execution stays InProgress until its last stage succeeds, and succeeds at that moment."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 600)))
     env.run_until_in_stage(execution, "Deploy")
@@ -150,7 +150,7 @@ def test_E5_execution_succeeds_when_last_stage_succeeds(env: Env) -> None:
 # -- SUPERSEDED ----------------------------------------------------------------------------------------------
 
 
-def test_S1_stage_processes_one_execution_at_a_time(env: Env) -> None:
+def test_a_stage_runs_one_execution_at_a_time(env: Env) -> None:
     """A stage never runs two executions at once: later arrivals wait until the occupant leaves."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600)))
     env.run_until_in_stage(first, "Deploy")
@@ -166,7 +166,7 @@ def test_S1_stage_processes_one_execution_at_a_time(env: Env) -> None:
         _assert_no_overlap(stage_intervals(env, name))
 
 
-def test_S2_at_most_one_execution_waits_in_front_of_a_stage(env: Env) -> None:
+def test_at_most_one_execution_waits_in_front_of_a_stage(env: Env) -> None:
     """However many executions arrive at a busy stage, only one waits there; the others are gone."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 10 * HOUR)))
     env.run_until_in_stage(first, "Deploy")
@@ -183,7 +183,7 @@ def test_S2_at_most_one_execution_waits_in_front_of_a_stage(env: Env) -> None:
     assert len(deploy.get("inboundExecutions", [])) <= 1
 
 
-def test_S3_supersede_only_between_stages(env: Env) -> None:
+def test_executions_are_superseded_only_between_stages(env: Env) -> None:
     """A waiting execution is superseded by a newer arrival; one running inside a stage never is."""
     first = env.create(env.linear(("Build", 1800), ("Deploy", 10 * HOUR)))
     env.run_until_in_stage(first, "Build")
@@ -209,7 +209,7 @@ def test_S3_supersede_only_between_stages(env: Env) -> None:
 
 
 @pytest.mark.parametrize("pipeline_type", ["V1", "V2"])
-def test_S3_worked_example_source_build_deploy(env: Env, pipeline_type: str) -> None:
+def test_a_superseded_execution_never_deploys(env: Env, pipeline_type: str) -> None:
     """The superseding example: E2 waits at Deploy, E3 supersedes it, E3 enters when E1 leaves; E2 never deploys."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", duration=10 * HOUR)  # Deploy is slow
     e1 = env.create(env.three_stage(pipeline_type=pipeline_type))
@@ -245,7 +245,7 @@ def test_S3_worked_example_source_build_deploy(env: Env, pipeline_type: str) -> 
 
 
 @pytest.mark.parametrize("leaves_by", ["success", "failure", "stop-and-wait", "stop-and-abandon"])
-def test_S4_lock_released_when_occupant_leaves(env: Env, leaves_by: str) -> None:
+def test_a_stage_admits_its_waiting_execution_when_the_occupant_leaves(env: Env, leaves_by: str) -> None:
     """The stage admits the waiting execution the moment the occupant leaves: success, failure or stop."""
     declaration = env.linear(("Build", 60), ("Deploy", 3600))
     if leaves_by == "failure":
@@ -272,7 +272,7 @@ def test_S4_lock_released_when_occupant_leaves(env: Env, leaves_by: str) -> None
     assert ts(env.runs_of("Deploy", "Deploy", waiting)[0]["startTime"]) == pytest.approx(occupant_left)
 
 
-def test_S5_failed_execution_retryable_while_still_latest_in_stage(env: Env) -> None:
+def test_a_failed_execution_is_retryable_while_still_latest_in_its_stage(env: Env) -> None:
     """A failed execution that is still the stage's latest execution can be retried (same execution id)."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=60, times=1)
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
@@ -286,7 +286,7 @@ def test_S5_failed_execution_retryable_while_still_latest_in_stage(env: Env) -> 
     env.run_until_status(execution, "Succeeded")
 
 
-def test_S5_failed_execution_not_retryable_once_another_entered_stage(env: Env) -> None:
+def test_a_failed_execution_is_not_retryable_once_another_entered_its_stage(env: Env) -> None:
     """Once a newer execution entered the stage, retrying the failed one is refused as out of date."""
     env.aws.script_action(PIPELINE, "Deploy", "Deploy", outcome="Failed", duration=600, times=1)
     failed = env.create(env.linear(("Build", 60), ("Deploy", 600)))
@@ -304,7 +304,7 @@ def test_S5_failed_execution_not_retryable_once_another_entered_stage(env: Env) 
     assert env.status(failed) == "Failed"
 
 
-def test_S6_newer_executions_never_preempt_a_running_one(env: Env) -> None:
+def test_newer_executions_never_preempt_a_running_one(env: Env) -> None:
     """Executions started later do not cancel or cut short one that is running inside a stage."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600)))
     env.run_until_in_stage(first, "Deploy")
@@ -322,7 +322,7 @@ def test_S6_newer_executions_never_preempt_a_running_one(env: Env) -> None:
 # -- QUEUED --------------------------------------------------------------------------------------------------
 
 
-def test_Q1_queued_stage_lock(env: Env) -> None:
+def test_queued_mode_runs_one_execution_per_stage(env: Env) -> None:
     """QUEUED mode keeps the stage lock: a queued execution enters only after the occupant leaves."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600), execution_mode="QUEUED"))
     env.run_until_in_stage(first, "Deploy")
@@ -338,7 +338,7 @@ def test_Q1_queued_stage_lock(env: Env) -> None:
     _assert_no_overlap(stage_intervals(env, "Deploy"))
 
 
-def test_Q2_queued_waiters_never_superseded_enter_in_arrival_order(env: Env) -> None:
+def test_queued_waiters_are_never_superseded_and_enter_in_arrival_order(env: Env) -> None:
     """QUEUED mode never supersedes: waiting executions enter one by one in the order they arrived."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600), execution_mode="QUEUED"))
     env.run_until_in_stage(first, "Deploy")
@@ -353,7 +353,7 @@ def test_Q2_queued_waiters_never_superseded_enter_in_arrival_order(env: Env) -> 
     assert not any("SUPERSEDED" in env.states(PIPELINE_STATE_CHANGE, execution_id=e) for e in everyone)
 
 
-def test_Q3_queued_waiting_line_in_inbound_executions(env: Env) -> None:
+def test_the_queued_waiting_line_shows_in_inbound_executions(env: Env) -> None:
     """The QUEUED waiting line in front of a stage shows in ``inboundExecutions``, oldest first (a choice)."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 10 * HOUR), execution_mode="QUEUED"))
     env.run_until_in_stage(first, "Deploy")
@@ -369,7 +369,7 @@ def test_Q3_queued_waiting_line_in_inbound_executions(env: Env) -> None:
 
 
 @pytest.mark.parametrize("mode", ["QUEUED", "PARALLEL"])
-def test_Q4_P6_concurrency_cap(env: Env, mode: str) -> None:
+def test_queued_and_parallel_pipelines_cap_their_live_executions(env: Env, mode: str) -> None:
     """Starting more active executions than the cap is refused (the cap is unconfirmed; the engine's is 50)."""
     first = env.create(env.linear(("Deploy", 10 * HOUR), execution_mode=mode))
     started = [first] + [env.start() for _ in range(CONCURRENCY_CAP - 1)]
@@ -383,7 +383,7 @@ def test_Q4_P6_concurrency_cap(env: Env, mode: str) -> None:
 # -- PARALLEL ------------------------------------------------------------------------------------------------
 
 
-def test_P1_parallel_executions_run_independently(env: Env) -> None:
+def test_parallel_executions_run_independently(env: Env) -> None:
     """PARALLEL mode: executions run through every stage at the same time, none superseded or queued."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600), execution_mode="PARALLEL"))
     others = [env.start() for _ in range(2)]
@@ -398,7 +398,7 @@ def test_P1_parallel_executions_run_independently(env: Env) -> None:
     assert latest_start < earliest_end, "Deploy runs of parallel executions should overlap"
 
 
-def test_P2_parallel_approval_token_comes_from_list_action_executions(env: Env) -> None:
+def test_a_parallel_approval_token_comes_from_list_action_executions(env: Env) -> None:
     """PARALLEL mode: no token in GetPipelineState; the approval's externalExecutionId is the token to answer."""
     first = env.create(
         env.declaration(
@@ -424,7 +424,7 @@ def test_P2_parallel_approval_token_comes_from_list_action_executions(env: Env) 
     assert env.status(first) == "InProgress"
 
 
-def test_P3_parallel_rejects_rollback(env: Env) -> None:
+def test_parallel_mode_rejects_an_on_failure_rollback(env: Env) -> None:
     """PARALLEL mode has no stage rollback: an onFailure ROLLBACK condition is rejected on create."""
     declaration = env.linear(("Deploy", 60), execution_mode="PARALLEL")
     declaration["stages"][1]["onFailure"] = {"result": "ROLLBACK"}
@@ -435,7 +435,7 @@ def test_P3_parallel_rejects_rollback(env: Env) -> None:
     assert env.cp.list_pipelines()["pipelines"] == []
 
 
-def test_P3_parallel_rejects_manual_rollback(env: Env) -> None:
+def test_parallel_mode_rejects_a_manual_rollback(env: Env) -> None:
     """PARALLEL mode has no manual rollback: RollbackStage is refused."""
     first = env.create(env.linear(("Deploy", 60), execution_mode="PARALLEL"))
     env.run_until_status(first, "Succeeded")

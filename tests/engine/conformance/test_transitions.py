@@ -25,7 +25,7 @@ def _enable(env: Env, stage_name: str, direction: str = "Inbound") -> None:
 # -- rules ---------------------------------------------------------------------------------------------------
 
 
-def test_T1_disabled_inbound_blocks_new_entries_running_execution_continues(env: Env) -> None:
+def test_a_disabled_inbound_transition_keeps_newcomers_out_but_not_the_running_execution(env: Env) -> None:
     """Disabling Deploy's inbound transition keeps newcomers out; the execution already inside finishes."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 3600)))
     for entry in env.state()["stageStates"][1:]:
@@ -44,7 +44,7 @@ def test_T1_disabled_inbound_blocks_new_entries_running_execution_continues(env:
     assert not env.entered("Deploy", second)
 
 
-def test_T2_superseded_while_disabled_only_latest_enters_on_enable(env: Env) -> None:
+def test_newer_arrivals_supersede_while_disabled_and_only_the_latest_enters(env: Env) -> None:
     """While disabled, newer arrivals supersede the waiting one; on enable only the latest enters."""
     first = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
@@ -62,7 +62,7 @@ def test_T2_superseded_while_disabled_only_latest_enters_on_enable(env: Env) -> 
     assert not env.entered("Deploy", second)
 
 
-def test_T3_stopped_waiting_execution_never_enters_and_is_not_retryable(env: Env) -> None:
+def test_a_stopped_waiting_execution_never_enters_and_is_not_retryable(env: Env) -> None:
     """A waiting execution can be stopped; it then never enters the stage, even after enable, nor retries."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
@@ -86,7 +86,7 @@ def test_T3_stopped_waiting_execution_never_enters_and_is_not_retryable(env: Env
         )
 
 
-def test_T4_reenable_after_30_days_does_not_resume_waiting_execution(env: Env) -> None:
+def test_reenabling_after_30_days_does_not_resume_the_waiting_execution(env: Env) -> None:
     """After more than 30 days disabled, enabling the transition does not let the old waiter in."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
@@ -100,7 +100,7 @@ def test_T4_reenable_after_30_days_does_not_resume_waiting_execution(env: Env) -
     assert env.status(execution) == "Cancelled"  # the engine's documented choice
 
 
-def test_T4_reenable_within_30_days_resumes_waiting_execution(env: Env) -> None:
+def test_reenabling_within_30_days_resumes_the_waiting_execution(env: Env) -> None:
     """Counterpart of T4: within 30 days, enabling admits the waiting execution."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
@@ -111,7 +111,7 @@ def test_T4_reenable_within_30_days_resumes_waiting_execution(env: Env) -> None:
     env.run_until_status(execution, "Succeeded", limit=HOUR)
 
 
-def test_T5_disabling_the_first_stage_inbound_is_accepted(env: Env) -> None:
+def test_disabling_the_first_stages_inbound_transition_is_accepted(env: Env) -> None:
     """The first stage's inbound transition can be disabled; new executions wait in front of it (a choice)."""
     first = env.create(env.linear(("Deploy", 60)))
     env.run_until_status(first, "Succeeded")
@@ -128,7 +128,7 @@ def test_T5_disabling_the_first_stage_inbound_is_accepted(env: Env) -> None:
     env.run_until_status(waiting, "Succeeded", limit=HOUR)
 
 
-def test_T6_editing_the_pipeline_cancels_the_waiting_execution(env: Env) -> None:
+def test_editing_the_pipeline_cancels_the_waiting_execution(env: Env) -> None:
     """UpdatePipeline while an execution waits at a transition ends it as Cancelled (the engine's choice)."""
     execution = env.create(env.linear(("Build", 60), ("Deploy", 60)))
     _disable(env, "Deploy")
