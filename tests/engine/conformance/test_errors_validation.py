@@ -337,6 +337,7 @@ def test_errors_are_json_envelopes_with_http_400(env: Env) -> None:
     assert caught[0].response["Error"]["Message"]
 
 
+@pytest.mark.slow
 def test_create_error_LimitExceededException(env: Env) -> None:
     """Past the pipeline quota (1000 per region) CreatePipeline answers LimitExceededException.
 

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import boto3
+import pytest
 
 from ._support import REGION
 
@@ -18,6 +19,7 @@ _TEMPLATE: dict[str, object] = {
 }
 
 
+@pytest.mark.slow
 def test_cloudformation_stacks_deploy_offline(aws: OfflineAWS) -> None:
     """A CloudFormation stack creates its resources inside offline() (no ModuleNotFoundError from moto)."""
     cloudformation = boto3.client("cloudformation", region_name=REGION)

@@ -7,6 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# A benchmark run as a subprocess: part of the full run only.
+pytestmark = pytest.mark.slow
+
 ROOT = next(folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file())
 BENCHMARK = ROOT / "benchmarks" / "bench_fleet.py"
 

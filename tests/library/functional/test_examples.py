@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from types import ModuleType
 
+# Each example runs as a subprocess, the release demo in-process too: part of the full run only.
+pytestmark = pytest.mark.slow
+
 ROOT = next(folder for folder in Path(__file__).resolve().parents if (folder / "pyproject.toml").is_file())
 EXAMPLES = ROOT / "examples"
 CORPUS_FILE = ROOT / "tests" / "data" / "corpus" / "13-rajithII-sam-github-cfn-approval-sns.json"

@@ -264,6 +264,7 @@ def soak_run(
     return outcome
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_freeze_thaw_and_retries_never_double_an_effect_or_lie(seed: int) -> None:
     """Under ~40% faults of every kind: no duplicate effect, no lying record, and the stage retry ends the

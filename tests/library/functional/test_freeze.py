@@ -328,6 +328,7 @@ def test_freeze_paces_its_requests_on_the_virtual_clock(world: World) -> None:
     assert stamps[-1] - stamps[0] >= (len(stamps) - 1) / 2.0 - 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.pipepilot_offline(speed=1.0)
 def test_freeze_never_exceeds_the_rate_in_real_time(world: World) -> None:
     """In real time (speed 1), no window of one second holds more than rate + 1 requests."""

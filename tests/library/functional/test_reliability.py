@@ -113,6 +113,7 @@ def test_the_fault_free_release_succeeds() -> None:
     assert calm.approvals == (("Succeeded", SUMMARY),)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_release_survives_throttling_and_lost_responses(seed: int) -> None:
     """Under 30% throttling and 5% lost responses: one execution, one approval, the calm run's end state.

@@ -561,6 +561,7 @@ def bounded_sleep(world: World, *, days: float = 8) -> Callable[[float], None]:
     return sleep
 
 
+@pytest.mark.slow
 def test_a_seven_day_wait_behind_another_approval_stays_cheap(world: World) -> None:
     """An approval wait held for 7 days behind another execution's approval costs at most 2,500 calls and
     returns within 5 minutes of the approval appearing (when the one ahead expired); the default timeout

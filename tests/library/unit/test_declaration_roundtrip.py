@@ -12,6 +12,7 @@ import string
 from datetime import timedelta, timezone
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,9 @@ from pipepilot.model.declaration import (
     PipelineDocument,
     StageDeclaration,
 )
+
+# Property-based over hundreds of generated declarations: part of the full run only.
+pytestmark = pytest.mark.slow
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

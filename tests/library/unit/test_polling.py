@@ -414,6 +414,7 @@ def test_a_seven_day_wait_costs_at_most_2500_polls(seed: int) -> None:
     assert 0 <= lateness <= 300.0
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(duration=st.floats(min_value=0.0, max_value=8 * 24 * 3600.0), seed=st.integers(0, 1000))
 def test_lateness_never_exceeds_the_bound_whenever_the_end_comes(duration: float, seed: int) -> None:
