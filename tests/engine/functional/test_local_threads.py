@@ -171,6 +171,7 @@ def test_engine_entry_points_answer_other_threads_while_a_handler_runs() -> None
 # -- each thread's deadline is its own ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(10))
 def test_a_throttled_start_keeps_its_retry_budget_next_to_eight_waiting_threads(seed: int) -> None:
     """Eight threads wait (polling, sleeping) on an hour-long execution while a ninth starts the pipeline
