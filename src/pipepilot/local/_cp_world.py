@@ -7,7 +7,7 @@ re-exports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -185,6 +185,10 @@ class EngineWorld(Protocol):
         """Store an S3 object (moto's), SSE-KMS with ``kms_key_id`` if given; False when there is no bucket."""
         ...
 
+    def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
+        """Delete the objects ``write_object`` stored at these ``(bucket, key)`` (and nothing else)."""
+        ...
+
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
         """The Python handler registered for a function name or ARN, if any."""
         ...
@@ -198,7 +202,7 @@ _non_negative_seconds = attrs.validators.ge(0.0)
 class CodePipelineSettings:
     """Choices the engine makes where AWS's behaviour is unconfirmed (or is a quota), as settings.
 
-    The defaults are the most plausible reading of the reference; see the module docstring of
+    The defaults are the most plausible reading of AWS's documentation; see the module docstring of
     :mod:`pipepilot.local.codepipeline` for the reasoning behind each. Pass an instance to
     ``pipepilot.local.offline(codepipeline_settings=...)``, or assign ``aws.codepipeline_settings``.
 

@@ -9,7 +9,7 @@ custom-action jobs, and EventBridge events for every state change.
 Requests are validated against botocore's service model (patterns, lengths, enums → ``ValidationException``)
 and pipeline declarations against :func:`pipepilot.model.validation.find_problems`.
 
-Choices where AWS's behaviour is unconfirmed (the reference marks them [U]); the ones that are cheap to
+Choices where AWS's behaviour is unconfirmed (docs/local.md lists them too); the ones that are cheap to
 change are :class:`CodePipelineSettings`:
 
 * A pipeline declared without ``pipelineType`` is V2 (``default_pipeline_type``); UpdatePipeline without

@@ -8,7 +8,7 @@ the offline engine to answer `ValidationException` / `InvalidInputException` the
 
 Choices where AWS is silent:
 
-* Patterns are applied to the whole value (`re.fullmatch`), as the reference prescribes. They are compiled
+* Patterns are applied to the whole value (`re.fullmatch`), as AWS's naming rules imply. They are compiled
   with `re.ASCII` (Java's `\\w` and `\\d` are ASCII) and `re.DOTALL` so that free-text patterns such as
   `.*` do not reject multi-line text; whether AWS accepts line breaks there is unconfirmed, and a false
   positive costs the user more than a miss. Patterns Python's `re` cannot compile (for example Java's
