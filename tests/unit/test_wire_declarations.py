@@ -143,3 +143,32 @@ def test_a_required_nested_model_must_name_its_placeholder() -> None:
 
     with pytest.raises(TypeError, match="placeholder"):
         _Holder.from_api({})
+
+
+def test_freeze_records_are_written_and_read_from_their_field_declarations() -> None:
+    """A record entry with every member set writes each field under its name and reads back equal;
+    a value the record never holds is refused, naming the member."""
+    from datetime import datetime, timezone
+
+    from pipepilot.freeze import FreezeOutcome, PipelineFreeze, ThawOutcome
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    entry = PipelineFreeze(
+        pipeline="p",
+        outcome=FreezeOutcome.DISABLED,
+        reason="r",
+        changed_by="me",
+        changed_at=moment,
+        error_code="E",
+        error="e",
+        thaw=ThawOutcome.FAILED,
+        thaw_note="n",
+        thaw_error="t",
+        thaw_sent_at=moment,
+    )
+    written = entry.to_dict()
+    assert list(written) == [field.name for field in attrs.fields(PipelineFreeze)]
+    assert written["changed_at"] == "2026-01-02T03:04:05+00:00"
+    assert PipelineFreeze.from_dict(written) == entry
+    with pytest.raises(ValueError, match=r"pipelines\['p'\]\.changed_by must be a string or null"):
+        PipelineFreeze.from_dict({**written, "changed_by": 7})

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, cast
 
 import attrs
 
+from pipepilot._checks import shown
 from pipepilot.errors import InvalidStructureError, NestingTooDeepError
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ __all__ = [
     "load_json",
     "nested_within",
     "parse_iso_timestamp",
+    "record_fields",
+    "record_to_dict",
     "require_mapping",
     "string",
     "string_map",
@@ -576,7 +579,7 @@ def timestamp(
     return _meta(_Spec(_TIMESTAMP, key, parse=parse, keep_raw=keep_raw))
 
 
-def enum_of(enum_type: type[WireEnum], *, key: str | None = None) -> dict[str, Any]:
+def enum_of(enum_type: type[enum.Enum], *, key: str | None = None) -> dict[str, Any]:
     """Field metadata of a tolerant enumeration: known strings become members, unknown ones stay ``str``."""
     return _meta(_Spec(_ENUM, key, enum_type=enum_type))
 
@@ -653,8 +656,10 @@ def wire_members(model: type) -> tuple[Member, ...]:
             absent = ABSENT_TUPLE
         elif spec.placeholder is not None:
             absent = spec.placeholder
-        else:
+        elif spec.kind in (_STRUCT, _STRUCT_MAP):
             raise TypeError(f"{model.__name__}.{field.name}: a required member needs a placeholder")
+        else:
+            absent = None
         found.append(Member(field.name, spec.key or camel_case(field.name), spec, absent))
     return tuple(found)
 
@@ -1083,6 +1088,95 @@ class WireModel(TypedWireModel[dict[str, Any]]):
     """A :class:`TypedWireModel` whose ``to_api`` returns a plain ``dict`` (the runtime and build models)."""
 
     __slots__ = ()
+
+
+# ---------------------------------------------------------------------------------------------- records
+#
+# pipepilot's own records (a freeze record) are declared with the same field metadata as the AWS models
+# and written by the same module, in the form a saved file wants: every member present (``null`` when
+# unset), keys named like the attributes, times in ISO 8601, and a strict reader that refuses a file it
+# did not write instead of keeping misfits (a record drives changes to live pipelines).
+
+
+def record_to_dict(obj: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a record declared with wire field metadata (see :func:`record_fields`)."""
+    out: dict[str, Any] = {}
+    for member in wire_members(type(obj)):
+        value = getattr(obj, member.attr)
+        kind = member.spec.kind
+        if value is None:
+            out[member.attr] = None
+        elif kind == _ENUM:
+            out[member.attr] = value.value
+        elif kind == _TIMESTAMP:
+            out[member.attr] = value.isoformat()
+        elif kind == _STRUCTS:
+            out[member.attr] = [record_to_dict(item) for item in value]
+        else:
+            out[member.attr] = value
+    return out
+
+
+def record_fields(
+    model: type,
+    data: Mapping[str, Any],
+    *,
+    what: str,
+    where: str,
+    skip: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """Constructor keyword arguments of record *model* read strictly from *data* (see :func:`record_to_dict`).
+
+    A member without a default must be present (a non-empty string, an enum value, a time); one with a
+    default may also be ``null``. Members named in *skip* are left to the caller (lists of records, whose
+    checks span items); with *only*, just those members are read.
+
+    Raises:
+        ValueError: a member is missing or has a value the record never holds; the message starts with
+            *what* and names the member as *where*``.key``.
+    """
+    kwargs: dict[str, Any] = {}
+    for member, field in zip(wire_members(model), _wire_fields(model), strict=True):
+        if member.attr in skip or (only is not None and member.attr not in only):
+            continue
+        key = member.attr
+        label = f"{where}.{key}" if where else key
+        value = data.get(key)
+        required = field.default is attrs.NOTHING
+        kind = member.spec.kind
+        if value is None and not required:
+            kwargs[member.attr] = None
+        elif kind == _STR:
+            if not isinstance(value, str) or (required and not value):
+                wanted = "a non-empty string" if required else "a string or null"
+                raise ValueError(f"{what}: {label} must be {wanted}, not {shown(value)}")
+            kwargs[member.attr] = value
+        elif kind == _ENUM:
+            enum_type = member.spec.enum_type
+            assert enum_type is not None
+            try:
+                kwargs[member.attr] = enum_type(value)
+            except ValueError:
+                allowed = ", ".join(str(item.value) for item in enum_type)
+                wanted = f"one of {allowed}" if required else f"null or one of {allowed}"
+                raise ValueError(f"{what}: {label} must be {wanted}") from None
+        elif kind == _TIMESTAMP:
+            if value is None:
+                raise ValueError(f"{what}: {label} is missing")
+            if not isinstance(value, str):
+                raise ValueError(f"{what}: {label} must be an ISO 8601 time or null, not {shown(value)}")
+            try:
+                kwargs[member.attr] = parse_iso_timestamp(value)
+            except (ValueError, OverflowError):
+                raise ValueError(f"{what}: {label} is not an ISO 8601 time: {shown(value)}") from None
+        else:
+            raise TypeError(f"{model.__name__}.{member.attr}: records hold strings, enums and times")
+    return kwargs
+
+
+def _wire_fields(model: type) -> list[Any]:
+    return [field for field in attrs.fields(model) if _WIRE in field.metadata]
 
 
 # ----------------------------------------------------------------------------------------------- repr
