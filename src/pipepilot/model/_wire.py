@@ -848,14 +848,10 @@ class _Codegen:
         return setters
 
     def _nested_read(self, index: int, spec: _Spec, argument: str) -> str:
-        """The expression that reads a nested model from *argument*: its generated reader called directly
-        (no bound method on the way), or its own ``from_api`` where the class defines one."""
-        model = _model_of(spec, self.model)
-        name = self._name("M", index, model)
-        if "from_api" in model.__dict__ and "_wire_codec" not in model.__dict__:
-            return f"{name}.from_api({argument})"
-        reader = self._name("R", index, _codec(model)[0])
-        return f"{reader}({name}, {argument})"
+        """The expression that reads a nested model from *argument*: its ``from_api``, whose own code is
+        generated when it is first called (so reading a pipeline never compiles models it does not hold)."""
+        model = self._name("M", index, _model_of(spec, self.model))
+        return f"{model}.from_api({argument})"
 
     def _interning(self) -> list[str]:
         """Lines that return one shared instance per distinct complete, clean input (see ``_wire_intern``).
