@@ -4,6 +4,11 @@ Waits and retry back-offs never call :mod:`time` directly: they ask the current 
 that is the system's; :func:`pipepilot.local.offline` installs its virtual clock for as long as it is
 active, so a two-hour wait inside it advances virtual time instead of blocking.
 
+A thread that waits for other threads (a fleet operation waiting for its workers) says so with
+:func:`waiting_for_threads`: a time source that lets virtual time pass only while every thread using it
+is blocked (the virtual clock does) then knows not to wait for this one; a worker thread done with a task
+says so with :func:`thread_idle`.
+
 The random choices pipepilot makes (retry back-off jitter, idempotency tokens, freeze record ids) come
 from the time source too, when it offers a seeded ``rng`` as the virtual clock does: a run inside
 ``offline(seed=...)`` then replays exactly. Otherwise back-off jitter uses Python's :mod:`random` module,
@@ -13,11 +18,15 @@ forked ones, never share a token).
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 import uuid
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "SYSTEM_TIME",
@@ -27,6 +36,8 @@ __all__ = [
     "current_time_source",
     "install_time_source",
     "new_uuid",
+    "thread_idle",
+    "waiting_for_threads",
 ]
 
 
@@ -113,3 +124,29 @@ def new_uuid() -> str:
     if rng is None:
         return str(uuid.uuid4())
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+@contextlib.contextmanager
+def waiting_for_threads() -> Iterator[None]:
+    """Tell the current time source that this thread waits for other threads for the ``with`` block.
+
+    A source may offer a ``waiting()`` context manager (the virtual clock does: its time jumps only while
+    every thread using it is blocked); others need nothing, and this does nothing for them.
+    """
+    waiting = getattr(_current, "waiting", None)
+    if waiting is None:
+        yield
+        return
+    with waiting():
+        yield
+
+
+def thread_idle() -> None:
+    """Tell the current time source that this thread is done with it for now (a pool worker between tasks).
+
+    A source that waits for every thread using it (the virtual clock) offers ``idle()`` and stops waiting
+    for this thread until it next uses the source; for others this does nothing.
+    """
+    idle = getattr(_current, "idle", None)
+    if idle is not None:
+        idle()

@@ -51,7 +51,7 @@ from botocore.exceptions import ClientError
 from botocore.retries.throttling import CubicCalculator
 
 from pipepilot._handles import pipeline_state
-from pipepilot._time import current_time_source
+from pipepilot._time import current_time_source, thread_idle, waiting_for_threads
 from pipepilot.errors import THROTTLING_CODES, PipepilotError, ThrottlingError
 
 if TYPE_CHECKING:
@@ -510,13 +510,22 @@ def run_concurrently(
             return Outcome(item=item, value=work(item))
         except PipepilotError as error:
             return Outcome(item=item, error=error)
+        finally:
+            # Back to the pool, where it waits for a task: a virtual clock need not wait for it meanwhile.
+            thread_idle()
 
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(max_workers, len(pending)), thread_name_prefix="pipepilot-fleet"
     )
     try:
         futures = [executor.submit(guarded, item) for item in pending]
-        for future in concurrent.futures.as_completed(futures):
+        finished = concurrent.futures.as_completed(futures)
+        while True:
+            # While it waits for its workers this thread is not running: a virtual clock need not wait for it.
+            with waiting_for_threads():
+                future = next(finished, None)
+            if future is None:
+                break
             yield future.result()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

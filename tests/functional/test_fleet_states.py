@@ -89,7 +89,8 @@ def test_bad_fleet_options_are_refused(world: World, workers: int, rate: float) 
 
 def test_by_default_reads_are_not_held_back_without_throttling(world: World) -> None:
     """With its defaults cp.states sends every read as soon as a worker is free: no virtual time passes
-    between the first and the last request (a fixed rate would spread them out)."""
+    between the first and the last request but a worker's own previous call (a fixed rate would spread
+    them out)."""
     names = [f"p{i}" for i in range(12)]
     make(world, *names)
     stamps: list[float] = []
@@ -99,7 +100,8 @@ def test_by_default_reads_are_not_held_back_without_throttling(world: World) -> 
     states = world.cp.states(names)
     assert list(states) == names
     assert len(stamps) == len(names)
-    assert max(stamps) == min(stamps)
+    # A worker's next read goes when its previous call has taken its latency (1 ms): nothing more.
+    assert max(stamps) - min(stamps) <= len(names) * world.aws.call_latency
     assert shared_limiter(world.cp).rate is None
 
 

@@ -325,7 +325,8 @@ def test_successful_build_walks_every_phase_on_the_virtual_clock(
     aws: OfflineAWS, cb: CodeBuildClient, project: str
 ) -> None:
     """Phases follow §9.2 back to back with the default durations; COMPLETED carries only type and start."""
-    started = aws.clock.now()
+    # StartBuild is applied at the end of its latency (virtual time moves in whole microseconds).
+    started = round(aws.clock.now() + aws.call_latency, 6)
     build = _run(aws, cb)
     assert build["buildStatus"] == "SUCCEEDED"
     assert build["buildComplete"] is True

@@ -150,7 +150,7 @@ def test_wall_latency_delays_the_call_in_real_time(aws: OfflineAWS, cb: CodeBuil
     virtual, wall = aws.clock.now(), time.monotonic()
     assert cb.list_builds()["ids"] == []
     assert time.monotonic() - wall >= 0.05
-    assert aws.clock.now() == virtual
+    assert aws.clock.now() == round(virtual + aws.call_latency, 6)  # the call's own latency only
 
 
 def test_virtual_latency_advances_the_clock(aws: OfflineAWS, cb: CodeBuildClient) -> None:
@@ -159,7 +159,7 @@ def test_virtual_latency_advances_the_clock(aws: OfflineAWS, cb: CodeBuildClient
     aws.faults.add(operation="BatchGetBuilds", latency=600, latency_clock="virtual")
     virtual, wall = aws.clock.now(), time.monotonic()
     build = cb.batch_get_builds(ids=[build_id])["builds"][0]
-    assert aws.clock.now() == virtual + 600
+    assert aws.clock.now() == round(virtual + 600 + aws.call_latency, 6)
     assert time.monotonic() - wall < 1
     assert build["buildComplete"] is True
 

@@ -118,8 +118,9 @@ def test_engine_answers_parse_like_aws(aws: OfflineAWS) -> None:
     """Responses go through botocore's parser: timestamps become aware datetimes, metadata is present."""
     client = aws.client("codebuild")
     _project(client)
+    created_at = aws.clock.now()  # a call is applied at the end of its latency, just before it returns
     project = client.batch_get_projects(names=["wired"])["projects"][0]
-    assert project["created"].timestamp() == aws.clock.now()
+    assert project["created"].timestamp() == created_at
     assert project["created"].tzinfo is not None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from datetime import timezone
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -295,3 +296,186 @@ def test_run_due_inside_a_callback_leaves_due_timers_to_the_running_advance() ->
     clock.advance(1)
     assert order == ["first starts", "first ends", "second"]
     assert clock.pending() == 0
+
+
+# -- threads ----------------------------------------------------------------------------------------------
+
+
+def test_a_threads_sleep_is_its_own_next_to_a_longer_sleeper() -> None:
+    """A thread sleeping 10 s next to one sleeping 100 s wakes 10 s after it started: the other's sleep does
+    not use up its time; time then jumps to the other's wake-up once this thread waits for it."""
+    clock = VirtualClock(start=0, grace=60)
+    clock.enlist()  # this thread uses the engine (as any thread that made a call does)
+    start = clock.now()
+    asleep = threading.Event()
+    woke: list[float] = []
+
+    def long_sleeper() -> None:
+        asleep.set()
+        clock.sleep(100)
+        woke.append(clock.now())
+
+    other = threading.Thread(target=long_sleeper)
+    other.start()
+    asleep.wait()
+    time.sleep(0.05)  # let it get into its sleep first
+    clock.sleep(10)
+    assert clock.now() == start + 10
+    with clock.waiting():
+        other.join(30)
+    assert woke == [start + 100]
+
+
+def test_a_thread_blocked_elsewhere_holds_time_back_for_the_grace_period_only() -> None:
+    """A thread that used the engine and then blocks on something the clock cannot see (an Event) is
+    presumed blocked after ``grace`` wall seconds: a sleeper next to it is not stuck forever."""
+    clock = VirtualClock(start=0, grace=0.05)
+    release = threading.Event()
+    enlisted = threading.Event()
+
+    def blocked_elsewhere() -> None:
+        clock.enlist()
+        enlisted.set()
+        release.wait(30)
+
+    other = threading.Thread(target=blocked_elsewhere)
+    other.start()
+    enlisted.wait()
+    began = time.monotonic()
+    clock.sleep(10)
+    waited = time.monotonic() - began
+    release.set()
+    other.join(30)
+    assert clock.now() == 10
+    assert 0.04 <= waited < 20
+
+
+def test_a_thread_waiting_for_others_does_not_hold_time_back() -> None:
+    """Inside ``clock.waiting()`` a thread counts as blocked at once: its workers' sleeps need no grace."""
+    clock = VirtualClock(start=0, grace=3600)
+    clock.enlist()
+    woke: list[float] = []
+    ready = threading.Barrier(3)
+
+    def worker(seconds: float) -> None:
+        clock.enlist()
+        ready.wait()  # all three use the engine before the first sleeps
+        clock.sleep(seconds)
+        woke.append(clock.now())
+
+    workers = [threading.Thread(target=worker, args=(seconds,)) for seconds in (30, 10, 20)]
+    began = time.monotonic()
+    with clock.waiting():
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(30)
+    assert time.monotonic() - began < 20
+    assert sorted(woke) == [10.0, 20.0, 30.0]
+    assert clock.now() == 30
+
+
+def test_a_thread_that_ended_no_longer_holds_time_back() -> None:
+    """A thread that used the engine leaves the set when it ends: a later sleep jumps at once."""
+    clock = VirtualClock(start=0, grace=3600)
+    other = threading.Thread(target=clock.enlist)
+    other.start()
+    other.join()
+    began = time.monotonic()
+    clock.sleep(5)
+    assert clock.now() == 5
+    assert time.monotonic() - began < 20
+
+
+def test_unlocked_timers_run_outside_the_engine_lock() -> None:
+    """A ``locked=False`` callback (user code: an SNS subscriber, a Lambda handler) runs without the engine
+    lock, so another thread can take it meanwhile; a default timer runs under it."""
+    clock = VirtualClock(start=0)
+    seen: list[tuple[str, bool, bool]] = []
+
+    def check(label: str) -> None:
+        taken: list[bool] = []
+
+        def take() -> None:
+            taken.append(clock.lock.acquire(timeout=0.05))
+            if taken[0]:
+                clock.lock.release()
+
+        other = threading.Thread(target=take)
+        other.start()
+        other.join()
+        seen.append((label, clock.lock.held(), taken[0]))
+
+    clock.call_at(1, lambda: check("engine"))
+    clock.call_at(2, lambda: check("handler"), locked=False)
+    clock.advance(5)
+    assert seen == [("engine", True, False), ("handler", False, True)]
+
+
+def test_run_due_under_the_engine_lock_runs_nothing() -> None:
+    """Due timers never run inside engine work: run_due() while holding the lock leaves them queued."""
+    clock = VirtualClock(start=0)
+    ran: list[str] = []
+    clock.call_later(0, lambda: ran.append("due"))
+    with clock.lock:
+        clock.run_due()
+    assert ran == []
+    clock.run_due()
+    assert ran == ["due"]
+
+
+def test_engine_lock_is_reentrant_and_knows_its_holder() -> None:
+    """The engine lock can be taken again by its holder, reports who holds it, and refuses a stranger's
+    release."""
+    clock = VirtualClock()
+    assert not clock.lock.held()
+    with clock.lock, clock.lock:
+        assert clock.lock.held()
+        elsewhere: list[bool] = []
+        other = threading.Thread(target=lambda: elsewhere.append(clock.lock.held()))
+        other.start()
+        other.join()
+        assert elsewhere == [False]
+    assert not clock.lock.held()
+    with pytest.raises(RuntimeError, match="another thread"):
+        clock.lock.release()
+
+
+def test_rejects_a_negative_grace() -> None:
+    """The grace period is zero or more wall seconds."""
+    with pytest.raises(ValueError, match="grace"):
+        VirtualClock(grace=-1)
+
+
+def test_a_sleep_shorter_than_a_microsecond_still_moves_time() -> None:
+    """Virtual time moves in whole microseconds, yet any positive sleep moves it: a loop that sleeps "the
+    rest" until a moment (as a rate limiter does) always gets there."""
+    clock = VirtualClock(start=0.1)
+    target = clock.now() + 4e-7
+    while clock.now() < target:
+        clock.sleep(target - clock.now())
+    assert clock.now() == 0.100001
+
+
+def test_an_idle_thread_does_not_hold_time_back_until_it_calls_again() -> None:
+    """A pool worker that said it is idle (between two tasks) counts as blocked at once; its next call
+    (``enlist``, as the wiring does per request) makes it a running thread again."""
+    clock = VirtualClock(start=0, grace=3600)
+    parked = threading.Event()
+    resume = threading.Event()
+
+    def worker() -> None:
+        clock.enlist()
+        clock.idle()
+        parked.set()
+        resume.wait(30)
+
+    other = threading.Thread(target=worker)
+    other.start()
+    parked.wait()
+    began = time.monotonic()
+    clock.sleep(5)
+    assert clock.now() == 5
+    assert time.monotonic() - began < 20
+    resume.set()
+    other.join(30)

@@ -82,6 +82,8 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+")
 _DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account: no MOTO_ACCOUNT_ID needed
 # What clients made inside a context sign with (moto accepts any key; these name no real account).
 _DUMMY_CREDENTIALS = ("testing", "testing")
+#: Virtual seconds each CodePipeline / CodeBuild request takes its caller unless offline() says otherwise.
+DEFAULT_CALL_LATENCY = 0.001
 
 # Where the public names live; loaded on first access so `import pipepilot.local` stays cheap.
 _LAZY = {
@@ -137,6 +139,7 @@ class OfflineAWS:
         speed: float | None = None,
         start: float | datetime | None = None,
         codepipeline_settings: CodePipelineSettings | None = None,
+        call_latency: float = DEFAULT_CALL_LATENCY,
     ) -> None:
         if not isinstance(region, str) or not _REGION.fullmatch(region):
             raise ValueError(f"region must be an AWS region name such as 'us-east-1', not {region!r}")
@@ -146,6 +149,12 @@ class OfflineAWS:
             raise TypeError(f"seed must be an int, not {seed!r}")
         if speed is not None and not speed > 0:
             raise ValueError(f"speed must be positive (virtual seconds per wall second), not {speed!r}")
+        if (
+            not isinstance(call_latency, (int, float))
+            or isinstance(call_latency, bool)
+            or not 0 <= call_latency < float("inf")
+        ):
+            raise ValueError(f"call_latency must be zero or more virtual seconds, not {call_latency!r}")
         if isinstance(start, datetime):
             if start.tzinfo is None:
                 raise ValueError("start must be an aware datetime (e.g. tzinfo=timezone.utc)")
@@ -160,6 +169,7 @@ class OfflineAWS:
         self.speed = speed
         self.start = start
         self._codepipeline_settings = codepipeline_settings
+        self.call_latency = float(call_latency)
         self._world: World | None = None
         self._faults: FaultPlan | None = None
         self._stack: ExitStack | None = None
@@ -227,6 +237,7 @@ class OfflineAWS:
             seed=self.seed,
             clock=clock,
             codepipeline_settings=self._codepipeline_settings,
+            call_latency=self.call_latency,
         )
         faults = FaultPlan(seed=self.seed)
         _wiring.ROUTER.activate(world, faults)
@@ -278,6 +289,7 @@ class OfflineAWS:
             speed=self.speed,
             start=self.start,
             codepipeline_settings=self._codepipeline_settings,
+            call_latency=self.call_latency,
         )
 
     # -- state -----------------------------------------------------------------------------------------
@@ -675,6 +687,7 @@ def offline(
     speed: float | None = None,
     start: float | datetime | None = None,
     codepipeline_settings: CodePipelineSettings | None = None,
+    call_latency: float = DEFAULT_CALL_LATENCY,
 ) -> OfflineAWS:
     """An offline AWS: use as ``with offline() as aws:`` or as a ``@offline()`` decorator.
 
@@ -685,9 +698,12 @@ def offline(
     virtual time follows the wall clock ``speed`` times faster (for demos), instead of moving only when
     advanced. ``codepipeline_settings`` (a :class:`CodePipelineSettings`) changes the CodePipeline engines'
     choices where AWS's behaviour is unconfirmed: timeouts, caps, the status of cancelled waiters.
+    ``call_latency`` is the virtual seconds every CodePipeline and CodeBuild request takes its caller before
+    the engine applies it (default 1 ms; 0 for none), so calls made one after the other are stamped at
+    increasing times, as on AWS (an update's ``updated`` is later than the ``created`` before it).
 
     Raises:
-        ValueError: a malformed region, account id, speed or start.
+        ValueError: a malformed region, account id, speed, start or call latency.
         TypeError: ``codepipeline_settings`` is not a ``CodePipelineSettings``.
         RuntimeError: (on entry) another context is already active.
     """
@@ -698,6 +714,7 @@ def offline(
         speed=speed,
         start=start,
         codepipeline_settings=codepipeline_settings,
+        call_latency=call_latency,
     )
 
 

@@ -3,7 +3,8 @@
 Everything here runs under the clock's lock, either inside a request (called by
 :class:`~pipepilot.local.codepipeline.CodePipelineEngine`) or inside a timer callback. Work that takes
 time is a timer; nothing completes synchronously inside the call that started it, so a request never
-re-enters the scheduler half-way through a state change.
+re-enters the scheduler half-way through a state change. The one exception is user code: a Lambda
+handler is called from an unlocked timer, outside the lock, so it may call the engine from any thread.
 """
 
 from __future__ import annotations
@@ -168,14 +169,15 @@ class Runtime:
         """Run ``work`` (a request, or a scripting hook such as a pushed revision) as one unit of engine work.
 
         It runs under the clock's lock, after the timers that already fell due (so it sees the state of
-        "now"), with :meth:`now` frozen for its duration. Work started from inside other engine work (a
-        Lambda handler calling PutJobSuccessResult, a build finishing on a timer) runs no due timers: they
-        must not run half-way through the outer work (the clock's ``run_due`` is a no-op inside a timer).
+        "now"), with :meth:`now` frozen for its duration. Due timers run before the lock is taken (they may
+        call user handlers, which may call the engine from other threads). Work started from inside other
+        engine work (a Lambda handler calling PutJobSuccessResult, a build finishing on a timer) runs no due
+        timers: they must not run half-way through the outer work (the clock's ``run_due`` is a no-op inside
+        a timer callback and under the lock).
         """
         clock = self.world.clock
+        clock.run_due()
         with clock.lock:
-            if self.depth == 0:
-                clock.run_due()
             outer = self.enter()
             try:
                 return work()
@@ -1337,7 +1339,8 @@ class Runtime:
             remaining = run.start + self.settings.lambda_action_timeout_seconds - now
             window = max(0.0, min(self.settings.lambda_job_timeout_seconds, remaining))
             job.timer = self.later(window, lambda: self._job_timed_out(job))
-            self.later(0, lambda: self._invoke_lambda(job))
+            # Unlocked: the handler is user code, which may call the engine from other threads.
+            self.world.clock.call_later(0.0, lambda: self._invoke_lambda(job), locked=False)
         else:
             action = run.action
             key = (action.category, action.provider, action.version)
@@ -1374,16 +1377,36 @@ class Runtime:
         return data
 
     def _invoke_lambda(self, job: Job) -> None:
+        """Call the job's Lambda handler: the event is built under the engine's lock, the handler runs outside it."""
+        call = self.serve(lambda: self._lambda_call(job))
+        if call is None:
+            return
+        handler, event, context = call
+        name = context.function_name
+        try:
+            handler(event, context)
+        except Exception as exc:
+            logger.warning("Lambda handler for %s raised %s", name, type(exc).__name__, exc_info=True)
+            if self.settings.lambda_errors_fail_action:
+                message = f"Lambda function {name} raised {type(exc).__name__}: {exc}"
+                self.serve(lambda: self._fail_raised(job, message))
+
+    def _fail_raised(self, job: Job, message: str) -> None:
+        if job.status == "InProgress":
+            self.job_failure(job, "JobFailed", message)
+
+    def _lambda_call(self, job: Job) -> tuple[Callable[..., object], Json, LambdaContext] | None:
+        """The handler, event and context of a job's invocation, or None when there is nothing to invoke."""
         if job.status != "InProgress" or job.run.status != IN_PROGRESS or job.lambda_function is None:
-            return
+            return None
         if job.run.execution.pipeline.deleted:
-            return
+            return None
         function = job.lambda_function
         handler = self.world.lambda_handler(function)
         if handler is None:
             logger.info("no handler registered for Lambda %s; job waits for its timeout", function)
-            return
-        event = {
+            return None
+        event: Json = {
             "CodePipeline.job": {
                 "id": job.id,
                 "accountId": self.world.account_id,
@@ -1396,16 +1419,10 @@ class Runtime:
             request_id=self.world.new_uuid(),
             arn=f"arn:{partition_of(self.region)}:lambda:{self.region}:{self.world.account_id}:function:{name}",
             deadline=self.now() + 900.0,
-            now=self.now,
+            # The clock's, not the runtime's frozen now: the handler runs outside engine work.
+            now=self.world.clock.now,
         )
-        try:
-            handler(event, context)
-        except Exception as exc:
-            logger.warning("Lambda handler for %s raised %s", name, type(exc).__name__, exc_info=True)
-            if self.settings.lambda_errors_fail_action and job.status == "InProgress":
-                self.job_failure(
-                    job, "JobFailed", f"Lambda function {name} raised {type(exc).__name__}: {exc}"
-                )
+        return handler, event, context
 
     def _job_timed_out(self, job: Job) -> None:
         job.timer = None

@@ -180,6 +180,8 @@ class Router:
         active = self._active
         if active is None:
             return self._moto(request, event_name)
+        # This thread now uses the engine: the virtual clock's sleeps take it into account.
+        active.world.clock.enlist()
         target = request.headers.get("X-Amz-Target")
         if target:
             text = target.decode() if isinstance(target, bytes) else target
@@ -216,11 +218,16 @@ class Router:
             params = _decode(request.body)
         except ValueError as error:  # not JSON: what AWS answers to a malformed body
             return error_response(request.url, "SerializationException", str(error), 400)
+        clock = world.clock
+        if world.call_latency > 0:
+            # The request's way to AWS takes this thread some virtual time: calls are stamped in order.
+            clock.sleep(world.call_latency)
+        # Timers already due run first, outside the engines' lock (they may call user handlers, which may
+        # call the engines from other threads). From inside a callback (a Lambda handler's
+        # PutJobSuccessResult) this runs nothing: other timers never run half-way through that work.
+        clock.run_due()
         try:
-            # Timers already due are the engines' business (in real-time mode reading the clock runs them):
-            # a request made from inside engine work, such as a Lambda handler's PutJobSuccessResult, must
-            # not run other timers half-way through that work.
-            with world.clock.lock:
+            with clock.lock:
                 engine = world.engine(service, region)
                 if not engine.implements(operation):
                     raise ServiceError(

@@ -316,7 +316,9 @@ class World:
     ``verify_roles`` (default True) makes :meth:`role_assumable_by` check moto's IAM; set it False to let
     any role ARN through. ``max_concurrent_builds`` caps in-progress builds per region (None: no cap);
     StartBuild beyond it answers ``AccountLimitExceededException``. ``codepipeline_settings`` is what every
-    CodePipeline engine of this world runs with (see :attr:`codepipeline_settings`).
+    CodePipeline engine of this world runs with (see :attr:`codepipeline_settings`). ``call_latency`` is
+    the virtual seconds each CodePipeline or CodeBuild request takes its caller before the engine applies
+    it (see :func:`pipepilot.local.offline`).
     """
 
     def __init__(
@@ -327,6 +329,7 @@ class World:
         seed: int = 0,
         clock: VirtualClock | None = None,
         codepipeline_settings: CodePipelineSettings | None = None,
+        call_latency: float = 0.0,
     ) -> None:
         self.clock = clock if clock is not None else VirtualClock()
         self._codepipeline_settings = (
@@ -344,6 +347,7 @@ class World:
         self.events: list[dict[str, Any]] = []
         self.verify_roles = True
         self.max_concurrent_builds: int | None = None
+        self.call_latency = call_latency
         self.caller_name = "pipepilot-offline"
         self.caller_arn = f"arn:{partition_of(region)}:iam::{account_id}:user/{self.caller_name}"
         self._lambdas: dict[str, LambdaHandler] = {}
@@ -490,16 +494,21 @@ class World:
         for subscription in tuple(subscriptions):
             # SNS invokes each subscribed function asynchronously: never inside the call that published.
             event = _sns_lambda_event(subscription, message_id, message, subject, timestamp)
-            self.clock.call_later(0.0, functools.partial(self._invoke_subscriber, subscription, event))
+            # Unlocked: the handler is user code, which may call the engines from other threads.
+            self.clock.call_later(
+                0.0, functools.partial(self._invoke_subscriber, subscription, event), locked=False
+            )
 
     def _invoke_subscriber(self, subscription: _SnsSubscription, event: dict[str, Any]) -> None:
         from pipepilot.local._cp_runtime import LambdaContext
 
         _, partition, _, region, account, _ = subscription.topic_arn.split(":", 5)
         name = subscription.function_name
+        with self.clock.lock:  # the id stream is shared with subscribe(), which other threads may call
+            request_id = str(uuid.UUID(int=self._sns_ids.getrandbits(128), version=4))
         context = LambdaContext(
             function_name=name,
-            request_id=str(uuid.UUID(int=self._sns_ids.getrandbits(128), version=4)),
+            request_id=request_id,
             arn=f"arn:{partition}:lambda:{region}:{account}:function:{name}",
             deadline=self.clock.now() + _SUBSCRIBER_TIMEOUT_SECONDS,
             now=self.clock.now,

@@ -32,7 +32,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{_MARKER}(**options): options for the offline_aws fixture "
-        "(region, account_id, seed, speed, start, codepipeline_settings), as for pipepilot.local.offline()",
+        "(region, account_id, seed, speed, start, codepipeline_settings, call_latency), as for "
+        "pipepilot.local.offline()",
     )
 
 
