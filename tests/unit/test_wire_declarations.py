@@ -172,3 +172,29 @@ def test_freeze_records_are_written_and_read_from_their_field_declarations() -> 
     assert PipelineFreeze.from_dict(written) == entry
     with pytest.raises(ValueError, match=r"pipelines\['p'\]\.changed_by must be a string or null"):
         PipelineFreeze.from_dict({**written, "changed_by": 7})
+
+
+def test_generated_code_shows_in_tracebacks() -> None:
+    """A failure inside generated code points at a readable source line, as attrs' generated methods do."""
+    import linecache
+    import traceback
+
+    @attrs.frozen(kw_only=True)
+    class _Broken(WireModel):
+        part: declaration.InputArtifact | None = attrs.field(
+            default=None, metadata=wire.struct(declaration.InputArtifact)
+        )
+        extra: Mapping[str, Any] = extra_field()
+
+    class _Exploding(dict[str, Any]):
+        def get(self, *args: Any) -> Any:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError) as caught:
+        _Broken.from_api(_Exploding())
+    frames = traceback.extract_tb(caught.value.__traceback__)
+    generated = [frame for frame in frames if frame.filename.startswith("<pipepilot wire")]
+    assert generated
+    line = generated[-1].lineno
+    assert line is not None
+    assert linecache.getline(generated[-1].filename, line).strip() == "raw = get('part')"

@@ -38,6 +38,7 @@ for each class: exact-type tests, identity checks, no per-member function calls 
 from __future__ import annotations
 
 import enum
+import linecache
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, cast
@@ -985,6 +986,8 @@ def _compile(model: type) -> tuple[Callable[..., Any], Callable[[Any], Any]]:
     source = codegen.reader() + "\n\n\n" + codegen.writer() + "\n"
     filename = f"<pipepilot wire {model.__module__}.{model.__qualname__}>"
     exec(compile(source, filename, "exec"), names)  # our own generated source
+    # Registered as attrs registers its generated methods, so tracebacks and debuggers show the code.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     reader = names["from_api"]
     writer = names["to_api"]
     reader.__qualname__ = f"{model.__qualname__}.from_api"
