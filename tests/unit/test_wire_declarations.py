@@ -198,3 +198,23 @@ def test_generated_code_shows_in_tracebacks() -> None:
     line = generated[-1].lineno
     assert line is not None
     assert linecache.getline(generated[-1].filename, line).strip() == "raw = get('part')"
+
+
+def test_event_views_read_their_declared_members_under_the_event_keys_leniently() -> None:
+    """An event's members are declared once with their kebab-case keys; a value of another type reads
+    as None instead of failing the whole event, and a required one missing is refused by name."""
+    from pipepilot.errors import InvalidRequestError
+    from pipepilot.model.events import EventExecutionResult, StageExecutionStateChange
+
+    result = EventExecutionResult.from_detail({"external-execution-id": 5, "error-code": "JobFailed"})
+    assert result.external_execution_id is None
+    assert result.error_code == "JobFailed"
+    keys = [member.key for member in wire.wire_members(StageExecutionStateChange)]
+    assert keys == ["pipeline", "execution-id", "state", "stage"]
+    event = {
+        "source": "aws.codepipeline",
+        "detail-type": "CodePipeline Stage Execution State Change",
+        "detail": {"pipeline": "p", "execution-id": "e", "state": "STARTED"},
+    }
+    with pytest.raises(InvalidRequestError, match="'stage' must be a non-empty string"):
+        StageExecutionStateChange.from_event(event)

@@ -90,6 +90,7 @@ __all__ = [
     "timestamp",
     "timestamp_parser",
     "utc_datetime",
+    "view_fields",
     "wire_members",
 ]
 
@@ -1176,6 +1177,42 @@ def record_fields(
 
 def _wire_fields(model: type) -> list[Any]:
     return [field for field in attrs.fields(model) if _WIRE in field.metadata]
+
+
+# ------------------------------------------------------------------------------------------------ views
+#
+# Read-only views of what AWS pushes (EventBridge events) are declared with the same field metadata, under
+# the keys the events use (``execution-id``); they are read leniently, as consumers of events expect: a
+# value of another type reads as ``None``, and only the members a view cannot do without are enforced.
+
+
+def view_fields(
+    model: type, data: Mapping[str, Any], *, where: str, refuse: Callable[[str], Exception]
+) -> dict[str, Any]:
+    """Constructor keyword arguments of view *model* read from *data* by its declared members.
+
+    A member without a default must be a non-empty string; others read as ``None`` unless they are a
+    string. Enumerations keep values added later as plain ``str``.
+
+    Raises:
+        Exception: ``refuse(message)`` for a required member that is missing or not a non-empty string;
+            the message names it as *where* followed by its key.
+    """
+    kwargs: dict[str, Any] = {}
+    for member, field in zip(wire_members(model), _wire_fields(model), strict=True):
+        kind = member.spec.kind
+        if kind not in (_STR, _ENUM):
+            raise TypeError(f"{model.__name__}.{member.attr}: views hold strings and enums")
+        value = data.get(member.key)
+        if type(value) is not str or not value:
+            if field.default is attrs.NOTHING:
+                raise refuse(f"{where}{member.key!r} must be a non-empty string, not {value!r}")
+            value = value if type(value) is str else None
+        elif kind == _ENUM:
+            assert member.spec.enum_type is not None
+            value = enum_table(member.spec.enum_type).get(value, value)
+        kwargs[member.attr] = value
+    return kwargs
 
 
 # ----------------------------------------------------------------------------------------------- repr
