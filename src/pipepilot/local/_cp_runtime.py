@@ -502,6 +502,7 @@ class Runtime:
         pipeline.order = [execution for execution in order if id(execution) not in forget]
         pipeline.dropped_executions += len(order) - len(pipeline.order)
         actions = [run for run in pipeline.action_history if id(run.execution) not in forget]
+        self._delete_artifacts(pipeline.action_history, forget, actions)
         pipeline.dropped_action_runs += len(pipeline.action_history) - len(actions)
         pipeline.action_history = actions
         rules = [
@@ -525,6 +526,26 @@ class Runtime:
         for job_id in [job_id for job_id, job in self.jobs.items() if id(job.run.execution) in forget]:
             del self.jobs[job_id]
         logger.debug("%s: forgot %d completed executions (retention)", pipeline.name, len(forget))
+
+    def _delete_artifacts(
+        self, runs: list[ActionRun], forget: Mapping[int, Execution], kept: list[ActionRun]
+    ) -> None:
+        """Delete the artifact objects the engines wrote for the forgotten executions' action runs.
+
+        As a lifecycle rule on the artifact bucket would on AWS; without it a long-running engine would
+        keep every artifact in moto's S3. An artifact a kept run still reads (a rollback re-runs stages on
+        an older execution's source artifacts) stays.
+        """
+        locations = [
+            _location(artifact)
+            for run in runs
+            if id(run.execution) in forget
+            for artifact in run.output_artifacts
+        ]
+        if not locations:
+            return
+        in_use = {_location(artifact) for run in kept for artifact in run.input_artifacts}
+        self.world.delete_written_objects(location for location in locations if location not in in_use)
 
     @staticmethod
     def compact_stage_run(stage_run: StageRun) -> None:
@@ -1695,6 +1716,11 @@ def _variable_check(config: Mapping[str, str]) -> bool:
 
 #: The action-run and condition maps of a stage run nothing reads or writes any more (see compact_stage_run).
 _FORGOTTEN: Any = MappingProxyType({})
+
+
+def _location(artifact: Json) -> tuple[str, str]:
+    """The ``(bucket, key)`` of an action run's input or output artifact."""
+    return artifact["s3location"]["bucket"], artifact["s3location"]["key"]
 
 
 def _started(execution: Execution) -> float:
