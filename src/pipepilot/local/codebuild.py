@@ -39,10 +39,10 @@ import logging
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pipepilot._shapes import request_problems, validation_message
 from pipepilot.local._artifacts import generated_archive, zip_files
 from pipepilot.local._errors import ServiceError
 from pipepilot.local._world import BuildScript, partition_of
-from pipepilot.model._shapes import request_problems, validation_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence

@@ -81,6 +81,7 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipepilot._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.local import _cp_render as render
 from pipepilot.local._cp_runtime import Runtime
 from pipepilot.local._cp_state import (
@@ -121,7 +122,6 @@ from pipepilot.local._cp_world import (
     partition_of,
 )
 from pipepilot.local._errors import ServiceError
-from pipepilot.model._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.model.validation import find_problems
 
 if TYPE_CHECKING:
