@@ -70,7 +70,7 @@ def test_plain_boto3_clients_inside_are_served_by_the_engine(aws: OfflineAWS) ->
     client = boto3.client("codebuild", region_name="us-east-1")
     _project(client)
     assert client.list_projects()["projects"] == ["wired"]
-    assert [project.name for project in aws.world.codebuild()._projects.values()] == ["wired"]
+    assert [project.name for project in aws.world.codebuild().projects.by_name.values()] == ["wired"]
     from moto.codebuild.models import codebuild_backends
 
     assert codebuild_backends["123456789012"]["us-east-1"].codebuild_projects == {}

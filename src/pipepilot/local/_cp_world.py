@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from pipepilot.local._arns import partition_of
 from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:
@@ -263,16 +264,3 @@ def checked_settings(settings: object) -> CodePipelineSettings:
             f"(e.g. attrs.evolve(aws.codepipeline_settings, ...)), not {settings!r}"
         )
     return settings
-
-
-def partition_of(region: str) -> str:
-    """The ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``, ...)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    if region.startswith("us-iso-"):
-        return "aws-iso"
-    if region.startswith("us-isob-"):
-        return "aws-iso-b"
-    return "aws"

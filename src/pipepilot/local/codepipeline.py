@@ -74,10 +74,7 @@ custom action type CRUD (any Custom type a pipeline uses is pollable), third-par
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -121,6 +118,7 @@ from pipepilot.local._cp_world import (
     partition_of,
 )
 from pipepilot.local._errors import ServiceError
+from pipepilot.local._paging import Paging
 from pipepilot.model._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.model.validation import find_problems
 
@@ -143,6 +141,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SERVICE = "codepipeline"
+_PAGING = Paging(
+    error_code="InvalidNextTokenException", error_message="The next token is not valid for this request"
+)
 _DECLARATION_OPERATIONS = frozenset({"CreatePipeline", "UpdatePipeline"})
 _ROLE_PRINCIPAL = "codepipeline.amazonaws.com"
 _OUTPUT_VARIABLES_LIMIT = 122_880
@@ -507,10 +508,15 @@ class CodePipelineEngine:
         return {}
 
     def _list_pipelines(self, params: Json) -> Json:
-        limit = params.get("maxResults") or 1000
-        after = self._decode_token(params.get("nextToken"), "ListPipelines", "")
+        after = _PAGING.position(params.get("nextToken"), "ListPipelines", "")
         names = sorted(n for n in self._pipelines if not after or n > after)
-        page = names[:limit]
+        page, token = _PAGING.page(
+            names,
+            limit=params.get("maxResults") or 1000,
+            operation="ListPipelines",
+            scope="",
+            position_of=lambda name: name,
+        )
         response: Json = {
             "pipelines": [
                 {
@@ -524,62 +530,9 @@ class CodePipelineEngine:
                 for name in page
             ]
         }
-        if len(names) > limit:
-            response["nextToken"] = self._encode_token("ListPipelines", "", page[-1])
+        if token:
+            response["nextToken"] = token
         return response
-
-    # -- tokens for pagination --------------------------------------------------------------------------
-
-    @staticmethod
-    def _encode_token(operation: str, scope: str, position: object) -> str:
-        raw = json.dumps([operation, scope, position], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode()
-
-    @staticmethod
-    def _decode_token(token: str | None, operation: str, scope: str) -> Any:
-        if token is None:
-            return None
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            decoded = None
-        if not isinstance(decoded, list) or len(decoded) != 3 or decoded[:2] != [operation, scope]:
-            raise ServiceError("InvalidNextTokenException", "The next token is not valid for this request")
-        return decoded[2]
-
-    def _page_from_end(
-        self,
-        items: list[Any],
-        params: Json,
-        operation: str,
-        scope: str,
-        keep: Callable[[Any], bool] | None = None,
-        *,
-        dropped: int = 0,
-    ) -> tuple[list[Any], str | None]:
-        """Newest-first page of an append-only list; the token is an absolute index, stable under appends.
-
-        ``dropped`` is how many entries retention removed from the front: the token counts them too, so a
-        clean-up between two pages neither repeats nor skips entries (a token into the removed part ends the
-        listing there).
-        """
-        limit = params.get("maxResults") or 100
-        start = self._decode_token(params.get("nextToken"), operation, scope)
-        if start is None:
-            index = len(items)
-        elif type(start) is int and dropped <= start <= dropped + len(items):
-            index = start - dropped
-        elif type(start) is int and 0 <= start < dropped:
-            index = 0  # the rest of the listing was forgotten since the previous page
-        else:
-            raise ServiceError("InvalidNextTokenException", "The next token is not valid for this request")
-        page: list[Any] = []
-        while index > 0 and len(page) < limit:
-            index -= 1
-            item = items[index]
-            if keep is None or keep(item):
-                page.append(item)
-        return page, (self._encode_token(operation, scope, index + dropped) if index > 0 else None)
 
     # -- reads ------------------------------------------------------------------------------------------
 
@@ -595,12 +548,13 @@ class CodePipelineEngine:
         record = self._pipeline(params["pipelineName"])
         stage_name = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
         keep = None if stage_name is None else (lambda e: stage_name in e.succeeded_stages)
-        page, token = self._page_from_end(
+        page, token = _PAGING.page_from_end(
             record.order,
-            params,
-            "ListPipelineExecutions",
-            f"{record.name}|{stage_name or ''}",
-            keep,
+            token=params.get("nextToken"),
+            limit=params.get("maxResults") or 100,
+            operation="ListPipelineExecutions",
+            scope=f"{record.name}|{stage_name or ''}",
+            keep=keep,
             dropped=record.dropped_executions,
         )
         response: Json = {"pipelineExecutionSummaries": [render.execution_summary(e) for e in page]}
@@ -641,7 +595,14 @@ class CodePipelineEngine:
             runs, scope = execution_runs(execution), f"{record.name}|{execution.id}"
         else:
             (runs, dropped), scope = pipeline_runs(record), record.name
-        page, token = self._page_from_end(runs, params, operation, scope, dropped=dropped)
+        page, token = _PAGING.page_from_end(
+            runs,
+            token=params.get("nextToken"),
+            limit=params.get("maxResults") or 100,
+            operation=operation,
+            scope=scope,
+            dropped=dropped,
+        )
         response: Json = {field: [detail(run, self.region) for run in page]}
         if token:
             response["nextToken"] = token
