@@ -19,8 +19,10 @@ from collections import deque
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipepilot.local._arns import partition_of
 from pipepilot.local._artifacts import artifact_key, generated_archive, missing_bucket_message
-from pipepilot.local._cp_state import (
+from pipepilot.local._errors import ServiceError
+from pipepilot.local.codepipeline._state import (
     ABANDONED,
     CANCELLED,
     FAILED,
@@ -56,14 +58,17 @@ from pipepilot.local._cp_state import (
     Structure,
     resolve_text,
 )
-from pipepilot.local._cp_world import partition_of
-from pipepilot.local._errors import ServiceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from pipepilot.local._cp_world import ActionScriptView, CodePipelineSettings, EngineWorld, RuleScriptView
     from pipepilot.local.clock import Timer
+    from pipepilot.local.codepipeline._host import (
+        ActionScriptView,
+        CodePipelineSettings,
+        EngineWorld,
+        RuleScriptView,
+    )
 
 __all__ = ["LambdaContext", "Runtime"]
 

@@ -5,7 +5,7 @@ Optional members are left out rather than sent as null, as AWS does; timestamps 
 
 from __future__ import annotations
 
-from pipepilot.local._cp_state import (
+from pipepilot.local.codepipeline._state import (
     IN_PROGRESS,
     KIND_CODEBUILD,
     KIND_SOURCE,

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from pipepilot.local._arns import partition_of
 from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:
@@ -27,7 +26,6 @@ __all__ = [
     "RuleScriptView",
     "ScriptBook",
     "checked_settings",
-    "partition_of",
 ]
 
 #: A Python stand-in for a Lambda function: ``handler(event, context)``.
