@@ -444,7 +444,7 @@ def test_codepipeline_settings_option_reaches_every_region_engine() -> None:
     with pipepilot.local.offline(codepipeline_settings=settings) as aws:
         assert aws.codepipeline_settings is settings
         assert aws.world.codepipeline().settings is settings
-        assert aws.world.codepipeline("eu-west-1").runtime.settings is settings
+        assert aws.world.codepipeline("eu-west-1").scheduler.settings is settings
 
 
 def test_codepipeline_settings_assignment_applies_to_existing_and_new_engines(aws: OfflineAWS) -> None:

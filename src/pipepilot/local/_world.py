@@ -501,7 +501,7 @@ class World:
             )
 
     def _invoke_subscriber(self, subscription: _SnsSubscription, event: dict[str, Any]) -> None:
-        from pipepilot.local.codepipeline._scheduler import LambdaContext
+        from pipepilot.local.codepipeline._jobs import LambdaContext
 
         _, partition, _, region, account, _ = subscription.topic_arn.split(":", 5)
         name = subscription.function_name

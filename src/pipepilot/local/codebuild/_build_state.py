@@ -76,6 +76,7 @@ class Build:
         self.outputs_kms_key_id: str | None = None
 
     def to_api(self) -> dict[str, Any]:
+        """The build as BatchGetBuilds returns it."""
         data = dict(self.static)
         data["startTime"] = self.start_time
         data["currentPhase"] = self.current_phase

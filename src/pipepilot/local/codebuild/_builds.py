@@ -173,6 +173,7 @@ class Builds:
         return build.to_api()
 
     def _idempotent_build(self, operation: str, token: str, params: Mapping[str, Any]) -> Build | None:
+        """The build an idempotency token started in the last 5 minutes (an expired token is forgotten)."""
         remembered = self._idempotency.get((operation, token))
         if remembered is None:
             return None
@@ -192,6 +193,7 @@ class Builds:
         self._idempotency[(operation, token)] = (self._host.clock.now(), _fingerprint(params), build.id)
 
     def _check_capacity(self, project: Project) -> None:
+        """Refuse a build beyond the account's or the project's concurrency limit."""
         limit = self._host.max_concurrent_builds
         if limit is not None and len(self._active) >= limit:
             raise ServiceError(
@@ -332,6 +334,7 @@ class Builds:
 
     def _build_artifacts(self, artifacts: Mapping[str, Any]) -> dict[str, Any]:
         # A build reports where its artifacts went, not the project's artifact settings.
+        """Where a build reports its artifacts went, from the artifact settings it ran with."""
         result: dict[str, Any] = {}
         if artifacts.get("type") == "S3":
             parts = [artifacts.get("location", ""), artifacts.get("path", ""), artifacts.get("name", "")]
@@ -438,6 +441,7 @@ class Builds:
         return "SUCCEEDED", None
 
     def _scripted_end(self, build: Build, phase: str) -> tuple[str, dict[str, str] | None]:
+        """The status and context a phase ends with: the script's failure in its phase, else success."""
         script = build.script
         if script is None or not script.fails or script.fail_in != phase:
             return "SUCCEEDED", None
@@ -513,12 +517,14 @@ class Builds:
     # -- reading, stopping, retrying -----------------------------------------------------------------------
 
     def get(self, build_id: str) -> Build:
+        """The build ``build_id``, or ResourceNotFoundException."""
         build = self._builds.get(build_id)
         if build is None:
             raise ServiceError("ResourceNotFoundException", f"Build {build_id} does not exist")
         return build
 
     def batch_get(self, params: dict[str, Any]) -> dict[str, Any]:
+        """BatchGetBuilds: the builds found, and the ids that were not."""
         ids = params["ids"]
         if len(ids) > PAGE_SIZE:  # also in the model; kept so the rule holds without the shape checker
             raise ServiceError(
@@ -577,6 +583,7 @@ class Builds:
         return {"build": build.to_api()}
 
     def list_for_project(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListBuildsForProject: one page of a project's build ids."""
         name = params["projectName"]
         if name not in self._projects.by_name:
             raise ServiceError(
@@ -593,6 +600,7 @@ class Builds:
         return self._page_of_builds("ListBuildsForProject", name, builds, params)
 
     def list_all(self, params: dict[str, Any]) -> dict[str, Any]:
+        """ListBuilds: one page of every build id."""
         return self._page_of_builds("ListBuilds", "", list(self._builds.values()), params)
 
     def _page_of_builds(
@@ -600,6 +608,7 @@ class Builds:
     ) -> dict[str, Any]:
         # Builds are kept in start order; a token remembers the last sequence number returned, so pages
         # stay consistent while new builds start between calls.
+        """One page of ``builds`` in the requested order, resumed after the token's build."""
         descending = params.get("sortOrder", "DESCENDING") == "DESCENDING"
         order = "DESCENDING" if descending else "ASCENDING"
         after = PAGING.position(params.get("nextToken"), operation, f"{scope}|{order}", kind=int)

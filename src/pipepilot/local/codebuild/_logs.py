@@ -100,6 +100,7 @@ class BuildLogs:
 
     def _write(self, build: Build, at: float, agent: list[str], output: tuple[str, ...] = ()) -> None:
         # Agent lines carry the "[Container] <time>" prefix; command output (scripted lines) is written raw.
+        """Append agent lines (prefixed) and command output lines (raw) to the build's stream."""
         if build.log_group is None or build.log_stream is None or not (agent or output):
             return
         stamp = datetime.fromtimestamp(at, tz=timezone.utc).strftime("%Y/%m/%d %H:%M:%S.%f")

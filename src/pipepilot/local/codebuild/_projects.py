@@ -172,6 +172,7 @@ class Projects:
         return result
 
     def _check_role(self, role: str) -> None:
+        """Refuse a service role CodeBuild could not assume."""
         if not self._host.role_assumable_by(role, "codebuild.amazonaws.com"):
             shown = (
                 role

@@ -15,7 +15,7 @@ from pipepilot.local.codepipeline._host import (
     EngineWorld,
     checked_settings,
 )
-from pipepilot.local.codepipeline._scheduler import Runtime
+from pipepilot.local.codepipeline._scheduler import Scheduler
 from pipepilot.local.codepipeline._state import (
     FAILED,
     IN_PROGRESS,
@@ -160,7 +160,7 @@ class CodePipelineEngine:
     ) -> None:
         self.world = world
         self.region = region
-        self.runtime = Runtime(world, region, CodePipelineSettings() if settings is None else settings)
+        self.scheduler = Scheduler(world, region, CodePipelineSettings() if settings is None else settings)
         self._pipelines: dict[str, PipelineRecord] = {}
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "CreatePipeline": self._create_pipeline,
@@ -199,13 +199,13 @@ class CodePipelineEngine:
     def settings(self) -> CodePipelineSettings:
         """The engine's :class:`CodePipelineSettings`; assigning one takes effect at once.
 
-        The runtime holds the only copy, so requests and timers always agree on the settings in force.
+        The scheduler holds the only copy, so requests and timers always agree on the settings in force.
         """
-        return self.runtime.settings
+        return self.scheduler.settings
 
     @settings.setter
     def settings(self, settings: CodePipelineSettings) -> None:
-        self.runtime.settings = checked_settings(settings)
+        self.scheduler.settings = checked_settings(settings)
 
     # -- the request entry point ------------------------------------------------------------------------
 
@@ -227,14 +227,16 @@ class CodePipelineEngine:
                     raise ServiceError("ValidationException", validation_message(problems))
             return handler(params)
 
-        return self.runtime.serve(answer)
+        return self.scheduler.clock.serve(answer)
 
     # -- lookups ----------------------------------------------------------------------------------------
 
     def _arn(self, name: str) -> str:
+        """The ARN of pipeline ``name`` in this engine's account and region."""
         return f"arn:{partition_of(self.region)}:codepipeline:{self.region}:{self.world.account_id}:{name}"
 
     def _pipeline(self, name: str) -> PipelineRecord:
+        """The pipeline ``name``, or PipelineNotFoundException."""
         record = self._pipelines.get(name)
         if record is None:
             raise ServiceError(
@@ -242,10 +244,11 @@ class CodePipelineEngine:
                 f"Account '{self.world.account_id}' does not have a pipeline with name '{name}'",
             )
         # Every request about a pipeline sees its history as retention leaves it at this virtual time.
-        self.runtime.forget_old_executions(record)
+        self.scheduler.executions.forget_old(record)
         return record
 
     def _stage(self, record: PipelineRecord, name: str) -> StageDef:
+        """The stage ``name`` of the pipeline's current version, or StageNotFoundException."""
         stage = record.current.stage(name)
         if stage is None:
             raise ServiceError(
@@ -254,6 +257,7 @@ class CodePipelineEngine:
         return stage
 
     def _execution(self, record: PipelineRecord, execution_id: str) -> Execution:
+        """The execution ``execution_id`` of ``record``, or PipelineExecutionNotFoundException."""
         execution = record.executions.get(execution_id)
         if execution is None:
             raise ServiceError(
@@ -263,6 +267,7 @@ class CodePipelineEngine:
         return execution
 
     def _check_cap(self, record: PipelineRecord) -> None:
+        """Refuse a new live execution beyond the concurrency cap of QUEUED and PARALLEL pipelines."""
         if record.current.execution_mode in (MODE_QUEUED, MODE_PARALLEL) and (
             len(record.live) >= self.settings.concurrent_execution_cap
         ):
@@ -323,6 +328,7 @@ class CodePipelineEngine:
         return declaration
 
     def _check_role(self, declaration: Json) -> None:
+        """Refuse a role CodePipeline could not assume."""
         role = declaration["roleArn"]
         if not self.world.role_assumable_by(role, _ROLE_PRINCIPAL):
             raise ServiceError(
@@ -332,6 +338,7 @@ class CodePipelineEngine:
 
     @staticmethod
     def _check_tags(tags: list[Json], existing: Mapping[str, str], arn: str) -> None:
+        """Refuse tags AWS refuses (reserved prefix, too many, duplicates)."""
         for tag in tags:
             if str(tag["key"]).startswith("aws:"):
                 raise ServiceError(
@@ -343,6 +350,7 @@ class CodePipelineEngine:
             raise ServiceError("TooManyTagsException", f"Tag limit exceeded for resource [{arn}].")
 
     def _create_pipeline(self, params: Json) -> Json:
+        """CreatePipeline: store the declaration as version 1 and start its first execution."""
         declaration = self._check_declaration(params, self.settings.default_pipeline_type)
         name = declaration["name"]
         if name in self._pipelines:
@@ -363,8 +371,8 @@ class CodePipelineEngine:
             declaration, version=1, default_pipeline_type=self.settings.default_pipeline_type
         )
         structure = parse_structure(stored)
-        self.runtime.register_custom_types(structure)
-        now = self.runtime.now()
+        self.scheduler.jobs.register_custom_types(structure)
+        now = self.scheduler.clock.now()
         record = PipelineRecord(
             name=name,
             arn=arn,
@@ -374,7 +382,7 @@ class CodePipelineEngine:
             tags={str(t["key"]): str(t["value"]) for t in tags},
         )
         self._pipelines[name] = record
-        self.runtime.start_execution(
+        self.scheduler.executions.start(
             record, trigger_type="CreatePipeline", trigger_detail=self.world.caller_arn
         )
         response: Json = {"pipeline": masked_declaration(structure)}
@@ -383,6 +391,7 @@ class CodePipelineEngine:
         return response
 
     def _get_pipeline(self, params: Json) -> Json:
+        """GetPipeline: the declaration of the current (or a requested) version, secrets masked."""
         record = self._pipeline(params["name"])
         version = params.get("version")
         if version is None:
@@ -400,6 +409,7 @@ class CodePipelineEngine:
         }
 
     def _update_pipeline(self, params: Json) -> Json:
+        """UpdatePipeline: store a new version and cancel what runs under the old one."""
         declaration = self._check_declaration(params, None)
         record = self._pipeline(declaration["name"])
         self._check_role(declaration)
@@ -409,19 +419,21 @@ class CodePipelineEngine:
         )
         restore_masked_secrets(stored, record.current)
         structure = parse_structure(stored)
-        self.runtime.register_custom_types(structure)
+        self.scheduler.jobs.register_custom_types(structure)
         record.versions.append(structure)
-        record.updated = self.runtime.now()
-        self.runtime.cancel_for_update(record)
+        record.updated = self.scheduler.clock.now()
+        self.scheduler.executions.cancel_for_update(record)
         return {"pipeline": masked_declaration(structure)}
 
     def _delete_pipeline(self, params: Json) -> Json:
+        """DeletePipeline: forget the pipeline and silence its timers and jobs."""
         record = self._pipelines.pop(params["name"], None)
         if record is not None:
-            self.runtime.discard(record)
+            self.scheduler.executions.discard(record)
         return {}
 
     def _list_pipelines(self, params: Json) -> Json:
+        """ListPipelines: one page of pipelines by name."""
         after = _PAGING.position(params.get("nextToken"), "ListPipelines", "")
         names = sorted(n for n in self._pipelines if not after or n > after)
         page, token = _PAGING.page(
@@ -451,14 +463,17 @@ class CodePipelineEngine:
     # -- reads ------------------------------------------------------------------------------------------
 
     def _get_pipeline_state(self, params: Json) -> Json:
+        """GetPipelineState: stages, transitions and latest action runs."""
         return render.pipeline_state(self._pipeline(params["name"]), self.region)
 
     def _get_pipeline_execution(self, params: Json) -> Json:
+        """GetPipelineExecution: one execution's summary."""
         record = self._pipeline(params["pipelineName"])
         execution = self._execution(record, params["pipelineExecutionId"])
         return {"pipelineExecution": render.pipeline_execution(execution)}
 
     def _list_pipeline_executions(self, params: Json) -> Json:
+        """ListPipelineExecutions: one newest-first page of executions."""
         record = self._pipeline(params["pipelineName"])
         stage_name = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
         keep = None if stage_name is None else (lambda e: stage_name in e.succeeded_stages)
@@ -523,6 +538,7 @@ class CodePipelineEngine:
         return response
 
     def _list_action_executions(self, params: Json) -> Json:
+        """ListActionExecutions: one newest-first page of action runs."""
         return self._list_runs(
             params,
             "ListActionExecutions",
@@ -534,6 +550,7 @@ class CodePipelineEngine:
         )
 
     def _list_rule_executions(self, params: Json) -> Json:
+        """ListRuleExecutions: one newest-first page of rule runs."""
         return self._list_runs(
             params,
             "ListRuleExecutions",
@@ -547,6 +564,7 @@ class CodePipelineEngine:
     # -- starting, stopping, retrying -------------------------------------------------------------------
 
     def _start_pipeline_execution(self, params: Json) -> Json:
+        """StartPipelineExecution: start an execution (once per client request token)."""
         record = self._pipeline(params["name"])
         token = params.get("clientRequestToken")
         if token is not None and token in record.client_tokens:
@@ -578,9 +596,11 @@ class CodePipelineEngine:
                     "ValidationException",
                     f"Source action '{override['actionName']}' does not exist in pipeline '{record.name}'",
                 )
-            revisions[action.name] = self.runtime.new_revision(action, revision_id=override["revisionValue"])
+            revisions[action.name] = self.scheduler.sources.new_revision(
+                action, revision_id=override["revisionValue"]
+            )
         self._check_cap(record)
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="StartPipelineExecution",
             trigger_detail=self.world.caller_arn,
@@ -592,6 +612,7 @@ class CodePipelineEngine:
         return {"pipelineExecutionId": execution.id}
 
     def _stop_pipeline_execution(self, params: Json) -> Json:
+        """StopPipelineExecution: stop an execution, waiting for or abandoning its actions."""
         record = self._pipeline(params["pipelineName"])
         execution = self._execution(record, params["pipelineExecutionId"])
         abandon = bool(params.get("abandon", False))
@@ -607,10 +628,11 @@ class CodePipelineEngine:
                 "PipelineExecutionNotStoppableException",
                 f"Pipeline execution '{execution.id}' is {execution.status} and cannot be stopped",
             )
-        self.runtime.stop(execution, abandon=abandon, reason=params.get("reason"))
+        self.scheduler.executions.stop(execution, abandon=abandon, reason=params.get("reason"))
         return {"pipelineExecutionId": execution.id}
 
     def _retry_stage_execution(self, params: Json) -> Json:
+        """RetryStageExecution: run a stage's failed (or all) actions again in the same execution."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         execution_id = params["pipelineExecutionId"]
@@ -648,10 +670,11 @@ class CodePipelineEngine:
             raise not_retryable
         if execution.status not in LIVE_STATUSES:
             self._check_cap(record)
-        self.runtime.retry(stage_run, mode)
+        self.scheduler.executions.retry(stage_run, mode)
         return {"pipelineExecutionId": execution.id}
 
     def _rollback_stage(self, params: Json) -> Json:
+        """RollbackStage: start a rollback execution of one stage to an earlier successful execution."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         target = self._execution(record, params["targetPipelineExecutionId"])
@@ -669,7 +692,7 @@ class CodePipelineEngine:
             raise unable("the target execution is itself a rollback")
         if target.structure.version != record.current.version:
             raise unable("the target execution ran under a different pipeline version")
-        if self.runtime.now() - target.start > _HISTORY_SECONDS:
+        if self.scheduler.clock.now() - target.start > _HISTORY_SECONDS:
             raise ServiceError(
                 "PipelineExecutionOutdatedException",
                 f"Pipeline execution '{target.id}' is too old to roll back to",
@@ -681,7 +704,7 @@ class CodePipelineEngine:
             slot.latest is not None and slot.latest.status in (IN_PROGRESS, STOPPING)
         ):
             raise unable("the stage is currently running")
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="ManualRollback",
             trigger_detail=self.world.caller_arn,
@@ -691,6 +714,7 @@ class CodePipelineEngine:
         return {"pipelineExecutionId": execution.id}
 
     def _override_stage_condition(self, params: Json) -> Json:
+        """OverrideStageCondition: let a stage condition in progress count as met."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         slot = record.slots.get(stage.name)
@@ -708,21 +732,23 @@ class CodePipelineEngine:
                 "ConditionNotOverridableException",
                 f"The {params['conditionType']} condition of stage '{stage.name}' is not being evaluated",
             )
-        self.runtime.override_condition(condition)
+        self.scheduler.conditions.override(condition)
         return {}
 
     # -- transitions ------------------------------------------------------------------------------------
 
     def _transition_target(self, params: Json) -> tuple[PipelineRecord, StageDef, str]:
+        """The transition of a stage a (Dis|En)ableStageTransition request names."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         return record, stage, params["transitionType"]
 
     def _disable_stage_transition(self, params: Json) -> Json:
+        """DisableStageTransition: stop executions from moving through a transition."""
         record, stage, kind = self._transition_target(params)
         slot = record.slot(stage.name)
         transition = slot.inbound if kind == "Inbound" else slot.outbound
-        now = self.runtime.now()
+        now = self.scheduler.clock.now()
         if transition.enabled:
             transition.disabled_since = now  # T4 counts from the first disable, not from a new reason
         transition.enabled = False
@@ -732,6 +758,7 @@ class CodePipelineEngine:
         return {}
 
     def _enable_stage_transition(self, params: Json) -> Json:
+        """EnableStageTransition: let waiting executions through a transition again."""
         record, stage, kind = self._transition_target(params)
         slot = record.slot(stage.name)
         transition = slot.inbound if kind == "Inbound" else slot.outbound
@@ -742,11 +769,13 @@ class CodePipelineEngine:
         transition.reason = None
         transition.disabled_since = None
         transition.changed_by = self.world.caller_arn
-        transition.changed_at = self.runtime.now()
+        transition.changed_at = self.scheduler.clock.now()
         stages = record.current.stages
         index = stage.index if kind == "Inbound" else stage.index + 1
         if index < len(stages):
-            self.runtime.resume_after_enable(record, record.slot(stages[index].name), disabled_since)
+            self.scheduler.executions.resume_after_enable(
+                record, record.slot(stages[index].name), disabled_since
+            )
         return {}
 
     # -- approvals --------------------------------------------------------------------------------------
@@ -764,6 +793,7 @@ class CodePipelineEngine:
         return record, action
 
     def _put_approval_result(self, params: Json) -> Json:
+        """PutApprovalResult: approve or reject a pending manual approval by its token."""
         record, action = self._action(params, KIND_APPROVAL, "Approval")
         # The message never repeats the token: it may be a live token of another action, and error
         # messages end up in logs.
@@ -783,18 +813,20 @@ class CodePipelineEngine:
         if run.token_state != "pending" or run.status != IN_PROGRESS:
             raise invalid
         result = params["result"]
-        self.runtime.answer_approval(run, result["status"], result.get("summary", ""))
-        return {"approvedAt": self.runtime.now()}
+        self.scheduler.approvals.answer(run, result["status"], result.get("summary", ""))
+        return {"approvedAt": self.scheduler.clock.now()}
 
     # -- jobs -------------------------------------------------------------------------------------------
 
     def _job(self, job_id: str) -> Any:
-        job = self.runtime.jobs.get(job_id)
+        """The job ``job_id``, or JobNotFoundException."""
+        job = self.scheduler.jobs.by_id.get(job_id)
         if job is None:
             raise ServiceError("JobNotFoundException", f"Job '{job_id}' does not exist")
         return job
 
     def _put_job_success_result(self, params: Json) -> Json:
+        """PutJobSuccessResult: end a job successfully, or continue it with a continuation token."""
         job = self._job(params["jobId"])
         if job.status not in ("InProgress", "Dispatched"):
             raise ServiceError(
@@ -813,7 +845,7 @@ class CodePipelineEngine:
                     "OutputVariablesSizeExceededException",
                     f"The output variables total {size} bytes; the limit is {_OUTPUT_VARIABLES_LIMIT}",
                 )
-        self.runtime.job_success(
+        self.scheduler.jobs.succeed(
             job,
             continuation_token=continuation,
             details=params.get("executionDetails"),
@@ -823,32 +855,34 @@ class CodePipelineEngine:
         return {}
 
     def _put_job_failure_result(self, params: Json) -> Json:
+        """PutJobFailureResult: fail a job and its action."""
         job = self._job(params["jobId"])
         if job.status not in ("InProgress", "Dispatched"):
             raise ServiceError(
                 "InvalidJobStateException", f"Job '{job.id}' is {job.status} and no longer accepts a result"
             )
         details = params["failureDetails"]
-        self.runtime.job_failure(job, details["type"], details["message"], details.get("externalExecutionId"))
+        self.scheduler.jobs.fail(job, details["type"], details["message"], details.get("externalExecutionId"))
         return {}
 
     def _poll_for_jobs(self, params: Json) -> Json:
+        """PollForJobs: hand out queued jobs of a custom action type (they become Dispatched)."""
         type_id = params["actionTypeId"]
         key = (type_id["category"], type_id["provider"], type_id["version"])
-        if type_id["owner"] != "Custom" or key not in self.runtime.custom_types:
+        if type_id["owner"] != "Custom" or key not in self.scheduler.jobs.custom_types:
             raise ServiceError(
                 "ActionTypeNotFoundException",
                 f"Action type {type_id['category']}/{type_id['owner']}/{type_id['provider']}/"
                 f"{type_id['version']} is not a custom action type in this account",
             )
-        jobs = self.runtime.poll_jobs(
+        jobs = self.scheduler.jobs.poll(
             key, int(params.get("maxBatchSize") or 1), params.get("queryParam") or {}
         )
         return {
             "jobs": [
                 {
                     "id": job.id,
-                    "data": self.runtime.job_data(job, for_lambda=False),
+                    "data": self.scheduler.jobs.data(job, for_lambda=False),
                     "nonce": job.nonce,
                     "accountId": self.world.account_id,
                 }
@@ -857,6 +891,7 @@ class CodePipelineEngine:
         }
 
     def _acknowledge_job(self, params: Json) -> Json:
+        """AcknowledgeJob: a dispatched job becomes InProgress."""
         job = self._job(params["jobId"])
         if params["nonce"] != job.nonce:
             raise ServiceError("InvalidNonceException", f"The nonce does not match job '{job.id}'")
@@ -865,16 +900,18 @@ class CodePipelineEngine:
         return {"status": job.status}
 
     def _get_job_details(self, params: Json) -> Json:
+        """GetJobDetails: one job's data."""
         job = self._job(params["jobId"])
         return {
             "jobDetails": {
                 "id": job.id,
-                "data": self.runtime.job_data(job, for_lambda=False),
+                "data": self.scheduler.jobs.data(job, for_lambda=False),
                 "accountId": self.world.account_id,
             }
         }
 
     def _put_action_revision(self, params: Json) -> Json:
+        """PutActionRevision: a source action's new revision, starting an execution when it is new."""
         record, action = self._action(params, KIND_SOURCE, "Source")
         given = params["actionRevision"]
         key = (action.name, str(given["revisionId"]))
@@ -888,7 +925,7 @@ class CodePipelineEngine:
             created=float(given["created"]),
         )
         record.source_heads[action.name] = revision
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="PutActionRevision",
             trigger_detail=self.world.caller_arn,
@@ -900,6 +937,7 @@ class CodePipelineEngine:
     # -- tags -------------------------------------------------------------------------------------------
 
     def _tagged(self, arn: str) -> PipelineRecord:
+        """The tags of the resource an ARN names, or ResourceNotFoundException."""
         prefix = self._arn("")
         name = arn[len(prefix) :] if arn.startswith(prefix) else None
         record = self._pipelines.get(name) if name else None
@@ -912,12 +950,15 @@ class CodePipelineEngine:
 
     @staticmethod
     def _tag_list(record: PipelineRecord) -> list[Json]:
+        """Tags as the API lists them."""
         return [{"key": k, "value": v} for k, v in sorted(record.tags.items())]
 
     def _list_tags_for_resource(self, params: Json) -> Json:
+        """ListTagsForResource: a resource's tags."""
         return {"tags": self._tag_list(self._tagged(params["resourceArn"]))}
 
     def _tag_resource(self, params: Json) -> Json:
+        """TagResource: add or replace tags of a resource."""
         record = self._tagged(params["resourceArn"])
         tags = params["tags"]
         self._check_tags(tags, record.tags, record.arn)
@@ -925,6 +966,7 @@ class CodePipelineEngine:
         return {}
 
     def _untag_resource(self, params: Json) -> Json:
+        """UntagResource: remove tags from a resource."""
         record = self._tagged(params["resourceArn"])
         for key in params["tagKeys"]:
             if str(key).startswith("aws:"):
@@ -957,7 +999,7 @@ class CodePipelineEngine:
             LookupError: no such pipeline, or no such source action in it.
         """
         paths = tuple(file_paths)
-        return self.runtime.serve(
+        return self.scheduler.clock.serve(
             lambda: self._push_revision(pipeline, action_name, revision_id, branch, paths, tag, summary)
         )
 
@@ -971,6 +1013,7 @@ class CodePipelineEngine:
         tag: str | None,
         summary: str | None,
     ) -> str | None:
+        """Record a pushed source revision and start the execution its trigger would (a scripting hook)."""
         record = self._pipelines.get(pipeline)
         if record is None:
             raise LookupError(f"no pipeline named {pipeline!r} in {self.world.account_id}/{self.region}")
@@ -984,7 +1027,9 @@ class CodePipelineEngine:
             raise LookupError(
                 f"pipeline {pipeline!r} has no source action {action_name!r}; it has {sorted(sources)}"
             )
-        revision = self.runtime.new_revision(action, revision_id=revision_id, summary=summary, branch=branch)
+        revision = self.scheduler.sources.new_revision(
+            action, revision_id=revision_id, summary=summary, branch=branch
+        )
         record.source_heads[action.name] = revision
         trigger = self._change_trigger(structure, action, branch, tag, file_paths)
         if trigger is None:
@@ -994,7 +1039,7 @@ class CodePipelineEngine:
         except ServiceError:
             logger.info("pipeline %s is at its concurrency cap; the new revision starts nothing", pipeline)
             return None
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record, trigger_type=trigger[0], trigger_detail=trigger[1], revisions={action.name: revision}
         )
         return execution.id
