@@ -38,13 +38,16 @@ def test_a_forged_token_is_refused() -> None:
         _PAGING.position("forged!", "ListThings", "p")
 
 
-def test_pages_end_with_no_token() -> None:
-    """A page has at most ``limit`` items; the last page carries no token."""
+@pytest.mark.parametrize("as_iterator", [False, True], ids=["sequence", "iterator"])
+def test_pages_end_with_no_token(as_iterator: bool) -> None:
+    """A page has at most ``limit`` items, from a sequence or an iterator alike; the last carries no token."""
+    items = iter(range(5)) if as_iterator else range(5)
     first, token = _PAGING.page(
-        range(5), limit=3, operation="ListThings", scope="", position_of=lambda item: item
+        items, limit=3, operation="ListThings", scope="", position_of=lambda item: item
     )
     assert (first, _PAGING.position(token, "ListThings", "")) == ([0, 1, 2], 2)
-    last, token = _PAGING.page(range(3, 5), limit=3, operation="ListThings", scope="", position_of=str)
+    rest = iter(range(3, 5)) if as_iterator else range(3, 5)
+    last, token = _PAGING.page(rest, limit=3, operation="ListThings", scope="", position_of=str)
     assert (last, token) == ([3, 4], None)
 
 

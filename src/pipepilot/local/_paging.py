@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipepilot.local._errors import ServiceError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
 __all__ = ["Paging"]
 
@@ -79,12 +80,18 @@ class Paging:
         ``ordered`` already starts after the position the request's token named; ``position_of(item)`` is
         what the next token remembers of the page's last item.
         """
-        page: list[_T] = []
-        for item in ordered:
-            if len(page) == limit:
-                return page, self.token(operation, scope, position_of(page[-1]))
-            page.append(item)
-        return page, None
+        if isinstance(ordered, Sequence):  # a slice is far cheaper than a loop over a long listing
+            page = list(ordered[:limit])
+            more = len(ordered) > limit
+        else:
+            page = []
+            more = False
+            for item in ordered:
+                if len(page) == limit:
+                    more = True
+                    break
+                page.append(item)
+        return page, (self.token(operation, scope, position_of(page[-1])) if more else None)
 
     def page_from_end(
         self,
