@@ -8,6 +8,7 @@ import re
 import zipfile
 from typing import Any
 
+import attrs
 import boto3
 
 from ._support import (
@@ -224,3 +225,71 @@ def test_a_missing_artifact_bucket_fails_the_action_clearly(env: Env) -> None:
         ]["status"]
         == "Failed"
     )
+
+
+def _artifact_keys(env: Env) -> set[str]:
+    listed = env.s3.list_objects_v2(Bucket=env.bucket).get("Contents", [])
+    return {entry["Key"] for entry in listed}
+
+
+def _output_keys(env: Env, execution: str) -> set[str]:
+    runs = env.action_executions(execution_id=execution)
+    return {
+        artifact["s3location"]["key"]
+        for run in runs
+        for artifact in run.get("output", {}).get("outputArtifacts", [])
+    }
+
+
+def test_artifacts_of_forgotten_executions_are_deleted_and_users_objects_kept(env: Env) -> None:
+    """Executions forgotten under retention take the artifacts the engine wrote for them along (as a
+    lifecycle rule on the artifact bucket would); the user's objects stay, in either bucket, even one the
+    user put at a forgotten execution's artifact key."""
+    env.aws.codepipeline_settings = attrs.evolve(env.aws.codepipeline_settings, execution_history_limit=2)
+    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=_zip({"app.py": "print('hi')\n"}))
+    env.s3.put_object(Bucket=env.bucket, Key="notes/readme.txt", Body=b"the user's own object")
+    declaration = env.declaration(
+        stage("Source", s3_source()),
+        stage("Build", codebuild_action()),
+        stage("Deploy", codedeploy_action()),
+    )
+    executions = [env.create(declaration)]
+    env.run_until_status(executions[0], "Succeeded")
+    first_keys = _output_keys(env, executions[0])
+    assert len(first_keys) == 2  # the source's and the build's outputs (the build's written by CodeBuild)
+    replaced = sorted(first_keys)[0]
+    env.s3.put_object(Bucket=env.bucket, Key=replaced, Body=b"the user's object now")
+    for _ in range(4):
+        executions.append(env.start())
+        env.run_until_status(executions[-1], "Succeeded")
+
+    kept = [summary["pipelineExecutionId"] for summary in env.summaries()]
+    assert kept == executions[:-3:-1]
+    expected = {"notes/readme.txt", replaced} | {
+        key for execution in kept for key in _output_keys(env, execution)
+    }
+    assert _artifact_keys(env) == expected
+    assert env.s3.get_object(Bucket=env.bucket, Key=replaced)["Body"].read() == b"the user's object now"
+    assert env.s3.get_object(Bucket=SOURCE_BUCKET, Key="app.zip")["ContentLength"] > 0
+
+
+def test_forgotten_artifact_leaves_a_versioned_bucket_without_a_delete_marker(env: Env) -> None:
+    """In a versioned artifact bucket the engine deletes the very version it wrote: no delete marker is
+    left behind, and a version the user put at the same key stays."""
+    env.s3.put_bucket_versioning(Bucket=env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    env.aws.codepipeline_settings = attrs.evolve(env.aws.codepipeline_settings, execution_history_limit=1)
+    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=_zip({"app.py": "print('hi')\n"}))
+    declaration = env.declaration(
+        stage("Source", s3_source()), stage("Deploy", codedeploy_action(input_artifact="SourceOutput"))
+    )
+    first = env.create(declaration)
+    env.run_until_status(first, "Succeeded")
+    [key] = _output_keys(env, first)
+    env.s3.put_object(Bucket=env.bucket, Key=key, Body=b"the user's version")
+    for _ in range(2):
+        env.run_until_status(env.start(), "Succeeded")
+
+    versions = env.s3.list_object_versions(Bucket=env.bucket, Prefix=key)
+    assert [version["IsLatest"] for version in versions.get("Versions", [])] == [True]
+    assert versions.get("DeleteMarkers", []) == []
+    assert env.s3.get_object(Bucket=env.bucket, Key=key)["Body"].read() == b"the user's version"

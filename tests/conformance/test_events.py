@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pipepilot.local._events import BLOCK_EVENTS
 
 from ._support import (
     ACTION_STATE_CHANGE,
@@ -16,6 +21,9 @@ from ._support import (
     s3_source,
     stage,
 )
+
+if TYPE_CHECKING:
+    import pytest
 
 PIPELINE_STATES = {
     "CANCELED",
@@ -252,3 +260,49 @@ def test_events_reach_moto_eventbridge_default_bus(env: Env) -> None:
         STAGE_STATE_CHANGE,
         ACTION_STATE_CHANGE,
     }
+
+
+def test_event_log_reads_the_events_as_emitted(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """aws.events holds the envelopes the engines emitted, equal and in order, over many compressed blocks:
+    read whole, by index (from either end), by slice and backwards."""
+    emitted: list[dict[str, Any]] = []
+    put_event = env.aws.world.put_event
+
+    def record(event: dict[str, Any], /) -> None:
+        emitted.append(copy.deepcopy(event))
+        put_event(event)
+
+    monkeypatch.setattr(env.aws.world, "put_event", record)
+    executions = [env.create(env.three_stage())]
+    env.run_until_status(executions[0], "Succeeded")
+    while len(emitted) <= 2 * BLOCK_EVENTS + 10:
+        executions.append(env.start())
+        env.run_until_status(executions[-1], "Succeeded")
+
+    log = env.aws.events
+    assert list(log) == emitted
+    assert log == emitted
+    assert len(log) == len(emitted)
+    assert [log[i] for i in (0, BLOCK_EVENTS - 1, BLOCK_EVENTS, -1, -len(emitted))] == [
+        emitted[i] for i in (0, BLOCK_EVENTS - 1, BLOCK_EVENTS, -1, -len(emitted))
+    ]
+    assert log[5 : 2 * BLOCK_EVENTS + 3 : 7] == emitted[5 : 2 * BLOCK_EVENTS + 3 : 7]
+    assert list(reversed(log)) == emitted[::-1]
+    assert json.dumps(log[-1]) == json.dumps(emitted[-1])  # the same types, key order included
+
+
+def test_event_log_stays_bounded(env: Env) -> None:
+    """Under event_history_limit the log keeps the newest events only, however many the engines emit."""
+    env.aws.codepipeline_settings = attrs.evolve(env.aws.codepipeline_settings, event_history_limit=300)
+    first = env.create(env.three_stage())
+    env.run_until_status(first, "Succeeded")
+    for _ in range(60):
+        env.run_until_status(env.start(), "Succeeded")
+    last = env.start()
+    env.run_until_status(last, "Succeeded")
+
+    log = env.aws.events
+    assert 300 <= len(log) <= 303
+    assert log[-1]["detail"]["execution-id"] == last
+    assert log[-1]["detail"]["state"] == "SUCCEEDED"
+    assert all(event["detail"].get("execution-id") != first for event in log)

@@ -19,7 +19,7 @@ from pipepilot.local.clock import VirtualClock
 from pipepilot.local.codepipeline import CodePipelineEngine, CodePipelineSettings, EngineWorld
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -178,6 +178,12 @@ class FakeWorld:
             return False
         self.objects[bucket, key] = (body, kms_key_id)
         return True
+
+    def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
+        found = [location for location in locations if location in self.objects]
+        for location in found:
+            del self.objects[location]
+        return len(found)
 
 
 def _conforms(world: FakeWorld) -> EngineWorld:

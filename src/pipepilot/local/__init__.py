@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
     from pipepilot.local._errors import ServiceError
+    from pipepilot.local._events import EventLog
     from pipepilot.local._world import ActionScript, BuildScript, LambdaHandler, RuleScript, World
     from pipepilot.local.clock import VirtualClock
     from pipepilot.local.codepipeline._host import CodePipelineSettings
@@ -61,6 +62,7 @@ __all__ = [
     "ActionScript",
     "BuildScript",
     "CodePipelineSettings",
+    "EventLog",
     "FaultPlan",
     "FaultRule",
     "InjectedFault",
@@ -90,6 +92,7 @@ _LAZY = {
     "ActionScript": "pipepilot.local._world",
     "BuildScript": "pipepilot.local._world",
     "CodePipelineSettings": "pipepilot.local.codepipeline._host",
+    "EventLog": "pipepilot.local._events",
     "FaultPlan": "pipepilot.local.faults",
     "FaultRule": "pipepilot.local.faults",
     "InjectedFault": "pipepilot.local.faults",
@@ -316,10 +319,12 @@ class OfflineAWS:
         return self._faults
 
     @property
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> EventLog:
         """The EventBridge events emitted so far (CodePipeline and CodeBuild), in order, as envelopes.
 
-        The newest ``codepipeline_settings.event_history_limit`` (100,000 by default) are kept.
+        The newest ``codepipeline_settings.event_history_limit`` (100,000 by default) are kept, compactly:
+        a read-only sequence of dicts (an :class:`EventLog`) whose every read returns fresh dicts; ``clear()``
+        empties it.
         """
         return self.world.events
 

@@ -19,13 +19,14 @@ import re
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from pipepilot.local._arns import partition_of
+from pipepilot.local._events import EventLog
 from pipepilot.local.clock import VirtualClock
 from pipepilot.local.codepipeline._host import CodePipelineSettings, checked_settings
 
@@ -345,7 +346,7 @@ class World:
         self.scripts = Scripts()
         self.default_durations: dict[str, float] = dict(DEFAULT_ACTION_DURATIONS)
         self.build_phase_durations: dict[str, float] = dict(DEFAULT_BUILD_PHASE_DURATIONS)
-        self.events: list[dict[str, Any]] = []
+        self.events = EventLog()
         self.verify_roles = True
         self.max_concurrent_builds: int | None = None
         self.call_latency = call_latency
@@ -542,8 +543,8 @@ class World:
         self.events.append(event)
         limit = self._codepipeline_settings.event_history_limit
         if len(self.events) > limit + max(1, limit // 100):
-            # In batches of 1% of the limit: removing from the front of a list moves all the rest.
-            del self.events[: len(self.events) - limit]
+            # In batches of 1% of the limit, as documented (the log frees its memory a block at a time).
+            self.events.drop_oldest(len(self.events) - limit)
         from moto.events.models import events_backends
 
         region = event.get("region") or self.region
@@ -602,7 +603,7 @@ class World:
 
         backend = s3_backends[self.account_id][self.partition()]
         try:
-            backend.put_object(
+            written = backend.put_object(
                 bucket,
                 key,
                 body,
@@ -612,7 +613,48 @@ class World:
             )
         except MissingBucket:
             return False
+        # The mark on the object itself (not a map beside it) costs nothing, and goes with the object when
+        # the user replaces or deletes it.
+        setattr(written, _WRITTEN_BY_ENGINE, True)
         return True
+
+    def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
+        """Delete the S3 objects :meth:`write_object` stored at these ``(bucket, key)`` locations.
+
+        What an S3 lifecycle rule on the artifact bucket does on AWS, for the artifacts of executions the
+        engine forgot. Only the very objects (the versions, in a versioned bucket) the engine wrote go: a
+        location it never wrote, or an object the user has put there since, is left alone. Returns how
+        many objects were deleted.
+        """
+        from moto.s3.models import s3_backends
+
+        buckets = s3_backends[self.account_id][self.partition()].buckets
+        deleted: list[Any] = []
+        for bucket_name, key in locations:
+            bucket = buckets.get(bucket_name)
+            if bucket is None:
+                continue
+            versions = bucket.keys.getlist(key, [])
+            ours = [version for version in versions if getattr(version, _WRITTEN_BY_ENGINE, False)]
+            if not ours:
+                continue
+            if len(ours) < len(versions):
+                others = [version for version in versions if not getattr(version, _WRITTEN_BY_ENGINE, False)]
+                bucket.keys.setlist(key, others)
+            else:
+                bucket.keys.pop(key)
+            for written in ours:
+                # moto closes an object's spooled buffer only when asked; a dropped one warns when collected.
+                written.dispose()
+            deleted += ours
+        _untrack_moto_models(
+            [
+                *deleted,
+                *(acl for key in deleted if (acl := key.acl) is not None),
+                *(grant for key in deleted if key.acl is not None for grant in key.acl.grants),
+            ]
+        )
+        return len(deleted)
 
     def role_assumable_by(self, role_arn: str, service_principal: str, /) -> bool:
         """Whether moto's IAM has ``role_arn`` and its trust policy lets ``service_principal`` assume it.
@@ -653,6 +695,27 @@ class World:
             log_group.put_log_events(
                 stream, [{"timestamp": int(when * 1000), "message": message} for when, message in lines]
             )
+
+
+#: The attribute :meth:`World.write_object` marks the S3 objects (moto's) it stores with.
+_WRITTEN_BY_ENGINE = "_pipepilot_written_by_engine"
+
+
+def _untrack_moto_models(models: Sequence[Any]) -> None:
+    """Let moto forget these model instances (deleted S3 objects and their ACLs), so they can be freed.
+
+    moto appends every model it creates to its class's ``instances_tracked`` list and empties the lists
+    only when it resets: without this, every artifact the engine ever wrote stays in memory. A grant's
+    grantees go too (the object's owner, or grantees shared by every ACL: untracking those loses nothing).
+    """
+    grantees = [grantee for model in models for grantee in getattr(model, "grantees", ())]
+    doomed: dict[type, set[int]] = {}
+    for model in [*models, *grantees]:
+        doomed.setdefault(type(model), set()).add(id(model))
+    for cls, ids in doomed.items():
+        tracked = getattr(cls, "instances_tracked", None)
+        if tracked is not None:
+            tracked[:] = [model for model in tracked if id(model) not in ids]
 
 
 def _sns_lambda_event(

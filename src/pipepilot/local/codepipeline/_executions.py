@@ -25,8 +25,10 @@ from pipepilot.local.codepipeline._state import (
     SUPERSEDED,
     TYPE_ROLLBACK,
     TYPE_STANDARD,
+    ActionRun,
     ConditionRun,
     Execution,
+    Json,
     PipelineRecord,
     Revision,
     StageDef,
@@ -493,6 +495,7 @@ class Executions(Part):
         pipeline.order = [execution for execution in order if id(execution) not in forget]
         pipeline.dropped_executions += len(order) - len(pipeline.order)
         actions = [run for run in pipeline.action_history if id(run.execution) not in forget]
+        self.delete_artifacts(pipeline.action_history, forget, actions)
         pipeline.dropped_action_runs += len(pipeline.action_history) - len(actions)
         pipeline.action_history = actions
         rules = [
@@ -519,6 +522,26 @@ class Executions(Part):
             del self._rt.jobs.by_id[job_id]
         logger.debug("%s: forgot %d completed executions (retention)", pipeline.name, len(forget))
 
+    def delete_artifacts(
+        self, runs: list[ActionRun], forget: Mapping[int, Execution], kept: list[ActionRun]
+    ) -> None:
+        """Delete the artifact objects the engines wrote for the forgotten executions' action runs.
+
+        As a lifecycle rule on the artifact bucket would on AWS; without it a long-running engine would
+        keep every artifact in moto's S3. An artifact a kept run still reads (a rollback re-runs stages on
+        an older execution's source artifacts) stays.
+        """
+        locations = [
+            _location(artifact)
+            for run in runs
+            if id(run.execution) in forget
+            for artifact in run.output_artifacts
+        ]
+        if not locations:
+            return
+        in_use = {_location(artifact) for run in kept for artifact in run.input_artifacts}
+        self.world.delete_written_objects(location for location in locations if location not in in_use)
+
     @staticmethod
     def compact_stage_run(stage_run: StageRun) -> None:
         """Let go of what only a stage's latest run of a live (or retryable) execution needs.
@@ -531,6 +554,11 @@ class Executions(Part):
         stage_run.current = _FORGOTTEN
         stage_run.conditions = _FORGOTTEN
         stage_run.active_condition = None
+
+
+def _location(artifact: Json) -> tuple[str, str]:
+    """The ``(bucket, key)`` of an action run's input or output artifact."""
+    return artifact["s3location"]["bucket"], artifact["s3location"]["key"]
 
 
 def _started(execution: Execution) -> float:

@@ -7,7 +7,7 @@ re-exports them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
@@ -182,6 +182,10 @@ class EngineWorld(Protocol):
 
     def write_object(self, bucket: str, key: str, body: bytes, /, *, kms_key_id: str | None = None) -> bool:
         """Store an S3 object (moto's), SSE-KMS with ``kms_key_id`` if given; False when there is no bucket."""
+        ...
+
+    def delete_written_objects(self, locations: Iterable[tuple[str, str]], /) -> int:
+        """Delete the objects ``write_object`` stored at these ``(bucket, key)`` (and nothing else)."""
         ...
 
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:

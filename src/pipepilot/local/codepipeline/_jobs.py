@@ -130,7 +130,7 @@ class Jobs(Part):
             request_id=self.world.new_uuid(),
             arn=f"arn:{partition_of(self.region)}:lambda:{self.region}:{self.world.account_id}:function:{name}",
             deadline=self.now() + 900.0,
-            # The clock's, not the runtime's frozen now: the handler runs outside engine work.
+            # The clock's, not the engine's frozen now: the handler runs outside engine work.
             now=self.world.clock.now,
         )
         return handler, event, context
