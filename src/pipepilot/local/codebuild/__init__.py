@@ -22,7 +22,7 @@ Behaviour:
   in PROVISIONING; before that ``logs`` points at ``null``, as on AWS).
 * "CodeBuild Build State Change" events (IN_PROGRESS, then the outcome) go to the World's event log.
 
-Choices where the reference is silent: StartBuild with a reused ``idempotencyToken`` within 5 minutes
+Choices where AWS's documentation is silent: StartBuild with a reused ``idempotencyToken`` within 5 minutes
 returns the first build when the parameters match and ``InvalidInputException`` otherwise; a project's
 ``concurrentBuildLimit`` and the World's ``max_concurrent_builds`` are enforced with
 ``AccountLimitExceededException``; ListBuilds and ListBuildsForProject default to newest first.

@@ -28,7 +28,7 @@ class Approvals(Part):
         run.token_state = "pending"
         execution.pipeline.approvals[token] = run
         if execution.mode == MODE_PARALLEL:
-            run.external_id = token  # P2: the only place a PARALLEL approval's token shows
+            run.external_id = token  # the only place a PARALLEL approval's token shows
         timeout = (
             run.action.timeout_minutes * 60.0
             if run.action.timeout_minutes

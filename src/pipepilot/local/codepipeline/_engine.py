@@ -665,7 +665,7 @@ class CodePipelineEngine:
             and not execution.cancel_requested
             and any(run.status == FAILED for run in stage_run.current.values())
         ):
-            pass  # F4: failed actions may be retried while their siblings still run
+            pass  # failed actions may be retried while their siblings still run
         else:
             raise not_retryable
         if execution.status not in LIVE_STATUSES:
@@ -1061,7 +1061,7 @@ class CodePipelineEngine:
             if (t.get("gitConfiguration") or {}).get("sourceActionName") == action.name
         ]
         if triggers:
-            # A trigger replaces the default change detection of its source (R13): only its filters count.
+            # A trigger replaces the default change detection of its source: only its filters count.
             for trigger in triggers:
                 for push in trigger["gitConfiguration"].get("push") or ():
                     if tag is not None:

@@ -127,7 +127,7 @@ class Executions(Part):
             self.enter(execution, stage)
             return
         if execution.mode == MODE_SUPERSEDED:
-            # S2/S3: one waiting slot; the newcomer supersedes whoever waits there.
+            # SUPERSEDED: one waiting slot; the newcomer supersedes whoever waits there.
             while slot.waiting:
                 self.supersede(slot.waiting.popleft())
         slot.waiting.append(execution)
@@ -207,13 +207,13 @@ class Executions(Part):
         group = stage_run.stage.groups[stage_run.group_index]
         runs = [stage_run.current.get(a.name) for a in group]
         if any(run is not None and run.status == IN_PROGRESS for run in runs):
-            return  # F1: siblings run to completion
+            return  # siblings run to completion first
         if execution.stop_requested:
             self.finish_stop(stage_run)
         elif execution.cancel_requested:
             self.finish_cancel(stage_run)
         elif any(run is None or run.status != SUCCEEDED for run in runs):
-            self.stage_failed(stage_run)  # F2/F3
+            self.stage_failed(stage_run)  # an action failed, or never ran
         elif stage_run.group_index + 1 < len(stage_run.stage.groups):
             stage_run.group_index += 1
             self.start_group(stage_run)
@@ -245,7 +245,7 @@ class Executions(Part):
         on_failure = stage_run.stage.on_failure or {}
         retry = on_failure.get("retryConfiguration")
         if retry and stage_run.auto_retries < 1 and execution.execution_type == TYPE_STANDARD:
-            # F7: one automatic retry per stage run, before any rollback.
+            # One automatic retry per stage run, before any rollback.
             stage_run.auto_retries += 1
             stage_run.latest_retry_trigger = "AutomatedStageRetry"
             stage_run.status = FAILED
@@ -368,7 +368,7 @@ class Executions(Part):
             slot = execution.pipeline.slot(execution.structure.stages[execution.position].name)
             if execution in slot.waiting:
                 slot.waiting.remove(execution)
-            slot.inbound_shown = execution  # T3: shown as a Stopped inbound execution; never enters
+            slot.inbound_shown = execution  # shown as a Stopped inbound execution; never enters
             self.finish(execution, STOPPED)
             return
         stage_run = execution.current
@@ -404,7 +404,7 @@ class Executions(Part):
         self.admit(stage_run.execution.pipeline, stage_run.slot)
 
     def cancel_for_update(self, pipeline: PipelineRecord) -> None:
-        """F6/T6: an UpdatePipeline ends every running execution once its running actions finish."""
+        """UpdatePipeline: end every running execution once its running actions finish."""
         live = list(pipeline.live.values())
         # Waiting executions first, so a stage freed below never admits one of them.
         for execution in live:
@@ -447,7 +447,7 @@ class Executions(Part):
     def resume_after_enable(
         self, pipeline: PipelineRecord, slot: StageSlot, disabled_since: float | None
     ) -> None:
-        """EnableStageTransition: admit waiting executions, unless the transition was disabled too long (T4)."""
+        """EnableStageTransition: admit waiting executions, unless the transition was disabled too long."""
         if (
             disabled_since is not None
             and self.now() - disabled_since > self.settings.stale_transition_seconds

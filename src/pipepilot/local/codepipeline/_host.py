@@ -201,7 +201,7 @@ _non_negative_seconds = attrs.validators.ge(0.0)
 class CodePipelineSettings:
     """Choices the engine makes where AWS's behaviour is unconfirmed (or is a quota), as settings.
 
-    The defaults are the most plausible reading of the reference; see the module docstring of
+    The defaults are the most plausible reading of AWS's documentation; see the module docstring of
     :mod:`pipepilot.local.codepipeline` for the reasoning behind each. Pass an instance to
     ``pipepilot.local.offline(codepipeline_settings=...)``, or assign ``aws.codepipeline_settings``.
 

@@ -73,7 +73,7 @@ def _action_latest(run: ActionRun) -> Json:
     if run.summary:
         out["summary"] = run.summary
     out["lastStatusChange"] = run.last_change
-    # Only a pending approval shows its token, and never in PARALLEL mode (P2).
+    # Only a pending approval shows its token, and never in PARALLEL mode.
     if run.token_state == "pending" and run.status == IN_PROGRESS and run.execution.mode != MODE_PARALLEL:
         out["token"] = run.token
     if run.updated_by:
