@@ -28,7 +28,7 @@ import attrs
 from pipepilot.local._arns import partition_of
 from pipepilot.local._events import EventLog
 from pipepilot.local.clock import VirtualClock
-from pipepilot.local.codepipeline._host import CodePipelineSettings, checked_settings
+from pipepilot.local.codepipeline._settings import CodePipelineSettings, checked_settings
 
 if TYPE_CHECKING:
     from pipepilot.local.codebuild import CodeBuildEngine

@@ -73,9 +73,9 @@ custom action type CRUD (any Custom type a pipeline uses is pollable), third-par
 
 The package splits by concern: ``_engine`` (the wire: validation and one handler per operation), ``_state``
 (pipelines, executions and runs as the engine keeps them), ``_render`` (that state as API answers),
-``_host`` (what the engine asks of the World, as protocols, and its settings) and ``_scheduler`` (the
-execution machine, a thin coordinator of one part per concern: clock, events, executions, actions, sources,
-builds, approvals, jobs and conditions).
+``_host`` (what the engine asks of the World, as protocols), ``_settings`` (its settings) and
+``_scheduler`` (the execution machine, a thin coordinator of one part per concern: clock, events,
+executions, actions, sources, builds, approvals, jobs and conditions).
 """
 
 from __future__ import annotations
@@ -84,12 +84,12 @@ from pipepilot.local.codepipeline._engine import CodePipelineEngine
 from pipepilot.local.codepipeline._host import (
     ActionScriptView,
     CodeBuildBackend,
-    CodePipelineSettings,
     EngineWorld,
     LambdaHandler,
     RuleScriptView,
     ScriptBook,
 )
+from pipepilot.local.codepipeline._settings import CodePipelineSettings
 
 __all__ = [
     "ActionScriptView",

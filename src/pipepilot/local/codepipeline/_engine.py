@@ -10,12 +10,8 @@ from pipepilot.local._arns import partition_of
 from pipepilot.local._errors import ServiceError
 from pipepilot.local._paging import Paging
 from pipepilot.local.codepipeline import _render as render
-from pipepilot.local.codepipeline._host import (
-    CodePipelineSettings,
-    EngineWorld,
-    checked_settings,
-)
 from pipepilot.local.codepipeline._scheduler import Scheduler
+from pipepilot.local.codepipeline._settings import CodePipelineSettings, checked_settings
 from pipepilot.local.codepipeline._state import (
     FAILED,
     IN_PROGRESS,
@@ -49,6 +45,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from botocore.model import Shape
+
+    from pipepilot.local.codepipeline._host import EngineWorld
 
 __all__ = ["CodePipelineEngine"]
 

@@ -8,8 +8,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pipepilot.local.clock import Timer
-    from pipepilot.local.codepipeline._host import CodePipelineSettings, EngineWorld
+    from pipepilot.local.codepipeline._host import EngineWorld
     from pipepilot.local.codepipeline._scheduler import Scheduler
+    from pipepilot.local.codepipeline._settings import CodePipelineSettings
 
 __all__ = ["Part"]
 

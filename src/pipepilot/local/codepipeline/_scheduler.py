@@ -36,7 +36,8 @@ from pipepilot.local.codepipeline._jobs import Jobs
 from pipepilot.local.codepipeline._sources import Sources
 
 if TYPE_CHECKING:
-    from pipepilot.local.codepipeline._host import CodePipelineSettings, EngineWorld
+    from pipepilot.local.codepipeline._host import EngineWorld
+    from pipepilot.local.codepipeline._settings import CodePipelineSettings
 
 __all__ = ["Scheduler"]
 
