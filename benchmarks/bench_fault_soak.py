@@ -1,6 +1,6 @@
 """Fault soak: freeze -> thaw and stage retries over hundreds of seeds, counting duplicate effects and lies.
 
-The scenario is the one of ``tests/functional/test_fault_soak.py`` (read its docstring): six pipelines
+The scenario is the one of ``tests/library/functional/test_fault_soak.py`` (read its docstring): six pipelines
 frozen at Prod and thawed, a failing stage retried until its execution succeeds, while the offline fault
 plan throttles, fails with 5xx (before and after applying the call), drops connections and loses responses.
 The engine's dispatch counts what was applied, so each run is judged against the truth.
@@ -32,10 +32,10 @@ import sys
 import time
 from typing import Any
 
-_TESTS = pathlib.Path(__file__).resolve().parent.parent / "tests" / "functional"
-sys.path.insert(0, str(_TESTS))
+# The scenario lives in the test suite (a package): import it from the repository's root.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from test_fault_soak import FAULTS, SoakOutcome, soak_run  # noqa: E402
+from tests.library.functional.test_fault_soak import FAULTS, SoakOutcome, soak_run
 
 HARSH: tuple[dict[str, Any], ...] = (
     {"error": "lost-response", "rate": 0.15},

@@ -757,8 +757,8 @@ def _operation_coverage() -> list[tuple[str, list[tuple[str, bool]]]]:
     The operations come from botocore's service models, "answered" from the engines themselves, so the
     result always matches the installed versions. Nothing starts (no moto, no clock).
     """
+    from pipepilot._shapes import service_model
     from pipepilot.local._world import World
-    from pipepilot.model._shapes import service_model
 
     world = World()
     coverage: list[tuple[str, list[tuple[str, bool]]]] = []

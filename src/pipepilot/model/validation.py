@@ -29,8 +29,8 @@ and returns a `Problem` per defect, sorted in document order. Two families of ch
   artifact-not-produced                   an input artifact that no action outputs
   artifact-produced-later                 an input artifact whose producer does not run strictly earlier
                                           (an earlier stage, or a lower runOrder in the same stage)
-  too-few-input-artifacts                 artifact counts of the known AWS providers (reference table
-  too-many-input-artifacts                1.4); unknown providers and Custom actions are not checked
+  too-few-input-artifacts                 artifact counts of the known AWS providers (AWS's action structure
+  too-many-input-artifacts                reference); unknown providers and Custom actions are not checked
   too-few-output-artifacts                (their bounds live in the custom action type)
   too-many-output-artifacts
   primary-source-required                 a CodeBuild action with several inputs sets PrimarySource ...
@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.model._shapes import check_shape, member_path, service_model
+from pipepilot._shapes import check_shape, member_path, service_model
 from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:
@@ -90,8 +90,8 @@ _MAX_ACTIONS = 500
 _DIFFLIB_POOL = 50
 _LISTED = 10
 
-# Artifact counts per (category, owner, provider), from the reference's table 1.4 (AWS action structure
-# reference pages). Each entry is ((min inputs, max inputs), (min outputs, max outputs)). Providers not
+# Artifact counts per (category, owner, provider), from AWS's action structure reference (its page for each
+# provider). Each entry is ((min inputs, max inputs), (min outputs, max outputs)). Providers not
 # listed, and every Custom action (its bounds live in the custom action type), are not checked.
 _ARTIFACT_BOUNDS: Mapping[tuple[str, str, str], tuple[tuple[int, int], tuple[int, int]]] = {
     ("Source", "AWS", "S3"): ((0, 0), (1, 1)),
@@ -612,7 +612,7 @@ class _SemanticCheck:
         action_regions = {action.region for action in regional}
         pipeline_region = self.region
         if pipeline_region is None and len(action_regions) == 1:
-            # All actions that name a region agree: the reference allows (and real definitions do) naming the
+            # All actions that name a region agree: AWS allows (and real definitions do) naming the
             # pipeline's own region on every action, so take that as the pipeline region.
             (pipeline_region,) = action_regions
         if stores is None and single:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pipepilot._shapes import request_problems, validation_message
 from pipepilot.local._arns import partition_of
 from pipepilot.local._errors import ServiceError
 from pipepilot.local.codebuild._builds import Builds
 from pipepilot.local.codebuild._logs import BuildLogs
 from pipepilot.local.codebuild._projects import Projects
-from pipepilot.model._shapes import request_problems, validation_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

@@ -9,8 +9,8 @@ custom-action jobs, and EventBridge events for every state change.
 Requests are validated against botocore's service model (patterns, lengths, enums → ``ValidationException``)
 and pipeline declarations against :func:`pipepilot.model.validation.find_problems`.
 
-Choices where AWS's behaviour is unconfirmed; the ones that are cheap to change are
-:class:`CodePipelineSettings`:
+Choices where AWS's behaviour is unconfirmed (docs/local.md lists them too); the ones that are cheap to
+change are :class:`CodePipelineSettings`:
 
 * A pipeline declared without ``pipelineType`` is V2 (``default_pipeline_type``); UpdatePipeline without
   one keeps the pipeline's current type.

@@ -6,6 +6,7 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pipepilot._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.local._arns import partition_of
 from pipepilot.local._errors import ServiceError
 from pipepilot.local._paging import Paging
@@ -38,7 +39,6 @@ from pipepilot.local.codepipeline._state import (
     parse_structure,
     restore_masked_secrets,
 )
-from pipepilot.model._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.model.validation import find_problems
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""pipepilot's test suite: ``library/`` tests pipepilot's own API, ``engine/`` tests ``pipepilot.local``."""

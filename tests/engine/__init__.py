@@ -1,0 +1,1 @@
+"""Tests of ``pipepilot.local``, the offline engine."""

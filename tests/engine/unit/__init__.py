@@ -1,0 +1,1 @@
+"""The engine's scheduler, retention and virtual clock, driven directly (no boto3)."""

@@ -1,0 +1,1 @@
+"""Tests of pipepilot's own API: models, errors, waits, facades and handles, fleet operations."""
