@@ -197,7 +197,7 @@ def test_summary_writes_a_changed_timestamp_as_a_datetime() -> None:
 def test_one_default_pipeline_type_is_used_everywhere() -> None:
     """V2 (what AWS creates when no type is given) is the default of the declaration, the validator and
     the offline engine alike."""
-    from pipepilot.local._cp_world import CodePipelineSettings
+    from pipepilot.local.codepipeline._settings import CodePipelineSettings
 
     assert DEFAULT_PIPELINE_TYPE is PipelineType.V2
     bare = PipelineDeclaration.from_api(DECLARATION)
