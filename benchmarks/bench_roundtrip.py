@@ -7,8 +7,8 @@ the same run, as medians, so the ratio holds on any machine.
     .venv/bin/python benchmarks/bench_roundtrip.py            # print the figures
     .venv/bin/python benchmarks/bench_roundtrip.py --check    # also exit 1 if the ratio misses the target
 
-pipepilot's reader shares one instance per distinct action type and artifact name inside a process; the
-caches are cleared before every timed round, so the figure is what a fresh read of this declaration costs.
+pipepilot generates each model's reader and writer from its field declarations on first use; that one-off
+cost is printed separately ("first from_api + to_api"), and the timed rounds measure the generated code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import botocore.parsers
 import botocore.session
 
-from pipepilot.model import declaration
 from pipepilot.model.declaration import PipelineDeclaration
 
 if TYPE_CHECKING:
@@ -134,11 +133,6 @@ def _cpu_seconds(run: Callable[[], object]) -> float:
         gc.enable()
 
 
-def _clear_caches() -> None:
-    declaration._ACTION_TYPE_ID_CACHE.clear()
-    declaration._INPUT_ARTIFACT_CACHE.clear()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Measure, print the figures, and (with ``--check``) fail when the ratio misses the target."""
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -158,7 +152,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parsed = parser.parse(http_response, output_shape)
     pipeline = parsed["pipeline"]
-    if PipelineDeclaration.from_api(pipeline).to_api() != pipeline:
+    start = time.process_time()
+    first = PipelineDeclaration.from_api(pipeline).to_api()
+    first_time = time.process_time() - start
+    if first != pipeline:
         print("round trip is not lossless", file=sys.stderr)
         return 2
 
@@ -179,9 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parse_times, round_trip_times, from_api_times, to_api_times = [], [], [], []
     for _ in range(args.rounds):
         parse_times.append(_cpu_seconds(botocore_parse))
-        _clear_caches()
         round_trip_times.append(_cpu_seconds(pipepilot_round_trip))
-        _clear_caches()
         from_api_times.append(_cpu_seconds(pipepilot_from_api))
         to_api_times.append(_cpu_seconds(decl.to_api))
     parse_time = statistics.median(parse_times)
@@ -202,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  from_api alone:                            {from_api_time * 1e3:8.3f} ms")
     print(f"  to_api alone:                              {to_api_time * 1e3:8.3f} ms")
+    print(f"first from_api + to_api (generates the code): {first_time * 1e3:8.3f} ms (once per process)")
     verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
     print(f"ratio (pipepilot / botocore): {ratio:.3f} ({verdict} the target of <= {TARGET_RATIO})")
     return 1 if args.check and ratio > TARGET_RATIO else 0

@@ -214,7 +214,7 @@ _loader: Any = None
 def shared_loader(data_path: str | None = None) -> Any:
     """The process's botocore data loader: each service model file is read and parsed once per process.
 
-    Sessions pipepilot creates use it, and so does local validation (:mod:`pipepilot.model._shapes`) and
+    Sessions pipepilot creates use it, and so does local validation (:mod:`pipepilot._shapes`) and
     paging, so the CodePipeline model that validates a declaration is the one its client was built from.
     ``data_path`` (botocore's ``AWS_DATA_PATH`` setting, extra model folders) applies when the loader is
     created by this call.
@@ -544,7 +544,7 @@ class Caller(Generic[ClientT]):
         """The values of the request's secret parameters, by botocore's model of the operation's input."""
         names = self._secret_members.get(api_name)
         if names is None:
-            from pipepilot.model._shapes import is_secret_shape
+            from pipepilot._shapes import is_secret_shape
 
             input_shape = client.meta.service_model.operation_model(api_name).input_shape
             members = input_shape.members if input_shape is not None else {}

@@ -34,7 +34,7 @@ def check_request(
         ValidationError: the request breaks the model; the message lists every problem (what to fix).
     """
     # Imported here: _shapes loads botocore's session and models, which ``import pipepilot`` avoids.
-    from pipepilot.model._shapes import request_problems
+    from pipepilot._shapes import request_problems
 
     problems = request_problems(service, operation, dict(params))
     if problems:

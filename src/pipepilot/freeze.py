@@ -66,7 +66,8 @@ from pipepilot.fleet import (
     run_concurrently,
     select_pipelines,
 )
-from pipepilot.model._wire import check_nesting, load_json, parse_iso_timestamp, utc_datetime
+from pipepilot.model import _wire as wire
+from pipepilot.model._wire import check_nesting, load_json, record_fields, record_to_dict, utc_datetime
 from pipepilot.model.runtime import StageTransitionType
 from pipepilot.transitions import Transition, changed_since, now_utc
 
@@ -126,35 +127,10 @@ def _isoformat(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _parse_time(value: object, where: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"freeze record: {where} must be an ISO 8601 time or null, not {shown(value)}")
-    try:
-        return parse_iso_timestamp(value)
-    except (ValueError, OverflowError):
-        raise ValueError(f"freeze record: {where} is not an ISO 8601 time: {shown(value)}") from None
-
-
 # botocore hands over times in the machine's local zone: a record written in Paris and read in Tokyo should
 # show the same times, so the record keeps them in UTC.
 def _optional_utc(value: datetime | None) -> datetime | None:
     return None if value is None else utc_datetime(value)
-
-
-def _optional_str(data: Mapping[str, Any], key: str, where: str) -> str | None:
-    value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise ValueError(f"freeze record: {where}.{key} must be a string or null, not {shown(value)}")
-    return value
-
-
-def _required_str(data: Mapping[str, Any], key: str, where: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"freeze record: {where}.{key} must be a non-empty string, not {shown(value)}")
-    return value
 
 
 @attrs.frozen(kw_only=True)
@@ -169,33 +145,25 @@ class PipelineFreeze:
     applied: the next thaw recognises it).
     """
 
-    pipeline: str
-    outcome: FreezeOutcome
-    reason: str | None = None
-    changed_by: str | None = None
-    changed_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
-    error_code: str | None = None
-    error: str | None = None
-    thaw: ThawOutcome | None = None
-    thaw_note: str | None = None
-    thaw_error: str | None = None
-    thaw_sent_at: datetime | None = attrs.field(default=None, converter=_optional_utc)
+    pipeline: str = attrs.field(metadata=wire.string())
+    outcome: FreezeOutcome = attrs.field(metadata=wire.enum_of(FreezeOutcome))
+    reason: str | None = attrs.field(default=None, metadata=wire.string())
+    changed_by: str | None = attrs.field(default=None, metadata=wire.string())
+    changed_at: datetime | None = attrs.field(
+        default=None, converter=_optional_utc, metadata=wire.timestamp()
+    )
+    error_code: str | None = attrs.field(default=None, metadata=wire.string())
+    error: str | None = attrs.field(default=None, metadata=wire.string())
+    thaw: ThawOutcome | None = attrs.field(default=None, metadata=wire.enum_of(ThawOutcome))
+    thaw_note: str | None = attrs.field(default=None, metadata=wire.string())
+    thaw_error: str | None = attrs.field(default=None, metadata=wire.string())
+    thaw_sent_at: datetime | None = attrs.field(
+        default=None, converter=_optional_utc, metadata=wire.timestamp()
+    )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "pipeline": self.pipeline,
-            "outcome": self.outcome.value,
-            "reason": self.reason,
-            "changed_by": self.changed_by,
-            "changed_at": _isoformat(self.changed_at),
-            "error_code": self.error_code,
-            "error": self.error,
-            "thaw": None if self.thaw is None else self.thaw.value,
-            "thaw_note": self.thaw_note,
-            "thaw_error": self.thaw_error,
-            "thaw_sent_at": _isoformat(self.thaw_sent_at),
-        }
+        """A JSON-ready dict (every member present, ``null`` when unset; times in ISO 8601)."""
+        return record_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PipelineFreeze:
@@ -206,32 +174,12 @@ class PipelineFreeze:
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"freeze record: a pipeline entry must be an object, not {shown(data)}")
-        pipeline = _required_str(data, "pipeline", "pipelines[]")
-        where = f"pipelines[{pipeline!r}]"
-        try:
-            outcome = FreezeOutcome(data.get("outcome"))
-        except ValueError:
-            allowed = ", ".join(o.value for o in FreezeOutcome)
-            raise ValueError(f"freeze record: {where}.outcome must be one of {allowed}") from None
-        thaw_value = data.get("thaw")
-        try:
-            thaw = None if thaw_value is None else ThawOutcome(thaw_value)
-        except ValueError:
-            allowed = ", ".join(o.value for o in ThawOutcome)
-            raise ValueError(f"freeze record: {where}.thaw must be null or one of {allowed}") from None
-        return cls(
-            pipeline=pipeline,
-            outcome=outcome,
-            reason=_optional_str(data, "reason", where),
-            changed_by=_optional_str(data, "changed_by", where),
-            changed_at=_parse_time(data.get("changed_at"), f"{where}.changed_at"),
-            error_code=_optional_str(data, "error_code", where),
-            error=_optional_str(data, "error", where),
-            thaw=thaw,
-            thaw_note=_optional_str(data, "thaw_note", where),
-            thaw_error=_optional_str(data, "thaw_error", where),
-            thaw_sent_at=_parse_time(data.get("thaw_sent_at"), f"{where}.thaw_sent_at"),
+        # The entry's name first: the messages about its other members name the entry by it.
+        name = record_fields(
+            cls, data, what="freeze record", where="pipelines[]", only=frozenset({"pipeline"})
         )
+        pipeline = name["pipeline"]
+        return cls(**record_fields(cls, data, what="freeze record", where=f"pipelines[{pipeline!r}]"))
 
 
 @attrs.frozen(kw_only=True)
@@ -242,11 +190,11 @@ class FreezeRecord:
     :meth:`to_json`, read back with :meth:`from_json`.
     """
 
-    id: str
-    stage: str
-    reason: str
-    started_at: datetime = attrs.field(converter=utc_datetime)
-    pipelines: tuple[PipelineFreeze, ...] = ()
+    id: str = attrs.field(metadata=wire.string())
+    stage: str = attrs.field(metadata=wire.string())
+    reason: str = attrs.field(metadata=wire.string())
+    started_at: datetime = attrs.field(converter=utc_datetime, metadata=wire.timestamp())
+    pipelines: tuple[PipelineFreeze, ...] = attrs.field(default=(), metadata=wire.structs(PipelineFreeze))
 
     # -- views ----------------------------------------------------------------------------------------
 
@@ -313,14 +261,7 @@ class FreezeRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (see :meth:`to_json`)."""
-        return {
-            "format": FORMAT,
-            "id": self.id,
-            "stage": self.stage,
-            "reason": self.reason,
-            "started_at": self.started_at.isoformat(),
-            "pipelines": [entry.to_dict() for entry in self.pipelines],
-        }
+        return {"format": FORMAT, **record_to_dict(self)}
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The record as JSON text (times in ISO 8601 with their UTC offset)."""
@@ -344,20 +285,12 @@ class FreezeRecord:
         entries = data.get("pipelines")
         if not isinstance(entries, list):
             raise ValueError("freeze record: pipelines must be a list")
-        started_at = _parse_time(data.get("started_at"), "started_at")
-        if started_at is None:
-            raise ValueError("freeze record: started_at is missing")
+        kwargs = record_fields(cls, data, what="freeze record", where="", skip=frozenset({"pipelines"}))
         parsed = tuple(PipelineFreeze.from_dict(entry) for entry in entries)
         names = [entry.pipeline for entry in parsed]
         if len(set(names)) != len(names):
             raise ValueError("freeze record: a pipeline is listed twice")
-        return cls(
-            id=_required_str(data, "id", "record"),
-            stage=_required_str(data, "stage", "record"),
-            reason=_required_str(data, "reason", "record"),
-            started_at=started_at,
-            pipelines=parsed,
-        )
+        return cls(**kwargs, pipelines=parsed)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> FreezeRecord:

@@ -51,11 +51,11 @@ if TYPE_CHECKING:
     from botocore.client import BaseClient
     from botocore.config import Config
 
-    from pipepilot.local._cp_world import CodePipelineSettings
     from pipepilot.local._errors import ServiceError
     from pipepilot.local._events import EventLog
     from pipepilot.local._world import ActionScript, BuildScript, LambdaHandler, RuleScript, World
     from pipepilot.local.clock import VirtualClock
+    from pipepilot.local.codepipeline._settings import CodePipelineSettings
     from pipepilot.local.faults import FaultPlan, FaultRule, InjectedFault
 
 __all__ = [
@@ -91,7 +91,7 @@ DEFAULT_CALL_LATENCY = 0.001
 _LAZY = {
     "ActionScript": "pipepilot.local._world",
     "BuildScript": "pipepilot.local._world",
-    "CodePipelineSettings": "pipepilot.local._cp_world",
+    "CodePipelineSettings": "pipepilot.local.codepipeline._settings",
     "EventLog": "pipepilot.local._events",
     "FaultPlan": "pipepilot.local.faults",
     "FaultRule": "pipepilot.local.faults",
@@ -163,7 +163,7 @@ class OfflineAWS:
                 raise ValueError("start must be an aware datetime (e.g. tzinfo=timezone.utc)")
             start = start.timestamp()
         if codepipeline_settings is not None:
-            from pipepilot.local._cp_world import checked_settings
+            from pipepilot.local.codepipeline._settings import checked_settings
 
             checked_settings(codepipeline_settings)
         self.region = region
@@ -763,8 +763,8 @@ def _operation_coverage() -> list[tuple[str, list[tuple[str, bool]]]]:
     The operations come from botocore's service models, "answered" from the engines themselves, so the
     result always matches the installed versions. Nothing starts (no moto, no clock).
     """
+    from pipepilot._shapes import service_model
     from pipepilot.local._world import World
-    from pipepilot.model._shapes import service_model
 
     world = World()
     coverage: list[tuple[str, list[tuple[str, bool]]]] = []

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from pipepilot.local._cp_world import CodePipelineSettings, checked_settings, partition_of
+from pipepilot.local._arns import partition_of
 from pipepilot.local._events import EventLog
 from pipepilot.local.clock import VirtualClock
+from pipepilot.local.codepipeline._settings import CodePipelineSettings, checked_settings
 
 if TYPE_CHECKING:
     from pipepilot.local.codebuild import CodeBuildEngine
@@ -501,7 +502,7 @@ class World:
             )
 
     def _invoke_subscriber(self, subscription: _SnsSubscription, event: dict[str, Any]) -> None:
-        from pipepilot.local._cp_runtime import LambdaContext
+        from pipepilot.local.codepipeline._jobs import LambdaContext
 
         _, partition, _, region, account, _ = subscription.topic_arn.split(":", 5)
         name = subscription.function_name

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.model._wire import ABSENT_STR, ABSENT_TUPLE, Member, WireEnum, WireModel, extra_field, members
+from pipepilot.model import _wire as wire
+from pipepilot.model._wire import ABSENT_STR, ABSENT_TUPLE, WireEnum, WireModel, extra_field
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,14 +72,9 @@ class BuildPhaseType(WireEnum):
 class PhaseContext(WireModel):
     """CodeBuild's explanation of a phase's outcome (``statusCode`` such as ``COMMAND_EXECUTION_ERROR``)."""
 
-    status_code: str | None = None
-    message: str | None = None
+    status_code: str | None = attrs.field(default=None, metadata=wire.string())
+    message: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-PhaseContext._members = members(
-    Member.string("status_code", "statusCode"), Member.string("message", "message")
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,12 +84,14 @@ class BuildPhase(WireModel):
     The final ``COMPLETED`` entry carries only ``phase_type`` and ``start_time``.
     """
 
-    phase_type: BuildPhaseType | str | None = None
-    phase_status: BuildStatus | str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    duration_in_seconds: int | None = None
-    contexts: tuple[PhaseContext, ...] = ABSENT_TUPLE
+    phase_type: BuildPhaseType | str | None = attrs.field(default=None, metadata=wire.enum_of(BuildPhaseType))
+    phase_status: BuildStatus | str | None = attrs.field(default=None, metadata=wire.enum_of(BuildStatus))
+    start_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    end_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    duration_in_seconds: int | None = attrs.field(default=None, metadata=wire.integer())
+    contexts: tuple[PhaseContext, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(PhaseContext)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     @property
@@ -103,89 +101,51 @@ class BuildPhase(WireModel):
         return status is not None and status != BuildStatus.SUCCEEDED and status != BuildStatus.IN_PROGRESS
 
 
-BuildPhase._members = members(
-    Member.enum("phase_type", "phaseType", BuildPhaseType),
-    Member.enum("phase_status", "phaseStatus", BuildStatus),
-    Member.timestamp("start_time", "startTime"),
-    Member.timestamp("end_time", "endTime"),
-    Member.integer("duration_in_seconds", "durationInSeconds"),
-    Member.structs("contexts", "contexts", PhaseContext, required=True),
-)
-
-
 @attrs.frozen(kw_only=True)
 class CloudWatchLogsConfig(WireModel):
     """Whether a build writes to CloudWatch Logs, and where."""
 
-    status: str = ABSENT_STR
-    group_name: str | None = None
-    stream_name: str | None = None
+    status: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    group_name: str | None = attrs.field(default=None, metadata=wire.string())
+    stream_name: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-CloudWatchLogsConfig._members = members(
-    Member.string("status", "status", required=True),
-    Member.string("group_name", "groupName"),
-    Member.string("stream_name", "streamName"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class S3LogsConfig(WireModel):
     """Whether a build writes its log to S3, and where."""
 
-    status: str = ABSENT_STR
-    location: str | None = None
-    encryption_disabled: bool | None = None
-    bucket_owner_access: str | None = None
+    status: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    location: str | None = attrs.field(default=None, metadata=wire.string())
+    encryption_disabled: bool | None = attrs.field(default=None, metadata=wire.boolean())
+    bucket_owner_access: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-S3LogsConfig._members = members(
-    Member.string("status", "status", required=True),
-    Member.string("location", "location"),
-    Member.boolean("encryption_disabled", "encryptionDisabled"),
-    Member.string("bucket_owner_access", "bucketOwnerAccess"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class LogsLocation(WireModel):
     """Where a build's log lives: CloudWatch group and stream (and console link), S3 copy."""
 
-    group_name: str | None = None
-    stream_name: str | None = None
-    deep_link: str | None = None
-    s3_deep_link: str | None = None
-    cloud_watch_logs_arn: str | None = None
-    s3_logs_arn: str | None = None
-    cloud_watch_logs: CloudWatchLogsConfig | None = None
-    s3_logs: S3LogsConfig | None = None
+    group_name: str | None = attrs.field(default=None, metadata=wire.string())
+    stream_name: str | None = attrs.field(default=None, metadata=wire.string())
+    deep_link: str | None = attrs.field(default=None, metadata=wire.string())
+    s3_deep_link: str | None = attrs.field(default=None, metadata=wire.string())
+    cloud_watch_logs_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    s3_logs_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    cloud_watch_logs: CloudWatchLogsConfig | None = attrs.field(
+        default=None, metadata=wire.struct(CloudWatchLogsConfig)
+    )
+    s3_logs: S3LogsConfig | None = attrs.field(default=None, metadata=wire.struct(S3LogsConfig))
     extra: Mapping[str, Any] = extra_field()
-
-
-LogsLocation._members = members(
-    Member.string("group_name", "groupName"),
-    Member.string("stream_name", "streamName"),
-    Member.string("deep_link", "deepLink"),
-    Member.string("s3_deep_link", "s3DeepLink"),
-    Member.string("cloud_watch_logs_arn", "cloudWatchLogsArn"),
-    Member.string("s3_logs_arn", "s3LogsArn"),
-    Member.struct("cloud_watch_logs", "cloudWatchLogs", CloudWatchLogsConfig),
-    Member.struct("s3_logs", "s3Logs", S3LogsConfig),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ExportedEnvironmentVariable(WireModel):
     """A variable the buildspec exported (it becomes a CodePipeline output variable)."""
 
-    name: str | None = None
-    value: str | None = None
+    name: str | None = attrs.field(default=None, metadata=wire.string())
+    value: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ExportedEnvironmentVariable._members = members(Member.string("name", "name"), Member.string("value", "value"))
 
 
 @attrs.frozen(kw_only=True)
@@ -196,42 +156,26 @@ class BuildEnvironmentVariable(WireModel):
     ``PLAINTEXT`` value may still be something sensitive, so ``repr`` never shows values.
     """
 
-    name: str = ABSENT_STR
-    value: str = attrs.field(default=ABSENT_STR, repr=False)
-    type: str | None = None
+    name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    value: str = attrs.field(default=ABSENT_STR, repr=False, metadata=wire.string())
+    type: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-BuildEnvironmentVariable._members = members(
-    Member.string("name", "name", required=True),
-    Member.string("value", "value", required=True),
-    Member.string("type", "type"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ProjectEnvironment(WireModel):
     """The build environment: image, compute type, environment variables (others stay in ``extra``)."""
 
-    type: str = ABSENT_STR
-    image: str = ABSENT_STR
-    compute_type: str = ABSENT_STR
-    environment_variables: tuple[BuildEnvironmentVariable, ...] = ABSENT_TUPLE
-    privileged_mode: bool | None = None
-    certificate: str | None = None
-    image_pull_credentials_type: str | None = None
+    type: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    image: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    compute_type: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    environment_variables: tuple[BuildEnvironmentVariable, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(BuildEnvironmentVariable)
+    )
+    privileged_mode: bool | None = attrs.field(default=None, metadata=wire.boolean())
+    certificate: str | None = attrs.field(default=None, metadata=wire.string())
+    image_pull_credentials_type: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ProjectEnvironment._members = members(
-    Member.string("type", "type", required=True),
-    Member.string("image", "image", required=True),
-    Member.string("compute_type", "computeType", required=True),
-    Member.structs("environment_variables", "environmentVariables", BuildEnvironmentVariable, required=True),
-    Member.boolean("privileged_mode", "privilegedMode"),
-    Member.string("certificate", "certificate"),
-    Member.string("image_pull_credentials_type", "imagePullCredentialsType"),
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -243,26 +187,30 @@ class BuildDetails(WireModel):
     :attr:`failed_phase` finds where a failed build went wrong.
     """
 
-    id: str | None = None
-    arn: str | None = None
-    build_number: int | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    current_phase: str | None = None
-    build_status: BuildStatus | str | None = None
-    source_version: str | None = None
-    resolved_source_version: str | None = None
-    project_name: str | None = None
-    phases: tuple[BuildPhase, ...] = ABSENT_TUPLE
-    environment: ProjectEnvironment | None = None
-    service_role: str | None = None
-    logs: LogsLocation | None = None
-    timeout_in_minutes: int | None = None
-    queued_timeout_in_minutes: int | None = None
-    build_complete: bool | None = None
-    initiator: str | None = None
-    exported_environment_variables: tuple[ExportedEnvironmentVariable, ...] = ABSENT_TUPLE
-    build_batch_arn: str | None = None
+    id: str | None = attrs.field(default=None, metadata=wire.string())
+    arn: str | None = attrs.field(default=None, metadata=wire.string())
+    build_number: int | None = attrs.field(default=None, metadata=wire.integer())
+    start_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    end_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    current_phase: str | None = attrs.field(default=None, metadata=wire.string())
+    build_status: BuildStatus | str | None = attrs.field(default=None, metadata=wire.enum_of(BuildStatus))
+    source_version: str | None = attrs.field(default=None, metadata=wire.string())
+    resolved_source_version: str | None = attrs.field(default=None, metadata=wire.string())
+    project_name: str | None = attrs.field(default=None, metadata=wire.string())
+    phases: tuple[BuildPhase, ...] = attrs.field(default=ABSENT_TUPLE, metadata=wire.structs(BuildPhase))
+    environment: ProjectEnvironment | None = attrs.field(
+        default=None, metadata=wire.struct(ProjectEnvironment)
+    )
+    service_role: str | None = attrs.field(default=None, metadata=wire.string())
+    logs: LogsLocation | None = attrs.field(default=None, metadata=wire.struct(LogsLocation))
+    timeout_in_minutes: int | None = attrs.field(default=None, metadata=wire.integer())
+    queued_timeout_in_minutes: int | None = attrs.field(default=None, metadata=wire.integer())
+    build_complete: bool | None = attrs.field(default=None, metadata=wire.boolean())
+    initiator: str | None = attrs.field(default=None, metadata=wire.string())
+    exported_environment_variables: tuple[ExportedEnvironmentVariable, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ExportedEnvironmentVariable)
+    )
+    build_batch_arn: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
     @property
@@ -290,32 +238,3 @@ class BuildDetails(WireModel):
     def exported_variables(self) -> dict[str, str]:
         """The exported environment variables as a ``name -> value`` dict."""
         return {v.name: v.value or "" for v in self.exported_environment_variables if v.name is not None}
-
-
-BuildDetails._members = members(
-    Member.string("id", "id"),
-    Member.string("arn", "arn"),
-    Member.integer("build_number", "buildNumber"),
-    Member.timestamp("start_time", "startTime"),
-    Member.timestamp("end_time", "endTime"),
-    Member.string("current_phase", "currentPhase"),
-    Member.enum("build_status", "buildStatus", BuildStatus),
-    Member.string("source_version", "sourceVersion"),
-    Member.string("resolved_source_version", "resolvedSourceVersion"),
-    Member.string("project_name", "projectName"),
-    Member.structs("phases", "phases", BuildPhase, required=True),
-    Member.struct("environment", "environment", ProjectEnvironment),
-    Member.string("service_role", "serviceRole"),
-    Member.struct("logs", "logs", LogsLocation),
-    Member.integer("timeout_in_minutes", "timeoutInMinutes"),
-    Member.integer("queued_timeout_in_minutes", "queuedTimeoutInMinutes"),
-    Member.boolean("build_complete", "buildComplete"),
-    Member.string("initiator", "initiator"),
-    Member.structs(
-        "exported_environment_variables",
-        "exportedEnvironmentVariables",
-        ExportedEnvironmentVariable,
-        required=True,
-    ),
-    Member.string("build_batch_arn", "buildBatchArn"),
-)

@@ -32,7 +32,7 @@ import copyreg
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import attrs
 
@@ -43,27 +43,19 @@ from pipepilot.errors import (
     PipelineValidationError,
     StageNotFoundError,
 )
+from pipepilot.model import _wire as wire
 from pipepilot.model._wire import (
     ABSENT_STR,
-    ABSENT_TUPLE,
-    BAD,
     EMPTY_EXTRA,
-    Member,
     TypedWireModel,
     WireEnum,
     add_extra,
     copy_json,
-    enum_table,
     extra_field,
     keys_only_repr,
     load_json,
-    members,
     nested_within,
-    read_members,
     require_mapping,
-    struct_tuple_of,
-    timestamp_parser,
-    write_members,
 )
 
 if TYPE_CHECKING:
@@ -260,10 +252,6 @@ class GitPullRequestEventType(WireEnum):
     CLOSED = "CLOSED"
 
 
-_ACTION_CATEGORIES: Final = enum_table(ActionCategory)
-_ACTION_OWNERS: Final = enum_table(ActionOwner)
-
-
 # ------------------------------------------------------------------------------------------------ helpers
 
 
@@ -329,61 +317,6 @@ def _inserted(
     return (*items[:position], new, *items[position:])
 
 
-# ------------------------------------------------------------------------------------- interning caches
-
-# Most of a big declaration repeats a handful of action types and input artifact names. Reading them
-# through a small cache of (immutable) instances instead of building new ones is a large part of what
-# keeps from_api fast; the caches are bounded so a long-lived process cannot grow them without limit.
-# (Output artifact names are unique across a pipeline, so caching those would never hit.)
-_CACHE_LIMIT: Final = 2048
-_ACTION_TYPE_ID_CACHE: dict[tuple[str, str, str, str], ActionTypeId] = {}
-_INPUT_ARTIFACT_CACHE: dict[str, InputArtifact] = {}
-
-
-def _cached_action_type_id(data: dict[str, Any]) -> ActionTypeId:
-    """Read an ``actionTypeId`` dict, sharing one instance per distinct clean 4-member value."""
-    if len(data) == 4:
-        category = data.get("category")
-        owner = data.get("owner")
-        provider = data.get("provider")
-        version = data.get("version")
-        if type(category) is str and type(owner) is str and type(provider) is str and type(version) is str:
-            key = (category, owner, provider, version)
-            found = _ACTION_TYPE_ID_CACHE.get(key)
-            if found is None:
-                if len(_ACTION_TYPE_ID_CACHE) >= _CACHE_LIMIT:
-                    _ACTION_TYPE_ID_CACHE.clear()
-                found = _ACTION_TYPE_ID_CACHE[key] = ActionTypeId(
-                    category=_ACTION_CATEGORIES.get(category, category),
-                    owner=_ACTION_OWNERS.get(owner, owner),
-                    provider=provider,
-                    version=version,
-                )
-            return found
-    return ActionTypeId(**read_members(data, *_ACTION_TYPE_ID))
-
-
-def _input_artifact(item: dict[str, Any]) -> InputArtifact:
-    """Read one ``InputArtifact`` dict, sharing one instance per clean artifact name."""
-    name = item.get("name")
-    if len(item) == 1 and type(name) is str:
-        artifact = _INPUT_ARTIFACT_CACHE.get(name)
-        if artifact is None:
-            if len(_INPUT_ARTIFACT_CACHE) >= _CACHE_LIMIT:
-                _INPUT_ARTIFACT_CACHE.clear()
-            artifact = _INPUT_ARTIFACT_CACHE[name] = InputArtifact(name=name)
-        return artifact
-    return InputArtifact(**read_members(item, *_INPUT_ARTIFACT))
-
-
-def _all_strs(items: Any) -> bool:
-    # A loop rather than all(generator): on the hot path the loop is several times faster.
-    for item in items:  # noqa: SIM110
-        if type(item) is not str:
-            return False
-    return True
-
-
 # ------------------------------------------------------------------------------------------------ actions
 
 
@@ -396,37 +329,14 @@ class ActionTypeId(TypedWireModel["ActionTypeIdTypeDef"]):
     ``"__type": "ActionTypeId"`` here).
     """
 
-    category: ActionCategory | str
-    owner: ActionOwner | str
-    provider: str
-    version: str
+    category: ActionCategory | str = attrs.field(metadata=wire.enum_of(ActionCategory))
+    owner: ActionOwner | str = attrs.field(metadata=wire.enum_of(ActionOwner))
+    provider: str = attrs.field(metadata=wire.string())
+    version: str = attrs.field(metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> ActionTypeId:
-        """Read an ``actionTypeId`` wire object."""
-        if type(data) is dict and cls is ActionTypeId:
-            return _cached_action_type_id(data)
-        return super().from_api(data)
-
-    def to_api(self) -> ActionTypeIdTypeDef:
-        """Write the wire object back, unknown members included."""
-        category = self.category
-        owner = self.owner
-        provider = self.provider
-        version = self.version
-        if (
-            not self.extra
-            and type(provider) is str
-            and type(version) is str
-            and (type(category) is str or type(category) is ActionCategory)
-            and (type(owner) is str or type(owner) is ActionOwner)
-        ):
-            # The common case, written inline: this runs once per action of a big pipeline.
-            category_wire: Any = category._value_ if isinstance(category, ActionCategory) else category
-            owner_wire: Any = owner._value_ if isinstance(owner, ActionOwner) else owner
-            return {"category": category_wire, "owner": owner_wire, "provider": provider, "version": version}
-        return super().to_api()
+    # A big pipeline repeats a handful of action types: read each as one shared instance.
+    _wire_intern: ClassVar[bool] = True
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_ACTION_TYPE_ID, "_ABSENT_ACTION_TYPE_ID")
@@ -435,33 +345,30 @@ class ActionTypeId(TypedWireModel["ActionTypeIdTypeDef"]):
         return f"{self.category}/{self.owner}/{self.provider}/{self.version}"
 
 
+# What an action's ``actionTypeId`` reads as when the input lacked it: to_api() knows it by identity.
+_ABSENT_ACTION_TYPE_ID: Final = ActionTypeId(
+    category=ABSENT_STR, owner=ABSENT_STR, provider=ABSENT_STR, version=ABSENT_STR
+)
+
+
 @attrs.frozen(kw_only=True)
 class InputArtifact(TypedWireModel["InputArtifactTypeDef"]):
     """An artifact an action consumes, by name (an earlier action's output)."""
 
-    name: str
+    name: str = attrs.field(metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
-    def to_api(self) -> InputArtifactTypeDef:
-        """Write the wire object back, unknown members included."""
-        if self.extra or self.name is ABSENT_STR:
-            return super().to_api()
-        return {"name": self.name}
+    # Actions name the same few artifacts as inputs over and over (output names are unique: not interned).
+    _wire_intern: ClassVar[bool] = True
 
 
 @attrs.frozen(kw_only=True)
 class OutputArtifact(TypedWireModel["OutputArtifactOutputTypeDef"]):
     """An artifact an action produces; ``files`` lists the paths a Commands action exports."""
 
-    name: str
-    files: tuple[str, ...] | None = None
+    name: str = attrs.field(metadata=wire.string())
+    files: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
     extra: Mapping[str, Any] = extra_field()
-
-    def to_api(self) -> OutputArtifactOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        if self.extra or self.name is ABSENT_STR or self.files is not None:
-            return super().to_api()
-        return {"name": self.name}
 
 
 @attrs.frozen(kw_only=True)
@@ -472,9 +379,11 @@ class EnvironmentVariable(TypedWireModel["EnvironmentVariableTypeDef"]):
     there, and logs should not spread them further.
     """
 
-    name: str
-    value: str = attrs.field(repr=False)
-    type: EnvironmentVariableType | str | None = None
+    name: str = attrs.field(metadata=wire.string())
+    value: str = attrs.field(repr=False, metadata=wire.string())
+    type: EnvironmentVariableType | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(EnvironmentVariableType)
+    )
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -504,72 +413,30 @@ class ActionDeclaration(TypedWireModel["ActionDeclarationOutputTypeDef"]):
         extra: members pipepilot does not model, kept verbatim.
     """
 
-    name: str
-    action_type_id: ActionTypeId
-    run_order: int | None = None
-    configuration: Mapping[str, str] | None = attrs.field(default=None, repr=keys_only_repr, hash=False)
-    commands: tuple[str, ...] | None = None
-    output_artifacts: tuple[OutputArtifact, ...] | None = None
-    input_artifacts: tuple[InputArtifact, ...] | None = None
-    output_variables: tuple[str, ...] | None = None
-    role_arn: str | None = None
-    region: str | None = None
-    namespace: str | None = None
-    timeout_in_minutes: int | None = None
-    environment_variables: tuple[EnvironmentVariable, ...] | None = None
+    name: str = attrs.field(metadata=wire.string())
+    action_type_id: ActionTypeId = attrs.field(
+        metadata=wire.struct(ActionTypeId, placeholder=_ABSENT_ACTION_TYPE_ID)
+    )
+    run_order: int | None = attrs.field(default=None, metadata=wire.integer())
+    configuration: Mapping[str, str] | None = attrs.field(
+        default=None, repr=keys_only_repr, hash=False, metadata=wire.string_map()
+    )
+    commands: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    output_artifacts: tuple[OutputArtifact, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(OutputArtifact)
+    )
+    input_artifacts: tuple[InputArtifact, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(InputArtifact)
+    )
+    output_variables: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    role_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    region: str | None = attrs.field(default=None, metadata=wire.string())
+    namespace: str | None = attrs.field(default=None, metadata=wire.string())
+    timeout_in_minutes: int | None = attrs.field(default=None, metadata=wire.integer())
+    environment_variables: tuple[EnvironmentVariable, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(EnvironmentVariable)
+    )
     extra: Mapping[str, Any] = extra_field()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> ActionDeclaration:
-        """Read an ``ActionDeclaration`` wire object."""
-        if type(data) is dict:
-            action: ActionDeclaration | None = _read_clean_action(cls, data)
-            if action is not None:
-                return action
-        return super().from_api(data)
-
-    def to_api(self) -> ActionDeclarationOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        name = self.name
-        action_type_id = self.action_type_id
-        if self.extra or name is ABSENT_STR or action_type_id is _ABSENT_ACTION_TYPE_ID:
-            return super().to_api()
-        # Written out member by member (same order as the member table): this is the hot path of to_api.
-        out: ActionDeclarationOutputTypeDef = {"name": name, "actionTypeId": action_type_id.to_api()}
-        value: Any = self.run_order
-        if value is not None:
-            out["runOrder"] = value
-        value = self.configuration
-        if value is not None:
-            out["configuration"] = dict(value)
-        value = self.commands
-        if value is not None:
-            out["commands"] = list(value)
-        value = self.output_artifacts
-        if value is not None:
-            out["outputArtifacts"] = [artifact.to_api() for artifact in value]
-        value = self.input_artifacts
-        if value is not None:
-            out["inputArtifacts"] = [artifact.to_api() for artifact in value]
-        value = self.output_variables
-        if value is not None:
-            out["outputVariables"] = list(value)
-        value = self.role_arn
-        if value is not None:
-            out["roleArn"] = value
-        value = self.region
-        if value is not None:
-            out["region"] = value
-        value = self.namespace
-        if value is not None:
-            out["namespace"] = value
-        value = self.timeout_in_minutes
-        if value is not None:
-            out["timeoutInMinutes"] = value
-        value = self.environment_variables
-        if value is not None:
-            out["environmentVariables"] = [variable.to_api() for variable in value]
-        return out
 
     # -- reading helpers --------------------------------------------------------------------------------
 
@@ -624,122 +491,6 @@ class ActionDeclaration(TypedWireModel["ActionDeclarationOutputTypeDef"]):
         )
 
 
-def _read_clean_action(cls: type[ActionDeclaration], data: dict[str, Any]) -> ActionDeclaration | None:
-    """Read a clean action dict, or return ``None`` to leave it to the careful reader.
-
-    The fast path of :meth:`ActionDeclaration.from_api`, written flat because it runs once per action.
-    "Clean" means every key is a modelled member, no value is ``null`` and every value has its modelled
-    type; at the first surprise this gives up and the member-by-member reader keeps the odd value in
-    ``extra``. Both paths build equal objects for clean input (a test holds them to that).
-    """
-    get = data.get
-    name = get("name")
-    type_id = get("actionTypeId")
-    if type(name) is not str or type(type_id) is not dict:
-        return None
-    # Counts the members read; if it falls short of len(data), some key is unknown or some value null.
-    present = 2
-    run_order = get("runOrder")
-    if run_order is not None:
-        if type(run_order) is not int:
-            return None
-        present += 1
-    configuration = get("configuration")
-    if configuration is not None:
-        if type(configuration) is not dict:
-            return None
-        for value in configuration.values():
-            if type(value) is not str:
-                return None
-        # A copy: the caller keeps ownership of its dict, the model must not change under it.
-        configuration = dict(configuration)
-        present += 1
-    outputs = get("outputArtifacts")
-    if outputs is not None:
-        if type(outputs) is not list:
-            return None
-        built: list[Any] = []
-        for item in outputs:
-            if type(item) is not dict:
-                return None
-            artifact_name = item.get("name")
-            if len(item) == 1 and type(artifact_name) is str:
-                built.append(OutputArtifact(name=artifact_name))
-            else:
-                built.append(OutputArtifact(**read_members(item, *_OUTPUT_ARTIFACT)))
-        outputs = tuple(built)
-        present += 1
-    inputs = get("inputArtifacts")
-    if inputs is not None:
-        if type(inputs) is not list:
-            return None
-        built = []
-        for item in inputs:
-            if type(item) is not dict:
-                return None
-            built.append(_input_artifact(item))
-        inputs = tuple(built)
-        present += 1
-    region = get("region")
-    if region is not None:
-        if type(region) is not str:
-            return None
-        present += 1
-    namespace = get("namespace")
-    if namespace is not None:
-        if type(namespace) is not str:
-            return None
-        present += 1
-    commands = output_variables = role_arn = timeout = environment = None
-    if present != len(data):
-        # Members most actions leave out, or an unknown key or a null (then the final count says so).
-        commands = get("commands")
-        if commands is not None:
-            if type(commands) is not list or not _all_strs(commands):
-                return None
-            commands = tuple(commands)
-            present += 1
-        output_variables = get("outputVariables")
-        if output_variables is not None:
-            if type(output_variables) is not list or not _all_strs(output_variables):
-                return None
-            output_variables = tuple(output_variables)
-            present += 1
-        role_arn = get("roleArn")
-        if role_arn is not None:
-            if type(role_arn) is not str:
-                return None
-            present += 1
-        timeout = get("timeoutInMinutes")
-        if timeout is not None:
-            if type(timeout) is not int:
-                return None
-            present += 1
-        environment = get("environmentVariables")
-        if environment is not None:
-            environment = _ENVIRONMENT_VARIABLES(environment)
-            if environment is BAD:
-                return None
-            present += 1
-        if present != len(data):
-            return None
-    return cls(
-        name=name,
-        action_type_id=_cached_action_type_id(type_id),
-        run_order=run_order,
-        configuration=configuration,
-        commands=commands,
-        output_artifacts=outputs,
-        input_artifacts=inputs,
-        output_variables=output_variables,
-        role_arn=role_arn,
-        region=region,
-        namespace=namespace,
-        timeout_in_minutes=timeout,
-        environment_variables=environment,
-    )
-
-
 # ------------------------------------------------------------------------------------- stage conditions
 
 
@@ -747,14 +498,17 @@ def _read_clean_action(cls: type[ActionDeclaration], data: dict[str, Any]) -> Ac
 class RuleTypeId(TypedWireModel["RuleTypeIdTypeDef"]):
     """Identifies a condition rule type (``ruleTypeId``): category, owner, provider, version."""
 
-    category: RuleCategory | str
-    provider: str
-    owner: RuleOwner | str | None = None
-    version: str | None = None
+    category: RuleCategory | str = attrs.field(metadata=wire.enum_of(RuleCategory))
+    owner: RuleOwner | str | None = attrs.field(default=None, metadata=wire.enum_of(RuleOwner))
+    provider: str = attrs.field(metadata=wire.string())
+    version: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_RULE_TYPE_ID, "_ABSENT_RULE_TYPE_ID")
+
+
+_ABSENT_RULE_TYPE_ID: Final = RuleTypeId(category=ABSENT_STR, provider=ABSENT_STR)
 
 
 @attrs.frozen(kw_only=True)
@@ -764,14 +518,18 @@ class RuleDeclaration(TypedWireModel["RuleDeclarationOutputTypeDef"]):
     ``repr()`` shows configuration keys but not their values.
     """
 
-    name: str
-    rule_type_id: RuleTypeId
-    configuration: Mapping[str, str] | None = attrs.field(default=None, repr=keys_only_repr, hash=False)
-    commands: tuple[str, ...] | None = None
-    input_artifacts: tuple[InputArtifact, ...] | None = None
-    role_arn: str | None = None
-    region: str | None = None
-    timeout_in_minutes: int | None = None
+    name: str = attrs.field(metadata=wire.string())
+    rule_type_id: RuleTypeId = attrs.field(metadata=wire.struct(RuleTypeId, placeholder=_ABSENT_RULE_TYPE_ID))
+    configuration: Mapping[str, str] | None = attrs.field(
+        default=None, repr=keys_only_repr, hash=False, metadata=wire.string_map()
+    )
+    commands: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    input_artifacts: tuple[InputArtifact, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(InputArtifact)
+    )
+    role_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    region: str | None = attrs.field(default=None, metadata=wire.string())
+    timeout_in_minutes: int | None = attrs.field(default=None, metadata=wire.integer())
     extra: Mapping[str, Any] = extra_field()
 
     def evolve(self, **changes: Any) -> RuleDeclaration:
@@ -783,8 +541,10 @@ class RuleDeclaration(TypedWireModel["RuleDeclarationOutputTypeDef"]):
 class Condition(TypedWireModel["ConditionOutputTypeDef"]):
     """A stage condition: rules to evaluate and the result to apply when they are not met."""
 
-    result: ConditionResult | str | None = None
-    rules: tuple[RuleDeclaration, ...] | None = None
+    result: ConditionResult | str | None = attrs.field(default=None, metadata=wire.enum_of(ConditionResult))
+    rules: tuple[RuleDeclaration, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(RuleDeclaration)
+    )
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -792,7 +552,7 @@ class Condition(TypedWireModel["ConditionOutputTypeDef"]):
 class RetryConfiguration(TypedWireModel["RetryConfigurationTypeDef"]):
     """How a failed stage is retried automatically (``onFailure.retryConfiguration``)."""
 
-    retry_mode: StageRetryMode | str | None = None
+    retry_mode: StageRetryMode | str | None = attrs.field(default=None, metadata=wire.enum_of(StageRetryMode))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -800,7 +560,7 @@ class RetryConfiguration(TypedWireModel["RetryConfigurationTypeDef"]):
 class BeforeEntryConditions(TypedWireModel["BeforeEntryConditionsOutputTypeDef"]):
     """Conditions checked before a stage is entered (``beforeEntry``)."""
 
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Condition, ...] = attrs.field(metadata=wire.structs(Condition))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -808,7 +568,7 @@ class BeforeEntryConditions(TypedWireModel["BeforeEntryConditionsOutputTypeDef"]
 class SuccessConditions(TypedWireModel["SuccessConditionsOutputTypeDef"]):
     """Conditions checked after a stage succeeded (``onSuccess``)."""
 
-    conditions: tuple[Condition, ...]
+    conditions: tuple[Condition, ...] = attrs.field(metadata=wire.structs(Condition))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -816,9 +576,11 @@ class SuccessConditions(TypedWireModel["SuccessConditionsOutputTypeDef"]):
 class FailureConditions(TypedWireModel["FailureConditionsOutputTypeDef"]):
     """What happens when a stage fails (``onFailure``): a result, a retry configuration, conditions."""
 
-    result: ConditionResult | str | None = None
-    retry_configuration: RetryConfiguration | None = None
-    conditions: tuple[Condition, ...] | None = None
+    result: ConditionResult | str | None = attrs.field(default=None, metadata=wire.enum_of(ConditionResult))
+    retry_configuration: RetryConfiguration | None = attrs.field(
+        default=None, metadata=wire.struct(RetryConfiguration)
+    )
+    conditions: tuple[Condition, ...] | None = attrs.field(default=None, metadata=wire.structs(Condition))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -826,8 +588,8 @@ class FailureConditions(TypedWireModel["FailureConditionsOutputTypeDef"]):
 class BlockerDeclaration(TypedWireModel["BlockerDeclarationTypeDef"]):
     """A stage blocker (a reserved member of the API)."""
 
-    name: str
-    type: BlockerType | str
+    name: str = attrs.field(metadata=wire.string())
+    type: BlockerType | str = attrs.field(metadata=wire.enum_of(BlockerType))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -842,46 +604,17 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
     :meth:`without_action`, :meth:`map_action` and :meth:`evolve`, each returning a new stage.
     """
 
-    name: str
-    actions: tuple[ActionDeclaration, ...]
-    blockers: tuple[BlockerDeclaration, ...] | None = None
-    on_failure: FailureConditions | None = None
-    on_success: SuccessConditions | None = None
-    before_entry: BeforeEntryConditions | None = None
+    name: str = attrs.field(metadata=wire.string())
+    blockers: tuple[BlockerDeclaration, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(BlockerDeclaration)
+    )
+    actions: tuple[ActionDeclaration, ...] = attrs.field(metadata=wire.structs(ActionDeclaration))
+    on_failure: FailureConditions | None = attrs.field(default=None, metadata=wire.struct(FailureConditions))
+    on_success: SuccessConditions | None = attrs.field(default=None, metadata=wire.struct(SuccessConditions))
+    before_entry: BeforeEntryConditions | None = attrs.field(
+        default=None, metadata=wire.struct(BeforeEntryConditions)
+    )
     extra: Mapping[str, Any] = extra_field()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> StageDeclaration:
-        """Read a ``StageDeclaration`` wire object."""
-        if type(data) is dict and len(data) == 2:
-            # The common stage is just a name and clean actions: read those without the member table.
-            name = data.get("name")
-            raw_actions = data.get("actions")
-            if type(name) is str and type(raw_actions) is list:
-                actions = []
-                for item in raw_actions:
-                    action = _read_clean_action(ActionDeclaration, item) if type(item) is dict else None
-                    if action is None:
-                        break
-                    actions.append(action)
-                else:
-                    return cls(name=name, actions=tuple(actions))
-        return super().from_api(data)
-
-    def to_api(self) -> StageDeclarationOutputTypeDef:
-        """Write the wire object back, unknown members included."""
-        name = self.name
-        if (
-            type(name) is str
-            and self.actions is not ABSENT_TUPLE
-            and self.blockers is None
-            and self.on_failure is None
-            and self.on_success is None
-            and self.before_entry is None
-            and not self.extra
-        ):
-            return {"name": name, "actions": [action.to_api() for action in self.actions]}
-        return super().to_api()
 
     # -- reading helpers --------------------------------------------------------------------------------
 
@@ -999,8 +732,8 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
 class EncryptionKey(TypedWireModel["EncryptionKeyTypeDef"]):
     """The KMS key that encrypts the artifact store: a key id, ARN or alias."""
 
-    id: str
-    type: EncryptionKeyType | str
+    id: str = attrs.field(metadata=wire.string())
+    type: EncryptionKeyType | str = attrs.field(metadata=wire.enum_of(EncryptionKeyType))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1008,9 +741,9 @@ class EncryptionKey(TypedWireModel["EncryptionKeyTypeDef"]):
 class ArtifactStore(TypedWireModel["ArtifactStoreTypeDef"]):
     """Where a pipeline keeps its artifacts: an S3 bucket (``location``) and optional encryption key."""
 
-    type: ArtifactStoreType | str
-    location: str
-    encryption_key: EncryptionKey | None = None
+    type: ArtifactStoreType | str = attrs.field(metadata=wire.enum_of(ArtifactStoreType))
+    location: str = attrs.field(metadata=wire.string())
+    encryption_key: EncryptionKey | None = attrs.field(default=None, metadata=wire.struct(EncryptionKey))
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1021,9 +754,9 @@ class ArtifactStore(TypedWireModel["ArtifactStoreTypeDef"]):
 class PipelineVariableDeclaration(TypedWireModel["PipelineVariableDeclarationTypeDef"]):
     """A pipeline-level variable (V2), referenced as ``#{variables.NAME}``."""
 
-    name: str
-    default_value: str | None = None
-    description: str | None = None
+    name: str = attrs.field(metadata=wire.string())
+    default_value: str | None = attrs.field(default=None, metadata=wire.string())
+    description: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1031,8 +764,8 @@ class PipelineVariableDeclaration(TypedWireModel["PipelineVariableDeclarationTyp
 class GitBranchFilterCriteria(TypedWireModel["GitBranchFilterCriteriaOutputTypeDef"]):
     """Branch name patterns a trigger filter includes and excludes."""
 
-    includes: tuple[str, ...] | None = None
-    excludes: tuple[str, ...] | None = None
+    includes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    excludes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1040,8 +773,8 @@ class GitBranchFilterCriteria(TypedWireModel["GitBranchFilterCriteriaOutputTypeD
 class GitTagFilterCriteria(TypedWireModel["GitTagFilterCriteriaOutputTypeDef"]):
     """Tag name patterns a push filter includes and excludes."""
 
-    includes: tuple[str, ...] | None = None
-    excludes: tuple[str, ...] | None = None
+    includes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    excludes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1049,8 +782,8 @@ class GitTagFilterCriteria(TypedWireModel["GitTagFilterCriteriaOutputTypeDef"]):
 class GitFilePathFilterCriteria(TypedWireModel["GitFilePathFilterCriteriaOutputTypeDef"]):
     """File path patterns a trigger filter includes and excludes."""
 
-    includes: tuple[str, ...] | None = None
-    excludes: tuple[str, ...] | None = None
+    includes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
+    excludes: tuple[str, ...] | None = attrs.field(default=None, metadata=wire.strings())
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1058,9 +791,13 @@ class GitFilePathFilterCriteria(TypedWireModel["GitFilePathFilterCriteriaOutputT
 class GitPushFilter(TypedWireModel["GitPushFilterOutputTypeDef"]):
     """Which pushes start the pipeline: tag, branch and file path criteria."""
 
-    tags: GitTagFilterCriteria | None = None
-    branches: GitBranchFilterCriteria | None = None
-    file_paths: GitFilePathFilterCriteria | None = None
+    tags: GitTagFilterCriteria | None = attrs.field(default=None, metadata=wire.struct(GitTagFilterCriteria))
+    branches: GitBranchFilterCriteria | None = attrs.field(
+        default=None, metadata=wire.struct(GitBranchFilterCriteria)
+    )
+    file_paths: GitFilePathFilterCriteria | None = attrs.field(
+        default=None, metadata=wire.struct(GitFilePathFilterCriteria)
+    )
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1068,9 +805,15 @@ class GitPushFilter(TypedWireModel["GitPushFilterOutputTypeDef"]):
 class GitPullRequestFilter(TypedWireModel["GitPullRequestFilterOutputTypeDef"]):
     """Which pull-request events start the pipeline, narrowed by branch and file path criteria."""
 
-    events: tuple[GitPullRequestEventType | str, ...] | None = None
-    branches: GitBranchFilterCriteria | None = None
-    file_paths: GitFilePathFilterCriteria | None = None
+    events: tuple[GitPullRequestEventType | str, ...] | None = attrs.field(
+        default=None, metadata=wire.enums_of(GitPullRequestEventType)
+    )
+    branches: GitBranchFilterCriteria | None = attrs.field(
+        default=None, metadata=wire.struct(GitBranchFilterCriteria)
+    )
+    file_paths: GitFilePathFilterCriteria | None = attrs.field(
+        default=None, metadata=wire.struct(GitFilePathFilterCriteria)
+    )
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1078,21 +821,30 @@ class GitPullRequestFilter(TypedWireModel["GitPullRequestFilterOutputTypeDef"]):
 class GitConfiguration(TypedWireModel["GitConfigurationOutputTypeDef"]):
     """A trigger's Git settings: the source action it watches and its push / pull-request filters."""
 
-    source_action_name: str
-    push: tuple[GitPushFilter, ...] | None = None
-    pull_request: tuple[GitPullRequestFilter, ...] | None = None
+    source_action_name: str = attrs.field(metadata=wire.string())
+    push: tuple[GitPushFilter, ...] | None = attrs.field(default=None, metadata=wire.structs(GitPushFilter))
+    pull_request: tuple[GitPullRequestFilter, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(GitPullRequestFilter)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     def __reduce__(self) -> Any:
         return _reduce(self, _ABSENT_GIT_CONFIGURATION, "_ABSENT_GIT_CONFIGURATION")
 
 
+_ABSENT_GIT_CONFIGURATION: Final = GitConfiguration(source_action_name=ABSENT_STR)
+
+
 @attrs.frozen(kw_only=True)
 class PipelineTriggerDeclaration(TypedWireModel["PipelineTriggerDeclarationOutputTypeDef"]):
     """A V2 trigger: which source provider it listens to and its Git filters."""
 
-    provider_type: PipelineTriggerProviderType | str
-    git_configuration: GitConfiguration
+    provider_type: PipelineTriggerProviderType | str = attrs.field(
+        metadata=wire.enum_of(PipelineTriggerProviderType)
+    )
+    git_configuration: GitConfiguration = attrs.field(
+        metadata=wire.struct(GitConfiguration, placeholder=_ABSENT_GIT_CONFIGURATION)
+    )
     extra: Mapping[str, Any] = extra_field()
 
 
@@ -1124,16 +876,24 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         extra: members pipepilot does not model, kept verbatim.
     """
 
-    name: str
-    role_arn: str
-    artifact_store: ArtifactStore | None = None
-    artifact_stores: Mapping[str, ArtifactStore] | None = attrs.field(default=None, hash=False)
-    stages: tuple[StageDeclaration, ...]
-    version: int | None = None
-    execution_mode: ExecutionMode | str | None = None
-    pipeline_type: PipelineType | str | None = None
-    variables: tuple[PipelineVariableDeclaration, ...] | None = None
-    triggers: tuple[PipelineTriggerDeclaration, ...] | None = None
+    name: str = attrs.field(metadata=wire.string())
+    role_arn: str = attrs.field(metadata=wire.string())
+    artifact_store: ArtifactStore | None = attrs.field(default=None, metadata=wire.struct(ArtifactStore))
+    artifact_stores: Mapping[str, ArtifactStore] | None = attrs.field(
+        default=None, hash=False, metadata=wire.struct_map(ArtifactStore)
+    )
+    stages: tuple[StageDeclaration, ...] = attrs.field(metadata=wire.structs(StageDeclaration))
+    version: int | None = attrs.field(default=None, metadata=wire.integer())
+    execution_mode: ExecutionMode | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ExecutionMode)
+    )
+    pipeline_type: PipelineType | str | None = attrs.field(default=None, metadata=wire.enum_of(PipelineType))
+    variables: tuple[PipelineVariableDeclaration, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(PipelineVariableDeclaration)
+    )
+    triggers: tuple[PipelineTriggerDeclaration, ...] | None = attrs.field(
+        default=None, metadata=wire.structs(PipelineTriggerDeclaration)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     # -- reading helpers --------------------------------------------------------------------------------
@@ -1391,61 +1151,27 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
 # ------------------------------------------------------------------------------------ metadata, documents
 
-_TIMESTAMP_MEMBERS: Final = (
-    ("created", "created"),
-    ("updated", "updated"),
-    ("polling_disabled_at", "pollingDisabledAt"),
-)
-
-
 # Metadata comes from boto3 (datetimes), raw JSON bodies (epoch seconds) and saved files (ISO-8601 strings).
-_parse_timestamp: Final = timestamp_parser(from_epoch=True, from_iso=True)
+_TIMESTAMP: Final = wire.timestamp(from_epoch=True, from_iso=True, keep_raw=True)
 
 
 @attrs.frozen(kw_only=True)
-class PipelineMetadata:
+class PipelineMetadata(TypedWireModel[dict[str, Any]]):
     """What ``GetPipeline`` says about a pipeline besides its declaration (its ``metadata``).
 
     Timestamps are aware UTC datetimes whatever form they were read from (epoch seconds on the wire,
     ISO-8601 strings in files saved by some tools, datetimes in the machine's zone in boto3 responses).
     ``raw_timestamps`` keeps the values exactly as read, so ``to_api()`` writes unchanged timestamps back in
-    their original form.
+    their original form (``to_api`` returns a plain dict rather than ``PipelineMetadataTypeDef``, whose
+    timestamps are datetimes only).
     """
 
-    pipeline_arn: str | None = None
-    created: datetime | None = None
-    updated: datetime | None = None
-    polling_disabled_at: datetime | None = None
+    pipeline_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    created: datetime | None = attrs.field(default=None, metadata=_TIMESTAMP)
+    updated: datetime | None = attrs.field(default=None, metadata=_TIMESTAMP)
+    polling_disabled_at: datetime | None = attrs.field(default=None, metadata=_TIMESTAMP)
     raw_timestamps: Mapping[str, Any] = attrs.field(default=EMPTY_EXTRA, repr=False, eq=False, hash=False)
     extra: Mapping[str, Any] = extra_field()
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PipelineMetadata:
-        """Read the ``metadata`` object of a ``GetPipeline`` response.
-
-        Raises:
-            InvalidStructureError: *data* is not a mapping.
-        """
-        kwargs = read_members(require_mapping(data, cls), *_METADATA)
-        raw = {key: data[key] for attr, key in _TIMESTAMP_MEMBERS if kwargs.get(attr) is not None}
-        if raw:
-            kwargs["raw_timestamps"] = raw
-        return cls(**kwargs)
-
-    def to_api(self) -> dict[str, Any]:
-        """Write the metadata back: timestamps as read when unchanged, else as datetimes (like boto3).
-
-        Returns a plain dict rather than ``PipelineMetadataTypeDef``, whose timestamps are datetimes only.
-        """
-        out = write_members(self, _METADATA[0], EMPTY_EXTRA)
-        for _attr, key in _TIMESTAMP_MEMBERS:
-            if key in out and key in self.raw_timestamps:
-                raw = self.raw_timestamps[key]
-                if _parse_timestamp(raw) == out[key]:
-                    out[key] = raw
-        if self.extra:
-            add_extra(out, self.extra)
-        return out
 
 
 def _json_default(value: Any) -> Any:
@@ -1544,169 +1270,3 @@ class PipelineDocument:
         if not include_metadata:
             out.pop("metadata", None)
         return json.dumps(out, indent=indent, default=_json_default)
-
-
-# ---------------------------------------------------------------------------------------- member tables
-# Wire order follows botocore's service model, so to_api() writes members in the order AWS documents them.
-
-_ABSENT_ACTION_TYPE_ID: Final = ActionTypeId(
-    category=ABSENT_STR, owner=ABSENT_STR, provider=ABSENT_STR, version=ABSENT_STR
-)
-_ABSENT_RULE_TYPE_ID: Final = RuleTypeId(category=ABSENT_STR, provider=ABSENT_STR)
-_ABSENT_GIT_CONFIGURATION: Final = GitConfiguration(source_action_name=ABSENT_STR)
-
-_ACTION_TYPE_ID: Final = members(
-    Member.enum("category", "category", ActionCategory, required=True),
-    Member.enum("owner", "owner", ActionOwner, required=True),
-    Member.string("provider", "provider", required=True),
-    Member.string("version", "version", required=True),
-)
-_INPUT_ARTIFACT: Final = members(Member.string("name", "name", required=True))
-_OUTPUT_ARTIFACT: Final = members(
-    Member.string("name", "name", required=True),
-    Member.strings("files", "files"),
-)
-_ENVIRONMENT_VARIABLE: Final = members(
-    Member.string("name", "name", required=True),
-    Member.string("value", "value", required=True),
-    Member.enum("type", "type", EnvironmentVariableType),
-)
-_ENVIRONMENT_VARIABLES: Final = struct_tuple_of(EnvironmentVariable)
-_ACTION: Final = members(
-    Member.string("name", "name", required=True),
-    Member.struct("action_type_id", "actionTypeId", ActionTypeId, placeholder=_ABSENT_ACTION_TYPE_ID),
-    Member.integer("run_order", "runOrder"),
-    Member.string_map("configuration", "configuration"),
-    Member.strings("commands", "commands"),
-    Member.structs("output_artifacts", "outputArtifacts", OutputArtifact),
-    Member.structs("input_artifacts", "inputArtifacts", InputArtifact),
-    Member.strings("output_variables", "outputVariables"),
-    Member.string("role_arn", "roleArn"),
-    Member.string("region", "region"),
-    Member.string("namespace", "namespace"),
-    Member.integer("timeout_in_minutes", "timeoutInMinutes"),
-    Member.structs("environment_variables", "environmentVariables", EnvironmentVariable),
-)
-_RULE_TYPE_ID: Final = members(
-    Member.enum("category", "category", RuleCategory, required=True),
-    Member.enum("owner", "owner", RuleOwner),
-    Member.string("provider", "provider", required=True),
-    Member.string("version", "version"),
-)
-_RULE_DECLARATION: Final = members(
-    Member.string("name", "name", required=True),
-    Member.struct("rule_type_id", "ruleTypeId", RuleTypeId, placeholder=_ABSENT_RULE_TYPE_ID),
-    Member.string_map("configuration", "configuration"),
-    Member.strings("commands", "commands"),
-    Member.structs("input_artifacts", "inputArtifacts", InputArtifact),
-    Member.string("role_arn", "roleArn"),
-    Member.string("region", "region"),
-    Member.integer("timeout_in_minutes", "timeoutInMinutes"),
-)
-_CONDITION: Final = members(
-    Member.enum("result", "result", ConditionResult),
-    Member.structs("rules", "rules", RuleDeclaration),
-)
-_RETRY_CONFIGURATION: Final = members(Member.enum("retry_mode", "retryMode", StageRetryMode))
-_CONDITIONS: Final = members(Member.structs("conditions", "conditions", Condition, required=True))
-_FAILURE_CONDITIONS: Final = members(
-    Member.enum("result", "result", ConditionResult),
-    Member.struct("retry_configuration", "retryConfiguration", RetryConfiguration),
-    Member.structs("conditions", "conditions", Condition),
-)
-_BLOCKER: Final = members(
-    Member.string("name", "name", required=True),
-    Member.enum("type", "type", BlockerType, required=True),
-)
-_STAGE: Final = members(
-    Member.string("name", "name", required=True),
-    Member.structs("blockers", "blockers", BlockerDeclaration),
-    Member.structs("actions", "actions", ActionDeclaration, required=True),
-    Member.struct("on_failure", "onFailure", FailureConditions),
-    Member.struct("on_success", "onSuccess", SuccessConditions),
-    Member.struct("before_entry", "beforeEntry", BeforeEntryConditions),
-)
-_ENCRYPTION_KEY: Final = members(
-    Member.string("id", "id", required=True),
-    Member.enum("type", "type", EncryptionKeyType, required=True),
-)
-_ARTIFACT_STORE: Final = members(
-    Member.enum("type", "type", ArtifactStoreType, required=True),
-    Member.string("location", "location", required=True),
-    Member.struct("encryption_key", "encryptionKey", EncryptionKey),
-)
-_VARIABLE: Final = members(
-    Member.string("name", "name", required=True),
-    Member.string("default_value", "defaultValue"),
-    Member.string("description", "description"),
-)
-_FILTER_CRITERIA: Final = members(
-    Member.strings("includes", "includes"),
-    Member.strings("excludes", "excludes"),
-)
-_PUSH_FILTER: Final = members(
-    Member.struct("tags", "tags", GitTagFilterCriteria),
-    Member.struct("branches", "branches", GitBranchFilterCriteria),
-    Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
-)
-_PULL_REQUEST_FILTER: Final = members(
-    Member.enums("events", "events", GitPullRequestEventType),
-    Member.struct("branches", "branches", GitBranchFilterCriteria),
-    Member.struct("file_paths", "filePaths", GitFilePathFilterCriteria),
-)
-_GIT_CONFIGURATION: Final = members(
-    Member.string("source_action_name", "sourceActionName", required=True),
-    Member.structs("push", "push", GitPushFilter),
-    Member.structs("pull_request", "pullRequest", GitPullRequestFilter),
-)
-_TRIGGER: Final = members(
-    Member.enum("provider_type", "providerType", PipelineTriggerProviderType, required=True),
-    Member.struct(
-        "git_configuration", "gitConfiguration", GitConfiguration, placeholder=_ABSENT_GIT_CONFIGURATION
-    ),
-)
-_PIPELINE: Final = members(
-    Member.string("name", "name", required=True),
-    Member.string("role_arn", "roleArn", required=True),
-    Member.struct("artifact_store", "artifactStore", ArtifactStore),
-    Member.struct_map("artifact_stores", "artifactStores", ArtifactStore),
-    Member.structs("stages", "stages", StageDeclaration, required=True),
-    Member.integer("version", "version"),
-    Member.enum("execution_mode", "executionMode", ExecutionMode),
-    Member.enum("pipeline_type", "pipelineType", PipelineType),
-    Member.structs("variables", "variables", PipelineVariableDeclaration),
-    Member.structs("triggers", "triggers", PipelineTriggerDeclaration),
-)
-_METADATA: Final = members(
-    Member.string("pipeline_arn", "pipelineArn"),
-    Member("created", "created", _parse_timestamp, None, None),
-    Member("updated", "updated", _parse_timestamp, None, None),
-    Member("polling_disabled_at", "pollingDisabledAt", _parse_timestamp, None, None),
-)
-
-# TypedWireModel.from_api/to_api read each class's table; set here because the tables name classes.
-ActionTypeId._members = _ACTION_TYPE_ID
-InputArtifact._members = _INPUT_ARTIFACT
-OutputArtifact._members = _OUTPUT_ARTIFACT
-EnvironmentVariable._members = _ENVIRONMENT_VARIABLE
-ActionDeclaration._members = _ACTION
-RuleTypeId._members = _RULE_TYPE_ID
-RuleDeclaration._members = _RULE_DECLARATION
-Condition._members = _CONDITION
-RetryConfiguration._members = _RETRY_CONFIGURATION
-BeforeEntryConditions._members = _CONDITIONS
-SuccessConditions._members = _CONDITIONS
-FailureConditions._members = _FAILURE_CONDITIONS
-BlockerDeclaration._members = _BLOCKER
-StageDeclaration._members = _STAGE
-EncryptionKey._members = _ENCRYPTION_KEY
-ArtifactStore._members = _ARTIFACT_STORE
-PipelineVariableDeclaration._members = _VARIABLE
-GitBranchFilterCriteria._members = _FILTER_CRITERIA
-GitTagFilterCriteria._members = _FILTER_CRITERIA
-GitFilePathFilterCriteria._members = _FILTER_CRITERIA
-GitPushFilter._members = _PUSH_FILTER
-GitPullRequestFilter._members = _PULL_REQUEST_FILTER
-GitConfiguration._members = _GIT_CONFIGURATION
-PipelineTriggerDeclaration._members = _TRIGGER
-PipelineDeclaration._members = _PIPELINE

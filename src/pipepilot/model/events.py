@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from pipepilot.errors import InvalidRequestError
+from pipepilot.model import _wire as wire
 from pipepilot.model._wire import (
     WireEnum,
     concealed_repr,
@@ -30,6 +31,7 @@ from pipepilot.model._wire import (
     enum_table,
     keys_only_repr,
     parse_iso_timestamp,
+    view_fields,
 )
 from pipepilot.model.declaration import ActionTypeId
 from pipepilot.model.runtime import ExecutionTrigger, TriggerType
@@ -76,19 +78,11 @@ class EventState(WireEnum):
         return self not in (EventState.STARTED, EventState.STOPPING, EventState.RESUMED)
 
 
-_EVENT_STATE = enum_table(EventState)
 _TRIGGER_TYPE = enum_table(TriggerType)
 
 
 def _bad(message: str) -> InvalidRequestError:
     return InvalidRequestError(f"not a CodePipeline event: {message}")
-
-
-def _text(data: Mapping[str, Any], key: str, *, where: str) -> str:
-    value = data.get(key)
-    if type(value) is not str or not value:
-        raise _bad(f"{where}{key!r} must be a non-empty string, not {value!r}")
-    return value
 
 
 def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
@@ -120,7 +114,8 @@ def _timestamp(value: Any) -> datetime | None:
 class EventArtifact:
     """An input or output artifact named in an action event, and where it is in S3."""
 
-    name: str | None = None
+    name: str | None = attrs.field(default=None, metadata=wire.string())
+    # bucket and key sit one level down, in the entry's ``s3location``.
     bucket: str | None = None
     key: str | None = None
 
@@ -130,7 +125,7 @@ class EventArtifact:
         location = data.get("s3location")
         location = location if isinstance(location, Mapping) else {}
         return cls(
-            name=_optional_text(data, "name"),
+            **view_fields(cls, data, where="", refuse=_bad),
             bucket=_optional_text(location, "bucket"),
             key=_optional_text(location, "key"),
         )
@@ -152,22 +147,22 @@ class EventExecutionResult:
     For a manual approval the external id can be the approval token, so ``repr`` hides it there.
     """
 
-    external_execution_id: str | None = None
-    external_execution_summary: str | None = None
-    external_execution_url: str | None = None
-    error_code: str | None = None
+    external_execution_id: str | None = attrs.field(
+        default=None, metadata=wire.string(key="external-execution-id")
+    )
+    external_execution_summary: str | None = attrs.field(
+        default=None, metadata=wire.string(key="external-execution-summary")
+    )
+    external_execution_url: str | None = attrs.field(
+        default=None, metadata=wire.string(key="external-execution-url")
+    )
+    error_code: str | None = attrs.field(default=None, metadata=wire.string(key="error-code"))
     conceals_external_id: bool = attrs.field(default=False, eq=False)
 
     @classmethod
     def from_detail(cls, data: Mapping[str, Any], *, conceal: bool = False) -> EventExecutionResult:
         """Read an ``execution-result`` object (``conceal`` for approval actions)."""
-        return cls(
-            external_execution_id=_optional_text(data, "external-execution-id"),
-            external_execution_summary=_optional_text(data, "external-execution-summary"),
-            external_execution_url=_optional_text(data, "external-execution-url"),
-            error_code=_optional_text(data, "error-code"),
-            conceals_external_id=conceal,
-        )
+        return cls(**view_fields(cls, data, where="", refuse=_bad), conceals_external_id=conceal)
 
     def __repr__(self) -> str:
         return _result_repr(self)
@@ -187,9 +182,9 @@ class CodePipelineEvent:
     region: str | None
     time: datetime | None
     resources: tuple[str, ...]
-    pipeline: str
-    execution_id: str
-    state: EventState | str
+    pipeline: str = attrs.field(metadata=wire.string())
+    execution_id: str = attrs.field(metadata=wire.string(key="execution-id"))
+    state: EventState | str = attrs.field(metadata=wire.enum_of(EventState))
     version: int | None
     additional_attributes: Mapping[str, Any] | None = attrs.field(
         default=None, repr=keys_only_repr, hash=False
@@ -214,7 +209,6 @@ class CodePipelineEvent:
             raise _bad(f"'detail' must be a mapping, not {type(detail).__name__}")
         resources = event.get("resources")
         additional = event.get("additionalAttributes")
-        raw_state = _text(detail, "state", where="detail.")
         common: dict[str, Any] = {
             "detail_type": detail_type,
             "event_id": _optional_text(event, "id"),
@@ -222,9 +216,8 @@ class CodePipelineEvent:
             "region": _optional_text(event, "region"),
             "time": _timestamp(event.get("time")),
             "resources": tuple(r for r in resources if type(r) is str) if isinstance(resources, list) else (),
-            "pipeline": _text(detail, "pipeline", where="detail."),
-            "execution_id": _text(detail, "execution-id", where="detail."),
-            "state": _EVENT_STATE.get(raw_state, raw_state),
+            # The members each event class declares (this one's and its own) come from ``detail``.
+            **view_fields(cls, detail, where="detail.", refuse=_bad),
             "version": _version(detail.get("version")),
             "additional_attributes": dict(additional) if isinstance(additional, Mapping) else None,
             "raw": copy_json(dict(event)),
@@ -247,7 +240,9 @@ class PipelineExecutionStateChange(CodePipelineEvent):
     """
 
     execution_trigger: ExecutionTrigger | None = None
-    stop_execution_comments: str | None = None
+    stop_execution_comments: str | None = attrs.field(
+        default=None, metadata=wire.string(key="stop-execution-comments")
+    )
     execution_attempt: int | None = None
 
     _DETAIL_TYPE = _PIPELINE_DETAIL_TYPE
@@ -273,7 +268,6 @@ class PipelineExecutionStateChange(CodePipelineEvent):
                 if isinstance(trigger, Mapping)
                 else None
             ),
-            stop_execution_comments=_optional_text(detail, "stop-execution-comments"),
             execution_attempt=_version(attempt),
         )
 
@@ -286,7 +280,7 @@ def _trigger_type(value: Any) -> TriggerType | str | None:
 class StageExecutionStateChange(CodePipelineEvent):
     """``CodePipeline Stage Execution State Change``: an execution entered, left or failed a stage."""
 
-    stage: str
+    stage: str = attrs.field(metadata=wire.string())
 
     _DETAIL_TYPE = _STAGE_DETAIL_TYPE
 
@@ -297,8 +291,8 @@ class StageExecutionStateChange(CodePipelineEvent):
         Raises:
             InvalidRequestError: the dict is not such an event.
         """
-        common, detail = cls._common(event)
-        return cls(**common, stage=_text(detail, "stage", where="detail."))
+        common, _detail = cls._common(event)
+        return cls(**common)
 
 
 @attrs.frozen(kw_only=True)
@@ -310,9 +304,9 @@ class ActionExecutionStateChange(CodePipelineEvent):
     ``execution_result`` (with ``error_code`` on ``FAILED``) when the action reported one.
     """
 
-    stage: str
-    action: str
-    action_region: str | None = None
+    stage: str = attrs.field(metadata=wire.string())
+    action: str = attrs.field(metadata=wire.string())
+    action_region: str | None = attrs.field(default=None, metadata=wire.string(key="region"))
     action_type: ActionTypeId | None = None
     input_artifacts: tuple[EventArtifact, ...] = ()
     output_artifacts: tuple[EventArtifact, ...] = ()
@@ -338,9 +332,6 @@ class ActionExecutionStateChange(CodePipelineEvent):
         approval = action_type is not None and action_type.category == "Approval"
         return cls(
             **common,
-            stage=_text(detail, "stage", where="detail."),
-            action=_text(detail, "action", where="detail."),
-            action_region=_optional_text(detail, "region"),
             action_type=action_type,
             input_artifacts=_artifacts(detail.get("input-artifacts")),
             output_artifacts=_artifacts(detail.get("output-artifacts")),

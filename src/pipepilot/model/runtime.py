@@ -24,17 +24,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pipepilot.errors import ActionNotFoundError, StageNotFoundError
+from pipepilot.model import _wire as wire
 from pipepilot.model._wire import (
     ABSENT_STR,
     ABSENT_TUPLE,
-    Member,
     WireEnum,
     WireModel,
     concealed_repr,
     extra_field,
     keys_only_repr,
-    members,
-    read_members,
     require_mapping,
 )
 from pipepilot.model.declaration import ActionCategory, ActionOwner, ActionTypeId, ExecutionMode
@@ -245,107 +243,67 @@ def is_terminal_status(status: enum.Enum | str | None) -> bool:
 class ErrorDetails(WireModel):
     """Why an action (or rule) failed: a code such as ``JobFailed`` and the provider's message."""
 
-    code: str | None = None
-    message: str | None = None
+    code: str | None = attrs.field(default=None, metadata=wire.string())
+    message: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ErrorDetails._members = members(Member.string("code", "code"), Member.string("message", "message"))
 
 
 @attrs.frozen(kw_only=True)
 class ExecutionTrigger(WireModel):
     """What started an execution, and its detail (a caller ARN, a webhook or rule ARN ...)."""
 
-    trigger_type: TriggerType | str | None = None
-    trigger_detail: str | None = None
+    trigger_type: TriggerType | str | None = attrs.field(default=None, metadata=wire.enum_of(TriggerType))
+    trigger_detail: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ExecutionTrigger._members = members(
-    Member.enum("trigger_type", "triggerType", TriggerType),
-    Member.string("trigger_detail", "triggerDetail"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class StopExecutionTrigger(WireModel):
     """Why an execution was stopped (the ``reason`` given to ``StopPipelineExecution``)."""
 
-    reason: str | None = None
+    reason: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-StopExecutionTrigger._members = members(Member.string("reason", "reason"))
 
 
 @attrs.frozen(kw_only=True)
 class ArtifactRevision(WireModel):
     """The source revision an execution's artifact came from (commit, object version, image digest)."""
 
-    name: str | None = None
-    revision_id: str | None = None
-    revision_change_identifier: str | None = None
-    revision_summary: str | None = None
-    created: datetime | None = None
-    revision_url: str | None = None
+    name: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_id: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_change_identifier: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_summary: str | None = attrs.field(default=None, metadata=wire.string())
+    created: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    revision_url: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ArtifactRevision._members = members(
-    Member.string("name", "name"),
-    Member.string("revision_id", "revisionId"),
-    Member.string("revision_change_identifier", "revisionChangeIdentifier"),
-    Member.string("revision_summary", "revisionSummary"),
-    Member.timestamp("created", "created"),
-    Member.string("revision_url", "revisionUrl"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class SourceRevision(WireModel):
     """The revision one source action delivered to an execution (in execution summaries)."""
 
-    action_name: str = ABSENT_STR
-    revision_id: str | None = None
-    revision_summary: str | None = None
-    revision_url: str | None = None
+    action_name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    revision_id: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_summary: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_url: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-SourceRevision._members = members(
-    Member.string("action_name", "actionName", required=True),
-    Member.string("revision_id", "revisionId"),
-    Member.string("revision_summary", "revisionSummary"),
-    Member.string("revision_url", "revisionUrl"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ResolvedPipelineVariable(WireModel):
     """A pipeline variable as this execution resolved it."""
 
-    name: str | None = None
-    resolved_value: str | None = None
+    name: str | None = attrs.field(default=None, metadata=wire.string())
+    resolved_value: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ResolvedPipelineVariable._members = members(
-    Member.string("name", "name"), Member.string("resolved_value", "resolvedValue")
-)
 
 
 @attrs.frozen(kw_only=True)
 class PipelineRollbackMetadata(WireModel):
     """For a rollback execution: the earlier execution it rolled back to."""
 
-    rollback_target_pipeline_execution_id: str | None = None
+    rollback_target_pipeline_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-PipelineRollbackMetadata._members = members(
-    Member.string("rollback_target_pipeline_execution_id", "rollbackTargetPipelineExecutionId")
-)
 
 
 # ------------------------------------------------------------------------------------------ executions
@@ -360,17 +318,29 @@ class PipelineExecution(WireModel):
     AWS added later); :attr:`is_terminal` says whether a wait may stop.
     """
 
-    pipeline_name: str | None = None
-    pipeline_version: int | None = None
-    pipeline_execution_id: str = ABSENT_STR
-    status: PipelineExecutionStatus | str = ABSENT_STR
-    status_summary: str | None = None
-    artifact_revisions: tuple[ArtifactRevision, ...] = ABSENT_TUPLE
-    variables: tuple[ResolvedPipelineVariable, ...] = ABSENT_TUPLE
-    trigger: ExecutionTrigger | None = None
-    execution_mode: ExecutionMode | str | None = None
-    execution_type: ExecutionType | str | None = None
-    rollback_metadata: PipelineRollbackMetadata | None = None
+    pipeline_name: str | None = attrs.field(default=None, metadata=wire.string())
+    pipeline_version: int | None = attrs.field(default=None, metadata=wire.integer())
+    pipeline_execution_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    status: PipelineExecutionStatus | str = attrs.field(
+        default=ABSENT_STR, metadata=wire.enum_of(PipelineExecutionStatus)
+    )
+    status_summary: str | None = attrs.field(default=None, metadata=wire.string())
+    artifact_revisions: tuple[ArtifactRevision, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ArtifactRevision)
+    )
+    variables: tuple[ResolvedPipelineVariable, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ResolvedPipelineVariable)
+    )
+    trigger: ExecutionTrigger | None = attrs.field(default=None, metadata=wire.struct(ExecutionTrigger))
+    execution_mode: ExecutionMode | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ExecutionMode)
+    )
+    execution_type: ExecutionType | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ExecutionType)
+    )
+    rollback_metadata: PipelineRollbackMetadata | None = attrs.field(
+        default=None, metadata=wire.struct(PipelineRollbackMetadata)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     @classmethod
@@ -387,7 +357,7 @@ class PipelineExecution(WireModel):
         inner = data.get("pipelineExecution")
         if isinstance(inner, Mapping):
             data = inner
-        return cls(**read_members(data, *cls._members))
+        return super().from_api(data)
 
     @property
     def is_terminal(self) -> bool:
@@ -405,36 +375,33 @@ class PipelineExecution(WireModel):
         return {v.name: v.resolved_value or "" for v in self.variables if v.name is not None}
 
 
-PipelineExecution._members = members(
-    Member.string("pipeline_name", "pipelineName"),
-    Member.integer("pipeline_version", "pipelineVersion"),
-    Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", PipelineExecutionStatus, required=True),
-    Member.string("status_summary", "statusSummary"),
-    Member.structs("artifact_revisions", "artifactRevisions", ArtifactRevision, required=True),
-    Member.structs("variables", "variables", ResolvedPipelineVariable, required=True),
-    Member.struct("trigger", "trigger", ExecutionTrigger),
-    Member.enum("execution_mode", "executionMode", ExecutionMode),
-    Member.enum("execution_type", "executionType", ExecutionType),
-    Member.struct("rollback_metadata", "rollbackMetadata", PipelineRollbackMetadata),
-)
-
-
 @attrs.frozen(kw_only=True)
 class PipelineExecutionSummary(WireModel):
     """One line of ``ListPipelineExecutions``: status, timing, source revisions, trigger, stop reason."""
 
-    pipeline_execution_id: str = ABSENT_STR
-    status: PipelineExecutionStatus | str = ABSENT_STR
-    status_summary: str | None = None
-    start_time: datetime | None = None
-    last_update_time: datetime | None = None
-    source_revisions: tuple[SourceRevision, ...] = ABSENT_TUPLE
-    trigger: ExecutionTrigger | None = None
-    stop_trigger: StopExecutionTrigger | None = None
-    execution_mode: ExecutionMode | str | None = None
-    execution_type: ExecutionType | str | None = None
-    rollback_metadata: PipelineRollbackMetadata | None = None
+    pipeline_execution_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    status: PipelineExecutionStatus | str = attrs.field(
+        default=ABSENT_STR, metadata=wire.enum_of(PipelineExecutionStatus)
+    )
+    status_summary: str | None = attrs.field(default=None, metadata=wire.string())
+    start_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    last_update_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    source_revisions: tuple[SourceRevision, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(SourceRevision)
+    )
+    trigger: ExecutionTrigger | None = attrs.field(default=None, metadata=wire.struct(ExecutionTrigger))
+    stop_trigger: StopExecutionTrigger | None = attrs.field(
+        default=None, metadata=wire.struct(StopExecutionTrigger)
+    )
+    execution_mode: ExecutionMode | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ExecutionMode)
+    )
+    execution_type: ExecutionType | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ExecutionType)
+    )
+    rollback_metadata: PipelineRollbackMetadata | None = attrs.field(
+        default=None, metadata=wire.struct(PipelineRollbackMetadata)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     @property
@@ -450,21 +417,6 @@ class PipelineExecutionSummary(WireModel):
         return (self.last_update_time - self.start_time).total_seconds()
 
 
-PipelineExecutionSummary._members = members(
-    Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", PipelineExecutionStatus, required=True),
-    Member.string("status_summary", "statusSummary"),
-    Member.timestamp("start_time", "startTime"),
-    Member.timestamp("last_update_time", "lastUpdateTime"),
-    Member.structs("source_revisions", "sourceRevisions", SourceRevision, required=True),
-    Member.struct("trigger", "trigger", ExecutionTrigger),
-    Member.struct("stop_trigger", "stopTrigger", StopExecutionTrigger),
-    Member.enum("execution_mode", "executionMode", ExecutionMode),
-    Member.enum("execution_type", "executionType", ExecutionType),
-    Member.struct("rollback_metadata", "rollbackMetadata", PipelineRollbackMetadata),
-)
-
-
 # ---------------------------------------------------------------------------------------- state pieces
 
 
@@ -472,53 +424,33 @@ PipelineExecutionSummary._members = members(
 class StageExecution(WireModel):
     """Which execution is (or was last) in a stage, or waits in front of it, and with what status."""
 
-    pipeline_execution_id: str = ABSENT_STR
-    status: StageExecutionStatus | str = ABSENT_STR
-    type: ExecutionType | str | None = None
+    pipeline_execution_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    status: StageExecutionStatus | str = attrs.field(
+        default=ABSENT_STR, metadata=wire.enum_of(StageExecutionStatus)
+    )
+    type: ExecutionType | str | None = attrs.field(default=None, metadata=wire.enum_of(ExecutionType))
     extra: Mapping[str, Any] = extra_field()
-
-
-StageExecution._members = members(
-    Member.string("pipeline_execution_id", "pipelineExecutionId", required=True),
-    Member.enum("status", "status", StageExecutionStatus, required=True),
-    Member.enum("type", "type", ExecutionType),
-)
 
 
 @attrs.frozen(kw_only=True)
 class TransitionState(WireModel):
     """Whether executions may enter a stage; when disabled, who disabled it, when and why."""
 
-    enabled: bool | None = None
-    last_changed_by: str | None = None
-    last_changed_at: datetime | None = None
-    disabled_reason: str | None = None
+    enabled: bool | None = attrs.field(default=None, metadata=wire.boolean())
+    last_changed_by: str | None = attrs.field(default=None, metadata=wire.string())
+    last_changed_at: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    disabled_reason: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-TransitionState._members = members(
-    Member.boolean("enabled", "enabled"),
-    Member.string("last_changed_by", "lastChangedBy"),
-    Member.timestamp("last_changed_at", "lastChangedAt"),
-    Member.string("disabled_reason", "disabledReason"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ActionRevision(WireModel):
     """The revision a source action currently sees."""
 
-    revision_id: str = ABSENT_STR
-    revision_change_id: str = ABSENT_STR
-    created: datetime | None = None
+    revision_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    revision_change_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    created: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
     extra: Mapping[str, Any] = extra_field()
-
-
-ActionRevision._members = members(
-    Member.string("revision_id", "revisionId", required=True),
-    Member.string("revision_change_id", "revisionChangeId", required=True),
-    Member.timestamp("created", "created"),
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -530,17 +462,19 @@ class ActionExecution(WireModel):
     CodeBuild build id, a CodeDeploy deployment, a commit).
     """
 
-    action_execution_id: str | None = None
-    status: ActionExecutionStatus | str | None = None
-    summary: str | None = None
-    last_status_change: datetime | None = None
-    token: str | None = attrs.field(default=None, repr=False)
-    last_updated_by: str | None = None
-    external_execution_id: str | None = None
-    external_execution_url: str | None = None
-    percent_complete: int | None = None
-    error_details: ErrorDetails | None = None
-    log_stream_arn: str | None = None
+    action_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    status: ActionExecutionStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ActionExecutionStatus)
+    )
+    summary: str | None = attrs.field(default=None, metadata=wire.string())
+    last_status_change: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    token: str | None = attrs.field(default=None, repr=False, metadata=wire.string())
+    last_updated_by: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_url: str | None = attrs.field(default=None, metadata=wire.string())
+    percent_complete: int | None = attrs.field(default=None, metadata=wire.integer())
+    error_details: ErrorDetails | None = attrs.field(default=None, metadata=wire.struct(ErrorDetails))
+    log_stream_arn: str | None = attrs.field(default=None, metadata=wire.string(key="logStreamARN"))
     extra: Mapping[str, Any] = extra_field()
 
     @property
@@ -549,30 +483,17 @@ class ActionExecution(WireModel):
         return is_terminal_status(self.status)
 
 
-ActionExecution._members = members(
-    Member.string("action_execution_id", "actionExecutionId"),
-    Member.enum("status", "status", ActionExecutionStatus),
-    Member.string("summary", "summary"),
-    Member.timestamp("last_status_change", "lastStatusChange"),
-    Member.string("token", "token"),
-    Member.string("last_updated_by", "lastUpdatedBy"),
-    Member.string("external_execution_id", "externalExecutionId"),
-    Member.string("external_execution_url", "externalExecutionUrl"),
-    Member.integer("percent_complete", "percentComplete"),
-    Member.struct("error_details", "errorDetails", ErrorDetails),
-    Member.string("log_stream_arn", "logStreamARN"),
-)
-
-
 @attrs.frozen(kw_only=True)
 class ActionState(WireModel):
     """One action in a stage: its latest run, the revision it sees (sources), console links."""
 
-    action_name: str = ABSENT_STR
-    current_revision: ActionRevision | None = None
-    latest_execution: ActionExecution | None = None
-    entity_url: str | None = None
-    revision_url: str | None = None
+    action_name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    current_revision: ActionRevision | None = attrs.field(default=None, metadata=wire.struct(ActionRevision))
+    latest_execution: ActionExecution | None = attrs.field(
+        default=None, metadata=wire.struct(ActionExecution)
+    )
+    entity_url: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_url: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
 
     @property
@@ -586,158 +507,103 @@ class ActionState(WireModel):
         )
 
 
-ActionState._members = members(
-    Member.string("action_name", "actionName", required=True),
-    Member.struct("current_revision", "currentRevision", ActionRevision),
-    Member.struct("latest_execution", "latestExecution", ActionExecution),
-    Member.string("entity_url", "entityUrl"),
-    Member.string("revision_url", "revisionUrl"),
-)
-
-
 @attrs.frozen(kw_only=True)
 class RuleRevision(WireModel):
     """The revision a condition rule currently sees."""
 
-    revision_id: str = ABSENT_STR
-    revision_change_id: str = ABSENT_STR
-    created: datetime | None = None
+    revision_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    revision_change_id: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    created: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
     extra: Mapping[str, Any] = extra_field()
-
-
-RuleRevision._members = members(
-    Member.string("revision_id", "revisionId", required=True),
-    Member.string("revision_change_id", "revisionChangeId", required=True),
-    Member.timestamp("created", "created"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class RuleExecution(WireModel):
     """The latest evaluation of a condition rule (``token`` is a secret, never in ``repr``)."""
 
-    rule_execution_id: str | None = None
-    status: RuleExecutionStatus | str | None = None
-    summary: str | None = None
-    last_status_change: datetime | None = None
-    token: str | None = attrs.field(default=None, repr=False)
-    last_updated_by: str | None = None
-    external_execution_id: str | None = None
-    external_execution_url: str | None = None
-    error_details: ErrorDetails | None = None
+    rule_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    status: RuleExecutionStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(RuleExecutionStatus)
+    )
+    summary: str | None = attrs.field(default=None, metadata=wire.string())
+    last_status_change: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    token: str | None = attrs.field(default=None, repr=False, metadata=wire.string())
+    last_updated_by: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_url: str | None = attrs.field(default=None, metadata=wire.string())
+    error_details: ErrorDetails | None = attrs.field(default=None, metadata=wire.struct(ErrorDetails))
     extra: Mapping[str, Any] = extra_field()
-
-
-RuleExecution._members = members(
-    Member.string("rule_execution_id", "ruleExecutionId"),
-    Member.enum("status", "status", RuleExecutionStatus),
-    Member.string("summary", "summary"),
-    Member.timestamp("last_status_change", "lastStatusChange"),
-    Member.string("token", "token"),
-    Member.string("last_updated_by", "lastUpdatedBy"),
-    Member.string("external_execution_id", "externalExecutionId"),
-    Member.string("external_execution_url", "externalExecutionUrl"),
-    Member.struct("error_details", "errorDetails", ErrorDetails),
-)
 
 
 @attrs.frozen(kw_only=True)
 class RuleState(WireModel):
     """One rule of a stage condition: its latest evaluation and links."""
 
-    rule_name: str | None = None
-    current_revision: RuleRevision | None = None
-    latest_execution: RuleExecution | None = None
-    entity_url: str | None = None
-    revision_url: str | None = None
+    rule_name: str | None = attrs.field(default=None, metadata=wire.string())
+    current_revision: RuleRevision | None = attrs.field(default=None, metadata=wire.struct(RuleRevision))
+    latest_execution: RuleExecution | None = attrs.field(default=None, metadata=wire.struct(RuleExecution))
+    entity_url: str | None = attrs.field(default=None, metadata=wire.string())
+    revision_url: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-RuleState._members = members(
-    Member.string("rule_name", "ruleName"),
-    Member.struct("current_revision", "currentRevision", RuleRevision),
-    Member.struct("latest_execution", "latestExecution", RuleExecution),
-    Member.string("entity_url", "entityUrl"),
-    Member.string("revision_url", "revisionUrl"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ConditionExecution(WireModel):
     """The latest evaluation of one condition."""
 
-    status: ConditionExecutionStatus | str | None = None
-    summary: str | None = None
-    last_status_change: datetime | None = None
+    status: ConditionExecutionStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ConditionExecutionStatus)
+    )
+    summary: str | None = attrs.field(default=None, metadata=wire.string())
+    last_status_change: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
     extra: Mapping[str, Any] = extra_field()
-
-
-ConditionExecution._members = members(
-    Member.enum("status", "status", ConditionExecutionStatus),
-    Member.string("summary", "summary"),
-    Member.timestamp("last_status_change", "lastStatusChange"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ConditionState(WireModel):
     """One condition of a stage: its latest evaluation and the state of each rule."""
 
-    latest_execution: ConditionExecution | None = None
-    rule_states: tuple[RuleState, ...] = ABSENT_TUPLE
+    latest_execution: ConditionExecution | None = attrs.field(
+        default=None, metadata=wire.struct(ConditionExecution)
+    )
+    rule_states: tuple[RuleState, ...] = attrs.field(default=ABSENT_TUPLE, metadata=wire.structs(RuleState))
     extra: Mapping[str, Any] = extra_field()
-
-
-ConditionState._members = members(
-    Member.struct("latest_execution", "latestExecution", ConditionExecution),
-    Member.structs("rule_states", "ruleStates", RuleState, required=True),
-)
 
 
 @attrs.frozen(kw_only=True)
 class StageConditionsExecution(WireModel):
     """The overall status of a stage's conditions block."""
 
-    status: ConditionExecutionStatus | str | None = None
-    summary: str | None = None
+    status: ConditionExecutionStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ConditionExecutionStatus)
+    )
+    summary: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-StageConditionsExecution._members = members(
-    Member.enum("status", "status", ConditionExecutionStatus), Member.string("summary", "summary")
-)
 
 
 @attrs.frozen(kw_only=True)
 class StageConditionState(WireModel):
     """A stage's ``beforeEntry``, ``onSuccess`` or ``onFailure`` conditions, as last evaluated."""
 
-    latest_execution: StageConditionsExecution | None = None
-    condition_states: tuple[ConditionState, ...] = ABSENT_TUPLE
+    latest_execution: StageConditionsExecution | None = attrs.field(
+        default=None, metadata=wire.struct(StageConditionsExecution)
+    )
+    condition_states: tuple[ConditionState, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ConditionState)
+    )
     extra: Mapping[str, Any] = extra_field()
-
-
-StageConditionState._members = members(
-    Member.struct("latest_execution", "latestExecution", StageConditionsExecution),
-    Member.structs("condition_states", "conditionStates", ConditionState, required=True),
-)
 
 
 @attrs.frozen(kw_only=True)
 class RetryStageMetadata(WireModel):
     """How often a stage was retried (automatically and by hand) and what triggered the last retry."""
 
-    auto_stage_retry_attempt: int | None = None
-    manual_stage_retry_attempt: int | None = None
-    latest_retry_trigger: RetryTrigger | str | None = None
+    auto_stage_retry_attempt: int | None = attrs.field(default=None, metadata=wire.integer())
+    manual_stage_retry_attempt: int | None = attrs.field(default=None, metadata=wire.integer())
+    latest_retry_trigger: RetryTrigger | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(RetryTrigger)
+    )
     extra: Mapping[str, Any] = extra_field()
-
-
-RetryStageMetadata._members = members(
-    Member.integer("auto_stage_retry_attempt", "autoStageRetryAttempt"),
-    Member.integer("manual_stage_retry_attempt", "manualStageRetryAttempt"),
-    Member.enum("latest_retry_trigger", "latestRetryTrigger", RetryTrigger),
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -766,16 +632,30 @@ class StageState(WireModel):
     ``inbound_transition_state`` says whether executions may enter.
     """
 
-    stage_name: str = ABSENT_STR
-    inbound_execution: StageExecution | None = None
-    inbound_executions: tuple[StageExecution, ...] = ABSENT_TUPLE
-    inbound_transition_state: TransitionState | None = None
-    action_states: tuple[ActionState, ...] = ABSENT_TUPLE
-    latest_execution: StageExecution | None = None
-    before_entry_condition_state: StageConditionState | None = None
-    on_success_condition_state: StageConditionState | None = None
-    on_failure_condition_state: StageConditionState | None = None
-    retry_stage_metadata: RetryStageMetadata | None = None
+    stage_name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    inbound_execution: StageExecution | None = attrs.field(default=None, metadata=wire.struct(StageExecution))
+    inbound_executions: tuple[StageExecution, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(StageExecution)
+    )
+    inbound_transition_state: TransitionState | None = attrs.field(
+        default=None, metadata=wire.struct(TransitionState)
+    )
+    action_states: tuple[ActionState, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ActionState)
+    )
+    latest_execution: StageExecution | None = attrs.field(default=None, metadata=wire.struct(StageExecution))
+    before_entry_condition_state: StageConditionState | None = attrs.field(
+        default=None, metadata=wire.struct(StageConditionState)
+    )
+    on_success_condition_state: StageConditionState | None = attrs.field(
+        default=None, metadata=wire.struct(StageConditionState)
+    )
+    on_failure_condition_state: StageConditionState | None = attrs.field(
+        default=None, metadata=wire.struct(StageConditionState)
+    )
+    retry_stage_metadata: RetryStageMetadata | None = attrs.field(
+        default=None, metadata=wire.struct(RetryStageMetadata)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     def action(self, name: str) -> ActionState:
@@ -811,19 +691,6 @@ class StageState(WireModel):
         return tuple(waiting)
 
 
-StageState._members = members(
-    Member.string("stage_name", "stageName", required=True),
-    Member.struct("inbound_execution", "inboundExecution", StageExecution),
-    Member.structs("inbound_executions", "inboundExecutions", StageExecution, required=True),
-    Member.struct("inbound_transition_state", "inboundTransitionState", TransitionState),
-    Member.structs("action_states", "actionStates", ActionState, required=True),
-    Member.struct("latest_execution", "latestExecution", StageExecution),
-    Member.struct("before_entry_condition_state", "beforeEntryConditionState", StageConditionState),
-    Member.struct("on_success_condition_state", "onSuccessConditionState", StageConditionState),
-    Member.struct("on_failure_condition_state", "onFailureConditionState", StageConditionState),
-    Member.struct("retry_stage_metadata", "retryStageMetadata", RetryStageMetadata),
-)
-
 # GetPipelineState's response carries HTTP metadata next to the state; it is not part of the state.
 _RESPONSE_METADATA = "ResponseMetadata"
 
@@ -836,11 +703,13 @@ class PipelineState(WireModel):
     answer.
     """
 
-    pipeline_name: str = ABSENT_STR
-    pipeline_version: int | None = None
-    stage_states: tuple[StageState, ...] = ABSENT_TUPLE
-    created: datetime | None = None
-    updated: datetime | None = None
+    pipeline_name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
+    pipeline_version: int | None = attrs.field(default=None, metadata=wire.integer())
+    stage_states: tuple[StageState, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(StageState)
+    )
+    created: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    updated: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
     extra: Mapping[str, Any] = extra_field()
 
     @classmethod
@@ -854,7 +723,7 @@ class PipelineState(WireModel):
             data = require_mapping(data, cls)
         if _RESPONSE_METADATA in data:
             data = {k: v for k, v in data.items() if k != _RESPONSE_METADATA}
-        return cls(**read_members(data, *cls._members))
+        return super().from_api(data)
 
     def stage(self, name: str) -> StageState:
         """The state of the stage called ``name``.
@@ -901,15 +770,6 @@ class PipelineState(WireModel):
         return tuple(found)
 
 
-PipelineState._members = members(
-    Member.string("pipeline_name", "pipelineName", required=True),
-    Member.integer("pipeline_version", "pipelineVersion"),
-    Member.structs("stage_states", "stageStates", StageState, required=True),
-    Member.timestamp("created", "created"),
-    Member.timestamp("updated", "updated"),
-)
-
-
 # ---------------------------------------------------------------------------------- action executions
 
 
@@ -917,26 +777,18 @@ PipelineState._members = members(
 class S3Location(WireModel):
     """Where an artifact is stored in S3."""
 
-    bucket: str | None = None
-    key: str | None = None
+    bucket: str | None = attrs.field(default=None, metadata=wire.string())
+    key: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-S3Location._members = members(Member.string("bucket", "bucket"), Member.string("key", "key"))
 
 
 @attrs.frozen(kw_only=True)
 class ArtifactDetail(WireModel):
     """An artifact an action run read or wrote, and where it lives."""
 
-    name: str | None = None
-    s3location: S3Location | None = None
+    name: str | None = attrs.field(default=None, metadata=wire.string())
+    s3location: S3Location | None = attrs.field(default=None, metadata=wire.struct(S3Location))
     extra: Mapping[str, Any] = extra_field()
-
-
-ArtifactDetail._members = members(
-    Member.string("name", "name"), Member.struct("s3location", "s3location", S3Location)
-)
 
 
 @attrs.frozen(kw_only=True)
@@ -946,27 +798,20 @@ class ActionExecutionInput(WireModel):
     Configuration values can hold secrets, so ``repr`` shows only their keys.
     """
 
-    action_type_id: ActionTypeId | None = None
-    configuration: Mapping[str, str] | None = attrs.field(default=None, repr=keys_only_repr, hash=False)
-    resolved_configuration: Mapping[str, str] | None = attrs.field(
-        default=None, repr=keys_only_repr, hash=False
+    action_type_id: ActionTypeId | None = attrs.field(default=None, metadata=wire.struct(ActionTypeId))
+    configuration: Mapping[str, str] | None = attrs.field(
+        default=None, repr=keys_only_repr, hash=False, metadata=wire.string_map()
     )
-    role_arn: str | None = None
-    region: str | None = None
-    input_artifacts: tuple[ArtifactDetail, ...] = ABSENT_TUPLE
-    namespace: str | None = None
+    resolved_configuration: Mapping[str, str] | None = attrs.field(
+        default=None, repr=keys_only_repr, hash=False, metadata=wire.string_map()
+    )
+    role_arn: str | None = attrs.field(default=None, metadata=wire.string())
+    region: str | None = attrs.field(default=None, metadata=wire.string())
+    input_artifacts: tuple[ArtifactDetail, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ArtifactDetail)
+    )
+    namespace: str | None = attrs.field(default=None, metadata=wire.string())
     extra: Mapping[str, Any] = extra_field()
-
-
-ActionExecutionInput._members = members(
-    Member.struct("action_type_id", "actionTypeId", ActionTypeId),
-    Member.string_map("configuration", "configuration"),
-    Member.string_map("resolved_configuration", "resolvedConfiguration"),
-    Member.string("role_arn", "roleArn"),
-    Member.string("region", "region"),
-    Member.structs("input_artifacts", "inputArtifacts", ArtifactDetail, required=True),
-    Member.string("namespace", "namespace"),
-)
 
 
 def _result_repr(result: ActionExecutionResult) -> str:
@@ -989,11 +834,11 @@ class ActionExecutionResult(WireModel):
     harmless provider id (a CodeBuild build id, a deployment id) and is shown.
     """
 
-    external_execution_id: str | None = None
-    external_execution_summary: str | None = None
-    external_execution_url: str | None = None
-    error_details: ErrorDetails | None = None
-    log_stream_arn: str | None = None
+    external_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_summary: str | None = attrs.field(default=None, metadata=wire.string())
+    external_execution_url: str | None = attrs.field(default=None, metadata=wire.string())
+    error_details: ErrorDetails | None = attrs.field(default=None, metadata=wire.struct(ErrorDetails))
+    log_stream_arn: str | None = attrs.field(default=None, metadata=wire.string(key="logStreamARN"))
     extra: Mapping[str, Any] = extra_field()
     conceals_external_id: bool = attrs.field(default=False, eq=False)
 
@@ -1001,47 +846,41 @@ class ActionExecutionResult(WireModel):
         return _result_repr(self)
 
 
-ActionExecutionResult._members = members(
-    Member.string("external_execution_id", "externalExecutionId"),
-    Member.string("external_execution_summary", "externalExecutionSummary"),
-    Member.string("external_execution_url", "externalExecutionUrl"),
-    Member.struct("error_details", "errorDetails", ErrorDetails),
-    Member.string("log_stream_arn", "logStreamARN"),
-)
-
-
 @attrs.frozen(kw_only=True)
 class ActionExecutionOutput(WireModel):
     """What an action run produced: artifacts, the provider's result, output variables."""
 
-    output_artifacts: tuple[ArtifactDetail, ...] = ABSENT_TUPLE
-    execution_result: ActionExecutionResult | None = None
-    output_variables: Mapping[str, str] | None = attrs.field(default=None, hash=False)
+    output_artifacts: tuple[ArtifactDetail, ...] = attrs.field(
+        default=ABSENT_TUPLE, metadata=wire.structs(ArtifactDetail)
+    )
+    execution_result: ActionExecutionResult | None = attrs.field(
+        default=None, metadata=wire.struct(ActionExecutionResult)
+    )
+    output_variables: Mapping[str, str] | None = attrs.field(
+        default=None, hash=False, metadata=wire.string_map()
+    )
     extra: Mapping[str, Any] = extra_field()
-
-
-ActionExecutionOutput._members = members(
-    Member.structs("output_artifacts", "outputArtifacts", ArtifactDetail, required=True),
-    Member.struct("execution_result", "executionResult", ActionExecutionResult),
-    Member.string_map("output_variables", "outputVariables"),
-)
 
 
 @attrs.frozen(kw_only=True)
 class ActionExecutionDetail(WireModel):
     """One run of one action, as ``ListActionExecutions`` lists it (inputs, outputs, status, timing)."""
 
-    pipeline_execution_id: str | None = None
-    action_execution_id: str | None = None
-    pipeline_version: int | None = None
-    stage_name: str | None = None
-    action_name: str | None = None
-    start_time: datetime | None = None
-    last_update_time: datetime | None = None
-    updated_by: str | None = None
-    status: ActionExecutionStatus | str | None = None
-    input: ActionExecutionInput | None = None
-    output: ActionExecutionOutput | None = None
+    pipeline_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    action_execution_id: str | None = attrs.field(default=None, metadata=wire.string())
+    pipeline_version: int | None = attrs.field(default=None, metadata=wire.integer())
+    stage_name: str | None = attrs.field(default=None, metadata=wire.string())
+    action_name: str | None = attrs.field(default=None, metadata=wire.string())
+    start_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    last_update_time: datetime | None = attrs.field(default=None, metadata=wire.timestamp())
+    updated_by: str | None = attrs.field(default=None, metadata=wire.string())
+    status: ActionExecutionStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(ActionExecutionStatus)
+    )
+    input: ActionExecutionInput | None = attrs.field(default=None, metadata=wire.struct(ActionExecutionInput))
+    output: ActionExecutionOutput | None = attrs.field(
+        default=None, metadata=wire.struct(ActionExecutionOutput)
+    )
     extra: Mapping[str, Any] = extra_field()
 
     @classmethod
@@ -1053,7 +892,7 @@ class ActionExecutionDetail(WireModel):
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)
-        detail = cls(**read_members(data, *cls._members))
+        detail = super().from_api(data)
         # A manual approval's externalExecutionId is its token: mark it so repr hides it.
         output = detail.output
         result = None if output is None else output.execution_result
@@ -1083,18 +922,3 @@ class ActionExecutionDetail(WireModel):
         """The provider's error for a failed run, if any."""
         result = None if self.output is None else self.output.execution_result
         return None if result is None else result.error_details
-
-
-ActionExecutionDetail._members = members(
-    Member.string("pipeline_execution_id", "pipelineExecutionId"),
-    Member.string("action_execution_id", "actionExecutionId"),
-    Member.integer("pipeline_version", "pipelineVersion"),
-    Member.string("stage_name", "stageName"),
-    Member.string("action_name", "actionName"),
-    Member.timestamp("start_time", "startTime"),
-    Member.timestamp("last_update_time", "lastUpdateTime"),
-    Member.string("updated_by", "updatedBy"),
-    Member.enum("status", "status", ActionExecutionStatus),
-    Member.struct("input", "input", ActionExecutionInput),
-    Member.struct("output", "output", ActionExecutionOutput),
-)

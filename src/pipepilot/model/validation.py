@@ -73,7 +73,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.model._shapes import check_shape, member_path, service_model
+from pipepilot._shapes import check_shape, member_path, service_model
 from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 
 if TYPE_CHECKING:

@@ -70,7 +70,7 @@ def test_plain_boto3_clients_inside_are_served_by_the_engine(aws: OfflineAWS) ->
     client = boto3.client("codebuild", region_name="us-east-1")
     _project(client)
     assert client.list_projects()["projects"] == ["wired"]
-    assert [project.name for project in aws.world.codebuild()._projects.values()] == ["wired"]
+    assert [project.name for project in aws.world.codebuild().projects.by_name.values()] == ["wired"]
     from moto.codebuild.models import codebuild_backends
 
     assert codebuild_backends["123456789012"]["us-east-1"].codebuild_projects == {}
@@ -444,7 +444,7 @@ def test_codepipeline_settings_option_reaches_every_region_engine() -> None:
     with pipepilot.local.offline(codepipeline_settings=settings) as aws:
         assert aws.codepipeline_settings is settings
         assert aws.world.codepipeline().settings is settings
-        assert aws.world.codepipeline("eu-west-1").runtime.settings is settings
+        assert aws.world.codepipeline("eu-west-1").scheduler.settings is settings
 
 
 def test_codepipeline_settings_assignment_applies_to_existing_and_new_engines(aws: OfflineAWS) -> None:

@@ -1054,7 +1054,7 @@ def test_lambda_without_handler_times_out_after_20_minutes(h: Harness) -> None:
     """No answer within 20 minutes fails the action; late answers are InvalidJobStateException."""
     e1 = h.create(lambda_pipeline())
     h.advance(10)
-    job_id = h.engine.runtime.jobs[next(iter(h.engine.runtime.jobs))].id
+    job_id = h.engine.scheduler.jobs.by_id[next(iter(h.engine.scheduler.jobs.by_id))].id
     h.advance(19 * 60)
     assert h.status("lam", e1) == "InProgress"
     h.advance(60)
@@ -1066,7 +1066,7 @@ def test_output_variables_size_and_continuation_rules(h: Harness) -> None:
     """Output variables over 122,880 bytes, or sent with a continuation token, are rejected."""
     h.create(lambda_pipeline())
     h.advance(10)
-    job_id = next(iter(h.engine.runtime.jobs))
+    job_id = next(iter(h.engine.scheduler.jobs.by_id))
     big = {f"k{i}": "x" * 1000 for i in range(125)}
     assert h.error("PutJobSuccessResult", jobId=job_id, outputVariables=big).code == (
         "OutputVariablesSizeExceededException"
@@ -1489,7 +1489,7 @@ def test_engine_settings_have_one_source_of_truth(h: Harness) -> None:
     """Assigning engine.settings changes what the runtime does at once (here: the default approval timeout);
     anything but a CodePipelineSettings is refused with TypeError."""
     h.engine.settings = attrs.evolve(h.engine.settings, approval_timeout_seconds=600.0)
-    assert h.engine.settings is h.engine.runtime.settings
+    assert h.engine.settings is h.engine.scheduler.settings
     e1 = h.create(approval_pipeline())
     h.advance(5 + 599)  # the source takes 5 s, then the approval waits
     assert h.status("ap", e1) == "InProgress"
@@ -1544,7 +1544,7 @@ def test_records_never_show_secrets_in_their_repr(h: Harness) -> None:
     h.advance(60)
     record = h.engine._pipelines["sec"]
     [token] = record.approvals
-    [job] = h.engine.runtime.jobs.values()
+    [job] = h.engine.scheduler.jobs.by_id.values()
     secrets = [token, job.nonce, *job.credentials.values(), "ghp_TOPSECRET0123456789"]
     [execution] = record.executions.values()
     stage_run = execution.stage_runs["Review"]

@@ -28,6 +28,7 @@ from pipepilot import (
     PipepilotError,
     PollPolicy,
 )
+from tests._data import load_json
 
 from .offline_world import REGION, World, call_counter, shared_session
 
@@ -36,40 +37,8 @@ if TYPE_CHECKING:
 
     from pipepilot.local import OfflineAWS
 
-DECLARATION: dict[str, Any] = {
-    "name": "web",
-    "roleArn": "arn:aws:iam::123456789012:role/pipeline",
-    "artifactStore": {"type": "S3", "location": "artifacts"},
-    "stages": [
-        {
-            "name": "Source",
-            "actions": [
-                {
-                    "name": "Source",
-                    "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
-                    "configuration": {"S3Bucket": "src", "S3ObjectKey": "app.zip"},
-                    "outputArtifacts": [{"name": "Out"}],
-                }
-            ],
-        },
-        {
-            "name": "Build",
-            "actions": [
-                {
-                    "name": "Build",
-                    "actionTypeId": {
-                        "category": "Build",
-                        "owner": "AWS",
-                        "provider": "CodeBuild",
-                        "version": "1",
-                    },
-                    "configuration": {"ProjectName": "web"},
-                    "inputArtifacts": [{"name": "Out"}],
-                }
-            ],
-        },
-    ],
-}
+# A valid two-stage declaration (S3 source, CodeBuild), the starting point of every malformed variant.
+DECLARATION: dict[str, Any] = load_json("runtime/two-stage-declaration.json")
 
 
 @dataclass

@@ -38,46 +38,15 @@ from pipepilot.polling import (
     ExecutionWaitingForStage,
     StageSucceeded,
 )
+from tests._data import load_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 DEEP = 5_000  # far past MAX_NESTING and past Python's recursion limit
 
-DECLARATION: dict[str, Any] = {
-    "name": "web",
-    "roleArn": "arn:aws:iam::123456789012:role/pipeline",
-    "artifactStore": {"type": "S3", "location": "artifacts"},
-    "stages": [
-        {
-            "name": "Source",
-            "actions": [
-                {
-                    "name": "Source",
-                    "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
-                    "configuration": {"S3Bucket": "src", "S3ObjectKey": "app.zip"},
-                    "outputArtifacts": [{"name": "Out"}],
-                }
-            ],
-        },
-        {
-            "name": "Build",
-            "actions": [
-                {
-                    "name": "Build",
-                    "actionTypeId": {
-                        "category": "Build",
-                        "owner": "AWS",
-                        "provider": "CodeBuild",
-                        "version": "1",
-                    },
-                    "configuration": {"ProjectName": "web"},
-                    "inputArtifacts": [{"name": "Out"}],
-                }
-            ],
-        },
-    ],
-}
+# A valid two-stage declaration (S3 source, CodeBuild), the starting point of every malformed variant.
+DECLARATION: dict[str, Any] = load_json("runtime/two-stage-declaration.json")
 
 
 def nested_objects(depth: int) -> Any:
@@ -237,7 +206,7 @@ def test_summary_writes_a_changed_timestamp_as_a_datetime() -> None:
 def test_one_default_pipeline_type_is_used_everywhere() -> None:
     """V2 (what AWS creates when no type is given) is the default of the declaration, the validator and
     the offline engine alike."""
-    from pipepilot.local._cp_world import CodePipelineSettings
+    from pipepilot.local.codepipeline._settings import CodePipelineSettings
 
     assert DEFAULT_PIPELINE_TYPE is PipelineType.V2
     bare = PipelineDeclaration.from_api(DECLARATION)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.model import ServiceModel, Shape
 
-from pipepilot.model import _shapes
-from pipepilot.model._shapes import (
+from pipepilot import _shapes
+from pipepilot._shapes import (
     ShapeProblem,
     check_shape,
     describe_pattern_problem,
@@ -244,7 +244,7 @@ def test_map_keys_that_are_not_identifiers_are_quoted_in_paths(fake_model: Servi
 
 def test_pattern_python_cannot_compile_is_skipped_with_a_debug_log(caplog: pytest.LogCaptureFixture) -> None:
     """Java-only pattern syntax is skipped (no false positive), and the skip is logged at DEBUG."""
-    caplog.set_level(logging.DEBUG, logger="pipepilot.model._shapes")
+    caplog.set_level(logging.DEBUG, logger="pipepilot._shapes")
     # A pattern no other test uses: compiled patterns are cached process-wide, so the log appears once.
     description = {**_FAKE_DESCRIPTION, "shapes": {"Title": {"type": "string", "pattern": "\\p{Lt}\\p{Ll}*"}}}
     shape = ServiceModel(description, "fake").shape_for("Title")

@@ -1,89 +1,19 @@
-"""The offline CodePipeline engine: pipelines, executions, approvals, jobs and events on a virtual clock.
-
-:class:`CodePipelineEngine` answers CodePipeline API calls for one account and region. It is served to real
-boto3 clients by :mod:`pipepilot.local` (botocore validates and parses as usual), and it follows how
-CodePipeline documents its runtime behaviour: SUPERSEDED / QUEUED / PARALLEL execution modes, runOrder groups,
-failures, retries, stops, rollbacks, stage conditions, transitions, manual approvals, Lambda invoke and
-custom-action jobs, and EventBridge events for every state change.
-
-Requests are validated against botocore's service model (patterns, lengths, enums → ``ValidationException``)
-and pipeline declarations against :func:`pipepilot.model.validation.find_problems`.
-
-Choices where AWS's behaviour is unconfirmed (docs/local.md lists them too); the ones that are cheap to
-change are :class:`CodePipelineSettings`:
-
-* A pipeline declared without ``pipelineType`` is V2 (``default_pipeline_type``); UpdatePipeline without
-  one keeps the pipeline's current type.
-* CreatePipeline with a name in use answers ``PipelineNameInUseException`` (the model's choice, not moto's).
-  UpdatePipeline of an unknown pipeline answers ``PipelineNotFoundException``; DeletePipeline of one succeeds.
-* UpdatePipeline always bumps the version, even with identical content. Running executions end
-  ``Cancelled`` once their running actions finish; pending approvals are abandoned at once (their tokens
-  die with the old definition); waiting executions end ``Cancelled`` (``waiting_status_on_update``).
-* QUEUED and PARALLEL pipelines allow 50 live executions (``concurrent_execution_cap``); starting or
-  retrying beyond that answers ``ConcurrentPipelineExecutionsLimitExceededException``.
-* ``clientRequestToken`` is remembered as long as the execution it started is kept: reusing one returns
-  that execution's id and starts nothing.
-* A pipeline keeps at most ``execution_history_limit`` completed executions, none that started more than
-  ``execution_history_seconds`` (400 days: AWS's 12 months and a margin) ago; the others are forgotten
-  with their action and rule runs (their ids answer ``PipelineExecutionNotFoundException``), except those
-  still running or waiting, shown by GetPipelineState, or kept as a stage's rollback target.
-* Disabling the first stage's inbound transition is accepted; new executions then wait in front of it.
-  ``Outbound`` on stage X blocks entry to stage X+1 (accepted, and meaningless, on the last stage).
-  Disabling a disabled transition (or enabling an enabled one) succeeds; a re-disable updates the reason
-  and ``lastChangedAt`` (the 30 days below still count from the first disable).
-  A transition re-enabled after more than 30 days ends its waiting executions ``Cancelled`` instead of
-  resuming them (``stale_transition_seconds``).
-* Stopping an unknown execution answers ``PipelineExecutionNotFoundException``. Stop-and-wait waits for
-  pending approvals and Lambda jobs like any running action.
-* RetryStageExecution with an id that is not the stage's latest execution (unknown ids included) answers
-  ``NotLatestPipelineExecutionException``; FAILED_ACTIONS retries ``Abandoned`` actions too, and on a stage
-  stopped between runOrder groups it resumes with the next group. ``ConflictException`` is never raised.
-* A rollback re-runs only the rolled-back stage, and enters it even while its inbound transition is
-  disabled. Rollback targets older than 365 days answer ``PipelineExecutionOutdatedException``.
-* The one automatic stage retry (``onFailure.retryConfiguration``) happens before any automatic rollback;
-  a rollback execution that fails is not rolled back again. An ``onFailure`` condition applies its result
-  when its rules succeed. ``VariableCheck`` rules compare their resolved variables; rules of every other
-  provider (``CloudWatchAlarm``, ``DeploymentWindow``, ``LambdaInvoke``, ...) succeed unless a test scripts
-  them with :meth:`pipepilot.local.OfflineAWS.script_rule` (``ScriptBook.rule_outcome``).
-* PutApprovalResult on a non-approval action answers ``ActionNotFoundException``; a token already answered
-  answers ``ApprovalAlreadyCompletedException``, any other non-pending token ``InvalidApprovalTokenException``.
-  A rejected or expired approval fails with ``errorDetails.code`` ``JobFailed``. The SNS subject is
-  ``APPROVAL NEEDED: AWS CodePipeline <pipeline> for action <action>``.
-* Lambda handlers are called on the clock right after the action starts (as an asynchronous invocation).
-  A handler that raises fails the action at once (``lambda_errors_fail_action``) instead of leaving the job
-  to time out; a missing handler leaves it to time out after 20 minutes.
-* PollForJobs answers ``ActionTypeNotFoundException`` for non-Custom owners and for custom types no
-  pipeline uses. PutActionRevision accepts only source actions.
-* A CodeBuild build ending ``STOPPED`` fails the action, like ``FAILED``, ``FAULT`` and ``TIMED_OUT``.
-* ListActionExecutions and ListPipelineExecutions list newest first; ListPipelines lists by name, up to
-  1000 per page when ``maxResults`` is absent.
-* EventBridge events are emitted synchronously, in state-change order; a retry emits ``RESUMED`` for the
-  pipeline and the stage (an automatic retry: the stage's ``FAILED`` then ``RESUMED``); skipped stages and
-  condition evaluations emit no events.
-* Declaration errors map as the API reference suggests: field errors ``ValidationException`` (always reported before
-  structure errors); stage-level rules ``InvalidStageDeclarationException``; artifact counts, PrimarySource,
-  timeouts, cross-region, variables/namespaces and AWS-owned action types outside the documented
-  category/provider list ``InvalidActionDeclarationException``; the rest ``InvalidStructureException``.
-  ``blockers`` answer ``InvalidBlockerDeclarationException``.
-* An action whose configuration references a variable that no earlier action produced fails with
-  ``errorDetails.code`` ``ConfigurationError``.
-
-Not modelled: ``pollingDisabledAt``, pull-request triggers (``push_revision`` models pushes only), webhooks,
-custom action type CRUD (any Custom type a pipeline uses is pollable), third-party job operations.
-"""
+"""The CodePipeline engine's wire side: one decoded JSON request in, one answer (or a ServiceError) out."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pipepilot.local import _cp_render as render
-from pipepilot.local._cp_runtime import Runtime
-from pipepilot.local._cp_state import (
+from pipepilot._shapes import check_shape, request_problems, service_model, validation_message
+from pipepilot.local._arns import partition_of
+from pipepilot.local._errors import ServiceError
+from pipepilot.local._paging import Paging
+from pipepilot.local.codepipeline import _render as render
+from pipepilot.local.codepipeline._scheduler import Scheduler
+from pipepilot.local.codepipeline._settings import CodePipelineSettings, checked_settings
+from pipepilot.local.codepipeline._state import (
     FAILED,
     IN_PROGRESS,
     KIND_APPROVAL,
@@ -109,19 +39,6 @@ from pipepilot.local._cp_state import (
     parse_structure,
     restore_masked_secrets,
 )
-from pipepilot.local._cp_world import (
-    ActionScriptView,
-    CodeBuildBackend,
-    CodePipelineSettings,
-    EngineWorld,
-    LambdaHandler,
-    RuleScriptView,
-    ScriptBook,
-    checked_settings,
-    partition_of,
-)
-from pipepilot.local._errors import ServiceError
-from pipepilot.model._shapes import check_shape, request_problems, service_model, validation_message
 from pipepilot.model.validation import find_problems
 
 if TYPE_CHECKING:
@@ -129,20 +46,16 @@ if TYPE_CHECKING:
 
     from botocore.model import Shape
 
-__all__ = [
-    "ActionScriptView",
-    "CodeBuildBackend",
-    "CodePipelineEngine",
-    "CodePipelineSettings",
-    "EngineWorld",
-    "LambdaHandler",
-    "RuleScriptView",
-    "ScriptBook",
-]
+    from pipepilot.local.codepipeline._host import EngineWorld
+
+__all__ = ["CodePipelineEngine"]
 
 logger = logging.getLogger(__name__)
 
 _SERVICE = "codepipeline"
+_PAGING = Paging(
+    error_code="InvalidNextTokenException", error_message="The next token is not valid for this request"
+)
 _DECLARATION_OPERATIONS = frozenset({"CreatePipeline", "UpdatePipeline"})
 _ROLE_PRINCIPAL = "codepipeline.amazonaws.com"
 _OUTPUT_VARIABLES_LIMIT = 122_880
@@ -245,7 +158,7 @@ class CodePipelineEngine:
     ) -> None:
         self.world = world
         self.region = region
-        self.runtime = Runtime(world, region, CodePipelineSettings() if settings is None else settings)
+        self.scheduler = Scheduler(world, region, CodePipelineSettings() if settings is None else settings)
         self._pipelines: dict[str, PipelineRecord] = {}
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "CreatePipeline": self._create_pipeline,
@@ -284,13 +197,13 @@ class CodePipelineEngine:
     def settings(self) -> CodePipelineSettings:
         """The engine's :class:`CodePipelineSettings`; assigning one takes effect at once.
 
-        The runtime holds the only copy, so requests and timers always agree on the settings in force.
+        The scheduler holds the only copy, so requests and timers always agree on the settings in force.
         """
-        return self.runtime.settings
+        return self.scheduler.settings
 
     @settings.setter
     def settings(self, settings: CodePipelineSettings) -> None:
-        self.runtime.settings = checked_settings(settings)
+        self.scheduler.settings = checked_settings(settings)
 
     # -- the request entry point ------------------------------------------------------------------------
 
@@ -312,14 +225,16 @@ class CodePipelineEngine:
                     raise ServiceError("ValidationException", validation_message(problems))
             return handler(params)
 
-        return self.runtime.serve(answer)
+        return self.scheduler.clock.serve(answer)
 
     # -- lookups ----------------------------------------------------------------------------------------
 
     def _arn(self, name: str) -> str:
+        """The ARN of pipeline ``name`` in this engine's account and region."""
         return f"arn:{partition_of(self.region)}:codepipeline:{self.region}:{self.world.account_id}:{name}"
 
     def _pipeline(self, name: str) -> PipelineRecord:
+        """The pipeline ``name``, or PipelineNotFoundException."""
         record = self._pipelines.get(name)
         if record is None:
             raise ServiceError(
@@ -327,10 +242,11 @@ class CodePipelineEngine:
                 f"Account '{self.world.account_id}' does not have a pipeline with name '{name}'",
             )
         # Every request about a pipeline sees its history as retention leaves it at this virtual time.
-        self.runtime.forget_old_executions(record)
+        self.scheduler.executions.forget_old(record)
         return record
 
     def _stage(self, record: PipelineRecord, name: str) -> StageDef:
+        """The stage ``name`` of the pipeline's current version, or StageNotFoundException."""
         stage = record.current.stage(name)
         if stage is None:
             raise ServiceError(
@@ -339,6 +255,7 @@ class CodePipelineEngine:
         return stage
 
     def _execution(self, record: PipelineRecord, execution_id: str) -> Execution:
+        """The execution ``execution_id`` of ``record``, or PipelineExecutionNotFoundException."""
         execution = record.executions.get(execution_id)
         if execution is None:
             raise ServiceError(
@@ -348,6 +265,7 @@ class CodePipelineEngine:
         return execution
 
     def _check_cap(self, record: PipelineRecord) -> None:
+        """Refuse a new live execution beyond the concurrency cap of QUEUED and PARALLEL pipelines."""
         if record.current.execution_mode in (MODE_QUEUED, MODE_PARALLEL) and (
             len(record.live) >= self.settings.concurrent_execution_cap
         ):
@@ -408,6 +326,7 @@ class CodePipelineEngine:
         return declaration
 
     def _check_role(self, declaration: Json) -> None:
+        """Refuse a role CodePipeline could not assume."""
         role = declaration["roleArn"]
         if not self.world.role_assumable_by(role, _ROLE_PRINCIPAL):
             raise ServiceError(
@@ -417,6 +336,7 @@ class CodePipelineEngine:
 
     @staticmethod
     def _check_tags(tags: list[Json], existing: Mapping[str, str], arn: str) -> None:
+        """Refuse tags AWS refuses (reserved prefix, too many, duplicates)."""
         for tag in tags:
             if str(tag["key"]).startswith("aws:"):
                 raise ServiceError(
@@ -428,6 +348,7 @@ class CodePipelineEngine:
             raise ServiceError("TooManyTagsException", f"Tag limit exceeded for resource [{arn}].")
 
     def _create_pipeline(self, params: Json) -> Json:
+        """CreatePipeline: store the declaration as version 1 and start its first execution."""
         declaration = self._check_declaration(params, self.settings.default_pipeline_type)
         name = declaration["name"]
         if name in self._pipelines:
@@ -448,8 +369,8 @@ class CodePipelineEngine:
             declaration, version=1, default_pipeline_type=self.settings.default_pipeline_type
         )
         structure = parse_structure(stored)
-        self.runtime.register_custom_types(structure)
-        now = self.runtime.now()
+        self.scheduler.jobs.register_custom_types(structure)
+        now = self.scheduler.clock.now()
         record = PipelineRecord(
             name=name,
             arn=arn,
@@ -459,7 +380,7 @@ class CodePipelineEngine:
             tags={str(t["key"]): str(t["value"]) for t in tags},
         )
         self._pipelines[name] = record
-        self.runtime.start_execution(
+        self.scheduler.executions.start(
             record, trigger_type="CreatePipeline", trigger_detail=self.world.caller_arn
         )
         response: Json = {"pipeline": masked_declaration(structure)}
@@ -468,6 +389,7 @@ class CodePipelineEngine:
         return response
 
     def _get_pipeline(self, params: Json) -> Json:
+        """GetPipeline: the declaration of the current (or a requested) version, secrets masked."""
         record = self._pipeline(params["name"])
         version = params.get("version")
         if version is None:
@@ -485,6 +407,7 @@ class CodePipelineEngine:
         }
 
     def _update_pipeline(self, params: Json) -> Json:
+        """UpdatePipeline: store a new version and cancel what runs under the old one."""
         declaration = self._check_declaration(params, None)
         record = self._pipeline(declaration["name"])
         self._check_role(declaration)
@@ -494,23 +417,30 @@ class CodePipelineEngine:
         )
         restore_masked_secrets(stored, record.current)
         structure = parse_structure(stored)
-        self.runtime.register_custom_types(structure)
+        self.scheduler.jobs.register_custom_types(structure)
         record.versions.append(structure)
-        record.updated = self.runtime.now()
-        self.runtime.cancel_for_update(record)
+        record.updated = self.scheduler.clock.now()
+        self.scheduler.executions.cancel_for_update(record)
         return {"pipeline": masked_declaration(structure)}
 
     def _delete_pipeline(self, params: Json) -> Json:
+        """DeletePipeline: forget the pipeline and silence its timers and jobs."""
         record = self._pipelines.pop(params["name"], None)
         if record is not None:
-            self.runtime.discard(record)
+            self.scheduler.executions.discard(record)
         return {}
 
     def _list_pipelines(self, params: Json) -> Json:
-        limit = params.get("maxResults") or 1000
-        after = self._decode_token(params.get("nextToken"), "ListPipelines", "")
+        """ListPipelines: one page of pipelines by name."""
+        after = _PAGING.position(params.get("nextToken"), "ListPipelines", "")
         names = sorted(n for n in self._pipelines if not after or n > after)
-        page = names[:limit]
+        page, token = _PAGING.page(
+            names,
+            limit=params.get("maxResults") or 1000,
+            operation="ListPipelines",
+            scope="",
+            position_of=lambda name: name,
+        )
         response: Json = {
             "pipelines": [
                 {
@@ -524,83 +454,34 @@ class CodePipelineEngine:
                 for name in page
             ]
         }
-        if len(names) > limit:
-            response["nextToken"] = self._encode_token("ListPipelines", "", page[-1])
+        if token:
+            response["nextToken"] = token
         return response
-
-    # -- tokens for pagination --------------------------------------------------------------------------
-
-    @staticmethod
-    def _encode_token(operation: str, scope: str, position: object) -> str:
-        raw = json.dumps([operation, scope, position], separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode()
-
-    @staticmethod
-    def _decode_token(token: str | None, operation: str, scope: str) -> Any:
-        if token is None:
-            return None
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(token.encode()))
-        except (binascii.Error, ValueError, UnicodeDecodeError):
-            decoded = None
-        if not isinstance(decoded, list) or len(decoded) != 3 or decoded[:2] != [operation, scope]:
-            raise ServiceError("InvalidNextTokenException", "The next token is not valid for this request")
-        return decoded[2]
-
-    def _page_from_end(
-        self,
-        items: list[Any],
-        params: Json,
-        operation: str,
-        scope: str,
-        keep: Callable[[Any], bool] | None = None,
-        *,
-        dropped: int = 0,
-    ) -> tuple[list[Any], str | None]:
-        """Newest-first page of an append-only list; the token is an absolute index, stable under appends.
-
-        ``dropped`` is how many entries retention removed from the front: the token counts them too, so a
-        clean-up between two pages neither repeats nor skips entries (a token into the removed part ends the
-        listing there).
-        """
-        limit = params.get("maxResults") or 100
-        start = self._decode_token(params.get("nextToken"), operation, scope)
-        if start is None:
-            index = len(items)
-        elif type(start) is int and dropped <= start <= dropped + len(items):
-            index = start - dropped
-        elif type(start) is int and 0 <= start < dropped:
-            index = 0  # the rest of the listing was forgotten since the previous page
-        else:
-            raise ServiceError("InvalidNextTokenException", "The next token is not valid for this request")
-        page: list[Any] = []
-        while index > 0 and len(page) < limit:
-            index -= 1
-            item = items[index]
-            if keep is None or keep(item):
-                page.append(item)
-        return page, (self._encode_token(operation, scope, index + dropped) if index > 0 else None)
 
     # -- reads ------------------------------------------------------------------------------------------
 
     def _get_pipeline_state(self, params: Json) -> Json:
+        """GetPipelineState: stages, transitions and latest action runs."""
         return render.pipeline_state(self._pipeline(params["name"]), self.region)
 
     def _get_pipeline_execution(self, params: Json) -> Json:
+        """GetPipelineExecution: one execution's summary."""
         record = self._pipeline(params["pipelineName"])
         execution = self._execution(record, params["pipelineExecutionId"])
         return {"pipelineExecution": render.pipeline_execution(execution)}
 
     def _list_pipeline_executions(self, params: Json) -> Json:
+        """ListPipelineExecutions: one newest-first page of executions."""
         record = self._pipeline(params["pipelineName"])
         stage_name = ((params.get("filter") or {}).get("succeededInStage") or {}).get("stageName")
         keep = None if stage_name is None else (lambda e: stage_name in e.succeeded_stages)
-        page, token = self._page_from_end(
+        page, token = _PAGING.page_from_end(
             record.order,
-            params,
-            "ListPipelineExecutions",
-            f"{record.name}|{stage_name or ''}",
-            keep,
+            token=params.get("nextToken"),
+            limit=params.get("maxResults") or 100,
+            operation="ListPipelineExecutions",
+            scope=f"{record.name}|{stage_name or ''}",
+            keep=keep,
             dropped=record.dropped_executions,
         )
         response: Json = {"pipelineExecutionSummaries": [render.execution_summary(e) for e in page]}
@@ -641,13 +522,21 @@ class CodePipelineEngine:
             runs, scope = execution_runs(execution), f"{record.name}|{execution.id}"
         else:
             (runs, dropped), scope = pipeline_runs(record), record.name
-        page, token = self._page_from_end(runs, params, operation, scope, dropped=dropped)
+        page, token = _PAGING.page_from_end(
+            runs,
+            token=params.get("nextToken"),
+            limit=params.get("maxResults") or 100,
+            operation=operation,
+            scope=scope,
+            dropped=dropped,
+        )
         response: Json = {field: [detail(run, self.region) for run in page]}
         if token:
             response["nextToken"] = token
         return response
 
     def _list_action_executions(self, params: Json) -> Json:
+        """ListActionExecutions: one newest-first page of action runs."""
         return self._list_runs(
             params,
             "ListActionExecutions",
@@ -659,6 +548,7 @@ class CodePipelineEngine:
         )
 
     def _list_rule_executions(self, params: Json) -> Json:
+        """ListRuleExecutions: one newest-first page of rule runs."""
         return self._list_runs(
             params,
             "ListRuleExecutions",
@@ -672,6 +562,7 @@ class CodePipelineEngine:
     # -- starting, stopping, retrying -------------------------------------------------------------------
 
     def _start_pipeline_execution(self, params: Json) -> Json:
+        """StartPipelineExecution: start an execution (once per client request token)."""
         record = self._pipeline(params["name"])
         token = params.get("clientRequestToken")
         if token is not None and token in record.client_tokens:
@@ -703,9 +594,11 @@ class CodePipelineEngine:
                     "ValidationException",
                     f"Source action '{override['actionName']}' does not exist in pipeline '{record.name}'",
                 )
-            revisions[action.name] = self.runtime.new_revision(action, revision_id=override["revisionValue"])
+            revisions[action.name] = self.scheduler.sources.new_revision(
+                action, revision_id=override["revisionValue"]
+            )
         self._check_cap(record)
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="StartPipelineExecution",
             trigger_detail=self.world.caller_arn,
@@ -717,6 +610,7 @@ class CodePipelineEngine:
         return {"pipelineExecutionId": execution.id}
 
     def _stop_pipeline_execution(self, params: Json) -> Json:
+        """StopPipelineExecution: stop an execution, waiting for or abandoning its actions."""
         record = self._pipeline(params["pipelineName"])
         execution = self._execution(record, params["pipelineExecutionId"])
         abandon = bool(params.get("abandon", False))
@@ -732,10 +626,11 @@ class CodePipelineEngine:
                 "PipelineExecutionNotStoppableException",
                 f"Pipeline execution '{execution.id}' is {execution.status} and cannot be stopped",
             )
-        self.runtime.stop(execution, abandon=abandon, reason=params.get("reason"))
+        self.scheduler.executions.stop(execution, abandon=abandon, reason=params.get("reason"))
         return {"pipelineExecutionId": execution.id}
 
     def _retry_stage_execution(self, params: Json) -> Json:
+        """RetryStageExecution: run a stage's failed (or all) actions again in the same execution."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         execution_id = params["pipelineExecutionId"]
@@ -768,15 +663,16 @@ class CodePipelineEngine:
             and not execution.cancel_requested
             and any(run.status == FAILED for run in stage_run.current.values())
         ):
-            pass  # F4: failed actions may be retried while their siblings still run
+            pass  # failed actions may be retried while their siblings still run
         else:
             raise not_retryable
         if execution.status not in LIVE_STATUSES:
             self._check_cap(record)
-        self.runtime.retry(stage_run, mode)
+        self.scheduler.executions.retry(stage_run, mode)
         return {"pipelineExecutionId": execution.id}
 
     def _rollback_stage(self, params: Json) -> Json:
+        """RollbackStage: start a rollback execution of one stage to an earlier successful execution."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         target = self._execution(record, params["targetPipelineExecutionId"])
@@ -794,7 +690,7 @@ class CodePipelineEngine:
             raise unable("the target execution is itself a rollback")
         if target.structure.version != record.current.version:
             raise unable("the target execution ran under a different pipeline version")
-        if self.runtime.now() - target.start > _HISTORY_SECONDS:
+        if self.scheduler.clock.now() - target.start > _HISTORY_SECONDS:
             raise ServiceError(
                 "PipelineExecutionOutdatedException",
                 f"Pipeline execution '{target.id}' is too old to roll back to",
@@ -806,7 +702,7 @@ class CodePipelineEngine:
             slot.latest is not None and slot.latest.status in (IN_PROGRESS, STOPPING)
         ):
             raise unable("the stage is currently running")
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="ManualRollback",
             trigger_detail=self.world.caller_arn,
@@ -816,6 +712,7 @@ class CodePipelineEngine:
         return {"pipelineExecutionId": execution.id}
 
     def _override_stage_condition(self, params: Json) -> Json:
+        """OverrideStageCondition: let a stage condition in progress count as met."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         slot = record.slots.get(stage.name)
@@ -833,21 +730,23 @@ class CodePipelineEngine:
                 "ConditionNotOverridableException",
                 f"The {params['conditionType']} condition of stage '{stage.name}' is not being evaluated",
             )
-        self.runtime.override_condition(condition)
+        self.scheduler.conditions.override(condition)
         return {}
 
     # -- transitions ------------------------------------------------------------------------------------
 
     def _transition_target(self, params: Json) -> tuple[PipelineRecord, StageDef, str]:
+        """The transition of a stage a (Dis|En)ableStageTransition request names."""
         record = self._pipeline(params["pipelineName"])
         stage = self._stage(record, params["stageName"])
         return record, stage, params["transitionType"]
 
     def _disable_stage_transition(self, params: Json) -> Json:
+        """DisableStageTransition: stop executions from moving through a transition."""
         record, stage, kind = self._transition_target(params)
         slot = record.slot(stage.name)
         transition = slot.inbound if kind == "Inbound" else slot.outbound
-        now = self.runtime.now()
+        now = self.scheduler.clock.now()
         if transition.enabled:
             transition.disabled_since = now  # T4 counts from the first disable, not from a new reason
         transition.enabled = False
@@ -857,6 +756,7 @@ class CodePipelineEngine:
         return {}
 
     def _enable_stage_transition(self, params: Json) -> Json:
+        """EnableStageTransition: let waiting executions through a transition again."""
         record, stage, kind = self._transition_target(params)
         slot = record.slot(stage.name)
         transition = slot.inbound if kind == "Inbound" else slot.outbound
@@ -867,11 +767,13 @@ class CodePipelineEngine:
         transition.reason = None
         transition.disabled_since = None
         transition.changed_by = self.world.caller_arn
-        transition.changed_at = self.runtime.now()
+        transition.changed_at = self.scheduler.clock.now()
         stages = record.current.stages
         index = stage.index if kind == "Inbound" else stage.index + 1
         if index < len(stages):
-            self.runtime.resume_after_enable(record, record.slot(stages[index].name), disabled_since)
+            self.scheduler.executions.resume_after_enable(
+                record, record.slot(stages[index].name), disabled_since
+            )
         return {}
 
     # -- approvals --------------------------------------------------------------------------------------
@@ -889,6 +791,7 @@ class CodePipelineEngine:
         return record, action
 
     def _put_approval_result(self, params: Json) -> Json:
+        """PutApprovalResult: approve or reject a pending manual approval by its token."""
         record, action = self._action(params, KIND_APPROVAL, "Approval")
         # The message never repeats the token: it may be a live token of another action, and error
         # messages end up in logs.
@@ -908,18 +811,20 @@ class CodePipelineEngine:
         if run.token_state != "pending" or run.status != IN_PROGRESS:
             raise invalid
         result = params["result"]
-        self.runtime.answer_approval(run, result["status"], result.get("summary", ""))
-        return {"approvedAt": self.runtime.now()}
+        self.scheduler.approvals.answer(run, result["status"], result.get("summary", ""))
+        return {"approvedAt": self.scheduler.clock.now()}
 
     # -- jobs -------------------------------------------------------------------------------------------
 
     def _job(self, job_id: str) -> Any:
-        job = self.runtime.jobs.get(job_id)
+        """The job ``job_id``, or JobNotFoundException."""
+        job = self.scheduler.jobs.by_id.get(job_id)
         if job is None:
             raise ServiceError("JobNotFoundException", f"Job '{job_id}' does not exist")
         return job
 
     def _put_job_success_result(self, params: Json) -> Json:
+        """PutJobSuccessResult: end a job successfully, or continue it with a continuation token."""
         job = self._job(params["jobId"])
         if job.status not in ("InProgress", "Dispatched"):
             raise ServiceError(
@@ -938,7 +843,7 @@ class CodePipelineEngine:
                     "OutputVariablesSizeExceededException",
                     f"The output variables total {size} bytes; the limit is {_OUTPUT_VARIABLES_LIMIT}",
                 )
-        self.runtime.job_success(
+        self.scheduler.jobs.succeed(
             job,
             continuation_token=continuation,
             details=params.get("executionDetails"),
@@ -948,32 +853,34 @@ class CodePipelineEngine:
         return {}
 
     def _put_job_failure_result(self, params: Json) -> Json:
+        """PutJobFailureResult: fail a job and its action."""
         job = self._job(params["jobId"])
         if job.status not in ("InProgress", "Dispatched"):
             raise ServiceError(
                 "InvalidJobStateException", f"Job '{job.id}' is {job.status} and no longer accepts a result"
             )
         details = params["failureDetails"]
-        self.runtime.job_failure(job, details["type"], details["message"], details.get("externalExecutionId"))
+        self.scheduler.jobs.fail(job, details["type"], details["message"], details.get("externalExecutionId"))
         return {}
 
     def _poll_for_jobs(self, params: Json) -> Json:
+        """PollForJobs: hand out queued jobs of a custom action type (they become Dispatched)."""
         type_id = params["actionTypeId"]
         key = (type_id["category"], type_id["provider"], type_id["version"])
-        if type_id["owner"] != "Custom" or key not in self.runtime.custom_types:
+        if type_id["owner"] != "Custom" or key not in self.scheduler.jobs.custom_types:
             raise ServiceError(
                 "ActionTypeNotFoundException",
                 f"Action type {type_id['category']}/{type_id['owner']}/{type_id['provider']}/"
                 f"{type_id['version']} is not a custom action type in this account",
             )
-        jobs = self.runtime.poll_jobs(
+        jobs = self.scheduler.jobs.poll(
             key, int(params.get("maxBatchSize") or 1), params.get("queryParam") or {}
         )
         return {
             "jobs": [
                 {
                     "id": job.id,
-                    "data": self.runtime.job_data(job, for_lambda=False),
+                    "data": self.scheduler.jobs.data(job, for_lambda=False),
                     "nonce": job.nonce,
                     "accountId": self.world.account_id,
                 }
@@ -982,6 +889,7 @@ class CodePipelineEngine:
         }
 
     def _acknowledge_job(self, params: Json) -> Json:
+        """AcknowledgeJob: a dispatched job becomes InProgress."""
         job = self._job(params["jobId"])
         if params["nonce"] != job.nonce:
             raise ServiceError("InvalidNonceException", f"The nonce does not match job '{job.id}'")
@@ -990,16 +898,18 @@ class CodePipelineEngine:
         return {"status": job.status}
 
     def _get_job_details(self, params: Json) -> Json:
+        """GetJobDetails: one job's data."""
         job = self._job(params["jobId"])
         return {
             "jobDetails": {
                 "id": job.id,
-                "data": self.runtime.job_data(job, for_lambda=False),
+                "data": self.scheduler.jobs.data(job, for_lambda=False),
                 "accountId": self.world.account_id,
             }
         }
 
     def _put_action_revision(self, params: Json) -> Json:
+        """PutActionRevision: a source action's new revision, starting an execution when it is new."""
         record, action = self._action(params, KIND_SOURCE, "Source")
         given = params["actionRevision"]
         key = (action.name, str(given["revisionId"]))
@@ -1013,7 +923,7 @@ class CodePipelineEngine:
             created=float(given["created"]),
         )
         record.source_heads[action.name] = revision
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record,
             trigger_type="PutActionRevision",
             trigger_detail=self.world.caller_arn,
@@ -1025,6 +935,7 @@ class CodePipelineEngine:
     # -- tags -------------------------------------------------------------------------------------------
 
     def _tagged(self, arn: str) -> PipelineRecord:
+        """The tags of the resource an ARN names, or ResourceNotFoundException."""
         prefix = self._arn("")
         name = arn[len(prefix) :] if arn.startswith(prefix) else None
         record = self._pipelines.get(name) if name else None
@@ -1037,12 +948,15 @@ class CodePipelineEngine:
 
     @staticmethod
     def _tag_list(record: PipelineRecord) -> list[Json]:
+        """Tags as the API lists them."""
         return [{"key": k, "value": v} for k, v in sorted(record.tags.items())]
 
     def _list_tags_for_resource(self, params: Json) -> Json:
+        """ListTagsForResource: a resource's tags."""
         return {"tags": self._tag_list(self._tagged(params["resourceArn"]))}
 
     def _tag_resource(self, params: Json) -> Json:
+        """TagResource: add or replace tags of a resource."""
         record = self._tagged(params["resourceArn"])
         tags = params["tags"]
         self._check_tags(tags, record.tags, record.arn)
@@ -1050,6 +964,7 @@ class CodePipelineEngine:
         return {}
 
     def _untag_resource(self, params: Json) -> Json:
+        """UntagResource: remove tags from a resource."""
         record = self._tagged(params["resourceArn"])
         for key in params["tagKeys"]:
             if str(key).startswith("aws:"):
@@ -1082,7 +997,7 @@ class CodePipelineEngine:
             LookupError: no such pipeline, or no such source action in it.
         """
         paths = tuple(file_paths)
-        return self.runtime.serve(
+        return self.scheduler.clock.serve(
             lambda: self._push_revision(pipeline, action_name, revision_id, branch, paths, tag, summary)
         )
 
@@ -1096,6 +1011,7 @@ class CodePipelineEngine:
         tag: str | None,
         summary: str | None,
     ) -> str | None:
+        """Record a pushed source revision and start the execution its trigger would (a scripting hook)."""
         record = self._pipelines.get(pipeline)
         if record is None:
             raise LookupError(f"no pipeline named {pipeline!r} in {self.world.account_id}/{self.region}")
@@ -1109,7 +1025,9 @@ class CodePipelineEngine:
             raise LookupError(
                 f"pipeline {pipeline!r} has no source action {action_name!r}; it has {sorted(sources)}"
             )
-        revision = self.runtime.new_revision(action, revision_id=revision_id, summary=summary, branch=branch)
+        revision = self.scheduler.sources.new_revision(
+            action, revision_id=revision_id, summary=summary, branch=branch
+        )
         record.source_heads[action.name] = revision
         trigger = self._change_trigger(structure, action, branch, tag, file_paths)
         if trigger is None:
@@ -1119,7 +1037,7 @@ class CodePipelineEngine:
         except ServiceError:
             logger.info("pipeline %s is at its concurrency cap; the new revision starts nothing", pipeline)
             return None
-        execution = self.runtime.start_execution(
+        execution = self.scheduler.executions.start(
             record, trigger_type=trigger[0], trigger_detail=trigger[1], revisions={action.name: revision}
         )
         return execution.id
@@ -1141,7 +1059,7 @@ class CodePipelineEngine:
             if (t.get("gitConfiguration") or {}).get("sourceActionName") == action.name
         ]
         if triggers:
-            # A trigger replaces the default change detection of its source (R13): only its filters count.
+            # A trigger replaces the default change detection of its source: only its filters count.
             for trigger in triggers:
                 for push in trigger["gitConfiguration"].get("push") or ():
                     if tag is not None:

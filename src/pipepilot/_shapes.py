@@ -6,6 +6,10 @@ locally, straight from botocore's service model read at run time (never a hand-c
 rules follow botocore updates. It is used by `pipepilot.model.validation` for pipeline declarations and by
 the offline engine to answer `ValidationException` / `InvalidInputException` the way the service does.
 
+It lives outside `pipepilot.model` because it reads botocore's service model files (through the process's
+shared loader, :func:`pipepilot._calls.shared_loader`): the model classes stay pure data that does no I/O,
+and validation asks this module for the shapes it checks against.
+
 Choices where AWS is silent:
 
 * Patterns are applied to the whole value (`re.fullmatch`), as AWS's naming rules imply. They are compiled

@@ -5,7 +5,7 @@ Optional members are left out rather than sent as null, as AWS does; timestamps 
 
 from __future__ import annotations
 
-from pipepilot.local._cp_state import (
+from pipepilot.local.codepipeline._state import (
     IN_PROGRESS,
     KIND_CODEBUILD,
     KIND_SOURCE,
@@ -73,7 +73,7 @@ def _action_latest(run: ActionRun) -> Json:
     if run.summary:
         out["summary"] = run.summary
     out["lastStatusChange"] = run.last_change
-    # Only a pending approval shows its token, and never in PARALLEL mode (P2).
+    # Only a pending approval shows its token, and never in PARALLEL mode.
     if run.token_state == "pending" and run.status == IN_PROGRESS and run.execution.mode != MODE_PARALLEL:
         out["token"] = run.token
     if run.updated_by:

@@ -308,7 +308,7 @@ class Transition:
     reason: str | None = None
     changed_by: str | None = None
     changed_at: float | None = None
-    #: When the transition was (first) disabled; the T4 30-day rule counts from here.
+    #: When the transition was (first) disabled; the 30-day stale-transition rule counts from here.
     disabled_since: float | None = None
 
 
