@@ -177,6 +177,7 @@ class OfflineAWS:
         self._faults: FaultPlan | None = None
         self._stack: ExitStack | None = None
         self._clients: dict[tuple[str, str], BaseClient] = {}
+        self._client_session: Any = None
         self._clients_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -254,6 +255,7 @@ class OfflineAWS:
         self._faults = None
         with self._clients_lock:
             self._clients.clear()
+            self._client_session = None
 
     def __exit__(
         self,
@@ -641,12 +643,16 @@ class OfflineAWS:
         check_str(region, "region", optional=True)
         self.world  # noqa: B018 (raises when inactive)
         region = region or self.region
-        if config is not None:
-            return _new_session(region).client(service, config=config)
         with self._clients_lock:
+            # One session per world serves every client this method makes (botocore builds session
+            # components lazily, so clients are made under the lock); it ends with the world.
+            if self._client_session is None:
+                self._client_session = _new_session(self.region)
+            if config is not None:
+                return self._client_session.client(service, region_name=region, config=config)
             client = self._clients.get((service, region))
             if client is None:
-                client = _new_session(region).client(service)
+                client = self._client_session.client(service, region_name=region)
                 self._clients[(service, region)] = client
             return client
 
