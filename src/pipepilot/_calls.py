@@ -404,8 +404,8 @@ class Caller(Generic[ClientT]):
 
     ``client`` is used as given; without it ``client_factory`` builds one on first use (never before).
     ``settings`` are the facade's (:class:`ClientSettings`); ``retry``, ``clock`` and ``sleep``, when
-    given, override theirs. ``clock`` and ``sleep`` default to pipepilot's current time source, looked
-    up at each call.
+    given, override theirs. ``clock`` and ``sleep`` default to :attr:`time`, the time source serving the
+    client (the engine's virtual clock for a client :func:`pipepilot.local.offline` serves).
     """
 
     def __init__(
@@ -435,6 +435,8 @@ class Caller(Generic[ClientT]):
         self._paginator_models: dict[str, Any] = {}
         self._secret_members: dict[str, tuple[str, ...]] = {}
         self._companions: dict[str, Any] = {}
+        #: The time source serving the client, resolved at each use (see :func:`pipepilot._time.time_source_for`).
+        self.time: _time.TimeSource = _time.ClientTime(lambda: self.client)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -443,12 +445,12 @@ class Caller(Generic[ClientT]):
 
     @property
     def clock(self) -> Callable[[], float] | None:
-        """The injected clock (monotonic seconds), or ``None`` for pipepilot's time source."""
+        """The injected clock (monotonic seconds), or ``None`` for :attr:`time`."""
         return self.settings.clock
 
     @property
     def sleep(self) -> Callable[[float], None] | None:
-        """The injected sleep, or ``None`` for pipepilot's time source."""
+        """The injected sleep, or ``None`` for :attr:`time`."""
         return self.settings.sleep
 
     @property
@@ -506,12 +508,12 @@ class Caller(Generic[ClientT]):
         client = self.client
         token_name = IDEMPOTENCY_TOKENS.get(operation)
         if token_name is not None and not params.get(token_name):
-            params[token_name] = _time.new_uuid()
+            params[token_name] = _time.new_uuid(self.time)
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
         secrets = self._secret_values(client, api_name, params)
         iam_prefix = client.meta.service_model.signing_name
-        source = _time.current_time_source()
+        source = self.time
         clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
         role_retries = operation in _ROLE_PROPAGATION_OPERATIONS
@@ -537,6 +539,7 @@ class Caller(Generic[ClientT]):
             policy=self.retry,
             clock=clock,
             sleep=self.sleep or source.sleep,
+            rng=_time.current_random(source),
             should_retry=should_retry,
         )
 

@@ -209,7 +209,6 @@ class OfflineAWS:
     def _start(self, stack: ExitStack) -> None:
         from moto import mock_aws
 
-        from pipepilot._time import install_time_source
         from pipepilot.local import _wiring
         from pipepilot.local._world import World
         from pipepilot.local.clock import DEFAULT_START, VirtualClock
@@ -246,8 +245,6 @@ class OfflineAWS:
         faults = FaultPlan(seed=self.seed)
         _wiring.ROUTER.activate(world, faults)
         stack.callback(_wiring.ROUTER.deactivate)
-        previous_source = install_time_source(clock)
-        stack.callback(install_time_source, previous_source)
         stack.callback(_wiring.route_retry_sleeps(clock))
         stack.callback(_wiring.route_moto_stubber())
         stack.callback(self._forget)

@@ -40,6 +40,8 @@ from pipepilot.errors import (
     ActionNotFoundError,
     InvalidStructureError,
     NestingTooDeepError,
+    NoSuchActionError,
+    NoSuchStageError,
     PipelineValidationError,
     StageNotFoundError,
 )
@@ -718,7 +720,7 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
 
     def _missing_action(self, name: str) -> ActionNotFoundError:
         names = self.action_names
-        return ActionNotFoundError(
+        return NoSuchActionError(
             f"stage {self.name!r} has no action named {name!r}; its actions are: {_listing(names)}",
             name=name,
             available=names,
@@ -1142,7 +1144,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
     def _missing_stage(self, name: str) -> StageNotFoundError:
         names = self.stage_names
-        return StageNotFoundError(
+        return NoSuchStageError(
             f"pipeline {self.name!r} has no stage named {name!r}; its stages are: {_listing(names)}",
             name=name,
             available=names,
