@@ -34,8 +34,9 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ValidationError                     ValidationException
     │   ├─ RequestValidationError              ours: the request breaks the API's rules, found before sending it
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
-    │   ├─ InvalidStructureError               InvalidStructureException; also malformed input read locally
-    │   │   └─ NestingTooDeepError             ours: input nests deeper than pipepilot reads (also a ValueError)
+    │   ├─ InvalidStructureError               InvalidStructureException
+    │   │   └─ MalformedInputError             ours: input that is not the AWS structure it should be (also a ValueError)
+    │   │       └─ NestingTooDeepError         ours: input nests deeper than pipepilot reads
     │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
     │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
     │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
@@ -161,6 +162,7 @@ __all__ = [
     "InvalidWebhookError",
     "JobNotFoundError",
     "LimitExceededError",
+    "MalformedInputError",
     "NestingTooDeepError",
     "NoApprovalWaitingError",
     "NoSuchActionError",
@@ -416,9 +418,9 @@ class InvalidInputError(InvalidRequestError):
 class InvalidStructureError(InvalidRequestError):
     """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline.
 
-    pipepilot raises it too, before anything is sent, for input it cannot read as the AWS structure it
-    should be (a ``from_api`` given something that is not that JSON object); ``path`` then locates the
-    problem in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
+    AWS's ``InvalidStructureException``. What pipepilot finds malformed itself, before anything is sent, is
+    its subclass :class:`MalformedInputError`, so one ``except`` catches both. ``path`` locates the problem
+    in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
     """
 
     def __init__(self, message: str = "", *, path: str | None = None, **aws: Any) -> None:
@@ -426,13 +428,24 @@ class InvalidStructureError(InvalidRequestError):
         self.path = path
 
 
-class NestingTooDeepError(InvalidStructureError, ValueError):
+class MalformedInputError(InvalidStructureError, ValueError):
+    """Input pipepilot cannot read as the AWS structure it should be; nothing was read or sent.
+
+    Raised locally: a ``from_api`` given something that is not that JSON object (or a whole ``GetPipeline``
+    response instead of its ``pipeline``), pipeline JSON that does not parse, or an edit that would give a
+    declaration two stages or actions of one name. It is also a ``ValueError``, and an
+    :class:`InvalidStructureError` (what AWS answers for the same mistake), so code catching either keeps
+    working.
+    """
+
+
+class NestingTooDeepError(MalformedInputError):
     """Input nests lists and objects deeper than pipepilot reads; nothing was read or sent.
 
     No AWS structure nests more than a few levels, so such input (a pipeline definition, a freeze record,
     any wire dict) is a mistake or an attack; reading it would exhaust Python's recursion limit. ``path``
     is where it crossed the limit (``stages[0].extra[0][0]...``, shortened in the text), ``limit`` the
-    depth pipepilot reads. It is also a ``ValueError``, as every unreadable freeze record is.
+    depth pipepilot reads.
     """
 
     def __init__(self, message: str = "", *, path: str | None = None, limit: int = 0, **aws: Any) -> None:

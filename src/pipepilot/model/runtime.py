@@ -349,7 +349,7 @@ class PipelineExecution(WireModel):
         A whole ``GetPipelineExecution`` response is accepted too: its ``pipelineExecution`` is used.
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)
@@ -699,7 +699,7 @@ class PipelineState(WireModel):
         """Read a ``GetPipelineState`` response (its ``ResponseMetadata``, if present, is dropped).
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)
@@ -845,7 +845,7 @@ class ActionExecutionDetail(WireModel):
         """Read an ``ActionExecutionDetail`` wire dict.
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)

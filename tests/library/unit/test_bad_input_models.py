@@ -14,7 +14,12 @@ import pytest
 from hypothesis import given, strategies as st
 
 from pipepilot import PipelineDeclaration
-from pipepilot.errors import InvalidStructureError, NestingTooDeepError
+from pipepilot.errors import (
+    ERROR_CODES,
+    InvalidStructureError,
+    MalformedInputError,
+    NestingTooDeepError,
+)
 from pipepilot.events import ProgressEvent, log_progress, print_progress
 from pipepilot.freeze import FreezeRecord
 from pipepilot.model import PipelineDocument, PipelineState, PipelineSummary, PipelineType, find_problems
@@ -166,6 +171,18 @@ def test_a_whole_get_pipeline_response_is_named_as_such() -> None:
     with pytest.raises(InvalidStructureError, match=r'response\["pipeline"\].*PipelineDocument\.from_api'):
         PipelineDeclaration.from_api(response)
     assert PipelineDocument.from_api(response).declaration.name == "web"
+
+
+def test_malformed_input_found_locally_is_told_apart_from_aws_answers() -> None:
+    """What pipepilot finds malformed itself is a MalformedInputError (also a ValueError), a subclass of the
+    InvalidStructureError that stands for AWS's InvalidStructureException, which maps to the base alone."""
+    with pytest.raises(MalformedInputError) as raised:
+        PipelineDeclaration.from_api(["not", "a", "declaration"])  # type: ignore[arg-type]
+    assert isinstance(raised.value, InvalidStructureError)
+    assert isinstance(raised.value, ValueError)
+    assert issubclass(NestingTooDeepError, MalformedInputError)
+    assert ERROR_CODES["InvalidStructureException"] is InvalidStructureError
+    assert MalformedInputError not in ERROR_CODES.values()
 
 
 # -- PipelineSummary timestamps
