@@ -23,6 +23,7 @@ from pipepilot.model.events import (
     EventState,
     PipelineExecutionStateChange,
     StageExecutionStateChange,
+    parse_event,
 )
 from pipepilot.polling import (
     ActionAbandoned,
@@ -74,5 +75,6 @@ __all__ = [
     "StageSucceeded",
     "diff_states",
     "log_progress",
+    "parse_event",
     "print_progress",
 ]

@@ -124,6 +124,8 @@ def test_models_errors_and_events_live_in_their_namespaces() -> None:
     assert "PipelineState" in pipepilot.model.__all__
     assert "ExecutionFailed" in pipepilot.errors.__all__
     assert {"ApprovalRequested", "CodePipelineEvent"} <= set(pipepilot.events.__all__)
+    # What the events module's docstring promises a Lambda handler and an on_progress= caller.
+    assert {"parse_event", "print_progress", "log_progress", "diff_states"} <= set(pipepilot.events.__all__)
     assert not {"PipelineState", "ExecutionFailed", "ApprovalRequested"} & set(pipepilot.__all__)
 
 
