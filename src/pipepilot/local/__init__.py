@@ -207,6 +207,10 @@ class OfflineAWS:
         return self
 
     def _start(self, stack: ExitStack) -> None:
+        """Start moto and point botocore at the engines: set ``MOTO_ACCOUNT_ID`` (for another account),
+        ``boto3.DEFAULT_SESSION``, the router, botocore's retry sleep and moto's stubber, and
+        ``self._world``/``self._faults``; each undo goes on ``stack``, so leaving the context (or a failed
+        start) restores everything in reverse order."""
         from moto import mock_aws
 
         from pipepilot.local import _wiring
@@ -251,6 +255,9 @@ class OfflineAWS:
         self._world, self._faults = world, faults
 
     def _forget(self) -> None:
+        """Drop the world, the fault plan, the cached clients and their session when the context ends:
+        :attr:`world` then raises instead of serving a stopped world, and entering again builds fresh
+        clients."""
         self._world = None
         self._faults = None
         with self._clients_lock:
@@ -278,12 +285,16 @@ class OfflineAWS:
 
         @functools.wraps(function)
         def run_offline(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            """Call ``function`` inside a fresh copy of this context, so every call gets a world of its
+            own."""
             with self._copy():
                 return function(*args, **kwargs)
 
         return run_offline
 
     def _copy(self) -> OfflineAWS:
+        """A new, not yet entered :class:`OfflineAWS` with this one's settings (region, account, seed, speed,
+        start, CodePipeline settings, call latency)."""
         return OfflineAWS(
             region=self.region,
             account_id=self.account_id,
@@ -559,6 +570,7 @@ class OfflineAWS:
         """Decorator form of :meth:`register_lambda`; returns the handler unchanged."""
 
         def register(handler: Callable[_P, _R]) -> Callable[_P, _R]:
+            """Register ``handler`` under ``name`` in the world and return it unchanged."""
             self.register_lambda(name, handler)  # type: ignore[arg-type]
             return handler
 
@@ -664,6 +676,7 @@ def _check_names(**names: object) -> None:
 
 
 def _check_script_options(*, duration: object = None, times: object = None) -> None:
+    """Raise a typed error unless ``duration`` is a number and ``times`` an int (each may be None)."""
     check_number(duration, "duration", optional=True)
     check_int(times, "times", optional=True)
 
@@ -681,6 +694,8 @@ def _new_session(region: str | None, *, fallback_region: str | None = None) -> A
 
 
 def _restore_environ(name: str, value: str | None) -> None:
+    """Put environment variable ``name`` back to ``value``, removing it when ``value`` is None (it was
+    unset)."""
     if value is None:
         os.environ.pop(name, None)
     else:

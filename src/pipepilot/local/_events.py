@@ -138,6 +138,8 @@ class EventLog(Sequence[dict[str, Any]]):
             return list(self._blocks), self._dropped, list(self._tail)
 
     def _read(self, blocks: list[bytes], dropped: int, tail: list[bytes], position: int) -> dict[str, Any]:
+        """The event at ``position`` (counted from the oldest event kept), unmarshalled from its compressed
+        block or from the uncompressed tail of the given snapshot."""
         number, within = divmod(position + dropped, BLOCK_EVENTS)
         if number >= len(blocks):
             return marshal.loads(tail[within])  # type: ignore[no-any-return]
@@ -145,6 +147,8 @@ class EventLog(Sequence[dict[str, Any]]):
         return marshal.loads(payload[offsets[within] : offsets[within + 1]])  # type: ignore[no-any-return]
 
     def _open(self, block: bytes) -> tuple[array[int], bytes]:
+        """The offsets and payload of decompressed ``block``; keeps the last block decompressed in
+        ``self._cache``, so reading a block's events one after another decompresses it once."""
         cache = self._cache
         if cache is not None and cache[0] is block:
             return cache[1], cache[2]

@@ -94,6 +94,8 @@ class _RawBody(io.BytesIO):
     """The raw stream botocore reads a response body from."""
 
     def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        """Yield the unread rest of the body in one chunk, consuming it, as botocore reads a urllib3
+        response's ``stream()``."""
         contents = self.read()
         while contents:
             yield contents
@@ -101,12 +103,15 @@ class _RawBody(io.BytesIO):
 
 
 def _json_default(value: object) -> object:
+    """Encode a ``datetime`` in a response as epoch seconds, as AWS's JSON protocol does; anything else is a
+    ``TypeError``."""
     if isinstance(value, datetime):
         return value.timestamp()
     raise TypeError(f"cannot encode {type(value).__name__} in a JSON response")
 
 
 def _response(url: str, status: int, body: dict[str, Any]) -> AWSResponse:
+    """A botocore response with ``status`` and ``body`` as compact JSON 1.1 under a fresh request id."""
     payload = json.dumps(body, separators=(",", ":"), default=_json_default).encode()
     headers = {
         "x-amzn-RequestId": str(uuid.uuid4()),
@@ -122,6 +127,8 @@ def error_response(url: str, code: str, message: str, status: int) -> AWSRespons
 
 
 def _region_of(request: AWSPreparedRequest, default: str) -> str:
+    """The region ``request`` was signed for (its Authorization header's credential scope), else the one in
+    its endpoint host, else ``default``."""
     authorization = request.headers.get("Authorization")
     if authorization:
         text = authorization.decode() if isinstance(authorization, bytes) else authorization
@@ -133,6 +140,8 @@ def _region_of(request: AWSPreparedRequest, default: str) -> str:
 
 
 def _decode(body: object) -> dict[str, Any]:
+    """The request body as a dict (empty when there is no body); ``ValueError`` when it is not a JSON
+    object."""
     if body is None or body == b"" or body == "":
         return {}
     if hasattr(body, "read"):
@@ -208,6 +217,8 @@ class Router:
         return self._serve_moto_with_faults(active, request, event_name)
 
     def _moto(self, request: AWSPreparedRequest, event_name: str) -> AWSResponse | None:
+        """Let moto answer the request through the stubber's own ``__call__``; None when no moto stubber is
+        installed."""
         moto = self.moto
         if moto is None:
             return None
@@ -219,6 +230,10 @@ class Router:
     def _serve_engine(
         self, active: _Active, request: AWSPreparedRequest, service: str, operation: str
     ) -> AWSResponse:
+        """Answer a call of an engine service: apply the fault plan's decision, spend the call latency on the
+        virtual clock, run due timers, dispatch to the region's engine under the clock's lock (where the
+        engine's state changes) and return its answer or error as a JSON response, or raise the connection
+        error a fault plans."""
         world = active.world
         fault = (
             active.faults.decide(service, operation, now=world.clock.now()) if active.faults.rules else None
@@ -268,6 +283,8 @@ class Router:
     def _serve_moto_with_faults(
         self, active: _Active, request: AWSPreparedRequest, event_name: str
     ) -> AWSResponse | None:
+        """Let moto answer a call of another service under the fault plan's decision: delay it, fail it before
+        moto sees it, or lose or replace moto's answer after moto applied it."""
         # event_name is "before-send.<service id>.<Operation>"
         _, _, rest = event_name.partition(".")
         service_id, _, operation = rest.partition(".")
@@ -343,6 +360,7 @@ def patch_client(client: BaseClient) -> None:
 
 
 def _stubber_via_router(stubber: object, event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:
+    """Stand-in for ``BotocoreStubber.__call__`` that hands the request to :data:`ROUTER`."""
     return ROUTER(request, event_name=event_name)
 
 
@@ -357,6 +375,7 @@ def route_moto_stubber() -> Callable[[], None]:
     setattr(BotocoreStubber, "__call__", _stubber_via_router)  # noqa: B010
 
     def restore() -> None:
+        """Put moto's own ``BotocoreStubber.__call__`` back."""
         setattr(BotocoreStubber, "__call__", _MOTO_CALL[0])  # noqa: B010
 
     return restore
@@ -369,6 +388,7 @@ class _VirtualRetryTime:
         self._clock = clock
 
     def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of virtual time on the clock (botocore's retry back-off) instead of real time."""
         self._clock.sleep(seconds)
 
     def __getattr__(self, name: str) -> Any:
@@ -383,6 +403,7 @@ def route_retry_sleeps(clock: VirtualClock) -> Callable[[], None]:
     setattr(botocore.endpoint, "time", _VirtualRetryTime(clock))  # noqa: B010
 
     def restore() -> None:
+        """Give ``botocore.endpoint`` back the ``time`` module it had."""
         setattr(botocore.endpoint, "time", original)  # noqa: B010
 
     return restore

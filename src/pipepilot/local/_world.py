@@ -105,6 +105,7 @@ _SUBSCRIBER_TIMEOUT_SECONDS = 900.0
 
 
 def _positive_times(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+    """attrs validator: ``times`` is None or at least 1 (``ValueError`` otherwise)."""
     if value is not None and value < 1:
         raise ValueError(f"times must be None (every run) or at least 1, not {value!r}")
 
@@ -112,15 +113,20 @@ def _positive_times(instance: object, attribute: attrs.Attribute[int | None], va
 def _non_negative_duration(
     instance: object, attribute: attrs.Attribute[float | None], value: float | None
 ) -> None:
+    """attrs validator: ``duration`` is None or not negative (``ValueError`` otherwise)."""
     if value is not None and value < 0:
         raise ValueError(f"duration cannot be negative ({value!r})")
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """attrs converter: a copy of ``value`` as a dict, so later changes to the caller's mapping do not reach
+    the script."""
     return None if value is None else dict(value)
 
 
 def _artifact_files(value: Mapping[str, str | bytes] | None) -> Mapping[str, str | bytes] | None:
+    """attrs converter: a copy of the path -> content mapping, checked: relative, non-empty paths
+    (``ValueError``) and str or bytes contents (``TypeError``)."""
     if value is None:
         return None
     files = dict(value)
@@ -174,6 +180,8 @@ class RuleScript:
 def _log_lines(
     value: Sequence[str] | Mapping[str, Sequence[str]] | None,
 ) -> Mapping[str, tuple[str, ...]] | None:
+    """attrs converter: ``log_lines`` as phase -> tuple of lines, a plain sequence going to the BUILD phase;
+    ``TypeError`` for a single string."""
     # A plain sequence is what the BUILD phase prints; a mapping places lines in chosen phases.
     if value is None:
         return None
@@ -208,6 +216,7 @@ class BuildScript:
 
     @fail_in.validator
     def _check_phase(self, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+        """attrs validator: ``fail_in`` is None or one of the build phases (``ValueError`` otherwise)."""
         if value is not None and value not in DEFAULT_BUILD_PHASE_DURATIONS:
             raise ValueError(
                 f"fail_in must be a build phase ({', '.join(DEFAULT_BUILD_PHASE_DURATIONS)}), not {value!r}"
@@ -229,12 +238,16 @@ class _Queue:
         self.standing: Any = None
 
     def add(self, script: Any, times: int | None) -> None:
+        """Queue ``script`` for the next ``times`` runs after the counted scripts already queued, or
+        (``times`` None) make it the standing script, replacing the previous one."""
         if times is None:
             self.standing = script
         else:
             self.counted.append([script, times])
 
     def take(self) -> Any:
+        """The script for the next run: the first counted script, whose uses left drop by one (it leaves the
+        queue at zero), else the standing one (None if there is none)."""
         if self.counted:
             entry = self.counted[0]
             entry[1] -= 1
@@ -488,6 +501,8 @@ class World:
     def _schedule_deliveries(
         self, topic_arn: str, message_id: str, message: str, subject: str | None
     ) -> None:
+        """Schedule on the clock, due now and to run outside the lock, the delivery of a message published to
+        ``topic_arn`` to each of its subscribers as SNS's Lambda event (SNS invokes Lambda asynchronously)."""
         subscriptions = self._sns_subscriptions.get(topic_arn)
         if not subscriptions:
             return
@@ -502,6 +517,9 @@ class World:
             )
 
     def _invoke_subscriber(self, subscription: _SnsSubscription, event: dict[str, Any]) -> None:
+        """Call ``subscription``'s handler with ``event`` and a Lambda-like context, drawing its request id
+        from the shared SNS id stream; an exception is logged (without its message, which may carry an
+        approval token) and the message dropped."""
         from pipepilot.local.codepipeline._jobs import LambdaContext
 
         _, partition, _, region, account, _ = subscription.topic_arn.split(":", 5)
@@ -750,6 +768,8 @@ def _sns_lambda_event(
 
 
 def _epoch(value: object, default: float) -> float:
+    """An event's ``time`` as epoch seconds (a number as is, an ISO 8601 string parsed); ``default`` for
+    anything else."""
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):

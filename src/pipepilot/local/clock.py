@@ -75,6 +75,8 @@ class Timer:
     locked: bool = True
 
     def cancel(self) -> None:
+        """Mark the timer cancelled, so the clock skips it (and drops it once it reaches the head of the
+        queue)."""
         self.cancelled = True
 
 
@@ -381,6 +383,9 @@ class VirtualClock:
     # -- internals -----------------------------------------------------------------------------------
 
     def _enlist(self) -> _Thread:
+        """The calling thread's record, created and registered in ``_threads`` on its first call with a
+        finalizer that unregisters it when the thread ends (the clock jumps only when every registered thread
+        is blocked)."""
         local = self._local
         me: _Thread | None = getattr(local, "me", None)
         if me is not None:
@@ -396,6 +401,8 @@ class VirtualClock:
         return me
 
     def _forget(self, ident: int, me: _Thread) -> None:
+        """Unregister thread ``ident`` (if ``me`` is still its record) and wake the waiting threads, which may
+        now all be blocked and let time jump."""
         with self._state:
             if self._threads.get(ident) is me:
                 del self._threads[ident]
@@ -438,6 +445,8 @@ class VirtualClock:
         return wait
 
     def _may_run_timers(self) -> bool:
+        """Whether the calling thread may run timers now: not while it holds the engines' lock or runs a
+        timer's callback."""
         return not self.lock.held() and not getattr(self._local, "callbacks", 0)
 
     def _run_until(self, when: float) -> None:
@@ -467,6 +476,8 @@ class VirtualClock:
             self._call(timer)
 
     def _call(self, timer: Timer) -> None:
+        """Run ``timer``'s callback, with the calling thread marked as in a callback meanwhile (and counted in
+        its thread-local ``callbacks``, so it runs no other timer from inside)."""
         local = self._local
         me = self._enlist()
         with self._state:
@@ -482,11 +493,15 @@ class VirtualClock:
                 me.states.pop()
 
     def _wall_target(self) -> float:
+        """The virtual time a clock with a ``speed`` has reached: the last anchor plus the wall time since,
+        times the speed."""
         assert self._speed is not None
         with self._state:
             return self._virtual_anchor + (time.monotonic() - self._wall_anchor) * self._speed
 
     def _drop_cancelled_head(self) -> None:
+        """Pop cancelled timers off the head of the queue, so its first entry is the next timer to run (call
+        with ``_state`` held)."""
         while self._queue and self._queue[0][2].cancelled:
             heapq.heappop(self._queue)
 

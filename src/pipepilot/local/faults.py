@@ -55,6 +55,7 @@ _ALIASES = {"ServiceUnavailable": "ServiceUnavailableException", "Throttling": "
 
 
 def _operations(value: str | Iterable[str] | None) -> frozenset[str] | None:
+    """One operation name or several as a frozenset; None (every operation) stays None."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -63,6 +64,8 @@ def _operations(value: str | Iterable[str] | None) -> frozenset[str] | None:
 
 
 def _nth(value: int | Iterable[int] | None) -> frozenset[int] | None:
+    """``nth`` (one call number or several, counted from 1) as a frozenset; ``ValueError`` for none or a
+    number below 1."""
     if value is None:
         return None
     numbers = frozenset({value}) if isinstance(value, int) else frozenset(value)
@@ -285,6 +288,10 @@ class FaultPlan:
             )
 
     def _fires(self, rule: FaultRule, *, now: float, reached: bool) -> bool:
+        """Whether ``rule`` fires on this call (on its ``nth`` calls, at its ``rate``, above its
+        ``above_rate`` or always) and has firings left; a ``rate`` rule draws from the plan's random stream on
+        every call, and an ``above_rate`` rule takes a token from its bucket when the call ``reached`` it and
+        it has firings left."""
         available = rule.times is None or rule.fired < rule.times
         if rule.nth is not None:
             triggered = rule.calls in rule.nth
