@@ -26,9 +26,9 @@ from pipepilot.local.codepipeline._state import (
     TYPE_ROLLBACK,
     TYPE_STANDARD,
     ActionRun,
+    Artifact,
     ConditionRun,
     Execution,
-    Json,
     PipelineRecord,
     Revision,
     StageDef,
@@ -556,9 +556,9 @@ class Executions(Part):
         stage_run.active_condition = None
 
 
-def _location(artifact: Json) -> tuple[str, str]:
+def _location(artifact: Artifact) -> tuple[str, str]:
     """The ``(bucket, key)`` of an action run's input or output artifact."""
-    return artifact["s3location"]["bucket"], artifact["s3location"]["key"]
+    return artifact.bucket, artifact.key
 
 
 def _started(execution: Execution) -> float:

@@ -277,9 +277,7 @@ def action_execution_detail(run: ActionRun, region: str) -> Json:
         "resolvedConfiguration": _masked(run.resolved_configuration),
         "roleArn": action.role_arn or execution.structure.declaration.get("roleArn"),
         "region": action.region or region,
-        "inputArtifacts": [
-            {"name": a["name"], "s3location": dict(a["s3location"])} for a in run.input_artifacts
-        ],
+        "inputArtifacts": [a.to_api() for a in run.input_artifacts],
     }
     if action.namespace:
         input_["namespace"] = action.namespace
@@ -293,11 +291,7 @@ def action_execution_detail(run: ActionRun, region: str) -> Json:
     if run.error:
         result["errorDetails"] = _errors(run.error)
     output: Json = {
-        "outputArtifacts": (
-            [{"name": a["name"], "s3location": dict(a["s3location"])} for a in run.output_artifacts]
-            if run.status == "Succeeded"
-            else []
-        ),
+        "outputArtifacts": ([a.to_api() for a in run.output_artifacts] if run.status == "Succeeded" else []),
         "executionResult": result,
     }
     if run.output_variables:

@@ -288,6 +288,25 @@ def restore_masked_secrets(new: Json, old: Structure) -> None:
 # -- run-time records -----------------------------------------------------------------------------------
 
 
+@attrs.frozen(weakref_slot=False)
+class Artifact:
+    """An artifact an action run reads or writes, and where it is in the artifact store.
+
+    A finished execution keeps one of these per artifact for as long as it is kept, so it is a slotted
+    record (about 56 bytes) rather than the ``{"name", "s3location": {"bucket", "key"}}`` answer shape
+    (about 300 bytes); :meth:`to_api` builds that shape when an answer needs it. The name and the bucket
+    are the declaration's own strings, shared by every run.
+    """
+
+    name: str
+    bucket: str
+    key: str
+
+    def to_api(self) -> Json:
+        """The ``{"name", "s3location": {"bucket", "key"}}`` shape the read APIs and events answer with."""
+        return {"name": self.name, "s3location": {"bucket": self.bucket, "key": self.key}}
+
+
 @attrs.define(eq=False)
 class Revision:
     """A source revision (a commit, an S3 object version, an image digest)."""
@@ -403,8 +422,8 @@ class ActionRun:
     start: float
     last_change: float
     resolved_configuration: dict[str, str]
-    input_artifacts: list[Json]
-    output_artifacts: list[Json]
+    input_artifacts: tuple[Artifact, ...]
+    output_artifacts: tuple[Artifact, ...]
     summary: str | None = None
     external_id: str | None = None
     external_url: str | None = None
@@ -477,7 +496,7 @@ class Execution:
     current: StageRun | None = None
     stage_runs: dict[str, StageRun] = attrs.Factory(dict)
     namespaces: dict[str, dict[str, str]] = attrs.Factory(dict)
-    artifacts: dict[str, Json] = attrs.Factory(dict)
+    artifacts: dict[str, Artifact] = attrs.Factory(dict)
     artifact_revisions: list[Json] = attrs.Factory(list)
     action_runs: list[ActionRun] = attrs.Factory(list)
     rule_runs: list[RuleRun] = attrs.Factory(list)
