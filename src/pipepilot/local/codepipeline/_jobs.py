@@ -230,7 +230,7 @@ class Jobs(Part):
                 "pipelineArn": execution.pipeline.arn,
                 "pipelineExecutionId": execution.id,
             }
-        revisions = {r["name"]: r["revisionId"] for r in execution.artifact_revisions}
+        revisions = {name: revision.revision_id for name, revision in execution.artifact_revisions}
         data["inputArtifacts"] = [_job_artifact(a, revisions.get(a.name)) for a in run.input_artifacts]
         data["outputArtifacts"] = [_job_artifact(a, None) for a in run.output_artifacts]
         data["artifactCredentials"] = dict(job.credentials)

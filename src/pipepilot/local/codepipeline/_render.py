@@ -19,6 +19,7 @@ from pipepilot.local.codepipeline._state import (
     Execution,
     Json,
     PipelineRecord,
+    Revision,
     RuleRun,
     StageDef,
     StageRun,
@@ -238,7 +239,7 @@ def pipeline_execution(execution: Execution) -> Json:
     if execution.status_summary:
         out["statusSummary"] = execution.status_summary
     out["artifactRevisions"] = [
-        {k: v for k, v in r.items() if v is not None} for r in execution.artifact_revisions
+        _artifact_revision(name, revision) for name, revision in execution.artifact_revisions
     ]
     declared = [name for name, _ in execution.structure.variables]
     if declared:
@@ -344,3 +345,16 @@ def rule_execution_detail(rule: RuleRun, region: str) -> Json:
         "input": input_,
         "output": {"executionResult": result},
     }
+
+
+def _artifact_revision(name: str, revision: Revision) -> Json:
+    """One ``artifactRevisions`` entry: absent members are left out, as AWS leaves them out."""
+    entry: Json = {
+        "name": name,
+        "revisionId": revision.revision_id,
+        "revisionChangeIdentifier": revision.change_id,
+        "revisionSummary": revision.summary,
+        "created": revision.created,
+        "revisionUrl": revision.url,
+    }
+    return {key: value for key, value in entry.items() if value is not None}

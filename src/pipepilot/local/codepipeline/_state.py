@@ -497,9 +497,12 @@ class Execution:
     stage_runs: dict[str, StageRun] = attrs.Factory(dict)
     namespaces: dict[str, dict[str, str]] = attrs.Factory(dict)
     artifacts: dict[str, Artifact] = attrs.Factory(dict)
-    artifact_revisions: list[Json] = attrs.Factory(list)
+    #: The source artifacts this execution processes, each with the revision it holds (the answer's
+    #: ``artifactRevisions`` is built from these: the revision is the one the execution already keeps).
+    artifact_revisions: tuple[tuple[str, Revision], ...] = ()
     action_runs: list[ActionRun] = attrs.Factory(list)
-    rule_runs: list[RuleRun] = attrs.Factory(list)
+    #: A tuple: most executions run no rules, and one shared empty tuple costs nothing per execution.
+    rule_runs: tuple[RuleRun, ...] = ()
     #: Names of the stages the execution succeeded in (a tuple: a handful of names, kept for a long time).
     succeeded_stages: tuple[str, ...] = ()
     attempt: int = 1
