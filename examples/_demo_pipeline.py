@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from botocore.exceptions import ClientError
 
-from pipepilot import (
+from pipepilot import PipelineDeclaration
+from pipepilot.model import (
     ActionCategory,
     ActionDeclaration,
     ActionOwner,
@@ -35,7 +36,6 @@ from pipepilot import (
     ExecutionMode,
     InputArtifact,
     OutputArtifact,
-    PipelineDeclaration,
     PipelineType,
     StageDeclaration,
 )

@@ -60,21 +60,17 @@ from _demo_pipeline import (
     prepare_offline,
     release_declaration,
 )
-from pipepilot import (
+from pipepilot import CodePipeline, PipepilotError, PollPolicy, RetryPolicy
+from pipepilot.errors import BuildFailed, ExecutionFailed, PipelineExecutionNotFoundError
+from pipepilot.events import (
     ActionAbandoned,
     ActionFailed,
     ActionStarted,
     ActionSucceeded,
-    ApprovalWaiting,
-    BuildFailed,
-    CodePipeline,
-    ExecutionFailed,
+    ApprovalRequested,
     ExecutionHeldAtTransition,
     ExecutionWaitingForStage,
-    PipelineExecutionNotFoundError,
-    PipepilotError,
     ProgressEvent,
-    RetryPolicy,
     StageCancelled,
     StageFailed,
     StageSkipped,
@@ -82,15 +78,15 @@ from pipepilot import (
     StageStatusChanged,
     StageStopped,
 )
-from pipepilot.approvals import ApprovalPending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipepilot import BuildPhase, Pipeline, PipelineDeclaration
+    from pipepilot import Pipeline, PipelineDeclaration
     from pipepilot.approvals import Approval
     from pipepilot.executions import Execution
     from pipepilot.local import OfflineAWS
+    from pipepilot.model import BuildPhase
 
 # A transition's disabled reason allows letters, digits, spaces and ! @ ( ) . * ? - only: no commas,
 # colons or apostrophes (pipepilot checks before sending, and names any character that is not allowed).
@@ -98,6 +94,7 @@ FREEZE_REASON = "Quarterly audit freeze - ask the release managers before enabli
 
 # Virtual seconds a release may take before the demo calls it stuck (a hang costs no wall time offline).
 RELEASE_TIMEOUT = 3 * 3600.0
+RELEASE_POLL = PollPolicy(timeout=RELEASE_TIMEOUT)
 
 # On a hostile network (--throttle/--lose), give pipepilot's retries more room than the default six
 # attempts: at 30% throttling, a few of several hundred calls meet six throttles in a row.
@@ -160,7 +157,7 @@ def describe(event: ProgressEvent) -> str | None:
     """
     if isinstance(event, StageStarted):
         return "started"
-    if isinstance(event, ApprovalWaiting):
+    if isinstance(event, ApprovalRequested):
         return f"{event.action_name} is waiting for a reviewer"
     if isinstance(event, ActionSucceeded):
         summary = f": {event.run.summary}" if event.run.summary else ""
@@ -212,7 +209,11 @@ class Progress:
             self.demo.console.say(line, stage=event.stage_name)
         if isinstance(event, ActionStarted) and self.follow_builds and self.demo.runs_codebuild(event):
             self.demo.follow_build(event.run.external_execution_id)
-        if isinstance(event, ApprovalPending) and self.on_approval is not None:
+        if (
+            isinstance(event, ApprovalRequested)
+            and event.approval is not None
+            and self.on_approval is not None
+        ):
             self.on_approval(event.approval)
         if isinstance(event, ExecutionHeldAtTransition) and self.on_held is not None:
             self.on_held(event)
@@ -281,7 +282,7 @@ class ReleaseDemo:
             self.review(approval, summary="Staging smoke tests passed; release approved by the demo")
 
         progress = Progress(self, on_approval=approve, follow_builds=True)
-        final = execution.wait(on_progress=progress, timeout=RELEASE_TIMEOUT)
+        final = execution.wait(on_progress=progress, poll=RELEASE_POLL)
         self.console.say(f"release 1 {final.status}")
         self.expect("release 1 status", str(final.status), "Succeeded")
 
@@ -316,7 +317,7 @@ class ReleaseDemo:
             self.console.say(f"  {phase.phase_type!s:<17}{took}", stage=BUILD)
 
         try:
-            details = build.wait(on_phase=show, timeout=RELEASE_TIMEOUT)
+            details = build.wait(on_phase=show, poll=RELEASE_POLL)
         except BuildFailed as failure:
             # The pipeline's own progress reports the failed action next; nothing more to do here.
             self.console.say(f"CodeBuild build failed in {failure.phase}", stage=BUILD)
@@ -351,7 +352,7 @@ class ReleaseDemo:
             self.console.say("approved", stage=approval.stage)
 
         progress = Progress(self, on_approval=approve, on_held=lift_freeze)
-        final = execution.wait(on_progress=progress, timeout=RELEASE_TIMEOUT)
+        final = execution.wait(on_progress=progress, poll=RELEASE_POLL)
         self.console.say(f"release 2 {final.status}")
         self.expect("stages where release 2 was held", held, [PROD])
         self.expect("release 2 status", str(final.status), "Succeeded")
@@ -378,7 +379,7 @@ class ReleaseDemo:
         self.releases.append(("release 3", execution))
         self.console.say(f"started release 3 ({short(execution.id)})")
         try:
-            execution.wait(on_progress=Progress(self), timeout=RELEASE_TIMEOUT)
+            execution.wait(on_progress=Progress(self), poll=RELEASE_POLL)
         except ExecutionFailed as failed:
             self.console.say(f"ExecutionFailed: stage {failed.stage}, action {failed.action}")
             self.console.detail(f"{failed.error_code}: {failed.error_message}")
@@ -387,15 +388,17 @@ class ReleaseDemo:
             self.expect("release 3 status before the retry", "Succeeded", "Failed")
             return
 
-        self.pipeline.stage(STAGING).retry(execution)  # reruns the failed action, in the same release
+        self.pipeline.stage(STAGING).retry(
+            execution=execution
+        )  # reruns the failed action, in the same release
         self.console.say("retried the stage (failed actions only)", stage=STAGING)
         approval = self.pipeline.wait_for_approval(
-            APPROVAL, APPROVE_ACTION, execution=execution, timeout=RELEASE_TIMEOUT
+            APPROVAL, APPROVE_ACTION, execution=execution, poll=RELEASE_POLL
         )
         self.console.say(f"pipeline.wait_for_approval found {approval.action} waiting", stage=APPROVAL)
         approval.approve("Staging is healthy after the retry")
         self.console.say("approved", stage=APPROVAL)
-        final = execution.wait(timeout=RELEASE_TIMEOUT)  # no progress asked: one cheap call per poll
+        final = execution.wait(poll=RELEASE_POLL)  # no progress asked: one cheap call per poll
         self.console.say(f"release 3 {final.status}")
         self.expect("release 3 status after the retry", str(final.status), "Succeeded")
 

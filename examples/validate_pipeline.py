@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipepilot import InvalidStructureError, PipelineDocument
+from pipepilot.errors import InvalidStructureError
+from pipepilot.model import PipelineDocument
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,6 +228,45 @@ def shared_loader(data_path: str | None = None) -> Any:
         return _loader
 
 
+# botocore's built-in handlers, registered once per process on an emitter that no session uses: each new
+# session gets a copy of it (see _builtin_hooks). Keyed by the handler list it was built from.
+_builtin_emitter: tuple[tuple[Any, ...], Any] | None = None
+
+
+def _builtin_hooks() -> Any:
+    """A new event emitter carrying botocore's built-in handlers, as ``botocore.session.Session()`` has.
+
+    Registering them is most of what a botocore session costs (~20 ms: each of ~260 handlers has its
+    signature inspected); copying an emitter that already has them costs a tenth of that, and is how botocore
+    itself gives every client its own emitter. The copy has its own handler lists: what a session or its
+    clients register later never reaches the template or another session. The handlers themselves are the
+    module-level objects of ``botocore.handlers.BUILTIN_HANDLERS``, shared by every session anyway. The
+    template is rebuilt whenever that list changes (moto, when imported, and pipepilot.local's router edit
+    it), so a session always carries the handlers a plain ``botocore.session.Session()`` would.
+    """
+    global _builtin_emitter
+    import copy
+
+    import botocore.handlers
+    from botocore.hooks import EventAliaser, HierarchicalEmitter
+
+    specs = tuple(botocore.handlers.BUILTIN_HANDLERS)
+    with _session_lock:
+        if _builtin_emitter is None or _builtin_emitter[0] != specs:
+            emitter = HierarchicalEmitter()
+            # What botocore.session.Session._register_builtin_handlers does, through the same aliasing.
+            events = EventAliaser(emitter)
+            for event_name, handler, *where in specs:
+                if not where:
+                    events.register(event_name, handler)
+                elif where[0] is botocore.handlers.REGISTER_FIRST:
+                    events.register_first(event_name, handler)
+                elif where[0] is botocore.handlers.REGISTER_LAST:
+                    events.register_last(event_name, handler)
+            _builtin_emitter = (specs, emitter)
+        return copy.copy(_builtin_emitter[1])
+
+
 def new_session(
     *,
     region_name: str | None = None,
@@ -236,7 +275,9 @@ def new_session(
 ) -> boto3.session.Session:
     """A new boto3 session sharing the process's data loader (see :func:`shared_loader`).
 
-    Everything else about it is new, as with ``boto3.session.Session()``. ``fallback_region`` is the region
+    Everything else about it is new, as with ``boto3.session.Session()``: its credentials, region, config
+    store, components and event emitter (a copy of botocore's built-in handlers made once per process, so a
+    session costs a few milliseconds rather than twenty; handlers registered on it stay its own). ``fallback_region`` is the region
     of clients for which neither the call, the environment (``AWS_REGION``, ``AWS_DEFAULT_REGION``) nor the
     config file names one; unlike ``region_name`` it never overrides them. ``credentials`` (access key id,
     secret key) replace botocore's credential chain: no profile, file or metadata service is consulted.
@@ -245,7 +286,7 @@ def new_session(
     import botocore.configprovider
     import botocore.session
 
-    core = botocore.session.Session()
+    core = botocore.session.Session(event_hooks=_builtin_hooks(), include_builtin_handlers=False)
     loader = shared_loader(core.get_config_variable("data_path"))
     core.register_component("data_loader", loader)
     if fallback_region is not None:
@@ -363,8 +404,8 @@ class Caller(Generic[ClientT]):
 
     ``client`` is used as given; without it ``client_factory`` builds one on first use (never before).
     ``settings`` are the facade's (:class:`ClientSettings`); ``retry``, ``clock`` and ``sleep``, when
-    given, override theirs. ``clock`` and ``sleep`` default to pipepilot's current time source, looked
-    up at each call.
+    given, override theirs. ``clock`` and ``sleep`` default to :attr:`time`, the time source serving the
+    client (the engine's virtual clock for a client :func:`pipepilot.local.offline` serves).
     """
 
     def __init__(
@@ -394,6 +435,8 @@ class Caller(Generic[ClientT]):
         self._paginator_models: dict[str, Any] = {}
         self._secret_members: dict[str, tuple[str, ...]] = {}
         self._companions: dict[str, Any] = {}
+        #: The time source serving the client, resolved at each use (see :func:`pipepilot._time.time_source_for`).
+        self.time: _time.TimeSource = _time.ClientTime(lambda: self.client)
 
     @property
     def retry(self) -> RetryPolicy:
@@ -402,12 +445,12 @@ class Caller(Generic[ClientT]):
 
     @property
     def clock(self) -> Callable[[], float] | None:
-        """The injected clock (monotonic seconds), or ``None`` for pipepilot's time source."""
+        """The injected clock (monotonic seconds), or ``None`` for :attr:`time`."""
         return self.settings.clock
 
     @property
     def sleep(self) -> Callable[[float], None] | None:
-        """The injected sleep, or ``None`` for pipepilot's time source."""
+        """The injected sleep, or ``None`` for :attr:`time`."""
         return self.settings.sleep
 
     @property
@@ -465,12 +508,12 @@ class Caller(Generic[ClientT]):
         client = self.client
         token_name = IDEMPOTENCY_TOKENS.get(operation)
         if token_name is not None and not params.get(token_name):
-            params[token_name] = _time.new_uuid()
+            params[token_name] = _time.new_uuid(self.time)
         api_name: str = client.meta.method_to_api_mapping.get(operation, operation)
         method = getattr(client, operation)
         secrets = self._secret_values(client, api_name, params)
         iam_prefix = client.meta.service_model.signing_name
-        source = _time.current_time_source()
+        source = self.time
         clock = self.clock or source.monotonic
         transient_retries = not self.client_retries_itself
         role_retries = operation in _ROLE_PROPAGATION_OPERATIONS
@@ -496,6 +539,7 @@ class Caller(Generic[ClientT]):
             policy=self.retry,
             clock=clock,
             sleep=self.sleep or source.sleep,
+            rng=_time.current_random(source),
             should_retry=should_retry,
         )
 

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_callable",
+    "check_client",
     "check_declaration",
+    "check_facade_options",
     "check_instances",
     "check_int",
     "check_number",
@@ -120,6 +122,65 @@ def check_callable(value: object, parameter: str, *, optional: bool = True) -> N
         raise _refuse(parameter, "a callable" + (" or None" if optional else ""), value)
 
 
+def check_client(value: object, parameter: str, service: str) -> None:
+    """Refuse ``value`` unless it is a boto3 client of ``service`` (or ``None``).
+
+    A client is recognised by what botocore gives every client (``meta.service_model.service_name``), so
+    a client wrapped for testing (botocore's ``Stubber``) passes too.
+
+    Raises:
+        ArgumentTypeError: not a boto3 client, or a client of another service.
+    """
+    if value is None:
+        return
+    model = getattr(getattr(value, "meta", None), "service_model", None)
+    name = getattr(model, "service_name", None)
+    if not isinstance(name, str):
+        raise _refuse(parameter, f"a boto3 {service} client or None", value, f"boto3.client({service!r})")
+    if name != service:
+        raise ArgumentTypeError(
+            f"{parameter} must be a boto3 {service} client, not a {name} client", parameter=parameter
+        )
+
+
+def check_facade_options(
+    *,
+    session: object,
+    region_name: object,
+    config: object,
+    retry: object,
+    clock: object,
+    sleep: object,
+) -> None:
+    """Check the options a service facade is built from, before anything is created.
+
+    Raises:
+        ArgumentTypeError: an option has the wrong type (the text names it and what to pass).
+    """
+    if session is not None and not callable(getattr(session, "client", None)):
+        raise _refuse("session", "a boto3.session.Session or None", session)
+    check_str(region_name, "region_name", optional=True)
+    if config is not None:
+        from botocore.config import Config  # loaded with the first client anyway
+
+        if not isinstance(config, Config):
+            raise _refuse("config", "a botocore.config.Config or None", config)
+    if retry is not None:
+        from pipepilot._retry import RetryPolicy
+
+        if not isinstance(retry, RetryPolicy):
+            hint = ""
+            if isinstance(retry, int) and not isinstance(retry, bool):
+                hint = f"for {retry} attempts pass retry=RetryPolicy(max_attempts={retry})"
+            raise _refuse("retry", "a RetryPolicy or None", retry, hint)
+    for name, value, example in (
+        ("clock", clock, "time.monotonic"),
+        ("sleep", sleep, "time.sleep"),
+    ):
+        if value is not None and not callable(value):
+            raise _refuse(name, "a callable or None", value, f"for example {name}={example}")
+
+
 def check_str_map(value: object, parameter: str, *, optional: bool = True, example: str = "") -> None:
     """Refuse ``value`` unless it is a mapping of ``str`` to ``str`` (or ``None`` when ``optional``).
 
@@ -188,28 +249,24 @@ def check_declaration(value: object, parameter: str = "declaration") -> Pipeline
 
 def check_wait_options(
     *,
-    timeout: object = None,
     poll: object = None,
-    clock: object = None,
-    sleep: object = None,
     callbacks: Mapping[str, object] | None = None,
 ) -> None:
-    """Check the options every wait takes, before its first call: ``timeout`` a number of seconds,
-    ``poll`` a :class:`~pipepilot.PollPolicy`, ``clock``/``sleep`` and each of ``callbacks`` callables.
+    """Check the options every wait takes, before its first call: ``poll`` a :class:`~pipepilot.PollPolicy`, each of ``callbacks`` a callable.
 
     Raises:
         ArgumentTypeError: an option has the wrong type.
     """
     from pipepilot.polling import PollPolicy
 
-    check_number(timeout, "timeout", optional=True)
     if poll is not None and not isinstance(poll, PollPolicy):
         hint = ""
         if isinstance(poll, (int, float)) and not isinstance(poll, bool):
-            hint = f"for a poll interval pass poll=PollPolicy(interval={poll!r}); for a deadline, timeout={poll!r}"
+            hint = (
+                f"for a poll interval pass poll=PollPolicy(interval={poll!r}); "
+                f"for a deadline, poll=PollPolicy(timeout={poll!r})"
+            )
         raise _refuse("poll", "a PollPolicy or None", poll, hint)
-    check_callable(clock, "clock")
-    check_callable(sleep, "sleep")
     for name, callback in (callbacks or {}).items():
         hint = "for example on_progress=print_progress" if name == "on_progress" else ""
         if callback is not None and not callable(callback):

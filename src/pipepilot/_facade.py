@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pipepilot._calls import Caller, ClientSettings
+from pipepilot._checks import check_client, check_facade_options
+from pipepilot.errors import ArgumentTypeError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,7 +39,8 @@ class Facade(Generic[ClientT]):
     each call, so :func:`pipepilot.local.offline` applies.
 
     Raises:
-        TypeError: both a client and options to build one were given.
+        ArgumentTypeError: an option has the wrong type (``client="x"``, ``retry=3``, ``clock=1``: the text
+            names the option and what to pass), or both a client and options to build one were given.
     """
 
     #: The boto3 name of the facade's service (``"codepipeline"``, ``"codebuild"``).
@@ -54,8 +57,15 @@ class Facade(Generic[ClientT]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
+        check_client(client, "client", self.service_name)
+        check_facade_options(
+            session=session, region_name=region_name, config=config, retry=retry, clock=clock, sleep=sleep
+        )
         if client is not None and (session is not None or region_name is not None or config is not None):
-            raise TypeError("pass either a client, or session/region_name/config to build one, not both")
+            raise ArgumentTypeError(
+                "pass either a client, or session/region_name/config to build one, not both",
+                parameter="client",
+            )
         self._configure(client, settings_for(client, session, region_name, config, retry, clock, sleep))
 
     def _configure(self, client: ClientT | None, settings: ClientSettings) -> None:
@@ -78,7 +88,14 @@ class Facade(Generic[ClientT]):
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> FacadeT:
-        """A facade whose clients are created (on first use) from ``session`` (default: boto3's default session)."""
+        """A facade whose clients are created (on first use) from ``session`` (default: boto3's default session).
+
+        Raises:
+            ArgumentTypeError: an option has the wrong type.
+        """
+        check_facade_options(
+            session=session, region_name=region_name, config=config, retry=retry, clock=clock, sleep=sleep
+        )
         return cls._from_settings(settings_for(None, session, region_name, config, retry, clock, sleep))
 
     @classmethod

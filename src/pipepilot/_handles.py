@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipepilot.errors import PipepilotError, ValidationError
+from pipepilot.errors import PipepilotError, RequestValidationError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -31,7 +31,7 @@ def check_request(
     service, which reports one problem at a time. Checking here reports them all, and sends nothing.
 
     Raises:
-        ValidationError: the request breaks the model; the message lists every problem (what to fix).
+        RequestValidationError: the request breaks the model; the message lists every problem (what to fix).
     """
     # Imported here: _shapes loads botocore's session and models, which ``import pipepilot`` avoids.
     from pipepilot._shapes import request_problems
@@ -39,7 +39,7 @@ def check_request(
     problems = request_problems(service, operation, dict(params))
     if problems:
         listed = "; ".join(problem.message for problem in problems)
-        raise ValidationError(f"cannot {doing}: {listed}", operation_name=operation)
+        raise RequestValidationError(f"cannot {doing}: {listed}", operation_name=operation)
 
 
 def pipeline_state(caller: Caller[Any], pipeline: str) -> PipelineState:

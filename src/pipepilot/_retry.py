@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 import tenacity
 
-from pipepilot import _time
 from pipepilot._calls import is_role_propagation_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from pipepilot import _time
 
 __all__ = ["RetryPolicy", "retrying"]
 
@@ -109,12 +110,14 @@ def retrying(
     policy: RetryPolicy,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    rng: _time.RandomSource,
     should_retry: Callable[[BaseException], bool],
 ) -> T:
-    """Run ``attempt`` until it succeeds, ``should_retry`` refuses its error, or ``policy`` says stop."""
+    """Run ``attempt`` until it succeeds, ``should_retry`` refuses its error, or ``policy`` says stop;
+    back-off jitter comes from ``rng``."""
     loop = tenacity.Retrying(
         stop=_DeadlineOrAttempts(policy, clock, clock()),
-        wait=_FullJitter(policy, _time.current_random()),
+        wait=_FullJitter(policy, rng),
         retry=tenacity.retry_if_exception(should_retry),
         sleep=sleep,
         before_sleep=lambda state: _log_retry(api_name, policy, state),

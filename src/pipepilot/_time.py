@@ -1,8 +1,11 @@
 """Where pipepilot reads the time, sleeps, and draws its random numbers.
 
-Waits and retry back-offs never call :mod:`time` directly: they ask the current time source. By default
-that is the system's; :func:`pipepilot.local.offline` installs its virtual clock for as long as it is
-active, so a two-hour wait inside it advances virtual time instead of blocking.
+Waits and retry back-offs never call :mod:`time` directly: they ask a time source. A program injects one
+in a single place, the facade (``CodePipeline(clock=..., sleep=...)``); otherwise the source is the one
+serving the facade's client (:func:`time_source_for`): the system's, or, for a client that
+:func:`pipepilot.local.offline` serves, the engine's virtual clock, which the engine hands over through the
+client itself. A two-hour wait inside ``offline()`` therefore advances virtual time instead of blocking,
+in any thread, and there is no global clock to install or forget to restore.
 
 A thread that waits for other threads (a fleet operation waiting for its workers) says so with
 :func:`waiting_for_threads`: a time source that lets virtual time pass only while every thread using it
@@ -20,23 +23,23 @@ from __future__ import annotations
 
 import contextlib
 import random
-import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "SYSTEM_TIME",
+    "TIME_SOURCE_EVENT",
+    "ClientTime",
     "RandomSource",
     "TimeSource",
     "current_random",
-    "current_time_source",
-    "install_time_source",
     "new_uuid",
     "thread_idle",
+    "time_source_for",
     "waiting_for_threads",
 ]
 
@@ -89,51 +92,88 @@ class _SystemTime:
 
 SYSTEM_TIME: TimeSource = _SystemTime()
 
-# A plain global rather than a ContextVar: pipepilot's fleet operations run in worker threads, and they
-# must see the same clock as the thread that installed it.
-_lock = threading.Lock()
-_current: TimeSource = SYSTEM_TIME
+#: The botocore event a client answers with the time source that serves it (see :func:`time_source_for`).
+TIME_SOURCE_EVENT = "pipepilot-time-source"
 
 
-def current_time_source() -> TimeSource:
-    """The time source in force now."""
-    return _current
+def time_source_for(client: object) -> TimeSource:
+    """The time source of the service behind ``client``: :data:`SYSTEM_TIME`, unless something answers.
+
+    This is the seam through which an engine injects time: a boto3 client served by
+    :func:`pipepilot.local.offline` answers :data:`TIME_SOURCE_EVENT` on its event system with the
+    engine's virtual clock, for as long as the engine serves it; AWS's clients answer nothing. There is no
+    global clock: the answer follows the client, in whichever thread it is used.
+    """
+    events = getattr(getattr(client, "meta", None), "events", None)
+    if events is None:
+        return SYSTEM_TIME
+    _, source = events.emit_until_response(TIME_SOURCE_EVENT)
+    return source if source is not None else SYSTEM_TIME
 
 
-def install_time_source(source: TimeSource) -> TimeSource:
-    """Make ``source`` current and return the one it replaces (to put back later)."""
-    global _current
-    with _lock:
-        previous, _current = _current, source
-    return previous
+class ClientTime:
+    """A :class:`TimeSource` that is, at each use, the time source of a client (:func:`time_source_for`).
+
+    ``client`` returns the client (created on first use, if need be). Holding one of these instead of a
+    source resolved once lets a facade made before :func:`pipepilot.local.offline` started follow the
+    engine's clock while it serves the facade's client, and the system's before and after.
+    """
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: Callable[[], object]) -> None:
+        self._client = client
+
+    def source(self) -> TimeSource:
+        """The time source serving the client now."""
+        return time_source_for(self._client())
+
+    def monotonic(self) -> float:
+        """Seconds on the serving source's monotonic clock."""
+        return self.source().monotonic()
+
+    def time(self) -> float:
+        """Seconds since the Unix epoch on the serving source."""
+        return self.source().time()
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the serving source."""
+        self.source().sleep(seconds)
+
+    def __getattr__(self, name: str) -> Any:
+        # Optional capabilities (``rng``, ``waiting``, ``idle``) are the serving source's, when it has them.
+        return getattr(self.source(), name)
+
+    def __repr__(self) -> str:
+        return "<ClientTime>"
 
 
-def current_random() -> RandomSource:
-    """Where pipepilot draws random numbers now: the time source's ``rng``, else the :mod:`random` module."""
-    rng: RandomSource | None = getattr(_current, "rng", None)
+def current_random(source: TimeSource) -> RandomSource:
+    """Where pipepilot draws random numbers: ``source``'s ``rng``, else the :mod:`random` module."""
+    rng: RandomSource | None = getattr(source, "rng", None)
     return rng if rng is not None else random
 
 
-def new_uuid() -> str:
-    """A fresh random UUID (version 4) as a string: from the time source's ``rng`` when it offers one.
+def new_uuid(source: TimeSource) -> str:
+    """A fresh random UUID (version 4) as a string: from ``source``'s ``rng`` when it offers one.
 
     Outside such a source it is :func:`uuid.uuid4`, never the :mod:`random` module, whose state forked
     processes share: idempotency tokens must not repeat across processes.
     """
-    rng: RandomSource | None = getattr(_current, "rng", None)
+    rng: RandomSource | None = getattr(source, "rng", None)
     if rng is None:
         return str(uuid.uuid4())
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 @contextlib.contextmanager
-def waiting_for_threads() -> Iterator[None]:
-    """Tell the current time source that this thread waits for other threads for the ``with`` block.
+def waiting_for_threads(source: TimeSource) -> Iterator[None]:
+    """Tell ``source`` that this thread waits for other threads for the ``with`` block.
 
     A source may offer a ``waiting()`` context manager (the virtual clock does: its time jumps only while
     every thread using it is blocked); others need nothing, and this does nothing for them.
     """
-    waiting = getattr(_current, "waiting", None)
+    waiting = getattr(source, "waiting", None)
     if waiting is None:
         yield
         return
@@ -141,12 +181,12 @@ def waiting_for_threads() -> Iterator[None]:
         yield
 
 
-def thread_idle() -> None:
-    """Tell the current time source that this thread is done with it for now (a pool worker between tasks).
+def thread_idle(source: TimeSource) -> None:
+    """Tell ``source`` that this thread is done with it for now (a pool worker between tasks).
 
     A source that waits for every thread using it (the virtual clock) offers ``idle()`` and stops waiting
     for this thread until it next uses the source; for others this does nothing.
     """
-    idle = getattr(_current, "idle", None)
+    idle = getattr(source, "idle", None)
     if idle is not None:
         idle()

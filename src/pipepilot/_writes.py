@@ -65,7 +65,7 @@ def send_checked(
             the retry policy ran out while it said "not applied").
     """
     policy = caller.retry
-    source = _time.current_time_source()
+    source = caller.time
     clock = caller.clock or source.monotonic
     sleep = caller.sleep or source.sleep
     started = clock()
@@ -93,7 +93,7 @@ def send_checked(
                 raise
             # Certainly not applied: a resend cannot double the effect. Same bounds as any retry.
             window = policy.base_delay * 2.0 ** min(attempt - 1, 64)
-            delay = _time.current_random().random() * min(window, policy.max_delay)
+            delay = _time.current_random(source).random() * min(window, policy.max_delay)
             if attempt >= policy.max_attempts or clock() - started + delay > policy.deadline:
                 raise
             logger.warning(

@@ -1,6 +1,10 @@
 """Manual approvals: find the ones waiting, and answer them exactly once.
 
-An :class:`Approval` is one manual approval action waiting for an answer in one execution. It holds the
+An :class:`Approval` is one manual approval action waiting for an answer in one execution, and
+answering it (``approval.approve(summary)``, ``approval.reject(summary)``) is the one way pipepilot
+answers approvals. Handles come from ``Pipeline.approvals()`` (the one listing), ``Pipeline.wait_for_approval()``,
+a wait's :class:`~pipepilot.events.ApprovalRequested` event, or ``Pipeline.approval(stage, action, ...)``,
+pinned to an execution id or to a token (as a notification carries). It holds the
 approval token ``PutApprovalResult`` needs; the token is a secret (whoever holds it can release to
 production), so it is never in ``repr``, pipepilot never logs it, and when AWS echoes a refused token in
 its error message, the error pipepilot raises has it masked.
@@ -29,14 +33,14 @@ import attrs
 
 from pipepilot._handles import action_runs, check_request, latest_run, pipeline_state, without_secret
 from pipepilot.errors import (
+    AmbiguousApprovalError,
     ApprovalAlreadyCompletedError,
     ApprovalConflict,
-    ApprovalNotPending,
     ArgumentTypeError,
     InvalidApprovalTokenError,
+    NoApprovalWaitingError,
     PipepilotError,
     TransientError,
-    ValidationError,
 )
 from pipepilot.model._wire import utc_datetime
 from pipepilot.model.declaration import ActionCategory, ExecutionMode
@@ -46,24 +50,27 @@ from pipepilot.model.runtime import (
     PipelineExecutionStatus,
     PipelineState,
 )
-from pipepilot.polling import ApprovalWaiting
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from pipepilot._calls import Caller
+    from pipepilot.events import ApprovalRequested
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
+    from pipepilot.model.runtime import ActionExecutionDetail
 
 __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT_MINUTES",
     "Approval",
-    "ApprovalPending",
-    "answer_approval",
+    "WaitingApproval",
     "approvals_in_state",
     "check_is_approval",
+    "find_approval",
     "is_parallel",
     "pending_approvals",
     "read_declaration",
+    "waiting_in_state",
+    "with_approval",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,7 +92,7 @@ def _answer_request(
 
     Raises:
         ArgumentTypeError: ``summary`` is not a string.
-        ValidationError: the request breaks the API's rules; nothing was sent.
+        RequestValidationError: the request breaks the API's rules; nothing was sent.
     """
     if not isinstance(summary, str):
         raise ArgumentTypeError(
@@ -113,6 +120,12 @@ class Approval:
     ``ExternalEntityLink``); ``expires`` is when AWS fails the approval if nobody answered (the action's
     ``timeoutInMinutes``, 7 days by default), when known, in UTC. ``token`` and :attr:`review_link` (which embeds
     it) are secrets: not in ``repr``, never logged.
+
+    Get one from ``Pipeline.approvals()``, ``Pipeline.wait_for_approval()``, a wait's
+    :class:`~pipepilot.events.ApprovalRequested` event, or ``Pipeline.approval(stage, action, ...)``,
+    pinned to an execution or a token. ``token`` is ``None`` only for a handle on an approval that was
+    already answered (``Pipeline.approval(..., execution=...)`` after the fact): answering it again the same
+    way is a logged success, the other way an :class:`~pipepilot.errors.ApprovalConflict`.
     """
 
     caller: Caller[Any] = attrs.field(repr=False, eq=False)
@@ -120,7 +133,7 @@ class Approval:
     stage: str
     action: str
     execution_id: str | None
-    token: str = attrs.field(repr=False)
+    token: str | None = attrs.field(repr=False)
     action_execution_id: str | None = None
     custom_data: str | None = None
     external_entity_link: str | None = None
@@ -132,17 +145,19 @@ class Approval:
         """The console page where a reviewer approves or rejects (it contains the token: keep it private)."""
         region = self.region or "us-east-1"
         pipeline, stage, action = (quote(part, safe="") for part in (self.pipeline, self.stage, self.action))
-        # The form of AWS's own approval notifications (they moved from ``codepipeline/home#/view/...``).
-        return (
+        page = (
             f"https://console.aws.amazon.com/codesuite/codepipeline/pipelines/{pipeline}/view?region={region}"
-            f"#/{stage}/{action}/approve/{self.token}"
         )
+        if self.token is None:
+            return page  # an approval already answered: the pipeline's page shows how
+        # The form of AWS's own approval notifications (they moved from ``codepipeline/home#/view/...``).
+        return f"{page}#/{stage}/{action}/approve/{self.token}"
 
     def approve(self, summary: str = "") -> None:
         """Approve: the execution goes on past this action.
 
         Raises:
-            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            RequestValidationError: ``summary`` is longer than 512 characters (nothing was sent).
             ApprovalConflict: the approval was already rejected (or it timed out).
             InvalidApprovalTokenError: the token no longer names a waiting approval (the approval was
                 run again since, with a new token): read the approvals again.
@@ -153,7 +168,7 @@ class Approval:
         """Reject: the action fails, and with it the stage and the execution (retryable like any failure).
 
         Raises:
-            ValidationError: ``summary`` is longer than 512 characters (nothing was sent).
+            RequestValidationError: ``summary`` is longer than 512 characters (nothing was sent).
             ApprovalConflict: the approval was already approved.
             InvalidApprovalTokenError: the token no longer names a waiting approval.
         """
@@ -162,10 +177,32 @@ class Approval:
     # ---------------------------------------------------------------------------------------- internals
 
     def _answer(self, status: ApprovalStatus, summary: str) -> None:
-        params = _answer_request(
-            self.pipeline, self.stage, self.action, status, summary, self.token, doing=self.describe()
-        )
         verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
+        token = self.token
+        params = _answer_request(
+            self.pipeline,
+            self.stage,
+            self.action,
+            status,
+            summary,
+            _PLACEHOLDER_TOKEN if token is None else token,
+            doing=self.describe(),
+        )
+        if token is None:
+            # A handle on an approval already answered: only the same answer again can succeed.
+            recorded = self._recorded_outcome()
+            if recorded is status:
+                logger.info("%s was already %s; nothing to do", self.describe(), verb)
+                return
+            if recorded is not None:
+                raise self._conflict(status, recorded)
+            raise NoApprovalWaitingError(
+                f"{self.describe()} is not waiting for an answer",
+                pipeline=self.pipeline,
+                stage=self.stage,
+                action=self.action,
+                execution_id=self.execution_id,
+            )
         for round_number in range(1, _ANSWER_ROUNDS + 1):
             try:
                 self._put(params)
@@ -205,7 +242,7 @@ class Approval:
             self.caller.call("put_approval_result", idempotent=False, **params)
             return
         except PipepilotError as error:
-            masked = without_secret(error, self.token)
+            masked = without_secret(error, params["token"])
             if masked is None:
                 raise
         raise masked  # outside the except block, so the error echoing the token is not chained to it
@@ -213,9 +250,11 @@ class Approval:
     def _recorded_outcome(self) -> ApprovalStatus | None:
         """The answer this approval's run records; ``None`` while it still waits.
 
-        The run is the one this approval was read from (by its action execution id), else the latest run
-        of the action in the approval's execution. A failed run counts as rejected: AWS fails an approval
-        that was rejected, and one that timed out.
+        The run is the one this approval was read from (by its action execution id), else the one its
+        token names (an approval run's ``externalExecutionId`` is its token), else the latest run of the
+        action in the approval's execution. A handle pinned to a token alone never looks at a run of
+        another token. A failed run counts as rejected: AWS fails an approval that was rejected, and one
+        that timed out.
         """
         runs = [
             run
@@ -225,7 +264,9 @@ class Approval:
         run = None
         if self.action_execution_id is not None:
             run = next((r for r in runs if r.action_execution_id == self.action_execution_id), None)
-        if run is None:
+        if run is None and self.token is not None:
+            run = next((r for r in runs if _external_id(r) == self.token), None)
+        if run is None and self.execution_id is not None:
             run = latest_run(runs, self.stage, self.action)
         if run is None:
             return None
@@ -252,47 +293,27 @@ class Approval:
         return text
 
 
-@attrs.frozen(kw_only=True)
-class ApprovalPending(ApprovalWaiting):
-    """A progress event: a manual approval now waits for an answer; ``approval`` answers it.
+def with_approval(
+    event: ApprovalRequested, *, caller: Caller[Any], declaration: PipelineDeclaration | None
+) -> ApprovalRequested:
+    """``event`` with its :class:`Approval` attached (custom data, link and expiry from ``declaration``)."""
+    approval = _approval(
+        caller,
+        declaration,
+        pipeline=event.pipeline_name,
+        stage=event.stage_name,
+        action=event.action_name,
+        execution_id=event.execution_id,
+        token=event.token or "",
+        action_execution_id=event.action_execution_id,
+        since=event.run.last_status_change,
+    )
+    return attrs.evolve(event, approval=approval)
 
-    It is the :class:`~pipepilot.polling.ApprovalWaiting` event that ``Execution.wait(on_progress=...)``
-    reports, with the :class:`Approval` handle attached (so a progress callback can approve on the spot).
-    """
 
-    approval: Approval
-
-    def happened(self) -> str:
-        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
-        expires = self.approval.expires
-        if expires is None:
-            return super().happened()
-        return f"{super().happened()} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
-
-    @classmethod
-    def from_event(
-        cls, event: ApprovalWaiting, *, caller: Caller[Any], declaration: PipelineDeclaration | None
-    ) -> ApprovalPending:
-        """The event with its :class:`Approval` (custom data, link and expiry from ``declaration``)."""
-        approval = _approval(
-            caller,
-            declaration,
-            pipeline=event.pipeline_name,
-            stage=event.stage_name,
-            action=event.action_name,
-            execution_id=event.execution_id,
-            token=event.token or "",
-            action_execution_id=event.action_execution_id,
-            since=event.run.last_status_change,
-        )
-        return cls(
-            pipeline_name=event.pipeline_name,
-            execution_id=event.execution_id,
-            stage_name=event.stage_name,
-            action_name=event.action_name,
-            run=event.run,
-            approval=approval,
-        )
+def _external_id(run: ActionExecutionDetail) -> str | None:
+    result = None if run.output is None else run.output.execution_result
+    return None if result is None else result.external_execution_id
 
 
 # ------------------------------------------------------------------------------------------- discovery
@@ -370,7 +391,7 @@ def check_is_approval(declaration: PipelineDeclaration, stage: str | None, actio
     pipeline changed may still run it.
 
     Raises:
-        ApprovalNotPending: the action is declared, and is not a manual approval (the text says which
+        NoApprovalWaitingError: the action is declared, and is not a manual approval (the text says which
             category and provider it is).
     """
     if stage is None or action is None:
@@ -381,7 +402,7 @@ def check_is_approval(declaration: PipelineDeclaration, stage: str | None, actio
     type_id = declared.action_type_id
     if str(type_id.category) == ActionCategory.APPROVAL.value:
         return
-    raise ApprovalNotPending(
+    raise NoApprovalWaitingError(
         f"{stage}/{action} of pipeline {declaration.name!r} is not an approval: it is a "
         f"{type_id.category} action ({type_id.owner} {type_id.provider}); only Approval actions "
         "(provider Manual) can be approved or rejected",
@@ -426,6 +447,47 @@ def _region(caller: Caller[Any]) -> str | None:
     return region if isinstance(region, str) else None
 
 
+@attrs.frozen(kw_only=True)
+class WaitingApproval:
+    """Where a ``GetPipelineState`` reading shows an approval waiting, with its token (pure data).
+
+    ``execution_id`` is the execution in the approval's stage; ``since`` when the approval started
+    waiting. The token is a secret: never in ``repr``.
+    """
+
+    stage: str
+    action: str
+    execution_id: str | None
+    action_execution_id: str | None
+    token: str = attrs.field(repr=False)
+    since: datetime | None = None
+
+
+def waiting_in_state(state: PipelineState) -> list[WaitingApproval]:
+    """The approvals ``state`` shows waiting for an answer, in stage and action order.
+
+    Only approvals whose token ``GetPipelineState`` shows are found: none in PARALLEL mode, where the
+    state cannot represent concurrent executions (:func:`pending_approvals` reads their runs instead).
+    """
+    found = []
+    for stage in state.stage_states:
+        latest = stage.latest_execution
+        for action in stage.action_states:
+            run = action.latest_execution
+            if run is not None and run.token is not None and action.awaiting_approval:
+                found.append(
+                    WaitingApproval(
+                        stage=stage.stage_name,
+                        action=action.action_name,
+                        execution_id=None if latest is None else latest.pipeline_execution_id,
+                        action_execution_id=run.action_execution_id,
+                        token=run.token,
+                        since=run.last_status_change,
+                    )
+                )
+    return found
+
+
 def approvals_in_state(
     caller: Caller[Any],
     state: PipelineState,
@@ -442,15 +504,15 @@ def approvals_in_state(
             caller,
             declaration,
             pipeline=state.pipeline_name,
-            stage=pending.stage_name,
-            action=pending.action_name,
-            execution_id=pending.pipeline_execution_id,
-            token=pending.token,
-            action_execution_id=pending.action_execution_id,
-            since=pending.since,
+            stage=waiting.stage,
+            action=waiting.action,
+            execution_id=waiting.execution_id,
+            token=waiting.token,
+            action_execution_id=waiting.action_execution_id,
+            since=waiting.since,
         )
-        for pending in state.pending_approvals()
-        if execution_id is None or pending.pipeline_execution_id == execution_id
+        for waiting in waiting_in_state(state)
+        if execution_id is None or waiting.execution_id == execution_id
     ]
 
 
@@ -502,40 +564,38 @@ def _parallel_approvals(
     return found
 
 
-def answer_approval(
+def find_approval(
     caller: Caller[Any],
     pipeline: str,
     stage: str,
     action: str,
     *,
-    status: ApprovalStatus,
-    summary: str,
     execution_id: str | None,
-) -> None:
-    """Approve or reject the approval ``stage``/``action`` of ``execution_id`` (``pipeline.approve`` calls this).
+    token: str | None,
+) -> Approval:
+    """The approval ``stage``/``action`` of ``pipeline`` as a handle (``Pipeline.approval`` calls this).
 
-    With ``execution_id`` only that execution's approval is answered; an approval of another execution is
-    never touched. If it no longer waits because it was already answered (a redelivered request), the same
-    answer is a logged success and the other one an :class:`~pipepilot.errors.ApprovalConflict`. Without
-    ``execution_id`` the approval must be the only one waiting at ``stage``/``action``.
+    With ``token`` the handle is pinned to it and nothing is read: answering it can only ever answer the
+    approval run that token belongs to. Otherwise the approval waiting there is looked up (of
+    ``execution_id``, when given). When ``execution_id``'s approval no longer waits because it was already
+    answered (a redelivered request), the handle still comes back: answering it the same way is a logged
+    success, the other way an :class:`~pipepilot.errors.ApprovalConflict`.
 
     Raises:
-        ValidationError: ``summary`` is too long (nothing was sent), or several executions wait at that
-            approval (PARALLEL mode) and none was named.
-        ApprovalNotPending: no approval waits there (for that execution), or the action there is not an
-            approval (the text says what it is).
-        ApprovalConflict: that execution's approval was already answered the other way.
+        NoApprovalWaitingError: no approval waits there (for that execution), or the action there is not
+            an approval (the text says what it is).
+        AmbiguousApprovalError: several executions wait there (PARALLEL mode) and none was named.
     """
-    # Checked before looking for the approval, so bad input costs no call; the token is checked later.
-    _answer_request(
-        pipeline,
-        stage,
-        action,
-        status,
-        summary,
-        _PLACEHOLDER_TOKEN,
-        doing=f"approval {stage}/{action} of pipeline {pipeline!r}",
-    )
+    if token is not None:
+        return Approval(
+            caller=caller,
+            pipeline=pipeline,
+            stage=stage,
+            action=action,
+            execution_id=execution_id,
+            token=token,
+            region=_region(caller),
+        )
     declaration = read_declaration(caller, pipeline)
     check_is_approval(declaration, stage, action)
     waiting = [
@@ -547,29 +607,34 @@ def answer_approval(
     ]
     where = f"{stage}/{action} of pipeline {pipeline!r}"
     if len(waiting) > 1:
-        ids = ", ".join(str(approval.execution_id) for approval in waiting)
-        raise ValidationError(
-            f"several executions wait at approval {where} ({ids}); name the one to answer with execution="
+        ids = [str(approval.execution_id) for approval in waiting]
+        raise AmbiguousApprovalError(
+            f"several executions wait at approval {where} ({', '.join(ids)}); "
+            "name the one to answer with execution=",
+            pipeline=pipeline,
+            stage=stage,
+            action=action,
+            execution_ids=ids,
         )
     if waiting:
-        waiting[0]._answer(status, summary)
-        return
+        return waiting[0]
     if execution_id is None:
-        raise ApprovalNotPending(
+        raise NoApprovalWaitingError(
             f"no approval is waiting at {where}", pipeline=pipeline, stage=stage, action=action
         )
     # Not waiting for that execution: maybe it was answered already (a redelivered request).
-    probe = Approval(
-        caller=caller, pipeline=pipeline, stage=stage, action=action, execution_id=execution_id, token=""
+    answered = Approval(
+        caller=caller,
+        pipeline=pipeline,
+        stage=stage,
+        action=action,
+        execution_id=execution_id,
+        token=None,
+        region=_region(caller),
     )
-    recorded = probe._recorded_outcome()
-    verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
-    if recorded is status:
-        logger.info("%s was already %s; nothing to do", probe.describe(), verb)
-        return
-    if recorded is not None:
-        raise probe._conflict(status, recorded)
-    raise ApprovalNotPending(
+    if answered._recorded_outcome() is not None:
+        return answered
+    raise NoApprovalWaitingError(
         f"no approval is waiting at {where} for execution {execution_id} (it has not reached it yet)",
         pipeline=pipeline,
         stage=stage,

@@ -1,7 +1,7 @@
-"""Live CodeBuild objects: the :class:`CodeBuild` facade, :class:`Project` and :class:`Build` handles, logs.
+"""Live CodeBuild objects: :class:`Project` and :class:`Build` handles, their waits and logs.
 
-A :class:`CodeBuild` stands for CodeBuild (and the CloudWatch Logs its builds write to) in one account and
-region. Its boto3 clients are injected, or created on first use (never at import), behind pipepilot's one
+The :class:`~pipepilot.CodeBuild` facade (in :mod:`pipepilot.codebuild`) stands for CodeBuild (and the
+CloudWatch Logs its builds write to) in one account and region, and hands these handles out. Its boto3 clients are injected, or created on first use (never at import), behind pipepilot's one
 I/O seam (:mod:`pipepilot._calls`), which translates errors and retries what is safe to retry. It hands out
 typed build data (:class:`~pipepilot.model.build.BuildDetails`, called *build details* below) and *handles*: a
 :class:`Project` is a project name, a :class:`Build` a build id, each with the facade; neither makes a call
@@ -24,8 +24,9 @@ timeouts. A policy with ``sparse_interval`` also reads the project's recent buil
 ``BatchGetBuilds`` call (one ``ListBuildsForProject`` call finds them): their durations predict when this
 build will end, and polling stays that sparse until shortly before then. Phases are read from
 the build's phase list, not from its current phase, so no phase goes unreported however sparse the polls.
-Throttling slows polling down instead of failing the wait. The clock and the sleep are pipepilot's time
-source (virtual inside :func:`pipepilot.local.offline`) unless given.
+Throttling slows polling down instead of failing the wait. The clock and the sleep are the facade's
+(``CodeBuild(clock=..., sleep=...)``), else pipepilot's time
+source (virtual inside :func:`pipepilot.local.offline`).
 
 Many builds at once
 -------------------
@@ -37,23 +38,20 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot._checks import check_instances, check_wait_options, type_name
-from pipepilot._facade import Facade, settings_for
+from pipepilot._checks import check_wait_options
 from pipepilot._handles import check_request
-from pipepilot._time import current_time_source
+from pipepilot.codebuild import BATCH_SIZE
 from pipepilot.errors import (
-    ArgumentTypeError,
     BuildFailed,
     PipepilotError,
     ResourceNotFoundError,
     TransientError,
-    ValidationError,
     WaitTimeout,
 )
 from pipepilot.model.build import BuildDetails, BuildStatus
@@ -69,21 +67,13 @@ from pipepilot.polling import (
 )
 
 if TYPE_CHECKING:
-    import boto3
-    from botocore.config import Config
-    from mypy_boto3_codebuild.client import CodeBuildClient
-    from mypy_boto3_logs.client import CloudWatchLogsClient
-
-    from pipepilot._calls import Caller, RetryPolicy
+    from pipepilot.codebuild import CodeBuild
     from pipepilot.model.build import BuildPhase
     from pipepilot.polling import Step
 
-__all__ = ["Build", "CodeBuild", "EnvironmentValue", "LogLine", "Project", "codebuild_beside"]
+__all__ = ["Build", "EnvironmentValue", "LogLine", "Project"]
 
 logger = logging.getLogger(__name__)
-
-#: The most ids one ``BatchGetBuilds`` call accepts (enforced by the service; botocore checks only the minimum).
-BATCH_SIZE = 100
 
 #: How many of the project's recent builds a wait reads to predict the end of this one.
 HISTORY_SIZE = 20
@@ -167,156 +157,6 @@ def _from_millis(millis: float) -> datetime:
     return datetime.fromtimestamp(millis / 1000.0, tz=timezone.utc)
 
 
-# ------------------------------------------------------------------------------------------------ facade
-
-
-class CodeBuild(Facade["CodeBuildClient"]):
-    """CodeBuild in one account and region: open projects and builds, read many builds at once.
-
-    Pass boto3 clients to use them as they are (their own retry configuration is respected, see
-    :class:`~pipepilot.RetryPolicy`): ``client`` for CodeBuild, ``logs_client`` for CloudWatch Logs (read by
-    :meth:`Build.logs`). A client not given is created on first use from ``session`` (default: boto3's
-    default session, shared by every facade), ``region_name`` (default: the injected client's region, if
-    there is one, so the two clients agree) and ``config``. ``retry`` is the retry policy; ``clock``
-    (monotonic seconds) and ``sleep`` default to pipepilot's time source, looked up at each call, so
-    :func:`pipepilot.local.offline` applies. They are also the defaults of :meth:`Build.wait` and
-    :meth:`Build.logs`. ``CodePipeline.codebuild()`` returns one configured like the CodePipeline facade.
-
-    Raises:
-        TypeError: both clients and options to build one were given.
-    """
-
-    service_name = "codebuild"
-
-    def __init__(
-        self,
-        client: CodeBuildClient | None = None,
-        logs_client: CloudWatchLogsClient | None = None,
-        *,
-        session: boto3.session.Session | None = None,
-        region_name: str | None = None,
-        config: Config | None = None,
-        retry: RetryPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        if (
-            client is not None
-            and logs_client is not None
-            and (session is not None or region_name is not None or config is not None)
-        ):
-            raise TypeError("pass either both clients, or session/region_name/config to build them, not both")
-        injected = client if client is not None else logs_client
-        self._configure(client, settings_for(injected, session, region_name, config, retry, clock, sleep))
-        self._logs_calls: Caller[CloudWatchLogsClient] = self._settings.caller("logs", logs_client)
-
-    @property
-    def logs_client(self) -> CloudWatchLogsClient:
-        """The boto3 CloudWatch Logs client (created now if it was not injected and not yet needed)."""
-        return self._logs_calls.client
-
-    # -- handles ------------------------------------------------------------------------------------------
-
-    def project(self, name: str) -> Project:
-        """A handle on the project called ``name``; no call is made until the handle is used.
-
-        Raises:
-            ValidationError: ``name`` is not a non-empty string.
-        """
-        if not isinstance(name, str) or not name:
-            raise ValidationError(f"a CodeBuild project name is a non-empty string, not {name!r}")
-        return Project(service=self, name=name)
-
-    def build(self, build_id: str) -> Build:
-        """A handle on one build, by id (``<project>:<uuid>``) or ARN; no call is made until it is used.
-
-        The ARN form is what CodeBuild's EventBridge events carry (``detail.build-id``).
-
-        Raises:
-            ValidationError: ``build_id`` is not a build id or build ARN.
-        """
-        return Build(service=self, id=_build_id(build_id))
-
-    # -- reading many builds ------------------------------------------------------------------------------
-
-    def get_builds(self, ids: Iterable[str], *, missing_ok: bool = False) -> list[BuildDetails]:
-        """The details of the builds ``ids`` (ids or ARNs), in the order asked, in batches of 100 per call.
-
-        An id asked twice is fetched once and returned twice. With ``missing_ok=True`` unknown ids are left
-        out of the result; otherwise they raise, after every batch was read.
-
-        Raises:
-            ValidationError: an id is not a build id or ARN (nothing was sent).
-            ResourceNotFoundError: some ids name no build (the message lists them); not with ``missing_ok``.
-            ArgumentTypeError: ``ids`` is one string, not an iterable of them (nothing was sent).
-        """
-        if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-            raise ArgumentTypeError(
-                f"ids must be an iterable of build ids, not {type_name(ids)}; for one build pass [build_id]",
-                parameter="ids",
-            )
-        wanted = [_build_id(build_id) for build_id in ids]
-        found, missing = self._fetch(wanted)
-        if missing and not missing_ok:
-            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-            raise ResourceNotFoundError(
-                f"{len(missing)} of {len(set(wanted))} builds do not exist: {shown}",
-                operation_name="BatchGetBuilds",
-            )
-        return [found[build_id] for build_id in wanted if build_id in found]
-
-    def refresh(self, builds: Iterable[Build]) -> list[BuildDetails]:
-        """The current details of ``builds``, in the same order, reading 100 builds per ``BatchGetBuilds`` call.
-
-        Raises:
-            ResourceNotFoundError: some builds no longer exist (the message lists them).
-            ArgumentTypeError: ``builds`` is not an iterable of :class:`Build` handles (for ids, use
-                :meth:`get_builds`).
-        """
-        handles = check_instances(
-            builds, Build, "builds", optional=False, hint="for build ids use get_builds(ids)"
-        )
-        return self.get_builds(build.id for build in handles)
-
-    def _fetch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
-        """Read ``ids`` (deduplicated, in batches of :data:`BATCH_SIZE`): found builds by id, and missing ids."""
-        unique = list(dict.fromkeys(ids))
-        found: dict[str, BuildDetails] = {}
-        missing: list[str] = []
-        for start in range(0, len(unique), BATCH_SIZE):
-            batch_found, batch_missing = self._fetch_batch(unique[start : start + BATCH_SIZE])
-            found.update(batch_found)
-            missing.extend(batch_missing)
-        return found, missing
-
-    def _fetch_batch(self, ids: Sequence[str]) -> tuple[dict[str, BuildDetails], list[str]]:
-        response = self._calls.call("batch_get_builds", idempotent=True, ids=list(ids))
-        found: dict[str, BuildDetails] = {}
-        for item in response.get("builds") or ():
-            details = BuildDetails.from_api(item)
-            if details.id is not None:
-                found[details.id] = details
-        # AWS answers by id; anything asked for and not answered is missing, whether or not it was listed.
-        missing = [build_id for build_id in ids if build_id not in found]
-        return found, missing
-
-
-def codebuild_beside(caller: Caller[Any]) -> CodeBuild:
-    """The CodeBuild facade configured like the facade ``caller`` belongs to, in its region (made once per
-    caller: ``CodePipeline.codebuild()`` and ``action.build()`` share it)."""
-    return caller.companion("codebuild", CodeBuild._from_settings)
-
-
-def _build_id(value: object) -> str:
-    """A build id from an id or a build ARN (``arn:...:codebuild:<region>:<account>:build/<project>:<uuid>``)."""
-    if isinstance(value, str):
-        build_id = value.partition(":build/")[2] if value.startswith("arn:") else value
-        project, _, run = build_id.partition(":")
-        if project and run:
-            return build_id
-    raise ValidationError(f"a CodeBuild build id is '<project>:<id>' or a build ARN, not {value!r}")
-
-
 # ----------------------------------------------------------------------------------------------- project
 
 
@@ -353,7 +193,7 @@ class Project:
         Raises:
             TypeError: an ``env`` value is neither a ``str`` nor an :class:`EnvironmentValue`, or an
                 override repeats a member that has a keyword here (nothing was sent).
-            ValidationError: the request breaks the API's rules; every problem is listed (nothing was sent).
+            RequestValidationError: the request breaks the API's rules; every problem is listed (nothing was sent).
             ResourceNotFoundError: no such project.
             InvalidInputError: AWS refused the request (e.g. ``token`` reused with other parameters).
             AccountLimitExceededError: the account or project runs as many builds as it may.
@@ -512,17 +352,14 @@ class Build:
     def wait(
         self,
         *,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_phase: ProgressCallback | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> BuildDetails:
         """Wait until the build ends; return its details when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``; without either, the wait gives up after the build's
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the build's
         own timeouts (:func:`~pipepilot.polling.build_timeout`: ``timeoutInMinutes`` plus
-        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy.FOREVER`` waits without a limit.
+        ``queuedTimeoutInMinutes``, and 15 minutes to finalize); ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
         Each poll is one ``BatchGetBuilds`` call. With a policy that sets ``sparse_interval``, the first poll
         also reads the project's recent builds (found with one ``ListBuildsForProject`` call) to predict the
         end, and polls stay that sparse until then. ``on_phase`` receives each phase the build enters
@@ -537,13 +374,11 @@ class Build:
             ResourceNotFoundError: no build has this id.
             ArgumentTypeError: an option has the wrong type; nothing was read.
         """
-        check_wait_options(
-            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_phase": on_phase}
-        )
-        policy = wait_policy(poll, timeout)
-        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
+        check_wait_options(poll=poll, callbacks={"on_phase": on_phase})
+        policy = wait_policy(poll)
+        now_of, sleep_for = wait_timing(self.service._calls)
         schedule = PollSchedule(policy=policy, started=now_of(), rng=poll_jitter(self.id))
-        tracker = _PhaseTracker(self, schedule, on_phase, epoch=current_time_source().time)
+        tracker = _PhaseTracker(self, schedule, on_phase, epoch=self.service._calls.time.time)
         final = wait_until(
             tracker.fetch,
             tracker.decide,
@@ -582,8 +417,6 @@ class Build:
         *,
         follow: bool = False,
         poll: PollPolicy | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> Iterator[LogLine]:
         """The lines of the build's CloudWatch Logs stream, oldest first, read lazily as you iterate.
 
@@ -602,7 +435,7 @@ class Build:
         reader = _LogReader(self)
         if not follow:
             return reader.read_all()
-        now_of, sleep_for = wait_timing(clock, sleep, self.service._settings)
+        now_of, sleep_for = wait_timing(self.service._calls)
         return reader.follow(poll if poll is not None else FOLLOW_POLICY, clock=now_of, sleep=sleep_for)
 
 

@@ -8,8 +8,10 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ PipelineNotFoundError               PipelineNotFoundException
     │   ├─ PipelineVersionNotFoundError        PipelineVersionNotFoundException
     │   ├─ PipelineExecutionNotFoundError      PipelineExecutionNotFoundException
-    │   ├─ StageNotFoundError                  StageNotFoundException; also local look-ups by name
-    │   ├─ ActionNotFoundError                 ActionNotFoundException; also local look-ups by name
+    │   ├─ StageNotFoundError                  StageNotFoundException
+    │   │   └─ NoSuchStageError                ours: no stage by that name in a declaration or state read
+    │   ├─ ActionNotFoundError                 ActionNotFoundException
+    │   │   └─ NoSuchActionError               ours: no action by that name in a stage read
     │   ├─ ActionExecutionNotFoundError        ActionExecutionNotFoundException
     │   ├─ ActionTypeNotFoundError             ActionTypeNotFoundException
     │   ├─ JobNotFoundError                    JobNotFoundException
@@ -29,10 +31,12 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ConditionNotOverridableError        ConditionNotOverridableException
     │   └─ InvalidJobStateError                InvalidJobStateException
     ├─ InvalidRequestError
-    │   ├─ ValidationError                     ValidationException; botocore's own parameter validation
+    │   ├─ ValidationError                     ValidationException
+    │   ├─ RequestValidationError              ours: the request breaks the API's rules, found before sending it
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
-    │   ├─ InvalidStructureError               InvalidStructureException; also malformed input read locally
-    │   │   └─ NestingTooDeepError             ours: input nests deeper than pipepilot reads (also a ValueError)
+    │   ├─ InvalidStructureError               InvalidStructureException
+    │   │   └─ MalformedInputError             ours: input that is not the AWS structure it should be (also a ValueError)
+    │   │       └─ NestingTooDeepError         ours: input nests deeper than pipepilot reads
     │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
     │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
     │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
@@ -53,7 +57,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ ApprovalAlreadyCompletedError       ApprovalAlreadyCompletedException
     │   ├─ InvalidApprovalTokenError           InvalidApprovalTokenException
     │   ├─ ApprovalConflict                    ours: already answered, with the other outcome (also a ConflictError)
-    │   └─ ApprovalNotPending                  ours: no approval waits where one was asked for
+    │   ├─ NoApprovalWaitingError              ours: no approval waits where one was asked for
+    │   └─ AmbiguousApprovalError              ours: several executions wait there and none was named
     ├─ QuotaError
     │   ├─ LimitExceededError                  LimitExceededException
     │   ├─ ConcurrentPipelineExecutionsLimitExceededError
@@ -89,7 +94,7 @@ Secrets never reach an error's text: AWS may quote a refused value in its messag
 job nonce), so the seam passes the secret values of each request to :func:`translating`, which replaces
 them with ``***`` in the message, the response and the chained cause (a copy of the original; the original
 is not kept). botocore's own parameter validation quotes offending values too; pipepilot's
-:class:`ValidationError` (and its cause) leaves every value out.
+:class:`RequestValidationError` (and its cause) leaves every value out.
 
 :data:`ERROR_CODES` and :func:`error_class_for` are pure; :func:`translate` and :func:`translating` apply
 them at the one seam that calls boto3 (:mod:`pipepilot._calls`).
@@ -119,10 +124,10 @@ __all__ = [
     "ActionExecutionNotFoundError",
     "ActionNotFoundError",
     "ActionTypeNotFoundError",
+    "AmbiguousApprovalError",
     "ApprovalAlreadyCompletedError",
     "ApprovalConflict",
     "ApprovalError",
-    "ApprovalNotPending",
     "ArgumentTypeError",
     "BuildFailed",
     "ConcurrentModificationError",
@@ -157,7 +162,11 @@ __all__ = [
     "InvalidWebhookError",
     "JobNotFoundError",
     "LimitExceededError",
+    "MalformedInputError",
     "NestingTooDeepError",
+    "NoApprovalWaitingError",
+    "NoSuchActionError",
+    "NoSuchStageError",
     "NotFoundError",
     "NotLatestPipelineExecutionError",
     "OutputVariablesSizeExceededError",
@@ -173,6 +182,7 @@ __all__ = [
     "ProfileNotFoundError",
     "QuotaError",
     "RegionNotSetError",
+    "RequestValidationError",
     "ResourceAlreadyExistsError",
     "ResourceNotFoundError",
     "SSOTokenExpiredError",
@@ -258,17 +268,35 @@ class _NamedLookupError(NotFoundError):
 
 
 class StageNotFoundError(_NamedLookupError):
-    """No stage has that name: in the pipeline on AWS, or in a declaration being edited locally.
+    """No stage has that name: AWS said so (StageNotFoundException), or, as :class:`NoSuchStageError`,
+    a declaration or state pipepilot already read has none.
 
     ``name`` is the name looked up and ``available`` the stage names that exist (empty when AWS raised it).
     """
 
 
+class NoSuchStageError(StageNotFoundError):
+    """A declaration or a pipeline state read earlier has no stage by that name (no call was made).
+
+    pipepilot's own look-up, kept apart from AWS's StageNotFoundException (catch :class:`StageNotFoundError`
+    for both); ``available`` lists the stage names that do exist.
+    """
+
+
 class ActionNotFoundError(_NamedLookupError):
-    """No action has that name in the stage: on AWS, or in a declaration being edited locally.
+    """No action has that name in the stage: AWS said so (ActionNotFoundException), or, as
+    :class:`NoSuchActionError`, a declaration or state pipepilot already read has none.
 
     ``name`` is the name looked up and ``available`` the action names that exist in that stage (empty when
     AWS raised it).
+    """
+
+
+class NoSuchActionError(ActionNotFoundError):
+    """A stage of a declaration or pipeline state read earlier has no action by that name (no call was made).
+
+    pipepilot's own look-up, kept apart from AWS's ActionNotFoundException (catch
+    :class:`ActionNotFoundError` for both); ``available`` lists the stage's action names.
     """
 
 
@@ -372,7 +400,15 @@ class InvalidRequestError(PipepilotError):
 
 
 class ValidationError(InvalidRequestError):
-    """A parameter broke a length, pattern or enum rule (ValidationException, or botocore's own check)."""
+    """AWS refused a parameter that broke a length, pattern or enum rule (ValidationException)."""
+
+
+class RequestValidationError(InvalidRequestError):
+    """The request breaks the API's rules (a length, a pattern, an enum, a required member), found before it
+    was sent, by pipepilot's checks or botocore's parameter validation: nothing was sent.
+
+    The message lists every problem, without the values: a refused value may be a secret.
+    """
 
 
 class InvalidInputError(InvalidRequestError):
@@ -382,9 +418,9 @@ class InvalidInputError(InvalidRequestError):
 class InvalidStructureError(InvalidRequestError):
     """The pipeline structure is invalid, or the service role cannot be assumed by CodePipeline.
 
-    pipepilot raises it too, before anything is sent, for input it cannot read as the AWS structure it
-    should be (a ``from_api`` given something that is not that JSON object); ``path`` then locates the
-    problem in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
+    AWS's ``InvalidStructureException``. What pipepilot finds malformed itself, before anything is sent, is
+    its subclass :class:`MalformedInputError`, so one ``except`` catches both. ``path`` locates the problem
+    in the input when it is known (``stages[0].actions[1]``), and is ``None`` otherwise.
     """
 
     def __init__(self, message: str = "", *, path: str | None = None, **aws: Any) -> None:
@@ -392,13 +428,24 @@ class InvalidStructureError(InvalidRequestError):
         self.path = path
 
 
-class NestingTooDeepError(InvalidStructureError, ValueError):
+class MalformedInputError(InvalidStructureError, ValueError):
+    """Input pipepilot cannot read as the AWS structure it should be; nothing was read or sent.
+
+    Raised locally: a ``from_api`` given something that is not that JSON object (or a whole ``GetPipeline``
+    response instead of its ``pipeline``), pipeline JSON that does not parse, or an edit that would give a
+    declaration two stages or actions of one name. It is also a ``ValueError``, and an
+    :class:`InvalidStructureError` (what AWS answers for the same mistake), so code catching either keeps
+    working.
+    """
+
+
+class NestingTooDeepError(MalformedInputError):
     """Input nests lists and objects deeper than pipepilot reads; nothing was read or sent.
 
     No AWS structure nests more than a few levels, so such input (a pipeline definition, a freeze record,
     any wire dict) is a mistake or an attack; reading it would exhaust Python's recursion limit. ``path``
     is where it crossed the limit (``stages[0].extra[0][0]...``, shortened in the text), ``limit`` the
-    depth pipepilot reads. It is also a ``ValueError``, as every unreadable freeze record is.
+    depth pipepilot reads.
     """
 
     def __init__(self, message: str = "", *, path: str | None = None, limit: int = 0, **aws: Any) -> None:
@@ -568,7 +615,7 @@ class ApprovalConflict(ApprovalError, ConflictError):
         self.actual = actual
 
 
-class ApprovalNotPending(ApprovalError):
+class NoApprovalWaitingError(ApprovalError):
     """No approval waits where one was asked for: the execution has not reached it, or it never will.
 
     ``pipeline``, ``stage``, ``action`` and ``execution_id`` say where pipepilot looked.
@@ -589,6 +636,30 @@ class ApprovalNotPending(ApprovalError):
         self.stage = stage
         self.action = action
         self.execution_id = execution_id
+
+
+class AmbiguousApprovalError(ApprovalError):
+    """Several executions wait at the approval asked for, and none was named: nothing was answered.
+
+    Name the one meant with ``execution=`` (or answer the approval a notification or a wait handed over).
+    ``pipeline``, ``stage`` and ``action`` say where; ``execution_ids`` lists the executions waiting there.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        pipeline: str | None = None,
+        stage: str | None = None,
+        action: str | None = None,
+        execution_ids: Sequence[str] = (),
+        **aws: Any,
+    ) -> None:
+        super().__init__(message, **aws)
+        self.pipeline = pipeline
+        self.stage = stage
+        self.action = action
+        self.execution_ids: tuple[str, ...] = tuple(execution_ids)
 
 
 # -------------------------------------------------------------------------------------------------- quotas
@@ -1082,7 +1153,7 @@ def translate_botocore_error(
     """The pipepilot error for a botocore exception, or ``None`` if pipepilot leaves it as it is.
 
     ``ClientError`` goes through :func:`translate` (with ``conceal``); dropped connections and timeouts
-    become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`ValidationError`
+    become :class:`ConnectionFailure`; botocore's own parameter validation becomes :class:`RequestValidationError`
     (its report without the values it quotes); missing settings (region, profile, credentials, an expired
     SSO session) become a :class:`ConfigurationError` (see :func:`translate_settings_error`).
     """
@@ -1094,7 +1165,7 @@ def translate_botocore_error(
             f"{where} failed: no answer from AWS ({type(exc).__name__})", operation_name=operation
         )
     if isinstance(exc, botocore_exceptions.ParamValidationError):
-        return ValidationError(
+        return RequestValidationError(
             f"{where} was not sent: parameter validation failed:\n{_parameter_report(exc)}",
             operation_name=operation,
         )

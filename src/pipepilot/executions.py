@@ -12,7 +12,7 @@ goes on (:class:`~pipepilot.polling.PollPolicy`): the end is noticed within 30 s
 then within 2 % of the time waited (at most 5 minutes), however early or late it comes. A wait without a
 timeout gets a default one derived from the pipeline's actions' AWS time limits. Throttling slows polling down
 instead of failing the wait. The clock and the sleep are the facade's (``CodePipeline(clock=...,
-sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`), unless given.
+sleep=...)``), else pipepilot's time source (virtual inside :func:`pipepilot.local.offline`).
 
 Stopping safely
 ---------------
@@ -32,8 +32,8 @@ import attrs
 
 from pipepilot._checks import check_instances, check_str, check_str_map, check_wait_options, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, pipeline_state
-from pipepilot._time import current_time_source, new_uuid
-from pipepilot.approvals import ApprovalPending, read_declaration
+from pipepilot._time import new_uuid
+from pipepilot.approvals import read_declaration, with_approval
 from pipepilot.errors import (
     ArgumentTypeError,
     DuplicatedStopRequestError,
@@ -55,7 +55,7 @@ from pipepilot.model.runtime import (
     StageExecutionStatus,
 )
 from pipepilot.polling import (
-    ApprovalWaiting,
+    ApprovalRequested,
     DefaultTimeout,
     Forecast,
     PollPolicy,
@@ -244,7 +244,7 @@ def start_execution(
     say) start nothing new either.
 
     Raises:
-        ValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
+        RequestValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
         PipelineNotFoundError: no such pipeline.
         ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
         ArgumentTypeError: ``variables`` is not a mapping of names to values, ``source_revisions`` not an
@@ -261,7 +261,7 @@ def start_execution(
         )
     ]
     check_str(token, "token", optional=True)
-    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid()}
+    params: dict[str, Any] = {"name": pipeline, "clientRequestToken": token or new_uuid(caller.time)}
     if variables:
         params["variables"] = [{"name": name, "value": value} for name, value in variables.items()]
     if overrides:
@@ -349,7 +349,7 @@ class Execution:
         that its lost predecessor causes counts as success too.
 
         Raises:
-            ValidationError: ``reason`` is too long (nothing was sent).
+            RequestValidationError: ``reason`` is too long (nothing was sent).
             DuplicatedStopRequestError: a stop of the same kind was already requested for this execution.
             PipelineExecutionNotStoppableError: the execution already ended (or already stopped).
             PipelineNotFoundError: no such pipeline.
@@ -437,18 +437,15 @@ class Execution:
     def wait(
         self,
         *,
-        timeout: float | None = None,
         poll: PollPolicy | None = None,
         on_progress: ProgressCallback | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], None] | None = None,
     ) -> PipelineExecution:
         """Wait until the execution ends; return it when it succeeded, raise when it did not.
 
-        ``timeout`` (seconds) overrides ``poll.timeout``. Without either, the wait gives up after the default
+        ``poll.timeout`` (seconds) bounds the wait. Without it, the wait gives up after the default
         for an execution (:func:`~pipepilot.polling.execution_timeout`: twice the longest the pipeline's
         actions may run by AWS's limits, read with one ``GetPipeline`` once the wait has lasted an hour);
-        ``PollPolicy.FOREVER`` waits without a limit. The wait notices the end within 30 s during its first
+        ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit. The wait notices the end within 30 s during its first
         two hours, then within 2 % of the time waited, at most 5 minutes. Without ``on_progress`` each poll is
         one ``GetPipelineExecution``; with it, each poll is one ``GetPipelineState``, and ``on_progress``
         receives every change seen between two polls (stage and action started/succeeded/failed, approval
@@ -472,17 +469,15 @@ class Execution:
             ArgumentTypeError: an option has the wrong type (``poll=30`` instead of
                 ``poll=PollPolicy(...)``, say); nothing was read.
         """
-        check_wait_options(
-            timeout=timeout, poll=poll, clock=clock, sleep=sleep, callbacks={"on_progress": on_progress}
-        )
-        policy = wait_policy(poll, timeout)
-        now_of, sleep_for = wait_timing(clock, sleep, self.caller)
+        check_wait_options(poll=poll, callbacks={"on_progress": on_progress})
+        policy = wait_policy(poll)
+        now_of, sleep_for = wait_timing(self.caller)
         started = now_of()
         forecast, listed = self._forecast()
         started_at = listed.start_time if listed is not None else None
         elapsed = 0.0
         if started_at is not None:
-            elapsed = max(0.0, current_time_source().time() - started_at.timestamp())
+            elapsed = max(0.0, self.caller.time.time() - started_at.timestamp())
         schedule = PollSchedule(
             policy=policy,
             started=started,
@@ -644,7 +639,7 @@ class _ProgressTracker:
         """Report what changed since the last reading; whether the execution has ended (confirmed)."""
         previous, self.last_state = self.last_state, state
         for event in diff_states(previous, state, self.execution.id, since=self.since):
-            if isinstance(event, ApprovalWaiting):
+            if isinstance(event, ApprovalRequested):
                 event = self._with_approval(event)
             where = event.stage_name
             action = getattr(event, "action_name", None)
@@ -672,7 +667,7 @@ class _ProgressTracker:
             return True
         return False
 
-    def _with_approval(self, event: ApprovalWaiting) -> ApprovalPending:
+    def _with_approval(self, event: ApprovalRequested) -> ApprovalRequested:
         if not self._declaration_read:
             # Read once, when the first approval shows up: custom data, links and timeouts live there.
             self._declaration_read = True
@@ -682,7 +677,7 @@ class _ProgressTracker:
                 logger.debug(
                     "could not read pipeline %s for approval details: %s", self.execution.pipeline, error
                 )
-        return ApprovalPending.from_event(event, caller=self.execution.caller, declaration=self._declaration)
+        return with_approval(event, caller=self.execution.caller, declaration=self._declaration)
 
 
 def waits_at(stage: StageState, execution_id: str) -> bool:

@@ -51,7 +51,7 @@ from botocore.exceptions import ClientError
 from botocore.retries.throttling import CubicCalculator
 
 from pipepilot._handles import pipeline_state
-from pipepilot._time import current_time_source, thread_idle, waiting_for_threads
+from pipepilot._time import SYSTEM_TIME, thread_idle, waiting_for_threads
 from pipepilot.errors import THROTTLING_CODES, PipepilotError, ThrottlingError
 
 if TYPE_CHECKING:
@@ -142,14 +142,14 @@ class RateLimiter:
     them. The limiter is thread-safe; waiting threads are served in the order they arrived. It is the
     fixed cap an explicit ``rate=`` puts on one fleet operation.
 
-    ``time_source`` defaults to pipepilot's current one, looked up at each acquisition (virtual inside
-    :func:`pipepilot.local.offline`).
+    ``time_source`` defaults to the system's; a facade's limiters use its caller's
+    (:attr:`~pipepilot._calls.Caller.time`: virtual inside :func:`pipepilot.local.offline`).
 
     Raises:
         ValueError: ``rate`` is not a positive finite number, or ``burst`` is below 1.
     """
 
-    def __init__(self, rate: float, *, burst: int = 1, time_source: TimeSource | None = None) -> None:
+    def __init__(self, rate: float, *, burst: int = 1, time_source: TimeSource = SYSTEM_TIME) -> None:
         if not (isinstance(rate, (int, float)) and 0 < rate < float("inf")):
             raise ValueError(f"rate must be a positive number of requests per second, not {rate!r}")
         if not (isinstance(burst, int) and burst >= 1):
@@ -169,7 +169,7 @@ class RateLimiter:
 
     def acquire(self) -> float:
         """Take one token, sleeping until one is available; returns the seconds waited."""
-        source = self._source or current_time_source()
+        source = self._source
         # Reserve a slot under the lock and sleep outside it: reservations keep arrival order, and other
         # threads can reserve the following slots meanwhile.
         with self._lock:
@@ -206,7 +206,7 @@ class AdaptiveRateLimiter:
       reduce are left to the retry policy.
 
     It is thread-safe; requests are paced in the order they asked. Time (and sleeping) comes from
-    ``time_source``, by default pipepilot's current one looked up at each use, so inside
+    ``time_source``, for a facade's shared limiter the facade caller's, resolved at each use, so inside
     :func:`pipepilot.local.offline` the limiter runs on the virtual clock. (botocore's own token bucket
     waits on a condition variable in real time, which a virtual clock cannot move, so only its rate curve
     is reused here.)
@@ -224,7 +224,7 @@ class AdaptiveRateLimiter:
     # The rate grows to at most this multiple of the measured send rate (botocore's bound too).
     _MAX_GROWTH = 2.0
 
-    def __init__(self, *, time_source: TimeSource | None = None) -> None:
+    def __init__(self, *, time_source: TimeSource = SYSTEM_TIME) -> None:
         self._source = time_source
         self._lock = threading.Lock()
         self._limit: float | None = None
@@ -256,7 +256,7 @@ class AdaptiveRateLimiter:
         return self._limit
 
     def _time(self) -> TimeSource:
-        return self._source or current_time_source()
+        return self._source
 
     def reserve(self) -> float:
         """Book the next request's turn without waiting: the moment (on the limiter's clock) it may go out.
@@ -397,7 +397,7 @@ def shared_limiter(cp: CodePipeline | Caller[Any]) -> AdaptiveRateLimiter:
     from pipepilot._calls import Caller
 
     caller = cp if isinstance(cp, Caller) else cp._calls
-    return caller.companion(_SHARED_LIMITER, lambda _settings: AdaptiveRateLimiter())
+    return caller.companion(_SHARED_LIMITER, lambda _settings: AdaptiveRateLimiter(time_source=caller.time))
 
 
 def _error_code(error: ClientError) -> str:
@@ -461,7 +461,7 @@ def _check_workers(max_workers: int) -> None:
         raise ValueError(f"max_workers must be an integer >= 1, not {max_workers!r}")
 
 
-def fleet_limiter(*, max_workers: int, rate: float | None) -> RateLimiter | None:
+def fleet_limiter(*, max_workers: int, rate: float | None, time_source: TimeSource) -> RateLimiter | None:
     """The fixed cap of one fleet operation (``None`` without ``rate``), after checking its options.
 
     Checked before the operation does anything.
@@ -470,7 +470,7 @@ def fleet_limiter(*, max_workers: int, rate: float | None) -> RateLimiter | None
         ValueError: ``max_workers`` is below 1, or ``rate`` is not ``None`` or a positive finite number.
     """
     _check_workers(max_workers)
-    return None if rate is None else RateLimiter(rate)
+    return None if rate is None else RateLimiter(rate, time_source=time_source)
 
 
 @attrs.frozen(kw_only=True)
@@ -488,7 +488,11 @@ class Outcome(Generic[T, R]):
 
 
 def run_concurrently(
-    work: Callable[[T], R], items: Iterable[T], *, max_workers: int = DEFAULT_MAX_WORKERS
+    work: Callable[[T], R],
+    items: Iterable[T],
+    *,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    time_source: TimeSource = SYSTEM_TIME,
 ) -> Iterator[Outcome[T, R]]:
     """Run ``work(item)`` for every item on up to ``max_workers`` threads; yield outcomes as they finish.
 
@@ -512,7 +516,7 @@ def run_concurrently(
             return Outcome(item=item, error=error)
         finally:
             # Back to the pool, where it waits for a task: a virtual clock need not wait for it meanwhile.
-            thread_idle()
+            thread_idle(time_source)
 
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=min(max_workers, len(pending)), thread_name_prefix="pipepilot-fleet"
@@ -522,7 +526,7 @@ def run_concurrently(
         finished = concurrent.futures.as_completed(futures)
         while True:
             # While it waits for its workers this thread is not running: a virtual clock need not wait for it.
-            with waiting_for_threads():
+            with waiting_for_threads(time_source):
                 future = next(finished, None)
             if future is None:
                 break
@@ -617,7 +621,7 @@ def _select_by_tags(caller: Caller[Any], tagged: Tagged, *, max_workers: int) ->
         return {tag["key"]: tag["value"] for tag in response.get("tags", ())}
 
     selected: list[str] = []
-    for outcome in run_concurrently(tags_of, names, max_workers=max_workers):
+    for outcome in run_concurrently(tags_of, names, max_workers=max_workers, time_source=caller.time):
         if outcome.error is not None:
             raise outcome.error
         assert outcome.value is not None
@@ -669,7 +673,9 @@ def read_states(
         PipepilotError: the selection itself could not be resolved (listing pipelines or tags failed).
     """
 
-    limited = limited_caller(caller, fleet_limiter(max_workers=max_workers, rate=rate))
+    limited = limited_caller(
+        caller, fleet_limiter(max_workers=max_workers, rate=rate, time_source=caller.time)
+    )
     names = select_pipelines(limited, selection, max_workers=max_workers)
 
     def state_of(name: str) -> PipelineState:
@@ -680,7 +686,7 @@ def read_states(
     pending = names
     for round_number in range(1, _THROTTLED_ROUNDS + 1):
         throttled: set[str] = set()
-        for outcome in run_concurrently(state_of, pending, max_workers=max_workers):
+        for outcome in run_concurrently(state_of, pending, max_workers=max_workers, time_source=caller.time):
             if outcome.error is None:
                 assert outcome.value is not None
                 states[outcome.item] = outcome.value

@@ -139,7 +139,7 @@ class PipelineFreeze:
 
     For ``DISABLED`` the transition fields describe the freeze's own change; for ``ALREADY_DISABLED`` the
     change found in place. Times are aware UTC datetimes. ``error_code``/``error`` explain ``FAILED`` (``error_code`` is AWS's error code,
-    or the pipepilot error's class name when pipepilot itself raised it, e.g. ``StageNotFoundError``); ``thaw``, ``thaw_note`` and
+    or the pipepilot error's class name when pipepilot itself raised it, e.g. ``NoSuchStageError``); ``thaw``, ``thaw_note`` and
     ``thaw_error`` say what the thaw did (``None``: not thawed yet, or nothing for the thaw to do);
     ``thaw_sent_at`` is when a failed thaw sent an enable whose answer it never got (it may have been
     applied: the next thaw recognises it).
@@ -372,7 +372,7 @@ def freeze(
     ``resume`` and ``checkpoint``.
 
     Raises:
-        ValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+        RequestValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
         ValueError: ``resume`` is the record of a freeze of another stage or reason, or ``max_workers`` or
             ``rate`` is out of range (nothing was changed).
         PipepilotError: the selection could not be resolved (listing pipelines or their tags failed);
@@ -392,10 +392,15 @@ def freeze(
             f"cannot resume the freeze of stage {resume.stage!r} ({resume.reason!r}) as a freeze of stage "
             f"{stage!r} ({reason!r})"
         )
-    limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
+    caller = _caller_of(cp)
+    limited = limited_caller(
+        caller, fleet_limiter(max_workers=max_workers, rate=rate, time_source=caller.time)
+    )
     names = select_pipelines(limited, pipelines, max_workers=max_workers)
     if resume is None:
-        record = FreezeRecord(id=new_uuid(), stage=stage, reason=reason, started_at=now_utc())
+        record = FreezeRecord(
+            id=new_uuid(limited.time), stage=stage, reason=reason, started_at=now_utc(limited.time)
+        )
     else:
         record = resume
     known = {entry.pipeline for entry in record.pipelines}
@@ -423,7 +428,7 @@ def freeze(
     def freeze_one(pipeline: str) -> PipelineFreeze:
         return _freeze_one(limited, record, pipeline, resumed=resumed)
 
-    for outcome in run_concurrently(freeze_one, todo, max_workers=max_workers):
+    for outcome in run_concurrently(freeze_one, todo, max_workers=max_workers, time_source=caller.time):
         if outcome.error is not None:
             logger.warning("could not freeze pipeline %s: %s", outcome.item, outcome.error)
             entry = PipelineFreeze(
@@ -542,14 +547,17 @@ def thaw(
     """
     _check_record(record, "record")
     check_callable(checkpoint, "checkpoint")
-    limited = limited_caller(_caller_of(cp), fleet_limiter(max_workers=max_workers, rate=rate))
+    caller = _caller_of(cp)
+    limited = limited_caller(
+        caller, fleet_limiter(max_workers=max_workers, rate=rate, time_source=caller.time)
+    )
     todo = [entry for entry in record.pipelines if _to_thaw(entry)]
     logger.info("thawing stage %s in %d pipeline(s)", record.stage, len(todo))
 
     def thaw_one(entry: PipelineFreeze) -> PipelineFreeze:
         return _thaw_one(limited, record, entry)
 
-    for outcome in run_concurrently(thaw_one, todo, max_workers=max_workers):
+    for outcome in run_concurrently(thaw_one, todo, max_workers=max_workers, time_source=caller.time):
         if outcome.error is not None:
             logger.warning("could not thaw pipeline %s: %s", outcome.item.pipeline, outcome.error)
             failure = _failure(outcome.error)
@@ -662,7 +670,7 @@ def _enable_the_freezes(caller: Caller[Any], record: FreezeRecord, entry: Pipeli
     transition = Transition(
         caller=caller, pipeline=entry.pipeline, stage=record.stage, kind=StageTransitionType.INBOUND
     )
-    sent_at = now_utc()
+    sent_at = now_utc(caller.time)
     try:
         read_back = transition._switch_on()
     except PipepilotError as error:

@@ -22,9 +22,6 @@ call until one of its methods needs one.
 
     record = cp.freeze("web-*", stage="Prod", reason="Holiday freeze")   # every web-* pipeline
     cp.thaw(record)                                     # re-enables exactly what the freeze disabled
-
-The run-time methods (executions, stages, transitions, approvals, waits; fleet reads and freezes) live in
-:mod:`pipepilot._pipeline_runtime` and are mixed into the two classes here.
 """
 
 from __future__ import annotations
@@ -32,34 +29,52 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pipepilot._checks import check_declaration, check_int, check_str, check_str_map
+from pipepilot._checks import check_declaration, check_int, check_str, check_str_map, check_wait_options
 from pipepilot._facade import Facade
-from pipepilot._handles import aws_details
-from pipepilot._pipeline_runtime import CodePipelineRuntime, PipelineRuntime
+from pipepilot._handles import aws_details, pipeline_state
 from pipepilot.errors import (
+    NoApprovalWaitingError,
+    PipelineExecutionNotFoundError,
     PipelineNotFoundError,
     PipelineRenameError,
+    PipepilotError,
+    RequestValidationError,
     ResourceNotFoundError,
-    ValidationError,
+    TransientError,
     VersionConflictError,
 )
 
+# The modules behind most methods (models, waits, approvals, fleet work) are imported by the methods that
+# use them: creating a facade and its client must not load them (see benchmarks/bench_first_client.py).
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterable, Iterator, Mapping
 
     from mypy_boto3_codepipeline.client import CodePipelineClient
 
     from pipepilot._calls import Caller
-    from pipepilot.builds import CodeBuild
+    from pipepilot.approvals import Approval
+    from pipepilot.codebuild import CodeBuild
+    from pipepilot.executions import Execution, ProgressCallback, RevisionOverride
+    from pipepilot.fleet import FleetStates, Selection
+    from pipepilot.freeze import Checkpoint, FreezeRecord
     from pipepilot.model.declaration import PipelineDeclaration, PipelineDocument
+    from pipepilot.model.runtime import (
+        PipelineExecutionStatus,
+        PipelineExecutionSummary,
+        PipelineState,
+        StageState,
+    )
     from pipepilot.model.summaries import PipelineSummary
+    from pipepilot.polling import PollPolicy, Step
+    from pipepilot.stages import Stage
+    from pipepilot.transitions import Transition
 
 __all__ = ["CodePipeline", "Pipeline"]
 
 logger = logging.getLogger(__name__)
 
 
-class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
+class CodePipeline(Facade["CodePipelineClient"]):
     """CodePipeline in one account and region: list, create and open pipelines; read and freeze fleets.
 
     Pass a boto3 ``client`` to use it as it is (its own retry configuration is respected, see
@@ -70,7 +85,8 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
     of the :class:`~pipepilot.CodeBuild` facade :meth:`codebuild` returns.
 
     Raises:
-        TypeError: both a client and options to build one were given.
+        ArgumentTypeError: an option has the wrong type (``client="x"``, ``retry=3``, ``clock=1``: the text
+            names the option and what to pass), or both a client and options to build one were given.
     """
 
     service_name = "codepipeline"
@@ -82,7 +98,7 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         facade's client was injected, in that client's region, from a new default boto3 session. It is the
         one ``action.build()`` reads builds through.
         """
-        from pipepilot.builds import codebuild_beside
+        from pipepilot.codebuild import codebuild_beside
 
         return codebuild_beside(self._calls)
 
@@ -105,10 +121,10 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         """A handle on the pipeline called ``name``; no call is made until the handle is used.
 
         Raises:
-            ValidationError: ``name`` is not a non-empty string.
+            RequestValidationError: ``name`` is not a non-empty string.
         """
         if not isinstance(name, str) or not name:
-            raise ValidationError(f"a pipeline name is a non-empty string, not {name!r}")
+            raise RequestValidationError(f"a pipeline name is a non-empty string, not {name!r}")
         return Pipeline(self, name)
 
     def create_pipeline(
@@ -128,7 +144,7 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         Raises:
             PipelineValidationError: local validation found problems; nothing was sent.
             PipelineNameInUseError: a pipeline with that name exists (moto reports this as
-                :class:`~pipepilot.InvalidStructureError`).
+                :class:`~pipepilot.errors.InvalidStructureError`).
             InvalidStructureError: AWS rejected the structure, or the role stayed unassumable.
             LimitExceededError: the account's pipeline quota is reached.
             InvalidTagsError, TooManyTagsError: the tags were refused.
@@ -149,8 +165,81 @@ class CodePipeline(CodePipelineRuntime, Facade["CodePipelineClient"]):
         logger.info("created pipeline %s", declaration.name)
         return Pipeline(self, declaration.name)
 
+    # -- fleets -------------------------------------------------------------------------------------------
 
-class Pipeline(PipelineRuntime):
+    def states(
+        self, pipelines: Selection, *, max_workers: int | None = None, rate: float | None = None
+    ) -> FleetStates:
+        """Read the state of many pipelines concurrently, as fast as the account allows.
+
+        ``pipelines`` is a selection: names, an fnmatch pattern or tags (see :mod:`pipepilot.fleet`).
+        Requests are paced by the facade's adaptive limiter (no limit until AWS throttles, then half the
+        rate, growing back slowly), shared with the facade's other fleet operations; ``rate`` also caps
+        this call at ``rate`` requests a second. Pipelines that could not be read are in the result's
+        ``errors``, not raised. ``max_workers`` left at ``None`` takes :mod:`pipepilot.fleet`'s default (as
+        in :meth:`freeze`, :meth:`thaw`).
+
+        Raises:
+            ValueError: ``max_workers`` or ``rate`` is out of range.
+            PipepilotError: the selection could not be resolved.
+        """
+        from pipepilot.fleet import read_states
+
+        return read_states(self._calls, pipelines, **_fleet_options(max_workers, rate))
+
+    def freeze(
+        self,
+        pipelines: Selection,
+        *,
+        stage: str,
+        reason: str,
+        resume: FreezeRecord | None = None,
+        checkpoint: Checkpoint | None = None,
+        max_workers: int | None = None,
+        rate: float | None = None,
+    ) -> FreezeRecord:
+        """Disable the inbound transition of ``stage`` in every selected pipeline (see :mod:`pipepilot.freeze`).
+
+        Raises:
+            RequestValidationError: ``reason`` or ``stage`` breaks the API's rules (nothing was changed).
+            ValueError: ``resume`` is the record of another freeze.
+            ArgumentTypeError: ``resume`` is not a :class:`~pipepilot.freeze.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
+            PipepilotError: the selection could not be resolved (nothing was changed).
+        """
+        from pipepilot.freeze import freeze
+
+        return freeze(
+            self._calls,
+            pipelines,
+            stage=stage,
+            reason=reason,
+            resume=resume,
+            checkpoint=checkpoint,
+            **_fleet_options(max_workers, rate),
+        )
+
+    def thaw(
+        self,
+        record: FreezeRecord,
+        *,
+        checkpoint: Checkpoint | None = None,
+        max_workers: int | None = None,
+        rate: float | None = None,
+    ) -> FreezeRecord:
+        """Re-enable exactly what the freeze ``record`` disabled (see :mod:`pipepilot.freeze`).
+
+        Raises:
+            ArgumentTypeError: ``record`` is not a :class:`~pipepilot.freeze.FreezeRecord` (read a saved one with
+                ``FreezeRecord.from_json``), or ``checkpoint`` is not callable (nothing was changed).
+            ValueError: ``max_workers`` or ``rate`` is out of range.
+        """
+        from pipepilot.freeze import thaw
+
+        return thaw(self._calls, record, checkpoint=checkpoint, **_fleet_options(max_workers, rate))
+
+
+class Pipeline:
     """A handle on one pipeline: its name and the :class:`CodePipeline` it belongs to.
 
     Besides its declaration (read, update, delete, tags) it starts and follows executions, and reaches the
@@ -367,6 +456,496 @@ class Pipeline(PipelineRuntime):
         if not keys:
             return
         self._calls.call("untag_resource", idempotent=True, resourceArn=self.arn(), tagKeys=list(keys))
+
+    # -------------------------------------------------------------------------------------- executions
+
+    def start(
+        self,
+        *,
+        variables: Mapping[str, str] | None = None,
+        source_revisions: Iterable[RevisionOverride] | None = None,
+        token: str | None = None,
+    ) -> Execution:
+        """Start an execution and return its handle; a retried start never starts twice.
+
+        ``variables`` override pipeline variables (name -> value); ``source_revisions`` pin source
+        revisions. The request always carries a ``clientRequestToken``: ``token``, or a fresh one reused
+        across this call's retries.
+
+        Raises:
+            RequestValidationError: a variable, revision or the token breaks the API's rules (nothing was sent).
+            PipelineNotFoundError: no such pipeline.
+            ConcurrentPipelineExecutionsLimitExceededError: the pipeline runs as many executions as it may.
+        """
+        from pipepilot.executions import start_execution
+
+        return start_execution(
+            self._calls, self.name, variables=variables, source_revisions=source_revisions, token=token
+        )
+
+    def execution(self, execution_id: str) -> Execution:
+        """The handle of execution ``execution_id`` (no call is made; :meth:`Execution.get` reads it).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``execution_id`` is not a non-empty string.
+        """
+        from pipepilot.executions import Execution
+
+        check_str(execution_id, "execution_id")
+        return Execution(caller=self._calls, pipeline=self.name, id=execution_id)
+
+    def executions(
+        self,
+        *,
+        status: PipelineExecutionStatus | str | None = None,
+        succeeded_in_stage: str | None = None,
+    ) -> Iterator[PipelineExecutionSummary]:
+        """The pipeline's executions, newest first, as summaries fetched page by page as you iterate.
+
+        ``succeeded_in_stage`` keeps executions that succeeded in that stage (filtered by AWS);
+        ``status`` keeps those with that status (filtered here: the API has no such filter).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: ``status`` or ``succeeded_in_stage`` is not a string (nothing was sent).
+        """
+        from pipepilot.model.runtime import PipelineExecutionSummary
+
+        check_str(status, "status", optional=True)
+        check_str(succeeded_in_stage, "succeeded_in_stage", optional=True)
+        params: dict[str, Any] = {"pipelineName": self.name}
+        if succeeded_in_stage is not None:
+            params["filter"] = {"succeededInStage": {"stageName": succeeded_in_stage}}
+        wanted = None if status is None else str(status)
+        for item in self._calls.paginate("list_pipeline_executions", "pipelineExecutionSummaries", **params):
+            summary = PipelineExecutionSummary.from_api(item)
+            if wanted is None or str(summary.status) == wanted:
+                yield summary
+
+    def latest_execution(self) -> Execution | None:
+        """The most recently started execution, or ``None`` if the pipeline never ran (one call).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        response = self._calls.call(
+            "list_pipeline_executions", idempotent=True, pipelineName=self.name, maxResults=1
+        )
+        summaries = response.get("pipelineExecutionSummaries") or ()
+        if not summaries:
+            return None
+        return self.execution(summaries[0]["pipelineExecutionId"])
+
+    def state(self) -> PipelineState:
+        """Every stage as ``GetPipelineState`` shows it now (stage, action and transition states, latest
+        and waiting executions, conditions, retry metadata).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        return pipeline_state(self._calls, self.name)
+
+    # ---------------------------------------------------------------------------- stages, transitions
+
+    def stage(self, name: str) -> Stage:
+        """The handle of stage ``name`` (its existence is not checked until used).
+
+        Raises:
+            ArgumentTypeError / InvalidArgumentError: ``name`` is not a non-empty string.
+        """
+        from pipepilot.stages import Stage
+
+        check_str(name, "name")
+        return Stage(caller=self._calls, pipeline=self.name, name=name)
+
+    def transitions(self) -> tuple[Transition, ...]:
+        """Every transition of the pipeline, in stage order: each stage's inbound transition, and the
+        outbound transition of every stage but the last (one ``GetPipelineState`` call, for the names).
+
+        Read their states with :meth:`Transition.state`, or all at once from :meth:`state` (each
+        ``StageState.inbound_transition_state``).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        from pipepilot.model.runtime import StageTransitionType
+        from pipepilot.transitions import Transition
+
+        names = [stage.stage_name for stage in self.state().stage_states]
+        found: list[Transition] = []
+        for index, name in enumerate(names):
+            found.append(
+                Transition(
+                    caller=self._calls, pipeline=self.name, stage=name, kind=StageTransitionType.INBOUND
+                )
+            )
+            if index < len(names) - 1:
+                found.append(
+                    Transition(
+                        caller=self._calls, pipeline=self.name, stage=name, kind=StageTransitionType.OUTBOUND
+                    )
+                )
+        return tuple(found)
+
+    # -------------------------------------------------------------------------------------- approvals
+
+    def approvals(self, *, execution: Execution | str | None = None) -> list[Approval]:
+        """The manual approvals waiting for an answer (of one execution, when given), in stage order.
+
+        One ``GetPipeline`` (mode, custom data, links, timeouts) and one ``GetPipelineState``; in PARALLEL
+        mode ``ListActionExecutions`` per running execution instead of the state (see
+        :mod:`pipepilot.approvals`).
+
+        Raises:
+            PipelineNotFoundError: no such pipeline.
+        """
+        from pipepilot.approvals import pending_approvals
+        from pipepilot.executions import execution_id_of
+
+        return pending_approvals(self._calls, self.name, execution_id=execution_id_of(execution))
+
+    def approval(
+        self,
+        stage: str,
+        action: str,
+        *,
+        execution: Execution | str | None = None,
+        token: str | None = None,
+    ) -> Approval:
+        """The approval ``stage``/``action`` as a handle to answer: ``pipeline.approval(...).approve(summary)``.
+
+        ``token`` pins the handle to that approval run, with no call made (a notification's token); it can
+        never answer another run. ``execution`` pins it to that execution's approval: when that one was
+        already answered (a redelivered request), the handle still comes back, and answering it the same
+        way again is a logged success. With neither, the approval waiting there now is returned, only if
+        no other execution waits there too. One ``GetPipeline`` and one ``GetPipelineState`` (in PARALLEL
+        mode ``ListActionExecutions`` per running execution instead), unless ``token`` is given.
+
+        Raises:
+            NoApprovalWaitingError: no approval waits there (for that execution), or the action is not an
+                approval (the message says which category it is).
+            AmbiguousApprovalError: several executions wait there (PARALLEL mode) and none was named.
+            PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError / InvalidArgumentError: an argument has the wrong type or is empty.
+        """
+        from pipepilot.approvals import find_approval
+        from pipepilot.executions import execution_id_of
+
+        check_str(stage, "stage")
+        check_str(action, "action")
+        check_str(token, "token", optional=True)
+        return find_approval(
+            self._calls, self.name, stage, action, execution_id=execution_id_of(execution), token=token
+        )
+
+    # ------------------------------------------------------------------------------------------ waits
+
+    def wait_for_approval(
+        self,
+        stage: str | None = None,
+        action: str | None = None,
+        *,
+        execution: Execution | str | None = None,
+        poll: PollPolicy | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Approval:
+        """Wait until an approval waits for an answer, and return it as soon as it appears.
+
+        ``stage``/``action`` narrow which approval (default: any); ``execution`` waits for that
+        execution's. One ``GetPipeline`` first, then one ``GetPipelineState`` per poll. In PARALLEL mode a
+        poll reads ``ListActionExecutions`` instead (per running execution, or for ``execution`` plus one
+        ``GetPipelineExecution`` to notice its end). Throttling slows polling instead of failing.
+
+        ``on_progress`` receives the progress events of ``execution`` (default: of every execution
+        running in the pipeline) seen between two polls, as :meth:`Execution.wait` reports them: the
+        approval itself arrives as an :class:`~pipepilot.events.ApprovalRequested` event before the wait returns
+        it. Reporting costs no extra call, except in PARALLEL mode (one ``GetPipelineState`` per poll).
+
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the
+        approval's default (:func:`~pipepilot.polling.approval_timeout`: the approval's lifetime, 7 days
+        unless declared, plus the longest the actions before it may run), so a wait held behind another
+        execution's approval outlasts it. ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
+
+        Raises:
+            ExecutionFailed / ExecutionStopped / ExecutionSuperseded / ExecutionCancelled: ``execution``
+                ended before reaching the approval.
+            NoApprovalWaitingError: ``execution`` succeeded without such an approval waiting (it was answered
+                between two polls, or the pipeline has none by that name), or ``stage``/``action`` names
+                an action that is not an approval (nothing was polled).
+            WaitTimeout: none appeared in time (``last`` is the last pipeline state seen, or ``None``).
+            PipelineNotFoundError: no such pipeline.
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
+        """
+        from pipepilot.approvals import (
+            approvals_in_state,
+            check_is_approval,
+            is_parallel,
+            pending_approvals,
+            read_declaration,
+        )
+        from pipepilot.executions import execution_id_of, execution_may_have_ended
+        from pipepilot.polling import (
+            PollSchedule,
+            approval_timeout,
+            poll_jitter,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
+
+        check_str(stage, "stage", optional=True)
+        check_str(action, "action", optional=True)
+        check_wait_options(poll=poll, callbacks={"on_progress": on_progress})
+        execution_id = execution_id_of(execution)
+        policy = wait_policy(poll)
+        now_of, sleep_for = wait_timing(self._calls)
+        where = f"{stage or '*'}/{action or '*'}"
+        schedule = PollSchedule(
+            policy=policy,
+            started=now_of(),
+            rng=poll_jitter(self.name, "approval", stage or "*", action or "*", execution_id or "*"),
+        )
+        declaration = read_declaration(self._calls, self.name)
+        check_is_approval(declaration, stage, action)
+        schedule.default_timeout = approval_timeout(declaration, stage=stage, action=action)
+        parallel = is_parallel(declaration)
+        found: list[Approval] = []
+        progress = None if on_progress is None else _StateProgress(self._calls, declaration, on_progress)
+
+        def fetch() -> PipelineState | None:
+            found.clear()
+            if parallel:
+                found.extend(
+                    pending_approvals(
+                        self._calls, self.name, declaration=declaration, execution_id=execution_id
+                    )
+                )
+                if progress is not None:
+                    # The state cannot show every run of a PARALLEL pipeline, but it is all there is.
+                    progress.observe(self.state(), execution_id)
+                return None
+            state = self.state()
+            if progress is not None:
+                progress.observe(state, execution_id)
+            found.extend(
+                approvals_in_state(self._calls, state, declaration=declaration, execution_id=execution_id)
+            )
+            return state
+
+        def matches(approval: Approval) -> bool:
+            return (stage is None or approval.stage == stage) and (
+                action is None or approval.action == action
+            )
+
+        def decide(state: PipelineState | None, now: float) -> Step:
+            if any(matches(approval) for approval in found):
+                return schedule.decide(True, now)
+            # The state shows when the execution may have ended; a PARALLEL pipeline's state cannot, so
+            # there the execution itself is read on every poll.
+            if (
+                execution_id is not None
+                and (state is None or execution_may_have_ended(state, execution_id))
+                and self._succeeded(execution_id, f"reaching approval {where}")
+            ):
+                raise NoApprovalWaitingError(
+                    f"execution {execution_id} of pipeline {self.name!r} ended Succeeded without approval "
+                    f"{where} waiting for an answer (answered between two polls, or there is none)",
+                    pipeline=self.name,
+                    stage=stage,
+                    action=action,
+                    execution_id=execution_id,
+                )
+            return schedule.decide(False, now)
+
+        wait_until(
+            fetch,
+            decide,
+            clock=now_of,
+            sleep=sleep_for,
+            policy=policy,
+            schedule=schedule,
+            label=f"approval {where} in {self.name}",
+        )
+        approval = next(approval for approval in found if matches(approval))
+        logger.info("%s is waiting", approval.describe())
+        return approval
+
+    def wait_for_stage(
+        self,
+        stage: str,
+        *,
+        execution: Execution | str | None = None,
+        poll: PollPolicy | None = None,
+    ) -> StageState:
+        """Wait until ``execution`` (default: the latest execution now) has succeeded in ``stage``.
+
+        Returns the stage's state then (a stage skipped by its condition counts as passed). An execution
+        seen in a later stage, or that succeeded, has passed the stage too; if a newer execution entered the
+        stage since, the state returned shows that one. One ``GetPipelineState`` per poll; one
+        ``GetPipelineExecution`` when the execution shows nowhere in the state (it may have been superseded).
+        ``poll.timeout`` (seconds) bounds the wait; without it, the wait gives up after the
+        stage's default (:func:`~pipepilot.polling.stage_timeout`, read with one ``GetPipeline`` once the
+        wait has lasted an hour); ``PollPolicy(timeout=PollPolicy.FOREVER)`` waits without a limit.
+
+        Raises:
+            ExecutionFailed / ExecutionStopped / ExecutionCancelled: the execution failed, stopped or was
+                cancelled in that stage or before it; ``stage``, ``action`` and the error say where.
+            ExecutionSuperseded: a newer execution overtook it before the stage.
+            StageNotFoundError: the pipeline has no such stage.
+            PipelineExecutionNotFoundError: no execution was given and the pipeline never ran.
+            WaitTimeout: the timeout passed first (``last`` is the last pipeline state seen).
+            ArgumentTypeError: an argument has the wrong type; nothing was read.
+        """
+        from pipepilot.approvals import read_declaration
+        from pipepilot.executions import (
+            ENDED_IN_STAGE,
+            PASSED_STAGE,
+            Where,
+            execution_id_of,
+            execution_may_have_ended,
+            unsuccessful,
+            waits_at,
+        )
+        from pipepilot.polling import (
+            DefaultTimeout,
+            PollSchedule,
+            fallback_timeout,
+            poll_jitter,
+            stage_timeout,
+            wait_policy,
+            wait_timing,
+            wait_until,
+        )
+
+        check_str(stage, "stage")
+        check_wait_options(poll=poll)
+        target = execution_id_of(execution)
+        if target is None:
+            latest = self.latest_execution()
+            if latest is None:
+                raise PipelineExecutionNotFoundError(f"pipeline {self.name!r} has no execution to wait for")
+            target = latest.id
+        policy = wait_policy(poll)
+        now_of, sleep_for = wait_timing(self._calls)
+
+        def default_timeout() -> DefaultTimeout:
+            # Read only by a wait that lasts an hour or more: a short wait never pays for GetPipeline.
+            try:
+                return stage_timeout(read_declaration(self._calls, self.name), stage)
+            except PipepilotError as error:
+                logger.debug("could not read pipeline %s for its time limits: %s", self.name, error)
+                return fallback_timeout(f"pipeline {self.name!r} could not be read")
+
+        schedule = PollSchedule(
+            policy=policy,
+            started=now_of(),
+            rng=poll_jitter(self.name, "stage", stage, target),
+            default_timeout=default_timeout,
+        )
+
+        def decide(state: PipelineState, now: float) -> Step:
+            state.stage(stage)  # an unknown stage raises StageNotFoundError at the first poll
+            stages = state.stage_states
+            awaited = next(index for index, found in enumerate(stages) if found.stage_name == stage)
+            for index, stage_state in enumerate(stages):
+                run = stage_state.latest_execution
+                if run is None or run.pipeline_execution_id != target:
+                    if index > awaited and waits_at(stage_state, target):
+                        return schedule.decide(True, now)  # it waits in front of a later stage
+                    continue
+                status = str(run.status)
+                if index > awaited or (index == awaited and status in PASSED_STAGE):
+                    return schedule.decide(True, now)
+                if status in ENDED_IN_STAGE:
+                    raise unsuccessful(self.name, target, status, Where.from_stage(stage_state))
+            if execution_may_have_ended(state, target) and self._succeeded(
+                target, f"reaching stage {stage!r}"
+            ):
+                return schedule.decide(True, now)  # it passed every stage
+            return schedule.decide(False, now)
+
+        final = wait_until(
+            self.state,
+            decide,
+            clock=now_of,
+            sleep=sleep_for,
+            policy=policy,
+            schedule=schedule,
+            label=f"stage {stage} of {self.name}",
+        )
+        return final.stage(stage)
+
+    def _succeeded(self, execution_id: str, doing: str) -> bool:
+        """Whether the execution has succeeded (one call); raise its ExecutionUnsuccessful when it ended
+        otherwise. ``False`` while it runs, or when it could not be read (the next poll looks again)."""
+        handle = self.execution(execution_id)
+        try:
+            current = handle.get()
+        except TransientError:
+            return False
+        if not current.is_terminal:
+            return False
+        handle._outcome(current, state=None, before=doing)  # returns only when it succeeded
+        return True
+
+
+class _StateProgress:
+    """Reports the progress a wait sees in successive ``GetPipelineState`` readings (``on_progress``).
+
+    Without an execution to follow, it follows every execution that runs (or waits) in some stage, and
+    keeps following one until the reading where it stopped running, so its end is reported too.
+    """
+
+    def __init__(
+        self, caller: Caller[Any], declaration: PipelineDeclaration, on_progress: ProgressCallback
+    ) -> None:
+
+        self.caller = caller
+        self.declaration = declaration
+        self.on_progress = on_progress
+        self.last: PipelineState | None = None
+
+    def observe(self, state: PipelineState, execution_id: str | None) -> None:
+        from pipepilot.approvals import with_approval
+        from pipepilot.polling import ApprovalRequested, diff_states
+
+        previous, self.last = self.last, state
+        if execution_id is not None:
+            followed = [execution_id]
+        else:
+            followed = _running(state)
+            if previous is not None:
+                followed += [known for known in _running(previous) if known not in followed]
+        for followed_id in followed:
+            for event in diff_states(previous, state, followed_id):
+                if isinstance(event, ApprovalRequested):
+                    event = with_approval(event, caller=self.caller, declaration=self.declaration)
+                self.on_progress(event)
+
+
+def _running(state: PipelineState) -> list[str]:
+    """The executions running in or waiting in front of some stage, in stage order."""
+    from pipepilot.model.runtime import is_terminal_status
+
+    ids: dict[str, None] = {}
+    for stage in state.stage_states:
+        latest = stage.latest_execution
+        if latest is not None and not is_terminal_status(latest.status):
+            ids[latest.pipeline_execution_id] = None
+        for waiting in stage.waiting_executions():
+            ids[waiting.pipeline_execution_id] = None
+    return list(ids)
+
+
+def _fleet_options(max_workers: int | None, rate: float | None) -> dict[str, Any]:
+    """The fleet options given; ``None`` leaves pipepilot.fleet's default (kept there, so that a facade's
+    signature does not import the fleet module)."""
+    options: dict[str, Any] = {}
+    if max_workers is not None:
+        options["max_workers"] = max_workers
+    if rate is not None:
+        options["rate"] = rate
+    return options
 
 
 def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
 
 import attrs
 
-from pipepilot._time import current_time_source
+from pipepilot._time import SYSTEM_TIME
 from pipepilot.errors import TransientError, WaitTimeout
 from pipepilot.model._wire import utc_datetime
 from pipepilot.model.runtime import (
@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from datetime import datetime
     from typing import TextIO
 
+    from pipepilot._time import TimeSource
+    from pipepilot.approvals import Approval
     from pipepilot.model.build import BuildDetails
     from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
     from pipepilot.model.runtime import (
@@ -83,7 +85,7 @@ __all__ = [
     "ActionStarted",
     "ActionStatusChanged",
     "ActionSucceeded",
-    "ApprovalWaiting",
+    "ApprovalRequested",
     "DefaultTimeout",
     "Done",
     "ExecutionHeldAtTransition",
@@ -266,18 +268,15 @@ class Forecast:
         return cls(expected=statistics.median(usable), earliest=min(usable) * (1 - margin))
 
 
-def wait_policy(poll: PollPolicy | None, timeout: float | None) -> PollPolicy:
-    """The policy of one wait: ``poll`` (default: ``PollPolicy()``), with ``timeout`` instead of its own
-    when one is given (the ``timeout=`` shortcut every wait offers; :attr:`PollPolicy.FOREVER` for none).
-
-    Raises:
-        ValueError: ``timeout`` is not a positive number of seconds (or :attr:`PollPolicy.FOREVER`).
-    """
-    policy = poll if poll is not None else PollPolicy()
-    return policy if timeout is None else attrs.evolve(policy, timeout=timeout)
+def wait_policy(poll: PollPolicy | None) -> PollPolicy:
+    """The policy of one wait: ``poll``, or ``PollPolicy()`` (its timeout: the wait's default)."""
+    return poll if poll is not None else PollPolicy()
 
 
 class _TimingDefaults(Protocol):
+    @property
+    def time(self) -> TimeSource: ...
+
     @property
     def clock(self) -> Callable[[], float] | None: ...
 
@@ -285,15 +284,12 @@ class _TimingDefaults(Protocol):
     def sleep(self) -> Callable[[float], None] | None: ...
 
 
-def wait_timing(
-    clock: Callable[[], float] | None,
-    sleep: Callable[[float], None] | None,
-    defaults: _TimingDefaults,
-) -> tuple[Callable[[], float], Callable[[float], None]]:
-    """The clock and sleep of one wait: those given, else the facade's (``defaults``: its caller or client
-    settings), else pipepilot's time source as it is now (virtual inside :func:`pipepilot.local.offline`)."""
-    source = current_time_source()
-    return clock or defaults.clock or source.monotonic, sleep or defaults.sleep or source.sleep
+def wait_timing(defaults: _TimingDefaults) -> tuple[Callable[[], float], Callable[[float], None]]:
+    """The clock and sleep of one wait: the facade's (``defaults``: its caller or client settings, from
+    ``CodePipeline(clock=..., sleep=...)``), else pipepilot's time source as it is now (virtual inside
+    :func:`pipepilot.local.offline`). The facade is the one place a program injects time."""
+    source = defaults.time
+    return defaults.clock or source.monotonic, defaults.sleep or source.sleep
 
 
 def poll_jitter(*parts: str) -> random.Random:
@@ -448,7 +444,7 @@ class PollSchedule:
             return "no timeout"
         return (
             f"the default timeout for this wait, {format_duration(default.seconds)}: {default.reason}; "
-            "pass timeout= (seconds, or PollPolicy.FOREVER) to change it"
+            "pass poll=PollPolicy(timeout=...) (seconds, or PollPolicy.FOREVER) to change it"
         )
 
     def decide(self, finished: bool, now: float) -> Step:
@@ -498,7 +494,7 @@ def wait_until(
 ) -> T:
     """Poll ``fetch()`` until ``decide(value, now)`` says :class:`Done`, and return that last value.
 
-    ``clock`` and ``sleep`` default to the current :mod:`pipepilot._time` source, looked up at call time
+    ``clock`` and ``sleep`` default to the system's (waits pass their facade's, see :func:`wait_timing`)
     (virtual inside :func:`pipepilot.local.offline`). A :class:`~pipepilot.errors.TransientError` from
     ``fetch`` (throttling, a 5xx, a dropped connection) does not end the wait: the next poll comes
     ``policy.after_throttle(...)`` later, but never past the deadline: ``deadline`` (a clock reading), or
@@ -511,9 +507,8 @@ def wait_until(
             ``last`` is the last value fetched (``None`` if none was); the message says which timeout.
         Exception: whatever ``fetch`` raises that is not transient, unchanged.
     """
-    source = current_time_source()
-    now_of = clock if clock is not None else source.monotonic
-    sleep_for = sleep if sleep is not None else source.sleep
+    now_of = clock if clock is not None else SYSTEM_TIME.monotonic
+    sleep_for = sleep if sleep is not None else SYSTEM_TIME.sleep
     backoff = policy if policy is not None else PollPolicy()
     last: T | None = None
     last_status: object = None
@@ -942,16 +937,30 @@ class ActionStatusChanged(ActionEvent):
 
 
 @attrs.frozen(kw_only=True)
-class ApprovalWaiting(ActionEvent):
-    """A manual approval is waiting for an answer; ``token`` answers it (a secret, never in ``repr``
-    nor in ``str``)."""
+class ApprovalRequested(ActionEvent):
+    """A manual approval now waits for an answer; ``approval`` answers it.
+
+    Waits (``Execution.wait``, ``Pipeline.wait_for_approval``) attach the :class:`~pipepilot.Approval`
+    handle, so a progress callback can approve on the spot; it is ``None`` in the events
+    :func:`diff_states` returns by itself (pure: it holds no client). The approval's token is a secret,
+    never in ``repr`` nor in ``str``.
+    """
+
+    approval: Approval | None = attrs.field(default=None, eq=False)
 
     _what: ClassVar[str] = "approval waiting for an answer"
 
     @property
     def token(self) -> str | None:
-        """The approval token (``PutApprovalResult`` needs it)."""
+        """The approval token (``PutApprovalResult`` needs it; :attr:`approval` uses it for you)."""
         return self.run.token
+
+    def happened(self) -> str:
+        """``approval waiting for an answer`` and, when known, when it expires (never the token)."""
+        expires = self.approval.expires if self.approval is not None else None
+        if expires is None:
+            return self._what
+        return f"{self._what} (expires {utc_datetime(expires):%Y-%m-%d %H:%M} UTC)"
 
 
 @attrs.frozen(kw_only=True)
@@ -1157,7 +1166,15 @@ def _action_events(
         if old_status is None:
             events.append(ActionStarted(**common, action_name=name, run=run))
         if action.awaiting_approval and (old_run is None or not same_run or old_run.token is None):
-            events.append(ApprovalWaiting(**common, action_name=name, run=run))
+            events.append(
+                ApprovalRequested(
+                    pipeline_name=common["pipeline_name"],
+                    execution_id=common["execution_id"],
+                    stage_name=common["stage_name"],
+                    action_name=name,
+                    run=run,
+                )
+            )
         if status != old_status and status is not None and status != ActionExecutionStatus.IN_PROGRESS:
             terminal = _ACTION_TERMINAL_EVENTS.get(status, ActionStatusChanged)
             events.append(terminal(**common, action_name=name, run=run))
@@ -1185,7 +1202,7 @@ def _is_recent(run: ActionExecution, since: datetime | None, stage_succeeded: bo
 def _now() -> datetime:
     from datetime import datetime, timezone
 
-    return datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
+    return datetime.fromtimestamp(SYSTEM_TIME.time(), tz=timezone.utc)
 
 
 def print_progress(event: ProgressEvent, *, file: TextIO | None = None) -> None:

@@ -14,16 +14,15 @@ import attrs
 
 from pipepilot._checks import check_str, type_name
 from pipepilot._handles import action_runs, aws_details, check_request, latest_run, pipeline_state
-from pipepilot._time import current_time_source
 from pipepilot._writes import send_checked
 from pipepilot.errors import (
     ArgumentTypeError,
     ConditionNotOverridableError,
     NotLatestPipelineExecutionError,
     PipepilotError,
+    RequestValidationError,
     StageNotRetryableError,
     TransientError,
-    ValidationError,
 )
 from pipepilot.executions import Execution, execution_id_of
 from pipepilot.model.declaration import StageRetryMode
@@ -40,7 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from pipepilot._calls import Caller
-    from pipepilot.builds import Build, CodeBuild
+    from pipepilot.builds import Build
+    from pipepilot.codebuild import CodeBuild
     from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
 
 __all__ = ["Action", "Stage"]
@@ -57,7 +57,7 @@ def _enum_value(value: Any, enum_type: Any, what: str) -> str:
         return str(enum_type(value).value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum_type)
-        raise ValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
+        raise RequestValidationError(f"{what} must be one of {allowed}, not {value!r}") from None
 
 
 def _manual_retries(stage: StageState) -> int:
@@ -118,7 +118,7 @@ class Stage:
     # ----------------------------------------------------------------------------------------- retry
 
     def retry(
-        self, execution: Execution | str | None = None, mode: StageRetryMode | str = "FAILED_ACTIONS"
+        self, *, execution: Execution | str | None = None, mode: StageRetryMode | str = "FAILED_ACTIONS"
     ) -> Execution:
         """Run the stage again for ``execution`` (default: the stage's latest execution); returns it.
 
@@ -136,7 +136,7 @@ class Stage:
         (``ListActionExecutions``) show whether the stage ran again after the first reading.
 
         Raises:
-            ValidationError: ``mode`` is not a retry mode (nothing was sent).
+            RequestValidationError: ``mode`` is not a retry mode (nothing was sent).
             ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             NotLatestPipelineExecutionError: a newer execution has entered the stage since; retry that one,
                 or start a new execution.
@@ -306,7 +306,7 @@ class Stage:
             )
         params = {"pipelineName": self.pipeline, "stageName": self.name, "targetPipelineExecutionId": target}
         check_request("RollbackStage", params, doing=f"roll back stage {self.name!r}")
-        asked_at = current_time_source().time()
+        asked_at = self.caller.time.time()
         try:
             response = self.caller.call("rollback_stage", idempotent=False, **params)
         except TransientError:
@@ -350,7 +350,7 @@ class Stage:
         stage's latest), letting it proceed as if the condition had passed.
 
         Raises:
-            ValidationError: ``condition_type`` is not one of the two (nothing was sent).
+            RequestValidationError: ``condition_type`` is not one of the two (nothing was sent).
             ArgumentTypeError: ``execution`` is not an execution handle or id (nothing was sent).
             ConditionNotOverridableError: the condition is not being evaluated (or already finished), or
                 no execution has entered the stage yet.
@@ -389,7 +389,7 @@ class Action:
         """
         return pipeline_state(self.caller, self.pipeline).stage(self.stage).action(self.name)
 
-    def executions(self, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
+    def executions(self, *, execution: Execution | str | None = None) -> Iterator[ActionExecutionDetail]:
         """The runs of this action (of one pipeline execution, when given), newest first, fetched lazily.
 
         ``ListActionExecutions`` cannot filter by stage or action, so pages of the pipeline's runs are read
@@ -402,14 +402,14 @@ class Action:
             if run.stage_name == self.stage and run.action_name == self.name:
                 yield run
 
-    def latest_execution(self, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
+    def latest_execution(self, *, execution: Execution | str | None = None) -> ActionExecutionDetail | None:
         """The most recent run of this action (in ``execution``, when given), or ``None`` if it never ran."""
         execution_id = execution_id_of(execution)
         if execution_id is None:
             return next(self.executions(), None)
         return latest_run(action_runs(self.caller, self.pipeline, execution_id), self.stage, self.name)
 
-    def build(self, codebuild: CodeBuild | None = None) -> Build:
+    def build(self, *, codebuild: CodeBuild | None = None) -> Build:
         """The CodeBuild build behind this action's latest run (its ``externalExecutionId``).
 
         ``codebuild`` is the CodeBuild facade to read it through. By default it is the one configured like
@@ -421,7 +421,7 @@ class Action:
                 started a build yet.
             ArgumentTypeError: ``codebuild`` is not a :class:`~pipepilot.CodeBuild` facade (nothing was read).
         """
-        from pipepilot.builds import CodeBuild
+        from pipepilot.codebuild import CodeBuild
 
         if codebuild is not None and not isinstance(codebuild, CodeBuild):
             raise ArgumentTypeError(
@@ -445,7 +445,7 @@ class Action:
                 f"action {self.stage}/{self.name} of pipeline {self.pipeline!r} has no CodeBuild build: {why}"
             )
         if codebuild is None:
-            from pipepilot.builds import codebuild_beside
+            from pipepilot.codebuild import codebuild_beside
 
             codebuild = codebuild_beside(self.caller)
         return codebuild.build(build_id)

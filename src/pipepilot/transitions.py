@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pipepilot._handles import check_request, pipeline_state
-from pipepilot._time import current_time_source
 from pipepilot._writes import send_checked
 from pipepilot.model.runtime import StageTransitionType, TransitionState
 
 if TYPE_CHECKING:
     from pipepilot._calls import Caller
+    from pipepilot._time import TimeSource
     from pipepilot.model.runtime import PipelineState
 
 __all__ = ["ENABLED", "Transition", "TransitionType"]
@@ -54,9 +54,10 @@ ENABLED = TransitionState(enabled=True)
 CLOCK_SLACK = timedelta(minutes=5)
 
 
-def now_utc() -> datetime:
-    """pipepilot's time source's wall clock, as an aware UTC datetime (virtual inside ``offline()``)."""
-    return datetime.fromtimestamp(current_time_source().time(), tz=timezone.utc)
+def now_utc(source: TimeSource) -> datetime:
+    """``source``'s wall clock (a caller's :attr:`~pipepilot._calls.Caller.time`: virtual inside
+    ``offline()``), as an aware UTC datetime."""
+    return datetime.fromtimestamp(source.time(), tz=timezone.utc)
 
 
 def changed_since(state: TransitionState, moment: datetime) -> bool:
@@ -120,7 +121,7 @@ class Transition:
         resent blindly (see the module docstring).
 
         Raises:
-            ValidationError: the reason breaks the rules; the message names the characters not allowed.
+            RequestValidationError: the reason breaks the rules; the message names the characters not allowed.
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
             TransientError: the request failed past the retry policy, or its answer was lost and reading
                 back could not show it took effect (it may have).
@@ -145,7 +146,7 @@ class Transition:
             self.caller.call("disable_stage_transition", idempotent=True, **params)
             logger.info("disabled %s: %s", self.describe(), reason)
             return None
-        sent_at = now_utc()
+        sent_at = now_utc(self.caller.time)
         seen: list[TransitionState] = []
 
         def confirm() -> bool | None:
@@ -176,7 +177,7 @@ class Transition:
         lost is read back rather than resent blindly (see the module docstring).
 
         Raises:
-            ValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).
+            RequestValidationError: the pipeline or stage name breaks the API's rules (nothing was sent).
             StageNotFoundError / PipelineNotFoundError: no such stage or pipeline.
             TransientError: the request failed past the retry policy, or its answer was lost and reading
                 back could not show it took effect (it may have).

@@ -177,6 +177,7 @@ class OfflineAWS:
         self._faults: FaultPlan | None = None
         self._stack: ExitStack | None = None
         self._clients: dict[tuple[str, str], BaseClient] = {}
+        self._client_session: Any = None
         self._clients_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -208,7 +209,6 @@ class OfflineAWS:
     def _start(self, stack: ExitStack) -> None:
         from moto import mock_aws
 
-        from pipepilot._time import install_time_source
         from pipepilot.local import _wiring
         from pipepilot.local._world import World
         from pipepilot.local.clock import DEFAULT_START, VirtualClock
@@ -245,8 +245,6 @@ class OfflineAWS:
         faults = FaultPlan(seed=self.seed)
         _wiring.ROUTER.activate(world, faults)
         stack.callback(_wiring.ROUTER.deactivate)
-        previous_source = install_time_source(clock)
-        stack.callback(install_time_source, previous_source)
         stack.callback(_wiring.route_retry_sleeps(clock))
         stack.callback(_wiring.route_moto_stubber())
         stack.callback(self._forget)
@@ -257,6 +255,7 @@ class OfflineAWS:
         self._faults = None
         with self._clients_lock:
             self._clients.clear()
+            self._client_session = None
 
     def __exit__(
         self,
@@ -644,12 +643,16 @@ class OfflineAWS:
         check_str(region, "region", optional=True)
         self.world  # noqa: B018 (raises when inactive)
         region = region or self.region
-        if config is not None:
-            return _new_session(region).client(service, config=config)
         with self._clients_lock:
+            # One session per world serves every client this method makes (botocore builds session
+            # components lazily, so clients are made under the lock); it ends with the world.
+            if self._client_session is None:
+                self._client_session = _new_session(self.region)
+            if config is not None:
+                return self._client_session.client(service, region_name=region, config=config)
             client = self._clients.get((service, region))
             if client is None:
-                client = _new_session(region).client(service)
+                client = self._client_session.client(service, region_name=region)
                 self._clients[(service, region)] = client
             return client
 

@@ -19,6 +19,9 @@ when moto should answer. While an :func:`pipepilot.local.offline` context is act
 Outside a context the router hands every request to moto's stubber, which answers only while a plain
 ``moto.mock_aws()`` is active: moto alone keeps working as before.
 
+The router also answers ``pipepilot-time-source`` (:meth:`Router.time_source`): that is how pipepilot's
+waits and retries find the virtual clock, through the client they call, in whichever thread.
+
 Sessions created after :func:`install` carry the router; ``boto3.client(...)`` inside a context is always
 one of them, because moto resets boto3's default session when it starts. A client built earlier, after
 moto was imported, carries moto's stubber instead: while a context is active, :func:`route_moto_stubber`
@@ -47,6 +50,7 @@ import botocore.handlers
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError
 
+from pipepilot._time import TIME_SOURCE_EVENT
 from pipepilot.local._errors import ServiceError
 from pipepilot.local.faults import CONNECTION, LOST_RESPONSE
 
@@ -166,6 +170,16 @@ class Router:
     def activate(self, world: World, faults: FaultPlan) -> None:
         """Serve requests from ``world`` (and inject ``faults``) until :meth:`deactivate`."""
         self._active = _Active(world, faults)
+
+    def time_source(self, **_: Any) -> VirtualClock | None:
+        """The ``pipepilot-time-source`` handler: the world's virtual clock while active, else ``None``.
+
+        This is how the engine injects time: pipepilot asks a client's event system which time source
+        serves it (:func:`pipepilot._time.time_source_for`), and a client the router serves answers with
+        the clock of the world it is served from. Outside a context nothing answers: the system's time.
+        """
+        active = self._active
+        return None if active is None else active.world.clock
 
     def deactivate(self) -> None:
         """Stop serving: every request passes through untouched again."""
@@ -303,6 +317,8 @@ def install() -> None:
     handlers[:] = [spec for spec in handlers if spec[1] is not botocore_stubber]
     if not any(spec[1] is ROUTER for spec in handlers):
         handlers.append(("before-send", ROUTER))
+    if not any(spec[1] == ROUTER.time_source for spec in handlers):
+        handlers.append((TIME_SOURCE_EVENT, ROUTER.time_source))
 
 
 # A handler registered N times is removed by N unregister calls (botocore ignores extra ones); clients
@@ -323,6 +339,7 @@ def patch_client(client: BaseClient) -> None:
         events.unregister("before-send", ROUTER)  # type: ignore[arg-type]
         events.unregister("before-send", ROUTER.moto)  # type: ignore[arg-type]
     events.register_first("before-send", ROUTER, unique_id=_UNIQUE_ID)  # type: ignore[arg-type]
+    events.register(TIME_SOURCE_EVENT, ROUTER.time_source, unique_id=_UNIQUE_ID + "-time")  # type: ignore[arg-type]
 
 
 def _stubber_via_router(stubber: object, event_name: str, request: AWSPreparedRequest, **kwargs: Any) -> Any:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, NoReturn, TypeVar, cast
 import attrs
 
 from pipepilot._checks import shown
-from pipepilot.errors import InvalidStructureError, NestingTooDeepError
+from pipepilot.errors import MalformedInputError, NestingTooDeepError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -1033,11 +1033,11 @@ def require_mapping(data: Any, model: type) -> Mapping[str, Any]:
     """Return *data* if it is a mapping; a top-level ``from_api`` of anything else is a caller's mistake.
 
     Raises:
-        InvalidStructureError: *data* is not a mapping (the message names *model* and what it got).
+        MalformedInputError: *data* is not a mapping (the message names *model* and what it got).
     """
     if type(data) is dict or isinstance(data, Mapping):
         return cast("Mapping[str, Any]", data)
-    raise InvalidStructureError(
+    raise MalformedInputError(
         f"{model.__name__}.from_api() needs the JSON object AWS uses for it (a mapping), "
         f"got {type(data).__name__}"
     )
@@ -1070,7 +1070,7 @@ class TypedWireModel(Generic[_D]):
         Members pipepilot does not model, and values of an unexpected type, are kept in ``extra``.
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
             NestingTooDeepError: a value nests deeper than any AWS structure (``path`` says where).
         """
         return _codec(cls)[0](cls, data)  # type: ignore[no-any-return]

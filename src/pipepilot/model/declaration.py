@@ -38,8 +38,10 @@ import attrs
 
 from pipepilot.errors import (
     ActionNotFoundError,
-    InvalidStructureError,
+    MalformedInputError,
     NestingTooDeepError,
+    NoSuchActionError,
+    NoSuchStageError,
     PipelineValidationError,
     StageNotFoundError,
 )
@@ -660,13 +662,13 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
         """A copy with *action* added: at the end, or just before/after the action of that name.
 
         Raises:
-            InvalidStructureError: the stage already has an action of that name.
+            MalformedInputError: the stage already has an action of that name.
             ActionNotFoundError: *before*/*after* names no action of this stage.
             TypeError: *action* is not an :class:`ActionDeclaration`, or both *before* and *after* were given.
         """
         _require(action, ActionDeclaration, "the action to add")
         if self.has_action(action.name):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 f"stage {self.name!r} already has an action named {action.name!r}; "
                 "use replace_action() to change it"
             )
@@ -678,7 +680,7 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
 
         Raises:
             ActionNotFoundError: no action has that name.
-            InvalidStructureError: *action* is renamed to the name of another action of this stage.
+            MalformedInputError: *action* is renamed to the name of another action of this stage.
             TypeError: *action* is not an :class:`ActionDeclaration`.
         """
         position = _index(self.actions, name)
@@ -686,7 +688,7 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
             raise self._missing_action(name)
         _require(action, ActionDeclaration, f"the replacement of action {name!r}")
         if action.name != name and self.has_action(action.name):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 f"stage {self.name!r} already has an action named {action.name!r}; action names must be "
                 "unique within a stage"
             )
@@ -711,14 +713,14 @@ class StageDeclaration(TypedWireModel["StageDeclarationOutputTypeDef"]):
 
         Raises:
             ActionNotFoundError: no action has that name.
-            InvalidStructureError: *change* renames it to the name of another action of this stage.
+            MalformedInputError: *change* renames it to the name of another action of this stage.
             TypeError: *change* returned something else than an :class:`ActionDeclaration`.
         """
         return self.replace_action(name, change(self.action(name)))
 
     def _missing_action(self, name: str) -> ActionNotFoundError:
         names = self.action_names
-        return ActionNotFoundError(
+        return NoSuchActionError(
             f"stage {self.name!r} has no action named {name!r}; its actions are: {_listing(names)}",
             name=name,
             available=names,
@@ -908,7 +910,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         """Read a ``PipelineDeclaration`` wire object (the ``pipeline`` member of ``GetPipeline``).
 
         Raises:
-            InvalidStructureError: *data* is not a mapping, or it is a whole ``GetPipeline`` response
+            MalformedInputError: *data* is not a mapping, or it is a whole ``GetPipeline`` response
                 (a ``pipeline`` object and no ``stages``): pass ``response["pipeline"]``, or read it with
                 :meth:`PipelineDocument.from_api`.
             NestingTooDeepError: a value nests deeper than any AWS structure (``path`` says where).
@@ -916,7 +918,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         if type(data) is not dict:
             data = require_mapping(data, cls)
         if "stages" not in data and isinstance(data.get("pipeline"), Mapping):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 "PipelineDeclaration.from_api() was given a whole GetPipeline response (its keys: "
                 f'{_listing(list(data))}); pass response["pipeline"], or read the declaration with its '
                 "metadata with PipelineDocument.from_api(response)",
@@ -976,13 +978,13 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         """A copy with *stage* added: at the end, or just before/after the stage of that name.
 
         Raises:
-            InvalidStructureError: the pipeline already has a stage of that name.
+            MalformedInputError: the pipeline already has a stage of that name.
             StageNotFoundError: *before*/*after* names no stage.
             TypeError: *stage* is not a :class:`StageDeclaration`, or both *before* and *after* were given.
         """
         _require(stage, StageDeclaration, "the stage to add")
         if self.has_stage(stage.name):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 f"pipeline {self.name!r} already has a stage named {stage.name!r}; use replace_stage() to change it"
             )
         stages = _inserted(self.stages, stage, before=before, after=after, missing=self._missing_stage)
@@ -993,7 +995,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
         Raises:
             StageNotFoundError: no stage has that name.
-            InvalidStructureError: *stage* is renamed to the name of another stage.
+            MalformedInputError: *stage* is renamed to the name of another stage.
             TypeError: *stage* is not a :class:`StageDeclaration`.
         """
         position = _index(self.stages, name)
@@ -1001,7 +1003,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
             raise self._missing_stage(name)
         _require(stage, StageDeclaration, f"the replacement of stage {name!r}")
         if stage.name != name and self.has_stage(stage.name):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 f"pipeline {self.name!r} already has a stage named {stage.name!r}; stage names must be unique"
             )
         return attrs.evolve(self, stages=(*self.stages[:position], stage, *self.stages[position + 1 :]))
@@ -1024,7 +1026,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
         Raises:
             StageNotFoundError: no stage has that name.
-            InvalidStructureError: *change* renames it to the name of another stage.
+            MalformedInputError: *change* renames it to the name of another stage.
             TypeError: *change* returned something else than a :class:`StageDeclaration`.
         """
         return self.replace_stage(name, change(self.stage(name)))
@@ -1042,7 +1044,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: *before*/*after* names no action of that stage.
-            InvalidStructureError: the stage already has an action of that name.
+            MalformedInputError: the stage already has an action of that name.
             TypeError: *action* is not an :class:`ActionDeclaration`, or both *before* and *after* were given.
         """
         return self.map_stage(stage_name, lambda stage: stage.with_action(action, before=before, after=after))
@@ -1055,7 +1057,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: the stage has no action of that name.
-            InvalidStructureError: *action* is renamed to the name of another action of the stage.
+            MalformedInputError: *action* is renamed to the name of another action of the stage.
             TypeError: *action* is not an :class:`ActionDeclaration`.
         """
         return self.map_stage(stage_name, lambda stage: stage.replace_action(action_name, action))
@@ -1077,7 +1079,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
         Raises:
             StageNotFoundError: no stage has that name.
             ActionNotFoundError: the stage has no action of that name.
-            InvalidStructureError: *change* renames it to the name of another action of the stage.
+            MalformedInputError: *change* renames it to the name of another action of the stage.
             TypeError: *change* returned something else than an :class:`ActionDeclaration`.
         """
         return self.map_stage(stage_name, lambda stage: stage.map_action(action_name, change))
@@ -1142,7 +1144,7 @@ class PipelineDeclaration(TypedWireModel["PipelineDeclarationOutputTypeDef"]):
 
     def _missing_stage(self, name: str) -> StageNotFoundError:
         names = self.stage_names
-        return StageNotFoundError(
+        return NoSuchStageError(
             f"pipeline {self.name!r} has no stage named {name!r}; its stages are: {_listing(names)}",
             name=name,
             available=names,
@@ -1204,7 +1206,7 @@ class PipelineDocument:
         """Read a ``GetPipeline`` response: ``{"pipeline": {...}, "metadata": {...}}``.
 
         Raises:
-            InvalidStructureError: *response* is not a mapping, or has no ``pipeline`` object.
+            MalformedInputError: *response* is not a mapping, or has no ``pipeline`` object.
         """
         response = require_mapping(response, cls)
         try:
@@ -1216,7 +1218,7 @@ class PipelineDocument:
     def _read(cls, response: Mapping[str, Any]) -> PipelineDocument:
         pipeline = response.get("pipeline")
         if type(pipeline) is not dict and not isinstance(pipeline, Mapping):
-            raise InvalidStructureError(
+            raise MalformedInputError(
                 'a pipeline document needs a "pipeline" object (the declaration); '
                 f"its top-level keys are: {_listing(list(response))}"
             )
@@ -1238,16 +1240,16 @@ class PipelineDocument:
         """Read pipeline JSON: ``{"pipeline": ...}`` (plus ``metadata``), or a bare declaration.
 
         Raises:
-            InvalidStructureError: the text is not JSON, or not a JSON object holding a pipeline.
+            MalformedInputError: the text is not JSON, or not a JSON object holding a pipeline.
         """
         try:
             data = load_json(text, what="pipeline JSON")
         except NestingTooDeepError:
             raise
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-            raise InvalidStructureError(f"pipeline JSON does not parse: {exc}") from exc
+            raise MalformedInputError(f"pipeline JSON does not parse: {exc}") from exc
         if type(data) is not dict:
-            raise InvalidStructureError(f"pipeline JSON must be an object, got {type(data).__name__}")
+            raise MalformedInputError(f"pipeline JSON must be an object, got {type(data).__name__}")
         if "pipeline" not in data and "stages" in data:
             return cls(declaration=PipelineDeclaration.from_api(data))
         return cls.from_api(data)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pipepilot.errors import ActionNotFoundError, StageNotFoundError
+from pipepilot.errors import NoSuchActionError, NoSuchStageError
 from pipepilot.model import _wire as wire
 from pipepilot.model._wire import (
     ABSENT_STR,
@@ -61,7 +61,6 @@ __all__ = [
     "ErrorDetails",
     "ExecutionTrigger",
     "ExecutionType",
-    "PendingApproval",
     "PipelineExecution",
     "PipelineExecutionStatus",
     "PipelineExecutionSummary",
@@ -350,7 +349,7 @@ class PipelineExecution(WireModel):
         A whole ``GetPipelineExecution`` response is accepted too: its ``pipelineExecution`` is used.
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)
@@ -607,23 +606,6 @@ class RetryStageMetadata(WireModel):
 
 
 @attrs.frozen(kw_only=True)
-class PendingApproval:
-    """A manual approval waiting for an answer, as read from a :class:`PipelineState` (pure data).
-
-    ``pipeline_execution_id`` is the execution in the approval's stage. ``token`` is what
-    ``PutApprovalResult`` needs; it is a secret and never in ``repr``.
-    """
-
-    pipeline_name: str
-    stage_name: str
-    action_name: str
-    pipeline_execution_id: str | None
-    action_execution_id: str | None
-    token: str = attrs.field(repr=False)
-    since: datetime | None = None
-
-
-@attrs.frozen(kw_only=True)
 class StageState(WireModel):
     """One stage as ``GetPipelineState`` shows it.
 
@@ -668,7 +650,7 @@ class StageState(WireModel):
             if action.action_name == name:
                 return action
         available = [a.action_name for a in self.action_states]
-        raise ActionNotFoundError(
+        raise NoSuchActionError(
             f"stage {self.stage_name!r} has no action {name!r} (it has: {', '.join(available) or 'none'})",
             name=name,
             available=available,
@@ -699,8 +681,8 @@ _RESPONSE_METADATA = "ResponseMetadata"
 class PipelineState(WireModel):
     """A whole pipeline as ``GetPipelineState`` shows it: every stage in declared order.
 
-    ``stage("Deploy")`` finds a stage; :meth:`pending_approvals` lists manual approvals waiting for an
-    answer.
+    ``stage("Deploy")`` finds a stage. The approvals waiting for an answer are handles, not models: see
+    ``Pipeline.approvals()``.
     """
 
     pipeline_name: str = attrs.field(default=ABSENT_STR, metadata=wire.string())
@@ -717,7 +699,7 @@ class PipelineState(WireModel):
         """Read a ``GetPipelineState`` response (its ``ResponseMetadata``, if present, is dropped).
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)
@@ -735,7 +717,7 @@ class PipelineState(WireModel):
             if stage.stage_name == name:
                 return stage
         available = [s.stage_name for s in self.stage_states]
-        raise StageNotFoundError(
+        raise NoSuchStageError(
             f"pipeline {self.pipeline_name!r} has no stage {name!r} (it has: {', '.join(available) or 'none'})",
             name=name,
             available=available,
@@ -743,31 +725,6 @@ class PipelineState(WireModel):
 
     def __iter__(self) -> Iterator[StageState]:
         return iter(self.stage_states)
-
-    def pending_approvals(self) -> tuple[PendingApproval, ...]:
-        """Manual approvals waiting for an answer, in stage and action order.
-
-        Only approvals whose token ``GetPipelineState`` shows are found; in PARALLEL mode it shows none
-        (read ``ListActionExecutions`` instead).
-        """
-        found = []
-        for stage in self.stage_states:
-            latest = stage.latest_execution
-            for action in stage.action_states:
-                run = action.latest_execution
-                if run is not None and run.token is not None and action.awaiting_approval:
-                    found.append(
-                        PendingApproval(
-                            pipeline_name=self.pipeline_name,
-                            stage_name=stage.stage_name,
-                            action_name=action.action_name,
-                            pipeline_execution_id=None if latest is None else latest.pipeline_execution_id,
-                            action_execution_id=run.action_execution_id,
-                            token=run.token,
-                            since=run.last_status_change,
-                        )
-                    )
-        return tuple(found)
 
 
 # ---------------------------------------------------------------------------------- action executions
@@ -888,7 +845,7 @@ class ActionExecutionDetail(WireModel):
         """Read an ``ActionExecutionDetail`` wire dict.
 
         Raises:
-            InvalidStructureError: *data* is not a mapping.
+            MalformedInputError: *data* is not a mapping.
         """
         if type(data) is not dict:
             data = require_mapping(data, cls)

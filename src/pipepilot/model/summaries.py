@@ -22,7 +22,7 @@ class PipelineSummary(WireModel):
     """One pipeline as ``ListPipelines`` describes it: enough to pick pipelines without reading each one.
 
     Read one item of the response's ``pipelines`` list with ``from_api``; ``to_api`` writes it back as read
-    (:class:`~pipepilot.errors.InvalidStructureError` if the item is not a mapping).
+    (:class:`~pipepilot.errors.MalformedInputError` if the item is not a mapping).
 
     Attributes:
         name: the pipeline name.

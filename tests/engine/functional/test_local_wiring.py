@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from moto.core.models import botocore_stubber
 
 import pipepilot.local
 import pipepilot.local.codepipeline
-from pipepilot._time import SYSTEM_TIME, current_time_source
+from pipepilot._time import SYSTEM_TIME, time_source_for
 from pipepilot.local import CodePipelineSettings, _wiring
 
 if TYPE_CHECKING:
@@ -186,14 +187,20 @@ def test_a_client_carrying_moto_and_the_router_is_served_once(aws: OfflineAWS) -
 # -- lifecycle ---------------------------------------------------------------------------------------------------
 
 
-def test_clock_is_the_time_source_inside_and_restored_after() -> None:
-    """pipepilot's time source is the virtual clock inside the context and what it was before, after."""
-    before = current_time_source()
+def test_the_engine_injects_its_clock_through_the_clients_it_serves() -> None:
+    """A client the context serves answers pipepilot's time-source question with the virtual clock, in any
+    thread, and with the system's time once the context ended: no global clock is installed."""
     with pipepilot.local.offline() as aws:
-        assert current_time_source() is aws.clock
-        current_time_source().sleep(3600)
+        client = boto3.client("codepipeline")
+        assert time_source_for(client) is aws.clock
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(time_source_for(client)))
+        worker.start()
+        worker.join()
+        assert seen == [aws.clock]
+        time_source_for(client).sleep(3600)
         assert aws.clock.now() - 3600 == pytest.approx(1_767_225_600.0)
-    assert current_time_source() is before is SYSTEM_TIME
+    assert time_source_for(client) is SYSTEM_TIME
 
 
 def test_everything_is_restored_even_when_the_body_raises() -> None:
@@ -204,7 +211,6 @@ def test_everything_is_restored_even_when_the_body_raises() -> None:
         raise KeyError("boom")
     assert botocore.endpoint.time is sleep_before  # type: ignore[attr-defined]
     assert BotocoreStubber.__call__ is stubber_call
-    assert current_time_source() is SYSTEM_TIME
     assert not _wiring.ROUTER.active
     with pytest.raises(RuntimeError, match=r"no pipepilot\.local\.offline"):
         pipepilot.local.active()

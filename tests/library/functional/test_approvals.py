@@ -11,15 +11,18 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pytest
 
-from pipepilot.approvals import Approval, ApprovalPending
+from pipepilot import PollPolicy
+from pipepilot.approvals import waiting_in_state
 from pipepilot.errors import (
+    AmbiguousApprovalError,
     ApprovalConflict,
-    ApprovalNotPending,
     ExecutionFailed,
     InvalidApprovalTokenError,
-    ValidationError,
+    NoApprovalWaitingError,
+    RequestValidationError,
     WaitTimeout,
 )
+from pipepilot.events import ApprovalRequested
 
 from .offline_world import (
     PIPELINE,
@@ -33,6 +36,7 @@ from .offline_world import (
 )
 
 if TYPE_CHECKING:
+    from pipepilot.approvals import Approval
     from pipepilot.executions import Execution
     from pipepilot.model.runtime import ActionExecutionDetail
     from pipepilot.pipelines import Pipeline
@@ -66,7 +70,7 @@ def waiting_approval(world: World, **create: Any) -> tuple[Pipeline, Execution, 
 def approve_runs(world: World, execution_id: str) -> list[ActionExecutionDetail]:
     """The approval action's runs in one execution (one per answer AWS recorded)."""
     pipeline = world.cp.pipeline(PIPELINE)
-    return list(pipeline.stage("Gate").action("Approve").executions(execution_id))
+    return list(pipeline.stage("Gate").action("Approve").executions(execution=execution_id))
 
 
 def test_approvals_lists_the_waiting_approval_with_its_details(world: World) -> None:
@@ -112,10 +116,11 @@ def test_expiry_is_utc_whatever_the_local_time_zone(world: World) -> None:
         latest = pipeline.state().stage("Gate").action("Approve").latest_execution
         events: list[Any] = []
         with pytest.raises(WaitTimeout):
-            pipeline.execution(execution.id).wait(on_progress=events.append, timeout=60)
+            pipeline.execution(execution.id).wait(on_progress=events.append, poll=PollPolicy(timeout=60))
     assert latest is not None
     assert latest.last_status_change is not None
-    pending = next(event.approval for event in events if isinstance(event, ApprovalPending))
+    pending = next(event.approval for event in events if isinstance(event, ApprovalRequested))
+    assert pending is not None
     for expires in (found.expires, pending.expires):
         assert expires is not None
         assert expires.tzinfo is timezone.utc
@@ -128,8 +133,8 @@ def test_the_token_is_never_shown_or_logged(world: World, caplog: pytest.LogCapt
         _, _, found = waiting_approval(world)
         found.approve("fine")
         found.approve("fine")  # redelivery path logs too
-    assert found.token not in repr(found)
-    assert found.token not in caplog.text
+    assert str(found.token) not in repr(found)
+    assert str(found.token) not in caplog.text
     assert "review_link" not in repr(found)
 
 
@@ -158,10 +163,10 @@ def test_a_summary_over_512_characters_is_refused_before_sending(world: World) -
     """The summary limit (0-512) is checked before anything is sent; the approval still waits."""
     pipeline, _, found = waiting_approval(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="512"):
+    with pytest.raises(RequestValidationError, match="512"):
         found.approve("x" * 513)
-    with pytest.raises(ValidationError, match="512"):
-        pipeline.reject("Gate", "Approve", summary="x" * 513)
+    with pytest.raises(RequestValidationError, match="512"):
+        pipeline.approval("Gate", "Approve").reject("x" * 513)
     assert "PutApprovalResult" not in calls
     assert len(pipeline.approvals()) == 1
 
@@ -224,7 +229,7 @@ def test_a_stale_token_is_not_mistaken_for_a_redelivery(world: World) -> None:
     pipeline, execution, found = waiting_approval(world)
     found.reject("no")
     world.aws.clock.advance(5)
-    pipeline.stage("Gate").retry(execution)
+    pipeline.stage("Gate").retry(execution=execution)
     world.aws.clock.advance(5)
     with pytest.raises(ApprovalConflict) as raised:
         found.approve("yes")  # the run this token belongs to was rejected
@@ -236,34 +241,34 @@ def test_a_stale_token_is_not_mistaken_for_a_redelivery(world: World) -> None:
 
 
 def test_pipeline_approve_answers_the_named_execution(world: World, caplog: pytest.LogCaptureFixture) -> None:
-    """pipeline.approve(..., execution=) answers that execution; repeated it is a logged no-op."""
+    """pipeline.approval(..., execution=) answers that execution; repeated it is a logged no-op."""
     pipeline, execution, _ = waiting_approval(world)
-    pipeline.approve("Gate", "Approve", summary="ok", execution=execution)
+    pipeline.approval("Gate", "Approve", execution=execution).approve("ok")
     with caplog.at_level(logging.INFO, logger="pipepilot.approvals"):
-        pipeline.approve("Gate", "Approve", summary="ok", execution=execution.id)
+        pipeline.approval("Gate", "Approve", execution=execution.id).approve("ok")
     assert "already approved" in caplog.text
     with pytest.raises(ApprovalConflict):
-        pipeline.reject("Gate", "Approve", summary="no", execution=execution)
+        pipeline.approval("Gate", "Approve", execution=execution).reject("no")
     assert execution.wait().status == "Succeeded"
 
 
 def test_pipeline_approve_never_answers_another_executions_approval(world: World) -> None:
-    """Naming an execution that is not at the approval raises ApprovalNotPending and changes nothing."""
+    """Naming an execution that is not at the approval raises NoApprovalWaitingError and changes nothing."""
     pipeline, waiting, _ = waiting_approval(world)
     other = pipeline.start()
-    with pytest.raises(ApprovalNotPending) as raised:
-        pipeline.approve("Gate", "Approve", execution=other)
+    with pytest.raises(NoApprovalWaitingError) as raised:
+        pipeline.approval("Gate", "Approve", execution=other)
     assert raised.value.execution_id == other.id
     (still,) = pipeline.approvals()
     assert still.execution_id == waiting.id
 
 
 def test_pipeline_approve_without_anything_waiting(world: World) -> None:
-    """With nothing waiting at that approval, ApprovalNotPending says where it looked."""
+    """With nothing waiting at that approval, NoApprovalWaitingError says where it looked."""
     world.aws.script_action(PIPELINE, "Prod", "Deploy", duration=60)
     pipeline = world.create(PIPELINE, gate_stages())
-    with pytest.raises(ApprovalNotPending, match="Gate/Approve"):
-        pipeline.approve("Gate", "Approve")
+    with pytest.raises(NoApprovalWaitingError, match="Gate/Approve"):
+        pipeline.approval("Gate", "Approve")
 
 
 # ------------------------------------------------------------------------------------------------ PARALLEL
@@ -281,7 +286,7 @@ def parallel_pair(world: World) -> tuple[Pipeline, Execution, Execution]:
 def test_parallel_approvals_are_found_through_action_executions(world: World) -> None:
     """In PARALLEL mode the state shows no token; approvals() still lists both, with working tokens."""
     pipeline, first, second = parallel_pair(world)
-    assert pipeline.state().pending_approvals() == ()
+    assert waiting_in_state(pipeline.state()) == []
     found = pipeline.approvals()
     assert sorted(str(a.execution_id) for a in found) == sorted([first.id, second.id])
     assert all(a.token for a in found)
@@ -293,20 +298,38 @@ def test_parallel_approvals_are_found_through_action_executions(world: World) ->
 
 
 def test_parallel_approve_answers_only_the_named_execution(world: World) -> None:
-    """pipeline.approve(execution=second) approves the second run only; the first still waits."""
+    """pipeline.approval(execution=second) approves the second run only; the first still waits."""
     pipeline, first, second = parallel_pair(world)
-    pipeline.approve("Gate", "Approve", summary="ok", execution=second)
+    pipeline.approval("Gate", "Approve", execution=second).approve("ok")
     assert second.wait().status == "Succeeded"
     (left,) = pipeline.approvals()
     assert left.execution_id == first.id
 
 
 def test_parallel_approve_without_an_execution_is_ambiguous(world: World) -> None:
-    """With two executions waiting and none named, nothing is approved: a ValidationError says to name one."""
-    pipeline, _, _ = parallel_pair(world)
-    with pytest.raises(ValidationError, match="execution="):
-        pipeline.approve("Gate", "Approve")
+    """With two executions waiting and none named, nothing is approved: AmbiguousApprovalError says to
+    name one, and lists them."""
+    pipeline, first, second = parallel_pair(world)
+    with pytest.raises(AmbiguousApprovalError, match="execution=") as raised:
+        pipeline.approval("Gate", "Approve")
+    assert sorted(raised.value.execution_ids) == sorted([first.id, second.id])
     assert len(pipeline.approvals()) == 2
+
+
+def test_an_approval_pinned_to_a_token_answers_only_that_run(world: World) -> None:
+    """pipeline.approval(token=) makes no call and answers exactly the run the token belongs to: the
+    other execution waiting at the same approval is untouched; answering it again is a no-op."""
+    pipeline, first, second = parallel_pair(world)
+    token = next(a.token for a in pipeline.approvals() if a.execution_id == second.id)
+    assert token is not None
+    calls = call_counter(world.cp)
+    pinned = pipeline.approval("Gate", "Approve", token=token)
+    assert calls == {}
+    pinned.approve("ok")
+    pinned.approve("ok")  # a redelivery: the run says it is approved already
+    assert second.wait().status == "Succeeded"
+    (left,) = pipeline.approvals()
+    assert left.execution_id == first.id
 
 
 def test_parallel_wait_for_approval(world: World) -> None:
@@ -326,7 +349,7 @@ def test_parallel_wait_for_approval_notices_a_failure_first(world: World) -> Non
     pipeline = world.create(PIPELINE, gate_stages(), execution_mode="PARALLEL")
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
-        pipeline.wait_for_approval(execution=execution, timeout=3600)
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=3600))
 
 
 def _everything_about(error: BaseException) -> str:
@@ -347,7 +370,7 @@ def test_a_refused_token_never_shows_in_the_error(world: World) -> None:
         wrong.approve("yes")
     assert raised.value.code == "InvalidApprovalTokenException"
     assert "not valid" in str(raised.value)
-    assert wrong.token not in _everything_about(raised.value)
+    assert str(wrong.token) not in _everything_about(raised.value)
     assert len(world.cp.pipeline(PIPELINE).approvals()) == 1  # the real approval still waits
 
 
@@ -356,11 +379,11 @@ def test_a_stale_token_conflict_does_not_carry_the_token(world: World) -> None:
     pipeline, execution, found = waiting_approval(world)
     found.reject("no")
     world.aws.clock.advance(5)
-    pipeline.stage("Gate").retry(execution)
+    pipeline.stage("Gate").retry(execution=execution)
     world.aws.clock.advance(5)
     with pytest.raises(ApprovalConflict) as raised:
         found.approve("yes")
-    assert found.token not in _everything_about(raised.value)
+    assert str(found.token) not in _everything_about(raised.value)
 
 
 def test_parallel_tokens_are_never_shown_or_logged(world: World, caplog: pytest.LogCaptureFixture) -> None:
@@ -372,12 +395,12 @@ def test_parallel_tokens_are_never_shown_or_logged(world: World, caplog: pytest.
         pipeline, first, second = parallel_pair(world)
         found = pipeline.approvals()
         waited = pipeline.wait_for_approval("Gate", "Approve", execution=first)
-        pipeline.approve("Gate", "Approve", summary="ok", execution=second)
-        pipeline.approve("Gate", "Approve", summary="ok", execution=second)  # a redelivery
+        pipeline.approval("Gate", "Approve", execution=second).approve("ok")
+        pipeline.approval("Gate", "Approve", execution=second).approve("ok")  # a redelivery
         waited.approve("ok")
         first.wait(on_progress=events.append)
     tokens = {approval.token for approval in found}
     assert len(tokens) == 2
     runs = [run for execution in (first, second) for run in execution.actions()]
     shown = caplog.text + repr(found) + repr(waited) + repr(runs) + repr(events)
-    assert not [token for token in tokens if token in shown]
+    assert not [token for token in tokens if str(token) in shown]

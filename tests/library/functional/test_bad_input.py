@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import pipepilot
-from pipepilot import (
+from pipepilot import CodeBuild, CodePipeline, PipelineDeclaration, PipepilotError, PollPolicy, RetryPolicy
+from pipepilot.errors import (
     ArgumentTypeError,
-    CodeBuild,
-    CodePipeline,
-    FreezeRecord,
     InvalidArgumentError,
-    PipelineDeclaration,
-    PipepilotError,
-    PollPolicy,
+    NoApprovalWaitingError,
+    PipelineNotFoundError,
 )
+from pipepilot.events import ApprovalRequested, ProgressEvent
+from pipepilot.freeze import FreezeRecord
+from pipepilot.model import PipelineDocument
 from tests._data import load_json
 
 from .offline_world import REGION, World, call_counter, shared_session
@@ -97,7 +97,7 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
     ("update(dict)", lambda h: h.pipeline.update(DECLARATION), ArgumentTypeError, "declaration"),
     (
         "update(document)",
-        lambda h: h.pipeline.update(pipepilot.PipelineDocument(declaration=h.declaration)),
+        lambda h: h.pipeline.update(PipelineDocument(declaration=h.declaration)),
         ArgumentTypeError,
         "declaration",
     ),
@@ -149,15 +149,12 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
         "succeeded_in_stage",
     ),
     ("wait(poll=30)", lambda h: h.execution.wait(poll=30), ArgumentTypeError, "poll"),
-    ("wait(timeout='5')", lambda h: h.execution.wait(timeout="5"), ArgumentTypeError, "timeout"),
     (
         "wait(on_progress='print')",
         lambda h: h.execution.wait(on_progress="print"),
         ArgumentTypeError,
         "on_progress",
     ),
-    ("wait(clock=1)", lambda h: h.execution.wait(clock=1), ArgumentTypeError, "clock"),
-    ("wait(sleep=1)", lambda h: h.execution.wait(sleep=1), ArgumentTypeError, "sleep"),
     # -- stages and actions
     ("stage(1)", lambda h: h.pipeline.stage(1), ArgumentTypeError, "name"),
     ("retry(execution=123)", lambda h: h.stage.retry(execution=123), ArgumentTypeError, "execution"),
@@ -174,13 +171,13 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
     ("stage.action(1)", lambda h: h.stage.action(1), ArgumentTypeError, "name"),
     (
         "action.executions(123)",
-        lambda h: list(h.stage.action("Build").executions(123)),
+        lambda h: list(h.stage.action("Build").executions(execution=123)),
         ArgumentTypeError,
         "execution",
     ),
     (
         "action.latest_execution(123)",
-        lambda h: h.stage.action("Build").latest_execution(123),
+        lambda h: h.stage.action("Build").latest_execution(execution=123),
         ArgumentTypeError,
         "execution",
     ),
@@ -199,19 +196,19 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
     ),
     (
         "approve(execution=123)",
-        lambda h: h.pipeline.approve("Prod", "Approve", execution=123),
+        lambda h: h.pipeline.approval("Prod", "Approve", execution=123),
         ArgumentTypeError,
         "execution",
     ),
     (
         "approve(summary=1)",
-        lambda h: h.pipeline.approve("Prod", "Approve", summary=1),
+        lambda h: h.pipeline.approval("Prod", "Approve", token="a-token").approve(1),
         ArgumentTypeError,
         "summary",
     ),
     (
         "reject(summary=None)",
-        lambda h: h.pipeline.reject("Prod", "Approve", summary=None),
+        lambda h: h.pipeline.approval("Prod", "Approve", token="a-token").reject(None),
         ArgumentTypeError,
         "summary",
     ),
@@ -220,12 +217,6 @@ MALFORMED: list[tuple[str, Callable[[Handles], object], type[Exception], str]] =
         lambda h: h.pipeline.wait_for_approval(poll=30),
         ArgumentTypeError,
         "poll",
-    ),
-    (
-        "wait_for_approval(timeout='5')",
-        lambda h: h.pipeline.wait_for_approval(timeout="5"),
-        ArgumentTypeError,
-        "timeout",
     ),
     (
         "wait_for_approval(execution=123)",
@@ -414,15 +405,15 @@ def test_a_dict_for_a_declaration_says_how_to_read_one(handles: Handles) -> None
 
 
 def test_a_number_for_a_poll_policy_says_what_was_meant(handles: Handles) -> None:
-    """``poll=30`` suggests both ``PollPolicy(interval=30)`` and ``timeout=30``."""
-    with pytest.raises(ArgumentTypeError, match=r"PollPolicy\(interval=30\).*timeout=30"):
+    """``poll=30`` suggests both ``PollPolicy(interval=30)`` and ``PollPolicy(timeout=30)``."""
+    with pytest.raises(ArgumentTypeError, match=r"PollPolicy\(interval=30\).*PollPolicy\(timeout=30\)"):
         handles.execution.wait(poll=30)
 
 
 def test_a_correct_poll_policy_still_passes_the_check(handles: Handles) -> None:
     """The boundary checks refuse only wrong types: a real PollPolicy goes on to the (failing) wait."""
-    with pytest.raises(pipepilot.PipelineNotFoundError):
-        handles.execution.wait(poll=PollPolicy(interval=1, max_interval=1, sparse_interval=1), timeout=5)
+    with pytest.raises(PipelineNotFoundError):
+        handles.execution.wait(poll=PollPolicy(interval=1, max_interval=1, sparse_interval=1, timeout=5))
 
 
 def test_a_huge_wrong_value_is_not_quoted_whole() -> None:
@@ -448,42 +439,84 @@ def test_answering_an_action_that_is_not_an_approval_says_what_it_is(world: Worl
     """approve/reject on a Build action says it is a Build action (CodeBuild), not an approval."""
     pipeline = world.create()
     with pytest.raises(
-        pipepilot.ApprovalNotPending, match=r"not an approval: it is a Build action \(AWS CodeBuild\)"
+        NoApprovalWaitingError, match=r"not an approval: it is a Build action \(AWS CodeBuild\)"
     ):
-        getattr(pipeline, answer)("Build", "Build", summary="ok")
+        getattr(pipeline.approval("Build", "Build"), answer)("ok")
 
 
 def test_waiting_for_an_approval_at_a_non_approval_action_fails_at_once(world: World) -> None:
     """wait_for_approval at a Deploy action raises before polling, naming its category."""
     pipeline = world.create()
     calls = call_counter(world.cp)
-    with pytest.raises(pipepilot.ApprovalNotPending, match="it is a Deploy action"):
-        pipeline.wait_for_approval("Staging", "DeployStaging", timeout=3600)
+    with pytest.raises(NoApprovalWaitingError, match="it is a Deploy action"):
+        pipeline.wait_for_approval("Staging", "DeployStaging", poll=PollPolicy(timeout=3600))
     assert calls == {"GetPipeline": 1}
 
 
 def test_wait_for_approval_reports_progress_like_the_other_waits(world: World) -> None:
     """wait_for_approval(on_progress=...) reports the execution's progress up to the approval, which
-    arrives as an ApprovalPending event carrying the Approval; no token in any line."""
+    arrives as an ApprovalRequested event carrying the Approval; no token in any line."""
     pipeline = world.create()
     execution = pipeline.start()
-    events: list[pipepilot.ProgressEvent] = []
+    events: list[ProgressEvent] = []
     approval = pipeline.wait_for_approval(on_progress=events.append)
     assert {event.execution_id for event in events} == {execution.id}
     kinds = [(type(event).__name__, event.where) for event in events]
     assert ("StageSucceeded", "Staging") in kinds
-    assert kinds[-1] == ("ApprovalPending", "Approval/Approve")
+    assert kinds[-1] == ("ApprovalRequested", "Approval/Approve")
     pending = events[-1]
-    assert isinstance(pending, pipepilot.ApprovalPending)
+    assert isinstance(pending, ApprovalRequested)
+    assert pending.approval is not None
     assert pending.approval.token == approval.token
-    assert all(approval.token not in str(event) for event in events)
+    assert all(str(approval.token) not in str(event) for event in events)
 
 
 def test_wait_for_approval_of_one_execution_reports_only_that_execution(world: World) -> None:
     """With execution=, only that execution's progress is reported."""
     pipeline = world.create()
     execution = pipeline.start()
-    events: list[pipepilot.ProgressEvent] = []
+    events: list[ProgressEvent] = []
     pipeline.wait_for_approval(execution=execution, on_progress=events.append)
     assert events
     assert {event.execution_id for event in events} == {execution.id}
+
+
+# ----------------------------------------------------------------------------------------- facade options
+
+
+@pytest.mark.parametrize(
+    ("make", "parameter", "hint"),
+    [
+        (lambda: CodePipeline(client="x"), "client", r"boto3\.client\('codepipeline'\)"),
+        (lambda: CodePipeline(retry=3), "retry", r"RetryPolicy\(max_attempts=3\)"),
+        (lambda: CodePipeline(clock=1), "clock", r"clock=time\.monotonic"),
+        (lambda: CodePipeline(sleep="soon"), "sleep", r"sleep=time\.sleep"),
+        (lambda: CodePipeline(region_name=1), "region_name", "a string"),
+        (lambda: CodePipeline(config={"retries": 1}), "config", "Config"),
+        (lambda: CodePipeline.from_session("default"), "session", "Session"),
+        (lambda: CodeBuild(retry=RetryPolicy, clock=1), "retry", "RetryPolicy"),
+        (lambda: CodeBuild(logs_client=object()), "logs_client", "logs client"),
+    ],
+)
+def test_a_facade_refuses_a_wrong_option_naming_it(
+    make: Callable[[], object], parameter: str, hint: str
+) -> None:
+    """A wrong facade option is an ArgumentTypeError naming the parameter and what to pass, at once."""
+    with pytest.raises(ArgumentTypeError, match=hint) as raised:
+        make()
+    assert raised.value.parameter == parameter
+    assert str(raised.value).startswith(parameter)
+
+
+def test_a_client_of_another_service_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CodePipeline client given to the CodeBuild facade says which service it is for."""
+    import boto3
+
+    client = boto3.client(
+        "codepipeline", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    with pytest.raises(
+        ArgumentTypeError, match="must be a boto3 codebuild client, not a codepipeline client"
+    ):
+        CodeBuild(client=client)
+    assert CodePipeline(client=client).client is client

@@ -13,12 +13,13 @@ import boto3
 import pytest
 
 from pipepilot._calls import Caller
-from pipepilot.builds import BATCH_SIZE, Build, CodeBuild, EnvironmentValue, LogLine
+from pipepilot.builds import Build, EnvironmentValue, LogLine
+from pipepilot.codebuild import BATCH_SIZE, CodeBuild
 from pipepilot.errors import (
     BuildFailed,
     InvalidInputError,
+    RequestValidationError,
     ResourceNotFoundError,
-    ValidationError,
     WaitTimeout,
 )
 from pipepilot.model.build import BuildPhase, BuildStatus, PhaseContext
@@ -162,9 +163,9 @@ def test_build_handles_accept_ids_and_arns_and_reject_anything_else(codebuild: C
     assert codebuild.build(arn) == build
     assert codebuild.build(arn).project == codebuild.project(PROJECT)
     for bad in ("", "no-colon", ":uuid", "app:", 42):
-        with pytest.raises(ValidationError, match="build id"):
+        with pytest.raises(RequestValidationError, match="build id"):
             codebuild.build(bad)  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="project name"):
+    with pytest.raises(RequestValidationError, match="project name"):
         codebuild.project("")
 
 
@@ -215,9 +216,9 @@ def test_start_applies_overrides_to_the_build_only(codebuild: CodeBuild, offline
         ({"env": [("N", "3")]}, TypeError, "env is a mapping"),
         ({"sourceVersion": "main"}, TypeError, "source_version="),
         ({"idempotencyToken": "t"}, TypeError, "token="),
-        ({"timeoutInMinutesOverride": 1}, ValidationError, "timeoutInMinutesOverride"),
-        ({"env": {"V": EnvironmentValue(value="x", type="VAULT")}}, ValidationError, "VAULT"),
-        ({"imageOverrid": "x"}, ValidationError, "imageOverrid"),
+        ({"timeoutInMinutesOverride": 1}, RequestValidationError, "timeoutInMinutesOverride"),
+        ({"env": {"V": EnvironmentValue(value="x", type="VAULT")}}, RequestValidationError, "VAULT"),
+        ({"imageOverrid": "x"}, RequestValidationError, "imageOverrid"),
     ],
 )
 def test_start_rejects_bad_input_before_sending(
@@ -371,7 +372,7 @@ def test_wait_timeout_carries_the_last_build_seen(codebuild: CodeBuild, offline_
     build = codebuild.project(PROJECT).start()
     started = offline_aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        build.wait(timeout=30)
+        build.wait(poll=PollPolicy(timeout=30))
     last = raised.value.last
     assert isinstance(last, type(build.get()))
     assert last.build_status == BuildStatus.IN_PROGRESS

@@ -289,7 +289,7 @@ def test_an_error_from_pipepilot_is_a_surprise_too(
     monkeypatch.setattr(release, "FREEZE_REASON", "Freeze: no deploys, please")
     assert release.main([]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"- ValidationError: .*disable", out), out
+    assert re.search(r"- RequestValidationError: .*disable", out), out
     assert "started release 2" not in out  # nothing was started after the refusal
 
 

@@ -12,7 +12,7 @@ from pipepilot.errors import (
     DuplicatedStopRequestError,
     PipelineExecutionNotFoundError,
     PipelineExecutionNotStoppableError,
-    ValidationError,
+    RequestValidationError,
 )
 from pipepilot.executions import Execution, RevisionOverride
 from pipepilot.model.runtime import ActionExecutionDetail, PipelineExecutionSummary
@@ -99,12 +99,12 @@ def test_start_with_the_callers_token_twice_is_one_execution(world: World) -> No
 
 
 def test_bad_start_requests_are_refused_before_sending(world: World) -> None:
-    """An empty variable value or a malformed token is a ValidationError, and nothing is sent."""
+    """An empty variable value or a malformed token is a RequestValidationError, and nothing is sent."""
     pipeline = two_stage(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="value"):
+    with pytest.raises(RequestValidationError, match="value"):
         pipeline.start(variables={"TARGET": ""})
-    with pytest.raises(ValidationError, match="clientRequestToken"):
+    with pytest.raises(RequestValidationError, match="clientRequestToken"):
         pipeline.start(token="not a token!")
     assert calls.get("StartPipelineExecution", 0) == 0
 
@@ -221,7 +221,7 @@ def test_a_stop_reason_over_200_characters_is_refused_before_sending(world: Worl
     """The reason is checked against the API's limit first; nothing is sent."""
     _, execution = running_in_deploy(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="200"):
+    with pytest.raises(RequestValidationError, match="200"):
         execution.stop(reason="x" * 201)
     assert calls.get("StopPipelineExecution", 0) == 0
     assert execution.get().status == "InProgress"

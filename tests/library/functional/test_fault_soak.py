@@ -196,7 +196,7 @@ def _retry_until_done(world: World, applied: Applied, outcome: SoakOutcome) -> N
         outcome.retry_calls += 1
         raised: PipepilotError | None = None
         try:
-            pipeline.stage("Staging").retry(execution_id)
+            pipeline.stage("Staging").retry(execution=execution_id)
         except PipepilotError as error:
             raised = error
         delta = applied("RetryStageExecution", RETRIED) - before

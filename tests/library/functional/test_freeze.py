@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipepilot.errors import ValidationError
+from pipepilot.errors import RequestValidationError
 from pipepilot.fleet import Tagged, shared_limiter
 from pipepilot.freeze import FreezeOutcome, FreezeRecord, ThawOutcome, freeze, thaw
 
@@ -214,7 +214,7 @@ def test_a_bad_record_is_refused_clearly(text: str, fragment: str) -> None:
 def test_a_bad_reason_is_refused_before_anything_changes(world: World) -> None:
     """The reason is checked first; no transition changes and no record is made."""
     small(world, "a")
-    with pytest.raises(ValidationError, match="','"):
+    with pytest.raises(RequestValidationError, match="','"):
         world.cp.freeze(["a"], stage="Prod", reason="freeze, please")
     assert prod_gate(world, "a").enabled is True
 
@@ -290,7 +290,7 @@ def test_a_partial_failure_is_reported_per_pipeline_and_retried_on_resume(world:
     assert rule.fired == 1
     failed = {name: record.entry(name) for name in record.failed}
     assert len(failed) == 2
-    assert failed["no-prod"].error_code == "StageNotFoundError"
+    assert failed["no-prod"].error_code == "NoSuchStageError"
     denied = [entry for name, entry in failed.items() if name != "no-prod"]
     assert denied[0].error_code == "AccessDeniedException"
     assert len(record.disabled) == 2

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pipepilot._calls import RetryPolicy
+from pipepilot._calls import RetryPolicy, default_session
 from pipepilot.errors import (
     InvalidRequestError,
     InvalidStructureError,
@@ -98,8 +98,11 @@ def _wire_declaration(name: str, role_arn: str) -> dict[str, Any]:
 def aws() -> Iterator[str]:
     """moto's AWS with an S3 artifact bucket and a role CodePipeline may assume; yields the role ARN."""
     with mock_aws():
-        boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARTIFACT_BUCKET)
-        role = boto3.client("iam", region_name=REGION).create_role(
+        # The session facades use too (boto3's default one, made by pipepilot on the process's model
+        # loader): a plain boto3.client() here would parse the S3 and IAM models again for every test.
+        session = default_session()
+        session.client("s3", region_name=REGION).create_bucket(Bucket=ARTIFACT_BUCKET)
+        role = session.client("iam", region_name=REGION).create_role(
             RoleName=ROLE_NAME, AssumeRolePolicyDocument=TRUST_CODEPIPELINE
         )
         yield role["Role"]["Arn"]

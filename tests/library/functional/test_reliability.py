@@ -92,7 +92,7 @@ def release(seed: int, *, faults: bool) -> Outcome:
         faulted = frozenset((fault.operation, fault.error) for fault in aws.faults.log)
         aws.faults.clear()  # the checks below read a calm network
         started = [s for s in pipeline.executions() if s.pipeline_execution_id not in before]
-        runs = list(pipeline.stage("Approval").action("Approve").executions(execution))
+        runs = list(pipeline.stage("Approval").action("Approve").executions(execution=execution))
         return Outcome(
             status=str(final.status),
             execution_id=execution.id,

@@ -8,15 +8,16 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from pipepilot import PollPolicy
 from pipepilot._calls import RetryPolicy
 from pipepilot.errors import (
     ConditionNotOverridableError,
     ConnectionFailure,
     ExecutionFailed,
     NotLatestPipelineExecutionError,
+    RequestValidationError,
     StageNotFoundError,
     StageNotRetryableError,
-    ValidationError,
 )
 from pipepilot.model.runtime import ActionExecutionDetail, ActionState, StageState
 from pipepilot.pipelines import CodePipeline
@@ -116,7 +117,7 @@ def test_retry_all_actions_of_a_named_execution(world: World) -> None:
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
         execution.wait()
-    pipeline.stage("Staging").retry(execution.id, mode="ALL_ACTIONS")
+    pipeline.stage("Staging").retry(execution=execution.id, mode="ALL_ACTIONS")
     assert execution.wait().status == "Succeeded"
 
 
@@ -135,7 +136,7 @@ def test_retrying_a_succeeded_stage_says_nothing_failed(world: World) -> None:
     execution = pipeline.start()
     execution.wait()
     with pytest.raises(StageNotRetryableError, match="nothing failed"):
-        pipeline.stage("Staging").retry(execution)
+        pipeline.stage("Staging").retry(execution=execution)
 
 
 def test_retrying_an_outdated_execution_says_to_retry_the_latest(world: World) -> None:
@@ -147,7 +148,7 @@ def test_retrying_an_outdated_execution_says_to_retry_the_latest(world: World) -
     newer = pipeline.start()
     newer.wait()
     with pytest.raises(NotLatestPipelineExecutionError) as raised:
-        pipeline.stage("Staging").retry(older)
+        pipeline.stage("Staging").retry(execution=older)
     assert newer.id in str(raised.value)
     assert "latest" in str(raised.value)
 
@@ -156,8 +157,8 @@ def test_a_bad_retry_mode_is_refused_before_sending(world: World) -> None:
     """Only FAILED_ACTIONS and ALL_ACTIONS exist; nothing is sent otherwise."""
     pipeline = staging_prod(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="FAILED_ACTIONS"):
-        pipeline.stage("Staging").retry("00000000-0000-4000-8000-000000000000", mode="SOME_ACTIONS")
+    with pytest.raises(RequestValidationError, match="FAILED_ACTIONS"):
+        pipeline.stage("Staging").retry(execution="00000000-0000-4000-8000-000000000000", mode="SOME_ACTIONS")
     assert calls == {}
 
 
@@ -169,7 +170,7 @@ def test_a_lost_retry_is_confirmed_by_the_stage_state(world: World) -> None:
         execution.wait()
     world.aws.faults.add(operation="RetryStageExecution", error="lost-response", nth=1)
     calls = call_counter(world.cp)
-    assert pipeline.stage("Staging").retry(execution) == execution
+    assert pipeline.stage("Staging").retry(execution=execution) == execution
     assert calls["RetryStageExecution"] == 1
     assert execution.wait().status == "Succeeded"
 
@@ -212,7 +213,7 @@ def test_override_lets_a_pending_condition_pass(world: World) -> None:
     execution = pipeline.start()
     world.aws.clock.advance(60)
     pipeline.stage("Prod").override_condition("BEFORE_ENTRY")
-    assert execution.wait(timeout=600).status == "Succeeded"
+    assert execution.wait(poll=PollPolicy(timeout=600)).status == "Succeeded"
 
 
 def test_override_errors(world: World) -> None:
@@ -222,7 +223,7 @@ def test_override_errors(world: World) -> None:
     execution.wait()
     with pytest.raises(ConditionNotOverridableError):
         pipeline.stage("Prod").override_condition("BEFORE_ENTRY", execution)
-    with pytest.raises(ValidationError, match="BEFORE_ENTRY"):
+    with pytest.raises(RequestValidationError, match="BEFORE_ENTRY"):
         pipeline.stage("Prod").override_condition("ON_FAILURE", execution)
 
 
@@ -251,7 +252,7 @@ def test_action_runs_are_listed_per_action_newest_first(world: World) -> None:
     assert all(isinstance(run, ActionExecutionDetail) for run in runs)
     assert {(run.stage_name, run.action_name) for run in runs} == {("Staging", "Staging")}
     assert sorted(str(run.status) for run in runs) == ["Failed", "Succeeded"]
-    latest = pipeline.stage("Staging").action("Staging").latest_execution(execution)
+    latest = pipeline.stage("Staging").action("Staging").latest_execution(execution=execution)
     assert latest is not None
     assert latest.status == "Succeeded"
     assert isinstance(pipeline.stage("Staging").action("Staging").state(), ActionState)
@@ -358,10 +359,10 @@ def test_a_retry_applied_without_an_answer_is_never_sent_twice(world: World, fau
         execution.wait()
     world.aws.faults.add(operation="RetryStageExecution", nth=1, **fault)
     calls = call_counter(world.cp)
-    assert pipeline.stage("Staging").retry(execution) == execution
+    assert pipeline.stage("Staging").retry(execution=execution) == execution
     assert calls["RetryStageExecution"] == 1
     assert manual_retries(pipeline) == 1
-    runs = list(pipeline.stage("Staging").action("Staging").executions(execution))
+    runs = list(pipeline.stage("Staging").action("Staging").executions(execution=execution))
     assert [str(run.status) for run in runs] == ["Failed", "Failed"]
 
 
@@ -373,7 +374,7 @@ def test_a_retry_refused_with_a_5xx_is_sent_again_under_the_policy(world: World)
         execution.wait()
     world.aws.faults.add(operation="RetryStageExecution", error="ServiceUnavailable", nth=(1, 2))
     calls = call_counter(world.cp)
-    pipeline.stage("Staging").retry(execution)
+    pipeline.stage("Staging").retry(execution=execution)
     assert calls["RetryStageExecution"] == 3
     assert manual_retries(pipeline) == 1
     assert execution.wait().status == "Succeeded"
@@ -389,7 +390,7 @@ def test_a_retry_whose_fate_cannot_be_read_is_raised_not_resent(world: World) ->
     world.aws.faults.add(operation="GetPipelineState", error="ServiceUnavailable", nth=range(2, 100))
     calls = call_counter(world.cp)
     with pytest.raises(ConnectionFailure):
-        pipeline.stage("Staging").retry(execution)
+        pipeline.stage("Staging").retry(execution=execution)
     assert calls["RetryStageExecution"] == 1
 
 
@@ -409,7 +410,7 @@ def test_a_retry_confirmed_after_another_execution_entered_the_stage(world: Worl
     world.aws.faults.add(operation="RetryStageExecution", error="lost-response", nth=1)
     world.cp.client.meta.events.register("after-call-error.codepipeline.RetryStageExecution", newer_execution)
     calls = call_counter(world.cp)
-    pipeline.stage("Staging").retry(execution)
+    pipeline.stage("Staging").retry(execution=execution)
     assert calls["RetryStageExecution"] == 1
     latest = pipeline.stage("Staging").state().latest_execution
     assert latest is not None

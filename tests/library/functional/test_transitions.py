@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipepilot.errors import ServiceUnavailableError, StageNotFoundError, ValidationError
+from pipepilot.errors import RequestValidationError, ServiceUnavailableError, StageNotFoundError
 from pipepilot.polling import ExecutionHeldAtTransition
 from pipepilot.transitions import ENABLED, Transition, TransitionType
 
@@ -61,7 +61,7 @@ def test_a_reason_with_characters_the_api_refuses_names_them_and_sends_nothing(w
     """Commas, colons, underscores and apostrophes are refused before sending, each named in the message."""
     pipeline = three_stages(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError) as raised:
+    with pytest.raises(RequestValidationError) as raised:
         pipeline.stage("Prod").inbound.disable("freeze: week_42, Ben's call")
     message = str(raised.value)
     for char in (":", "_", ",", "'"):
@@ -80,7 +80,7 @@ def test_a_reason_of_the_wrong_length_is_refused_before_sending(
     """The reason must be 1 to 300 characters; nothing is sent otherwise."""
     pipeline = three_stages(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match=fragment):
+    with pytest.raises(RequestValidationError, match=fragment):
         pipeline.stage("Prod").inbound.disable(reason)
     assert "DisableStageTransition" not in calls
 
@@ -142,7 +142,7 @@ def test_enabling_a_badly_named_stage_is_refused_before_sending(world: World) ->
     """enable() checks the names against the API's rules first, as disable() does: nothing is sent."""
     pipeline = three_stages(world)
     calls = call_counter(world.cp)
-    with pytest.raises(ValidationError, match="'/'"):
+    with pytest.raises(RequestValidationError, match="'/'"):
         pipeline.stage("Bad/Name").inbound.enable()
     assert calls.get("EnableStageTransition", 0) == 0
 

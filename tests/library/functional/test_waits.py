@@ -11,17 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pipepilot.approvals import ApprovalPending
+from pipepilot import CodePipeline
 from pipepilot.errors import (
-    ApprovalNotPending,
     ExecutionCancelled,
     ExecutionFailed,
     ExecutionStopped,
     ExecutionSuperseded,
+    NoApprovalWaitingError,
     PipelineExecutionNotFoundError,
     StageNotFoundError,
     WaitTimeout,
 )
+from pipepilot.events import ApprovalRequested
 from pipepilot.model.runtime import PipelineExecution, PipelineState
 from pipepilot.polling import (
     ActionFailed,
@@ -49,6 +50,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pipepilot.pipelines import Pipeline
+
+
+def timed(
+    pipeline: Pipeline,
+    *,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> Pipeline:
+    """The same pipeline through a facade with ``clock=``/``sleep=`` injected (the one way to inject time)."""
+    return CodePipeline(client=pipeline.service.client, clock=clock, sleep=sleep).pipeline(pipeline.name)
 
 
 def deploy_from_source(name: str) -> dict[str, Any]:
@@ -98,7 +109,7 @@ def test_one_call_per_poll_without_progress(world: World) -> None:
     execution = pipeline.start()
     calls = call_counter(world.cp)
     sleeps = Sleeps(world)
-    execution.wait(sleep=sleeps)
+    timed(pipeline, sleep=sleeps).execution(execution.id).wait()
     polls = len(sleeps.seconds) + 1
     assert calls["ListPipelineExecutions"] == 1
     assert calls["GetPipelineExecution"] == polls - 1
@@ -125,7 +136,7 @@ def test_progress_events_arrive_once_each_in_order(world: World) -> None:
     calls = call_counter(world.cp)
     sleeps = Sleeps(world)
     events: list[Any] = []
-    execution.wait(on_progress=events.append, sleep=sleeps)
+    timed(pipeline, sleep=sleeps).execution(execution.id).wait(on_progress=events.append)
     assert [(type(e).__name__, e.stage_name, getattr(e, "action_name", None)) for e in events] == [
         ("StageStarted", "Source", None),
         ("ActionStarted", "Source", "Source"),
@@ -160,7 +171,7 @@ def test_a_second_wait_on_the_handle_reports_only_what_is_new(world: World) -> N
         ("StageFailed", "Staging"),
     ]
 
-    assert pipeline.stage("Staging").retry(execution) is execution
+    assert pipeline.stage("Staging").retry(execution=execution) is execution
     second: list[Any] = []
     execution.wait(on_progress=second.append)
     assert [(type(e).__name__, e.stage_name) for e in second] == [
@@ -193,13 +204,15 @@ def test_an_approval_in_progress_comes_with_its_handle(world: World) -> None:
 
     def on_progress(event: Any) -> None:
         seen.append(event)
-        if isinstance(event, ApprovalPending):
+        if isinstance(event, ApprovalRequested):
+            assert event.approval is not None
             event.approval.approve("ship it")
 
     assert execution.wait(on_progress=on_progress).status == "Succeeded"
-    pending = [e for e in seen if isinstance(e, ApprovalPending)]
+    pending = [e for e in seen if isinstance(e, ApprovalRequested)]
     assert len(pending) == 1
     approval = pending[0].approval
+    assert approval is not None
     assert (approval.stage, approval.action, approval.execution_id) == ("Approval", "Approve", execution.id)
     assert approval.custom_data == "Check staging first"
     assert approval.token
@@ -310,7 +323,7 @@ def test_timeout_raises_wait_timeout_with_the_last_state(world: World) -> None:
     execution = pipeline.start()
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(timeout=600)
+        execution.wait(poll=PollPolicy(timeout=600))
     assert isinstance(raised.value.last, PipelineExecution)
     assert raised.value.last.status == "InProgress"
     assert 600 <= world.aws.clock.now() - started <= 601
@@ -321,7 +334,7 @@ def test_timeout_with_progress_keeps_the_last_pipeline_state(world: World) -> No
     pipeline = linear(world, ("Deploy", 3600))
     execution = pipeline.start()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(timeout=300, on_progress=lambda event: None)
+        execution.wait(poll=PollPolicy(timeout=300), on_progress=lambda event: None)
     assert isinstance(raised.value.last, PipelineState)
 
 
@@ -333,7 +346,7 @@ def test_throttling_slows_polling_instead_of_failing(world: World) -> None:
         operation="GetPipelineExecution", error="ThrottlingException", nth=range(2, 20)
     )
     sleeps = Sleeps(world)
-    assert execution.wait(sleep=sleeps).status == "Succeeded"
+    assert timed(pipeline, sleep=sleeps).execution(execution.id).wait().status == "Succeeded"
     assert rule.fired == 18
     assert max(sleeps.seconds) >= PollPolicy().max_interval
 
@@ -381,7 +394,7 @@ def test_injected_clock_and_sleep_are_used(world: World) -> None:
         return readings[-1]
 
     sleeps = Sleeps(world)
-    execution.wait(clock=clock, sleep=sleeps)
+    timed(pipeline, clock=clock, sleep=sleeps).execution(execution.id).wait()
     assert sleeps.seconds
     assert readings
 
@@ -448,7 +461,9 @@ def test_wait_for_stage_needs_an_execution(world: World) -> None:
     pipeline = linear(world, ("Staging", 60))
     # Every pipeline ran once at creation, so point the wait at an id that does not exist.
     with pytest.raises(PipelineExecutionNotFoundError):
-        pipeline.wait_for_stage("Staging", execution="00000000-0000-4000-8000-000000000000", timeout=60)
+        pipeline.wait_for_stage(
+            "Staging", execution="00000000-0000-4000-8000-000000000000", poll=PollPolicy(timeout=60)
+        )
 
 
 def test_wait_for_approval_returns_the_approval_as_soon_as_it_appears(world: World) -> None:
@@ -471,7 +486,7 @@ def test_wait_for_approval_raises_when_the_execution_fails_first(world: World) -
     pipeline = world.create()
     execution = pipeline.start()
     with pytest.raises(ExecutionFailed):
-        pipeline.wait_for_approval(execution=execution, timeout=7200)
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=7200))
 
 
 def test_wait_for_approval_times_out(world: World) -> None:
@@ -480,7 +495,7 @@ def test_wait_for_approval_times_out(world: World) -> None:
     pipeline = world.create()
     pipeline.start()
     with pytest.raises(WaitTimeout):
-        pipeline.wait_for_approval(timeout=600)
+        pipeline.wait_for_approval(poll=PollPolicy(timeout=600))
 
 
 def test_events_are_the_polling_module_types(world: World) -> None:
@@ -505,7 +520,7 @@ def test_wait_for_stage_of_an_execution_already_past_it_returns_at_once(world: W
     assert staging is not None
     assert staging.pipeline_execution_id != older.id
     before = world.aws.clock.now()
-    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    pipeline.wait_for_stage("Staging", execution=older, poll=PollPolicy(timeout=7200))
     assert world.aws.clock.now() - before < 1  # the latency of its few calls: no poll interval slept
 
 
@@ -517,17 +532,17 @@ def test_wait_for_stage_of_an_execution_that_succeeded_returns(world: World) -> 
     pipeline.start()
     world.aws.clock.advance(120)  # the newer execution now shows in every stage
     before = world.aws.clock.now()
-    pipeline.wait_for_stage("Staging", execution=older, timeout=7200)
+    pipeline.wait_for_stage("Staging", execution=older, poll=PollPolicy(timeout=7200))
     assert world.aws.clock.now() - before <= PollPolicy().max_interval
 
 
 def test_wait_for_approval_of_an_execution_that_succeeded_without_one(world: World) -> None:
-    """When the awaited execution succeeds without the approval ever waiting, ApprovalNotPending says so
+    """When the awaited execution succeeds without the approval ever waiting, NoApprovalWaitingError says so
     soon after the end, instead of a WaitTimeout hours later."""
     pipeline = linear(world, ("Staging", 60))
     execution = pipeline.start()
-    with pytest.raises(ApprovalNotPending, match="Succeeded") as raised:
-        pipeline.wait_for_approval(execution=execution, timeout=7200)
+    with pytest.raises(NoApprovalWaitingError, match="Succeeded") as raised:
+        pipeline.wait_for_approval(execution=execution, poll=PollPolicy(timeout=7200))
     assert raised.value.execution_id == execution.id
     summary = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
     assert summary.status == "Succeeded"
@@ -574,7 +589,7 @@ def test_a_seven_day_wait_behind_another_approval_stays_cheap(world: World) -> N
     assert pipeline.state().stage("Approval").waiting_executions()
     calls = call_counter(world.cp)
     started = world.aws.clock.now()
-    found = pipeline.wait_for_approval("Approval", execution=held, sleep=bounded_sleep(world))
+    found = timed(pipeline, sleep=bounded_sleep(world)).wait_for_approval("Approval", execution=held)
     assert found.execution_id == held.id
     assert world.aws.clock.now() - started >= 7 * 24 * 3600 - 120
     assert sum(calls.values()) <= 2500
@@ -594,7 +609,7 @@ def test_a_wait_without_timeout_ends_at_its_default_and_says_so(world: World) ->
     calls = call_counter(world.cp)
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout) as raised:
-        execution.wait(sleep=bounded_sleep(world))
+        timed(pipeline, sleep=bounded_sleep(world)).execution(execution.id).wait()
     assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
     text = str(raised.value)
     assert "the default timeout for this wait, 5 h: twice the longest an execution of pipeline" in text
@@ -610,7 +625,7 @@ def test_a_stage_wait_without_timeout_ends_at_its_default(world: World) -> None:
     execution = pipeline.start()
     started = world.aws.clock.now()
     with pytest.raises(WaitTimeout, match="to pass stage 'Deploy'"):
-        pipeline.wait_for_stage("Deploy", execution=execution, sleep=bounded_sleep(world))
+        timed(pipeline, sleep=bounded_sleep(world)).wait_for_stage("Deploy", execution=execution)
     assert world.aws.clock.now() - started == pytest.approx(5 * 3600, abs=1)
 
 
@@ -628,6 +643,8 @@ def test_forever_means_no_default_timeout(world: World) -> None:
         if world.aws.clock.now() - started >= 6 * 3600 and state is not None and not state.enabled:
             transition.enable()
 
-    final = execution.wait(timeout=PollPolicy.FOREVER, sleep=sleep)
+    final = (
+        timed(pipeline, sleep=sleep).execution(execution.id).wait(poll=PollPolicy(timeout=PollPolicy.FOREVER))
+    )
     assert final.status == "Succeeded"
     assert world.aws.clock.now() - started > 6 * 3600

@@ -11,29 +11,25 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
-import pipepilot
-from pipepilot import (
+from pipepilot import PipelineDeclaration
+from pipepilot.errors import (
+    ERROR_CODES,
     InvalidStructureError,
+    MalformedInputError,
     NestingTooDeepError,
-    PipelineDeclaration,
-    PipelineDocument,
-    PipelineState,
-    PipelineSummary,
-    PipelineType,
-    log_progress,
-    print_progress,
 )
+from pipepilot.events import ProgressEvent, log_progress, print_progress
 from pipepilot.freeze import FreezeRecord
+from pipepilot.model import PipelineDocument, PipelineState, PipelineSummary, PipelineType, find_problems
 from pipepilot.model._wire import MAX_NESTING
 from pipepilot.model.declaration import DEFAULT_PIPELINE_TYPE
 from pipepilot.model.runtime import ActionExecution
 from pipepilot.polling import (
     ActionFailed,
     ActionStarted,
-    ApprovalWaiting,
+    ApprovalRequested,
     ExecutionHeldAtTransition,
     ExecutionWaitingForStage,
     StageSucceeded,
@@ -177,6 +173,18 @@ def test_a_whole_get_pipeline_response_is_named_as_such() -> None:
     assert PipelineDocument.from_api(response).declaration.name == "web"
 
 
+def test_malformed_input_found_locally_is_told_apart_from_aws_answers() -> None:
+    """What pipepilot finds malformed itself is a MalformedInputError (also a ValueError), a subclass of the
+    InvalidStructureError that stands for AWS's InvalidStructureException, which maps to the base alone."""
+    with pytest.raises(MalformedInputError) as raised:
+        PipelineDeclaration.from_api(["not", "a", "declaration"])  # type: ignore[arg-type]
+    assert isinstance(raised.value, InvalidStructureError)
+    assert isinstance(raised.value, ValueError)
+    assert issubclass(NestingTooDeepError, MalformedInputError)
+    assert ERROR_CODES["InvalidStructureException"] is InvalidStructureError
+    assert MalformedInputError not in ERROR_CODES.values()
+
+
 # -- PipelineSummary timestamps
 
 
@@ -213,7 +221,7 @@ def test_one_default_pipeline_type_is_used_everywhere() -> None:
     assert bare.pipeline_type_effective is DEFAULT_PIPELINE_TYPE
     assert "V2 (default)" in bare.summary()
     queued = {**DECLARATION, "executionMode": "QUEUED"}
-    assert not [p for p in pipepilot.find_problems(queued) if p.code == "requires-v2"]
+    assert not [p for p in find_problems(queued) if p.code == "requires-v2"]
     assert CodePipelineSettings().default_pipeline_type == DEFAULT_PIPELINE_TYPE.value
 
 
@@ -271,15 +279,16 @@ def test_a_failed_action_reads_as_one_short_line() -> None:
         ),
     ],
 )
-def test_every_event_has_a_short_human_text(event: pipepilot.ProgressEvent, expected: str) -> None:
+def test_every_event_has_a_short_human_text(event: ProgressEvent, expected: str) -> None:
     """Each kind of progress event prints as one line saying where and what happened."""
     assert str(event) == expected
 
 
 def test_an_approval_event_never_shows_its_token() -> None:
     """The approval token is neither in str() nor in repr() of an approval event."""
-    event = ApprovalWaiting(
-        **COMMON,
+    event = ApprovalRequested(
+        pipeline_name=COMMON["pipeline_name"],
+        execution_id=COMMON["execution_id"],
         stage_name="Prod",
         action_name="Approve",
         run=action_run(status="InProgress", token="secret-token-1234"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -152,19 +153,32 @@ def test_gives_up_at_the_deadline_read_from_the_injected_clock(client: Any, fake
     assert time.monotonic() - real_start < 5
 
 
-def test_clock_and_sleep_default_to_the_time_source_current_at_call_time(client: Any) -> None:
-    """A time source installed after the caller was built (as offline() does) is the one used."""
-    caller: Caller[Any] = Caller(client, retry=RetryPolicy(max_attempts=3))
-    fake = FakeTime(1000.0)
-    previous = _time.install_time_source(fake)
+@contextlib.contextmanager
+def serving_time(client: Any, source: Any) -> Iterator[None]:
+    """Make ``client`` answer pipepilot's time-source event with ``source``, as offline() makes its clients."""
+
+    def answer(**_: Any) -> Any:
+        return source
+
+    client.meta.events.register(_time.TIME_SOURCE_EVENT, answer, unique_id="test-time-source")
     try:
-        with Stubber(client) as stub:
-            stub.add_client_error("list_pipelines", "ThrottlingException")
-            stub.add_response("list_pipelines", {"pipelines": []})
-            caller.call("list_pipelines", idempotent=True)
+        yield
     finally:
-        _time.install_time_source(previous)
+        client.meta.events.unregister(_time.TIME_SOURCE_EVENT, unique_id="test-time-source")
+
+
+def test_clock_and_sleep_default_to_the_time_source_serving_the_client_at_call_time(client: Any) -> None:
+    """A time source the client answers with after the caller was built (as offline() makes it) is the one
+    used: time comes through the client, not from a global."""
+    caller: Caller[Any] = Caller(client, retry=RetryPolicy(max_attempts=3))
+    assert _time.time_source_for(client) is _time.SYSTEM_TIME
+    fake = FakeTime(1000.0)
+    with serving_time(client, fake), Stubber(client) as stub:
+        stub.add_client_error("list_pipelines", "ThrottlingException")
+        stub.add_response("list_pipelines", {"pipelines": []})
+        caller.call("list_pipelines", idempotent=True)
     assert len(fake.sleeps) == 1
+    assert _time.time_source_for(client) is _time.SYSTEM_TIME
 
 
 def test_sleeps_are_full_jitter_within_the_exponential_window(client: Any) -> None:
@@ -203,13 +217,10 @@ def test_back_off_draws_from_the_time_sources_rng_when_it_offers_one(client: Any
 
     def sleeps_with(seed: int) -> list[float]:
         source = SeededTime(seed)
-        previous = _time.install_time_source(source)
-        try:
+        with serving_time(client, source):
             random.seed(seed + 1000)  # noise in the global generator must not matter
             wire.script = [THROTTLED] * 5 + [ok({"pipelines": []})]
             Caller(client, retry=policy).call("list_pipelines", idempotent=True)
-        finally:
-            _time.install_time_source(previous)
         return source.sleeps
 
     expected_rng = random.Random(7)
@@ -224,11 +235,8 @@ def test_generated_tokens_come_from_the_time_sources_rng_when_it_offers_one(clie
     wire = Wire.attach(client, STARTED)
 
     def token_with(source: Any) -> str:
-        previous = _time.install_time_source(source)
-        try:
+        with serving_time(client, source):
             Caller(client).call("start_pipeline_execution", idempotent=True, name="p")
-        finally:
-            _time.install_time_source(previous)
         token: str = wire.requests[-1]["clientRequestToken"]
         return token
 

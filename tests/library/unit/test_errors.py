@@ -35,6 +35,7 @@ from pipepilot.errors import (
     PipelineValidationError,
     PipepilotError,
     QuotaError,
+    RequestValidationError,
     ServiceUnavailableError,
     StageNotFoundError,
     ThrottlingError,
@@ -246,10 +247,10 @@ def test_connection_errors_become_connection_failure(exc: Exception) -> None:
     assert info.value.operation_name == "ListPipelines"
 
 
-def test_botocore_parameter_validation_becomes_validation_error() -> None:
-    """botocore's own client-side validation surfaces as pipepilot's ValidationError."""
+def test_botocore_parameter_validation_becomes_request_validation_error() -> None:
+    """botocore's own client-side validation surfaces as pipepilot's RequestValidationError."""
     client = boto3.client("codepipeline", region_name="us-east-1")
-    with pytest.raises(ValidationError) as info, translating("GetPipeline"):
+    with pytest.raises(RequestValidationError) as info, translating("GetPipeline"):
         client.get_pipeline(name="")
     assert isinstance(info.value.__cause__, botocore_exceptions.ParamValidationError)
     assert isinstance(info.value, InvalidRequestError)
@@ -268,7 +269,7 @@ def test_parameter_validation_never_quotes_the_values_it_refuses() -> None:
     """botocore's report quotes a mistyped value (a token passed as a UUID object); the error does not."""
     client = boto3.client("codepipeline", region_name="us-east-1")
     token = uuid.UUID("0f7c6a4e-1111-2222-3333-444455556666")
-    with pytest.raises(ValidationError) as info, translating("PutApprovalResult"):
+    with pytest.raises(RequestValidationError) as info, translating("PutApprovalResult"):
         client.put_approval_result(
             pipelineName="p",
             stageName="s",
@@ -557,3 +558,32 @@ def test_pipeline_validation_error_message_shows_the_first_problems_and_counts_t
     assert lines[21] == "  … and 2980 more (the error's .problems lists all)"
     assert len(lines) == 22
     assert err.problems == tuple(problems)
+
+
+def test_local_failures_have_classes_of_their_own() -> None:
+    """What pipepilot finds wrong before or without AWS never reuses a class that stands for an AWS error
+    code: a request refused before sending is a RequestValidationError, not AWS's ValidationError."""
+    from pipepilot.errors import AmbiguousApprovalError, NoApprovalWaitingError
+
+    standing_for_codes = set(ERROR_CODES.values())
+    for ours in (RequestValidationError, AmbiguousApprovalError, NoApprovalWaitingError, ApprovalConflict):
+        assert ours not in standing_for_codes, ours
+    assert not issubclass(RequestValidationError, ValidationError)
+    assert ERROR_CODES["ValidationException"] is ValidationError
+
+
+def test_a_look_up_in_a_model_is_told_apart_from_aws_saying_not_found() -> None:
+    """A stage or action missing from a declaration or state pipepilot read is a NoSuchStageError /
+    NoSuchActionError (still a StageNotFoundError / ActionNotFoundError for code catching those); AWS's
+    StageNotFoundException is a StageNotFoundError and never the local class."""
+    from pipepilot.errors import NoSuchActionError, NoSuchStageError, StageNotFoundError
+    from pipepilot.model import PipelineState, StageState
+
+    state = PipelineState(pipeline_name="web", stage_states=(StageState(stage_name="Build"),))
+    with pytest.raises(NoSuchStageError) as stage_missing:
+        state.stage("Deploy")
+    assert stage_missing.value.available == ("Build",)
+    with pytest.raises(NoSuchActionError):
+        state.stage("Build").action("Compile")
+    assert ERROR_CODES["StageNotFoundException"] is StageNotFoundError
+    assert not issubclass(StageNotFoundError, NoSuchStageError)

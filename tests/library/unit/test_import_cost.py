@@ -76,13 +76,15 @@ def test_import_defers_boto3(loaded: set[str]) -> None:
 
 _FIRST_CLIENT = (
     "import json, sys; before = set(sys.modules); import pipepilot; "
-    "pipepilot.CodePipeline(region_name='us-east-1').client; "
+    "pipepilot.{facade}(region_name='us-east-1').client; "
     "print(json.dumps(sorted(set(sys.modules) - before)))"
 )
 
 
-def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path) -> None:
-    """``CodePipeline(...).client`` loads boto3 and the facade, not attrs, tenacity, models or waits.
+@pytest.mark.parametrize("facade", ["CodePipeline", "CodeBuild"])
+def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path, facade: str) -> None:
+    """``CodePipeline(...).client`` and ``CodeBuild(...).client`` load boto3 and the facade, not attrs,
+    tenacity, models, handles or waits.
 
     Those load with the first call or handle that needs them; the first client costs what boto3's does.
     """
@@ -94,10 +96,22 @@ def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path
         "PYTHONPATH": os.pathsep.join(sys.path),
     }
     done = subprocess.run(
-        [sys.executable, "-c", _FIRST_CLIENT], check=True, capture_output=True, text=True, env=environment
+        [sys.executable, "-c", _FIRST_CLIENT.format(facade=facade)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=environment,
     )
     loaded = set(json.loads(done.stdout))
     assert "boto3" in loaded
-    heavy = ("attr", "attrs", "tenacity", "pipepilot.model", "pipepilot.polling", "pipepilot.approvals")
+    heavy = (
+        "attr",
+        "attrs",
+        "tenacity",
+        "pipepilot.model",
+        "pipepilot.polling",
+        "pipepilot.approvals",
+        "pipepilot.builds",
+    )
     found = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in heavy))
     assert found == []

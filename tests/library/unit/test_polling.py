@@ -7,13 +7,11 @@ import logging
 import math
 import random
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from pipepilot import _time
 from pipepilot.errors import PipelineNotFoundError, ThrottlingError, WaitTimeout
 from pipepilot.model.build import BuildDetails
 from pipepilot.model.declaration import ActionDeclaration, PipelineDeclaration
@@ -32,7 +30,7 @@ from pipepilot.polling import (
     ActionFailed,
     ActionStarted,
     ActionSucceeded,
-    ApprovalWaiting,
+    ApprovalRequested,
     DefaultTimeout,
     Done,
     ExecutionHeldAtTransition,
@@ -56,8 +54,14 @@ from pipepilot.polling import (
     next_interval,
     next_step,
     stage_timeout,
+    wait_timing,
     wait_until,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipepilot import _time
 
 from .fake_time import FakeTime
 
@@ -308,17 +312,28 @@ def test_other_errors_propagate_unchanged() -> None:
     assert caught.value is error
 
 
-def test_driver_uses_the_time_source_installed_at_call_time() -> None:
-    """Without clock/sleep, the driver sleeps on the time source current when it is called."""
-    clock = FakeTime()
-    previous = _time.install_time_source(clock)
-    try:
-        values = iter([1, 2, 3])
-        schedule = PollSchedule(started=0.0)
-        assert wait_until(lambda: next(values), lambda v, now: schedule.decide(v == 3, now)) == 3
-    finally:
-        _time.install_time_source(previous)
-    assert clock.sleeps == [7.5, 15.0]
+def test_a_wait_times_itself_on_its_facades_time_source() -> None:
+    """A wait's clock and sleep are the facade's when injected, else the time source serving its client."""
+    source = FakeTime()
+
+    class Defaults:
+        time: _time.TimeSource = source
+        clock: Callable[[], float] | None = None
+        sleep: Callable[[float], None] | None = None
+
+    now_of, sleep_for = wait_timing(Defaults())
+    values = iter([1, 2, 3])
+    schedule = PollSchedule(started=now_of())
+    assert (
+        wait_until(
+            lambda: next(values), lambda v, now: schedule.decide(v == 3, now), clock=now_of, sleep=sleep_for
+        )
+        == 3
+    )
+    assert source.sleeps == [7.5, 15.0]
+    injected: list[float] = []
+    Defaults.sleep = injected.append
+    assert wait_timing(Defaults())[1] == injected.append
 
 
 def test_driver_logs_each_poll_at_debug_and_changes_at_info(caplog: pytest.LogCaptureFixture) -> None:
@@ -794,7 +809,7 @@ def test_a_release_is_reported_in_order_and_each_change_once() -> None:
         ("StageSucceeded", "Build", None),
         ("StageStarted", "Approve", None),
         ("ActionStarted", "Approve", "Manager"),
-        ("ApprovalWaiting", "Approve", "Manager"),
+        ("ApprovalRequested", "Approve", "Manager"),
         ("ActionSucceeded", "Approve", "Manager"),
         ("StageSucceeded", "Approve", None),
         ("StageStarted", "Prod", None),
@@ -810,13 +825,13 @@ def test_a_release_is_reported_in_order_and_each_change_once() -> None:
 
 
 def test_approval_waiting_carries_the_token_but_not_in_repr() -> None:
-    """ApprovalWaiting gives the token to the caller and keeps it out of repr."""
+    """ApprovalRequested gives the token to the caller and keeps it out of repr."""
     before = pipe(stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress"),)))
     after = pipe(
         stg("Approve", MINE, "InProgress", (act("Manager", "a4", "InProgress", token="tok-secret"),))
     )
     (event,) = diff_states(before, after, MINE)
-    assert isinstance(event, ApprovalWaiting)
+    assert isinstance(event, ApprovalRequested)
     assert event.token == "tok-secret"
     assert event.action_execution_id == "a4"
     assert "tok-secret" not in repr(event)

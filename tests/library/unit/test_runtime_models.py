@@ -19,6 +19,7 @@ import botocore.parsers
 import botocore.session
 import pytest
 
+from pipepilot.approvals import waiting_in_state
 from pipepilot.errors import ActionNotFoundError, StageNotFoundError
 from pipepilot.model.declaration import ActionCategory, ExecutionMode
 from pipepilot.model.runtime import (
@@ -351,15 +352,11 @@ def test_lookups_by_name_raise_typed_errors_listing_what_exists(state: PipelineS
     assert action_error.value.available == ("DeployProd",)
 
 
-def test_pending_approvals_come_from_tokens(state: PipelineState) -> None:
-    """pending_approvals lists each in-progress approval with its token, stage execution and start time."""
-    (approval,) = state.pending_approvals()
-    assert (approval.pipeline_name, approval.stage_name, approval.action_name) == (
-        "release",
-        "Approve",
-        "ReleaseManager",
-    )
-    assert approval.pipeline_execution_id == "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b"
+def test_waiting_approvals_come_from_tokens(state: PipelineState) -> None:
+    """waiting_in_state lists each in-progress approval with its token, stage execution and start time."""
+    (approval,) = waiting_in_state(state)
+    assert (approval.stage, approval.action) == ("Approve", "ReleaseManager")
+    assert approval.execution_id == "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b"
     assert approval.token == "5e4d3c2b-1a09-48f7-8e6d-5c4b3a291807"
     assert approval.since is not None
     assert approval.since.timestamp() == 1767220100.0
@@ -374,7 +371,7 @@ def test_answered_approval_is_not_pending() -> None:
     state = PipelineState(
         pipeline_name="p", stage_states=(StageState(stage_name="S", action_states=(action,)),)
     )
-    assert state.pending_approvals() == ()
+    assert waiting_in_state(state) == []
 
 
 # --------------------------------------------------------------------------------------- tolerant enums
@@ -448,7 +445,7 @@ def test_approval_token_is_never_in_repr(state: PipelineState) -> None:
     assert token in json.dumps(_wire_equivalent(state.to_api())), "the token must still be readable"
     for shown in (state, state.stage("Approve"), state.stage("Approve").action("ReleaseManager")):
         assert token not in repr(shown)
-    assert token not in repr(state.pending_approvals())
+    assert token not in repr(waiting_in_state(state))
     run = ActionExecution(token=token, status="InProgress")
     assert token not in repr(run)
     assert run.token == token

@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pytest
 
-from pipepilot.model import _wire as wire
-from pipepilot.model import build, declaration, runtime, summaries
+from pipepilot.model import _wire as wire, build, declaration, runtime, summaries
 from pipepilot.model._wire import ABSENT_STR, EMPTY_EXTRA, WireModel, extra_field
 
 if TYPE_CHECKING:
