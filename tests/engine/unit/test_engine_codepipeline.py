@@ -1595,3 +1595,26 @@ def test_approval_errors_never_repeat_the_token(h: Harness) -> None:
     assert resent.code == "ApprovalAlreadyCompletedException"
     assert token not in wrong_action.message
     assert token not in resent.message
+
+
+def test_a_finished_execution_keeps_each_artifact_once_as_a_compact_record(h: Harness) -> None:
+    """A finished execution keeps one slotted record per artifact, shared by the run that wrote it and the
+    runs that read it, and no per-execution containers for rules or variables it never had; the read
+    APIs still answer with the ``{"name", "s3location": {"bucket", "key"}}`` shape."""
+    h.create(pipeline("compact", source_stage(), deploy_stage()))
+    h.advance(600)
+    [execution] = h.engine._pipelines["compact"].executions.values()
+    assert execution.status == "Succeeded"
+    fetch, ship = execution.action_runs
+    assert ship.input_artifacts[0] is fetch.output_artifacts[0]
+    assert not hasattr(fetch.output_artifacts[0], "__dict__")
+    assert execution.rule_runs == ()
+    assert execution.variables == {}
+    assert not isinstance(execution.variables, dict)  # shared read-only empty map, not a dict each
+    details = h.call("ListActionExecutions", pipelineName="compact")["actionExecutionDetails"]
+    shipped = next(d for d in details if d["actionName"] == "Ship")
+    [artifact] = shipped["input"]["inputArtifacts"]
+    assert artifact == {
+        "name": "src",
+        "s3location": {"bucket": "artifact-bucket", "key": fetch.output_artifacts[0].key},
+    }

@@ -19,8 +19,8 @@ from pipepilot.local.codepipeline._state import (
     SUCCEEDED,
     ActionDef,
     ActionRun,
+    Artifact,
     Execution,
-    Json,
     StageRun,
     resolve_text,
 )
@@ -70,18 +70,14 @@ class Actions(Part):
             start=now,
             last_change=now,
             resolved_configuration=resolved,
-            input_artifacts=[
-                {
-                    "name": name,
-                    "s3location": execution.artifacts.get(name)
-                    or self.artifact_location(execution, action, name),
-                }
+            # The artifact an earlier action wrote is shared, not copied (the same name, the same place).
+            input_artifacts=tuple(
+                execution.artifacts.get(name) or self.artifact_location(execution, action, name)
                 for name in action.input_artifacts
-            ],
-            output_artifacts=[
-                {"name": name, "s3location": self.artifact_location(execution, action, name)}
-                for name in action.output_artifacts
-            ],
+            ),
+            output_artifacts=tuple(
+                self.artifact_location(execution, action, name) for name in action.output_artifacts
+            ),
         )
         stage_run.current[action.name] = run
         stage_run.slot.action_latest[action.name] = run
@@ -218,7 +214,7 @@ class Actions(Part):
             if run.action.namespace:
                 execution.namespaces[run.action.namespace] = outputs
             for artifact in run.output_artifacts:
-                execution.artifacts[artifact["name"]] = artifact["s3location"]
+                execution.artifacts[artifact.name] = artifact
         execution.last_update = now
         self._rt.events.action(run, EVENT_STATE[status])
         self._rt.executions.after_action(run.stage_run)
@@ -243,12 +239,14 @@ class Actions(Part):
         lookup["codepipeline"] = {"PipelineExecutionId": execution.id}
         return lookup
 
-    def artifact_location(self, execution: Execution, action: ActionDef, artifact: str) -> Json:
-        """A fresh artifact store location for artifact ``artifact`` of ``action`` in ``execution``."""
+    def artifact_location(self, execution: Execution, action: ActionDef, artifact: str) -> Artifact:
+        """Artifact ``artifact`` of ``action`` in ``execution`` at a fresh artifact store location."""
         bucket = execution.structure.artifact_bucket(action.region or self.region)
         # One draw from the seeded ids, as ever: seeded runs keep every later id.
         randomness = int(self.world.new_uuid().replace("-", ""), 16)
-        return {"bucket": bucket, "key": artifact_key(execution.pipeline.name, artifact, randomness)}
+        return Artifact(
+            name=artifact, bucket=bucket, key=artifact_key(execution.pipeline.name, artifact, randomness)
+        )
 
     def artifact_kms_key(self, run: ActionRun) -> str | None:
         """The KMS key id the artifact store of the run's region encrypts with, if any."""
@@ -262,10 +260,9 @@ class Actions(Part):
         """
         kms_key_id = self.artifact_kms_key(run)
         for artifact in run.output_artifacts:
-            location = artifact["s3location"]
-            body = content(artifact["name"])
-            if not self.world.write_object(location["bucket"], location["key"], body, kms_key_id=kms_key_id):
-                return ("JobFailed", missing_bucket_message(artifact["name"], location["bucket"]))
+            body = content(artifact.name)
+            if not self.world.write_object(artifact.bucket, artifact.key, body, kms_key_id=kms_key_id):
+                return ("JobFailed", missing_bucket_message(artifact.name, artifact.bucket))
         return None
 
     def generated_output(self, run: ActionRun) -> Callable[[str], bytes]:

@@ -39,9 +39,8 @@ class BuildActions(Part):
         )
         source_version = None
         for artifact in run.input_artifacts:
-            if artifact["name"] == primary:
-                location = artifact["s3location"]
-                source_version = f"arn:{partition_of(region)}:s3:::{location['bucket']}/{location['key']}"
+            if artifact.name == primary:
+                source_version = f"arn:{partition_of(region)}:s3:::{artifact.bucket}/{artifact.key}"
         try:
             build = self.world.codebuild(region).start_pipeline_build(
                 config.get("ProjectName", ""),
@@ -49,8 +48,7 @@ class BuildActions(Part):
                 source_version=source_version,
                 environment_variables_override=environment,
                 output_artifacts=[
-                    {"name": a["name"], "bucket": a["s3location"]["bucket"], "key": a["s3location"]["key"]}
-                    for a in run.output_artifacts
+                    {"name": a.name, "bucket": a.bucket, "key": a.key} for a in run.output_artifacts
                 ],
                 artifact_kms_key_id=self._rt.actions.artifact_kms_key(run),
                 # CodeBuild calls back from its own timer: run it as engine work like any other.

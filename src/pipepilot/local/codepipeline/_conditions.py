@@ -63,7 +63,7 @@ class Conditions(Part):
                 last_change=now,
             )
             condition.rules.append(rule_run)
-            execution.rule_runs.append(rule_run)
+            execution.rule_runs += (rule_run,)
             execution.pipeline.rule_history.append(rule_run)
             provider = (rule.get("ruleTypeId") or {}).get("provider", "")
             delay = (

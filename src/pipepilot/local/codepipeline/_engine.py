@@ -42,7 +42,7 @@ from pipepilot.local.codepipeline._state import (
 from pipepilot.model.validation import find_problems
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from botocore.model import Shape
 
@@ -494,7 +494,7 @@ class CodePipelineEngine:
         params: Json,
         operation: str,
         pipeline_runs: Callable[[PipelineRecord], tuple[list[_Run], int]],
-        execution_runs: Callable[[Execution], list[_Run]],
+        execution_runs: Callable[[Execution], Sequence[_Run]],
         key: Callable[[_Run], tuple[str, str]],
         detail: Callable[[_Run, str], Json],
         field: str,

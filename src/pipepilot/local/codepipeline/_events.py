@@ -119,10 +119,10 @@ class Events(Part):
             "version": float(execution.structure.version),
         }
         if state == "STARTED":
-            detail["input-artifacts"] = [_event_artifact(a) for a in run.input_artifacts]
+            detail["input-artifacts"] = [a.to_api() for a in run.input_artifacts]
         else:
             if state == "SUCCEEDED":
-                detail["output-artifacts"] = [_event_artifact(a) for a in run.output_artifacts]
+                detail["output-artifacts"] = [a.to_api() for a in run.output_artifacts]
             result: Json = {}
             if run.external_url:
                 result["external-execution-url"] = run.external_url
@@ -161,7 +161,3 @@ class Events(Part):
         except Exception:
             # AWS keeps the approval pending when the notification cannot be delivered.
             logger.warning("approval notification to %s failed", topic, exc_info=True)
-
-
-def _event_artifact(artifact: Json) -> Json:
-    return {"name": artifact["name"], "s3location": dict(artifact["s3location"])}

@@ -26,9 +26,9 @@ from pipepilot.local.codepipeline._state import (
     TYPE_ROLLBACK,
     TYPE_STANDARD,
     ActionRun,
+    Artifact,
     ConditionRun,
     Execution,
-    Json,
     PipelineRecord,
     Revision,
     StageDef,
@@ -45,6 +45,8 @@ UPDATE_SUMMARY = "Pipeline definition was updated before the pipeline execution 
 STALE_SUMMARY = "The stage transition stayed disabled for more than 30 days; start a new execution."
 #: The action-run and condition maps of a stage run nothing reads or writes any more (see compact_stage_run).
 _FORGOTTEN: Any = MappingProxyType({})
+#: The variables of every execution of a pipeline that declares none (nothing writes them after the start).
+_NO_VARIABLES: Any = MappingProxyType({})
 
 
 class Executions(Part):
@@ -71,6 +73,9 @@ class Executions(Part):
         else:
             resolved_variables = {name: default or "" for name, default in structure.variables}
             resolved_variables.update(variables or {})
+            if not resolved_variables:
+                # Most pipelines declare no variables: one shared read-only empty map, not a dict each.
+                resolved_variables = _NO_VARIABLES
             given = revisions or {}
             chosen = {
                 a.name: given.get(a.name) or self._rt.sources.head(pipeline, a)
@@ -95,7 +100,7 @@ class Executions(Part):
             execution.only_stage = rollback_stage.name
             execution.namespaces = {k: dict(v) for k, v in template.namespaces.items()}
             execution.artifacts = dict(template.artifacts)
-            execution.artifact_revisions = list(template.artifact_revisions)
+            execution.artifact_revisions = template.artifact_revisions
         pipeline.executions[execution.id] = execution
         pipeline.order.append(execution)
         pipeline.live[execution.id] = execution
@@ -556,9 +561,9 @@ class Executions(Part):
         stage_run.active_condition = None
 
 
-def _location(artifact: Json) -> tuple[str, str]:
+def _location(artifact: Artifact) -> tuple[str, str]:
     """The ``(bucket, key)`` of an action run's input or output artifact."""
-    return artifact["s3location"]["bucket"], artifact["s3location"]["key"]
+    return artifact.bucket, artifact.key
 
 
 def _started(execution: Execution) -> float:

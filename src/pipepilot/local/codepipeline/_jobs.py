@@ -14,6 +14,7 @@ from pipepilot.local.codepipeline._state import (
     KIND_SOURCE,
     SUCCEEDED,
     ActionRun,
+    Artifact,
     Job,
     Json,
     Revision,
@@ -229,8 +230,8 @@ class Jobs(Part):
                 "pipelineArn": execution.pipeline.arn,
                 "pipelineExecutionId": execution.id,
             }
-        revisions = {r["name"]: r["revisionId"] for r in execution.artifact_revisions}
-        data["inputArtifacts"] = [_job_artifact(a, revisions.get(a["name"])) for a in run.input_artifacts]
+        revisions = {name: revision.revision_id for name, revision in execution.artifact_revisions}
+        data["inputArtifacts"] = [_job_artifact(a, revisions.get(a.name)) for a in run.input_artifacts]
         data["outputArtifacts"] = [_job_artifact(a, None) for a in run.output_artifacts]
         data["artifactCredentials"] = dict(job.credentials)
         if job.continuation_token is not None:
@@ -256,13 +257,12 @@ class Jobs(Part):
         }
 
 
-def _job_artifact(artifact: Json, revision: str | None) -> Json:
-    location = artifact["s3location"]
+def _job_artifact(artifact: Artifact, revision: str | None) -> Json:
     return {
-        "name": artifact["name"],
+        "name": artifact.name,
         "revision": revision,
         "location": {
             "type": "S3",
-            "s3Location": {"bucketName": location["bucket"], "objectKey": location["key"]},
+            "s3Location": {"bucketName": artifact.bucket, "objectKey": artifact.key},
         },
     }

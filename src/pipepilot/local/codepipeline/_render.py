@@ -19,6 +19,7 @@ from pipepilot.local.codepipeline._state import (
     Execution,
     Json,
     PipelineRecord,
+    Revision,
     RuleRun,
     StageDef,
     StageRun,
@@ -238,7 +239,7 @@ def pipeline_execution(execution: Execution) -> Json:
     if execution.status_summary:
         out["statusSummary"] = execution.status_summary
     out["artifactRevisions"] = [
-        {k: v for k, v in r.items() if v is not None} for r in execution.artifact_revisions
+        _artifact_revision(name, revision) for name, revision in execution.artifact_revisions
     ]
     declared = [name for name, _ in execution.structure.variables]
     if declared:
@@ -277,9 +278,7 @@ def action_execution_detail(run: ActionRun, region: str) -> Json:
         "resolvedConfiguration": _masked(run.resolved_configuration),
         "roleArn": action.role_arn or execution.structure.declaration.get("roleArn"),
         "region": action.region or region,
-        "inputArtifacts": [
-            {"name": a["name"], "s3location": dict(a["s3location"])} for a in run.input_artifacts
-        ],
+        "inputArtifacts": [a.to_api() for a in run.input_artifacts],
     }
     if action.namespace:
         input_["namespace"] = action.namespace
@@ -293,11 +292,7 @@ def action_execution_detail(run: ActionRun, region: str) -> Json:
     if run.error:
         result["errorDetails"] = _errors(run.error)
     output: Json = {
-        "outputArtifacts": (
-            [{"name": a["name"], "s3location": dict(a["s3location"])} for a in run.output_artifacts]
-            if run.status == "Succeeded"
-            else []
-        ),
+        "outputArtifacts": ([a.to_api() for a in run.output_artifacts] if run.status == "Succeeded" else []),
         "executionResult": result,
     }
     if run.output_variables:
@@ -350,3 +345,16 @@ def rule_execution_detail(rule: RuleRun, region: str) -> Json:
         "input": input_,
         "output": {"executionResult": result},
     }
+
+
+def _artifact_revision(name: str, revision: Revision) -> Json:
+    """One ``artifactRevisions`` entry: absent members are left out, as AWS leaves them out."""
+    entry: Json = {
+        "name": name,
+        "revisionId": revision.revision_id,
+        "revisionChangeIdentifier": revision.change_id,
+        "revisionSummary": revision.summary,
+        "created": revision.created,
+        "revisionUrl": revision.url,
+    }
+    return {key: value for key, value in entry.items() if value is not None}

@@ -78,19 +78,9 @@ class Sources(Part):
         if failure is not None:
             self._rt.actions.finish(run, FAILED, error=failure)
             return
-        for artifact in run.action.output_artifacts:
-            entry = {
-                "name": artifact,
-                "revisionId": revision.revision_id,
-                "revisionChangeIdentifier": revision.change_id,
-                "revisionSummary": revision.summary,
-                "created": revision.created,
-                "revisionUrl": revision.url,
-            }
-            # Absent members are left out of the answer anyway; storing fewer keeps the dict smaller.
-            execution.artifact_revisions.append(
-                {key: value for key, value in entry.items() if value is not None}
-            )
+        execution.artifact_revisions += tuple(
+            (artifact, revision) for artifact in run.action.output_artifacts
+        )
         run.external_url = revision.url
         self._rt.actions.finish(
             run,

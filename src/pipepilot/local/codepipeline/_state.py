@@ -288,6 +288,25 @@ def restore_masked_secrets(new: Json, old: Structure) -> None:
 # -- run-time records -----------------------------------------------------------------------------------
 
 
+@attrs.frozen(weakref_slot=False)
+class Artifact:
+    """An artifact an action run reads or writes, and where it is in the artifact store.
+
+    A finished execution keeps one of these per artifact for as long as it is kept, so it is a slotted
+    record (about 56 bytes) rather than the ``{"name", "s3location": {"bucket", "key"}}`` answer shape
+    (about 300 bytes); :meth:`to_api` builds that shape when an answer needs it. The name and the bucket
+    are the declaration's own strings, shared by every run.
+    """
+
+    name: str
+    bucket: str
+    key: str
+
+    def to_api(self) -> Json:
+        """The ``{"name", "s3location": {"bucket", "key"}}`` shape the read APIs and events answer with."""
+        return {"name": self.name, "s3location": {"bucket": self.bucket, "key": self.key}}
+
+
 @attrs.define(eq=False)
 class Revision:
     """A source revision (a commit, an S3 object version, an image digest)."""
@@ -403,8 +422,8 @@ class ActionRun:
     start: float
     last_change: float
     resolved_configuration: dict[str, str]
-    input_artifacts: list[Json]
-    output_artifacts: list[Json]
+    input_artifacts: tuple[Artifact, ...]
+    output_artifacts: tuple[Artifact, ...]
     summary: str | None = None
     external_id: str | None = None
     external_url: str | None = None
@@ -477,10 +496,13 @@ class Execution:
     current: StageRun | None = None
     stage_runs: dict[str, StageRun] = attrs.Factory(dict)
     namespaces: dict[str, dict[str, str]] = attrs.Factory(dict)
-    artifacts: dict[str, Json] = attrs.Factory(dict)
-    artifact_revisions: list[Json] = attrs.Factory(list)
+    artifacts: dict[str, Artifact] = attrs.Factory(dict)
+    #: The source artifacts this execution processes, each with the revision it holds (the answer's
+    #: ``artifactRevisions`` is built from these: the revision is the one the execution already keeps).
+    artifact_revisions: tuple[tuple[str, Revision], ...] = ()
     action_runs: list[ActionRun] = attrs.Factory(list)
-    rule_runs: list[RuleRun] = attrs.Factory(list)
+    #: A tuple: most executions run no rules, and one shared empty tuple costs nothing per execution.
+    rule_runs: tuple[RuleRun, ...] = ()
     #: Names of the stages the execution succeeded in (a tuple: a handful of names, kept for a long time).
     succeeded_stages: tuple[str, ...] = ()
     attempt: int = 1
