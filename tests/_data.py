@@ -8,6 +8,22 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 
+# A build's phases in the order CodeBuild runs them (what BatchGetBuilds lists), written out here rather
+# than taken from the engine, so that tests check the engine against AWS and not against itself.
+CODEBUILD_PHASES = [
+    "SUBMITTED",
+    "QUEUED",
+    "PROVISIONING",
+    "DOWNLOAD_SOURCE",
+    "INSTALL",
+    "PRE_BUILD",
+    "BUILD",
+    "POST_BUILD",
+    "UPLOAD_ARTIFACTS",
+    "FINALIZING",
+    "COMPLETED",
+]
+
 
 def load_json(relative: str) -> Any:
     """The JSON file at ``relative`` below ``tests/data``, parsed."""

@@ -9,6 +9,8 @@ from typing import Any, cast
 
 import pytest
 
+from tests._data import CODEBUILD_PHASES as PHASES
+
 from ._support import (
     HOUR,
     PIPELINE,
@@ -22,19 +24,6 @@ from ._support import (
 )
 
 PROJECT = "conformance-direct"
-PHASES = [
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-]
 UNKNOWN_BUILD = f"{PROJECT}:3b7a1c52-9d1e-4f0a-8b6c-2e5d4f3a1b0c"
 
 

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 import pipepilot.local
 from pipepilot.local._errors import ServiceError
+from tests._data import CODEBUILD_PHASES as PHASES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -21,19 +22,6 @@ if TYPE_CHECKING:
 
 PROJECT = "app"
 ROLE = "arn:aws:iam::123456789012:role/codebuild-app"
-PHASES = [
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-]
 _TRUST = {
     "Version": "2012-10-17",
     "Statement": [

@@ -25,6 +25,7 @@ from pipepilot.errors import (
 from pipepilot.model.build import BuildPhase, BuildStatus, PhaseContext
 from pipepilot.polling import PollPolicy
 from pipepilot.stages import Action
+from tests._data import CODEBUILD_PHASES as PHASES
 
 if TYPE_CHECKING:
     from mypy_boto3_codepipeline.type_defs import PipelineDeclarationTypeDef
@@ -33,19 +34,6 @@ if TYPE_CHECKING:
 
 REGION = "us-east-1"
 PROJECT = "app"
-PHASES = [
-    "SUBMITTED",
-    "QUEUED",
-    "PROVISIONING",
-    "DOWNLOAD_SOURCE",
-    "INSTALL",
-    "PRE_BUILD",
-    "BUILD",
-    "POST_BUILD",
-    "UPLOAD_ARTIFACTS",
-    "FINALIZING",
-    "COMPLETED",
-]
 UNKNOWN_BUILD = f"{PROJECT}:3b7a1c52-9d1e-4f0a-8b6c-2e5d4f3a1b0c"
 
 
