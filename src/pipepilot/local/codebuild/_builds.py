@@ -633,6 +633,10 @@ class Builds:
 
 
 def _following_phase(phase: str, status: str) -> str:
+    """The phase a build enters after ``phase`` ends with ``status``: the next one on success, COMPLETED when
+    stopped, FINALIZING then COMPLETED on a timeout, and after a failure the next one only from BUILD,
+    POST_BUILD, UPLOAD_ARTIFACTS or FINALIZING, else FINALIZING.
+    """
     if status == "SUCCEEDED":
         return _NEXT_PHASE[phase]
     if status == "STOPPED":
@@ -643,6 +647,10 @@ def _following_phase(phase: str, status: str) -> str:
 
 
 def _failure_context(phase: str, script: BuildScriptView) -> dict[str, str]:
+    """The context ``phase`` ends with when the build's script fails it: INTERNAL_ERROR for FAULT,
+    BUILD_TIMED_OUT for a timeout, COMMAND_EXECUTION_ERROR in a command phase, else CLIENT_ERROR, with the
+    script's message or CodeBuild's.
+    """
     if script.status == "FAULT":
         return {
             "statusCode": "INTERNAL_ERROR",
@@ -662,10 +670,14 @@ def _failure_context(phase: str, script: BuildScriptView) -> dict[str, str]:
 
 
 def _fingerprint(params: Mapping[str, Any]) -> str:
+    """A request's parameters other than ``idempotencyToken`` as canonical JSON, to tell a repeated request
+    from a different one that reuses its token.
+    """
     return json.dumps(
         {key: value for key, value in params.items() if key != "idempotencyToken"}, sort_keys=True
     )
 
 
 def _event_time(epoch: float) -> str:
+    """``epoch`` as the UTC ``YYYY-MM-DDTHH:MM:SSZ`` text an EventBridge event carries."""
     return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

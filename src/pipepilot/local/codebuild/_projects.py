@@ -185,6 +185,7 @@ class Projects:
 
 
 def _name_from(name_or_arn: str) -> str:
+    """The project name in ``name_or_arn``: what follows ``:project/`` in a project ARN, else all of it."""
     if name_or_arn.startswith("arn:") and ":project/" in name_or_arn:
         return name_or_arn.rsplit(":project/", 1)[1]
     return name_or_arn
@@ -201,6 +202,10 @@ def _apply_source_and_artifact_defaults(data: dict[str, Any]) -> None:
 
 
 def _environment_with_defaults(environment: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a project's ``environment`` with what CodeBuild fills in: an ``environmentVariables`` list
+    (each ``type`` PLAINTEXT unless given), ``privilegedMode`` false and ``imagePullCredentialsType``
+    CODEBUILD.
+    """
     result = dict(environment)
     result["environmentVariables"] = [
         {"name": variable["name"], "value": variable["value"], "type": variable.get("type", "PLAINTEXT")}
@@ -212,6 +217,7 @@ def _environment_with_defaults(environment: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _source_with_defaults(source: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a project source with ``insecureSsl`` false unless given."""
     return {**source, "insecureSsl": source.get("insecureSsl", False)}
 
 

@@ -270,6 +270,9 @@ class Actions(Part):
         action, execution = run.action, run.execution
 
         def content(artifact: str) -> bytes:
+            """The stand-in archive for output artifact ``artifact``: a README and ``revision.json`` naming
+            the pipeline, execution, stage, action and artifact.
+            """
             return generated_archive(
                 f"# {artifact}\n\nOutput artifact of action {action.stage}/{action.name} "
                 f"({action.category}/{action.provider}) in pipeline {execution.pipeline.name}.",

@@ -87,6 +87,9 @@ class BuildActions(Part):
 
 
 def _environment_variables(raw: str | None) -> list[dict[str, str]]:
+    """The action's ``EnvironmentVariables`` JSON text as CodeBuild ``environmentVariables`` (none when empty,
+    ``type`` PLAINTEXT unless given); ValueError says what is malformed.
+    """
     if not raw:
         return []
     try:

@@ -69,6 +69,9 @@ class EngineClock:
         scheduled: list[Timer] = []
 
         def run() -> None:
+            """Run ``callback`` as engine work with the frozen now set to the timer's due time (inside other
+            engine work: never earlier than that work's time, which is restored afterwards).
+            """
             outer = self.time
             self.time = max(outer, scheduled[0].when) if self.depth > 0 else scheduled[0].when
             self.depth += 1

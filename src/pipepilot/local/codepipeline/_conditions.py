@@ -177,6 +177,9 @@ class Conditions(Part):
 
 
 def _variable_check(config: Mapping[str, str]) -> bool:
+    """Whether a VariableCheck rule passes: ``Variable`` against ``Value`` by ``Operator`` (EQ by default, NE,
+    CONTAINS, or MATCHES as a full regex match); an unknown operator or a bad regex fails.
+    """
     operator = config.get("Operator", "EQ")
     actual = config.get("Variable", "")
     expected = config.get("Value", "")

@@ -101,11 +101,13 @@ _ACTION_CODES = frozenset(
 
 @functools.cache
 def _declaration_shape() -> Shape:
+    """The botocore shape of a CodePipeline ``PipelineDeclaration``, loaded once per process."""
     return service_model(_SERVICE).shape_for("PipelineDeclaration")
 
 
 @functools.cache
 def _tag_list_shape() -> Shape:
+    """The botocore shape of a CodePipeline ``TagList``, loaded once per process."""
     # One shape object for the life of the process: check_shape caches its compiled checker per object.
     return service_model(_SERVICE).shape_for("TagList")
 
@@ -218,6 +220,9 @@ class CodePipelineEngine:
             raise ServiceError("UnknownOperationException", f"Operation {operation} is not supported offline")
 
         def answer() -> dict[str, Any]:
+            """Check ``params`` against the operation's input shape (ValidationException), except for
+            CreatePipeline and UpdatePipeline, then run the operation's handler.
+            """
             # CreatePipeline / UpdatePipeline check their (large) declaration once, in _check_declaration.
             if operation not in _DECLARATION_OPERATIONS:
                 problems = request_problems(_SERVICE, operation, params)
@@ -678,6 +683,7 @@ class CodePipelineEngine:
         target = self._execution(record, params["targetPipelineExecutionId"])
 
         def unable(reason: str) -> ServiceError:
+            """The UnableToRollbackStageException that refuses to roll this stage back, giving ``reason``."""
             return ServiceError(
                 "UnableToRollbackStageException", f"Unable to roll back stage '{stage.name}': {reason}"
             )

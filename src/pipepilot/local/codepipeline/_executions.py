@@ -261,6 +261,9 @@ class Executions(Part):
         if on_failure.get("conditions"):
 
             def decided(condition: ConditionRun) -> None:
+                """Fail the stage run once its onFailure condition has ended, asking for a rollback when the
+                condition was met (succeeded or overridden) and its result is ROLLBACK.
+                """
                 met = condition.status in (SUCCEEDED, OVERRIDDEN)
                 self.fail_stage(stage_run, rollback=met and condition.result == "ROLLBACK")
 
@@ -567,6 +570,7 @@ def _location(artifact: Artifact) -> tuple[str, str]:
 
 
 def _started(execution: Execution) -> float:
+    """An execution's start time: the key that bisects a pipeline's executions (kept in start order)."""
     return execution.start
 
 

@@ -258,6 +258,9 @@ class Jobs(Part):
 
 
 def _job_artifact(artifact: Artifact, revision: str | None) -> Json:
+    """A job's input or output artifact as JobData shows it: its name, ``revision`` and S3 location in the
+    artifact store.
+    """
     return {
         "name": artifact.name,
         "revision": revision,

@@ -51,10 +51,14 @@ def _masked(configuration: dict[str, str]) -> dict[str, str]:
 
 
 def _errors(error: tuple[str, str] | None) -> Json:
+    """An action's or rule's ``(code, message)`` error as ``errorDetails``; empty when there is none."""
     return {"code": error[0], "message": error[1]} if error else {}
 
 
 def _transition(transition: Transition) -> Json:
+    """A stage's ``inboundTransitionState``: whether it is enabled, who last changed it and when, and while
+    disabled, why.
+    """
     out: Json = {"enabled": transition.enabled}
     if transition.changed_by is not None:
         out["lastChangedBy"] = transition.changed_by
@@ -66,10 +70,14 @@ def _transition(transition: Transition) -> Json:
 
 
 def _stage_execution(execution: Execution, status: str) -> Json:
+    """A ``StageExecution`` member: the id and type of ``execution``, with the given ``status``."""
     return {"pipelineExecutionId": execution.id, "status": status, "type": execution.execution_type}
 
 
 def _action_latest(run: ActionRun) -> Json:
+    """An action state's ``latestExecution`` for ``run``, showing the approval token only while a non-PARALLEL
+    approval is pending.
+    """
     out: Json = {"actionExecutionId": run.id, "status": run.status}
     if run.summary:
         out["summary"] = run.summary
@@ -91,6 +99,9 @@ def _action_latest(run: ActionRun) -> Json:
 
 
 def _entity_url(action: ActionDef, region: str) -> str | None:
+    """The console link shown as an action's ``entityUrl`` (CodeBuild project, CodeCommit branch, source
+    bucket, or what a Deploy action deploys to), or None.
+    """
     config = action.configuration
     if action.kind == KIND_CODEBUILD and "ProjectName" in config:
         return f"https://console.aws.amazon.com/codebuild/home?region={region}#/projects/{config['ProjectName']}/view"
@@ -127,6 +138,7 @@ def _entity_url(action: ActionDef, region: str) -> str | None:
 
 
 def _rule_latest(rule: RuleRun) -> Json:
+    """A rule state's ``latestExecution`` for one rule run of a condition."""
     out: Json = {"ruleExecutionId": rule.id, "status": rule.status}
     if rule.summary:
         out["summary"] = rule.summary
@@ -137,6 +149,9 @@ def _rule_latest(rule: RuleRun) -> Json:
 
 
 def _condition_state(condition: ConditionRun) -> Json:
+    """A stage's ``*ConditionState`` for a condition run: its status and summary, and one ``conditionStates``
+    entry with the state of each rule.
+    """
     latest: Json = {"status": condition.status}
     if condition.summary:
         latest["summary"] = condition.summary
@@ -146,6 +161,9 @@ def _condition_state(condition: ConditionRun) -> Json:
 
 
 def _stage_state(pipeline: PipelineRecord, stage: StageDef, slot: StageSlot | None, region: str) -> Json:
+    """One ``stageStates`` entry of GetPipelineState: the inbound transition and executions, action states,
+    latest execution, condition states and retry metadata of ``stage``.
+    """
     state: Json = {"stageName": stage.name}
     if slot is None:
         if stage.index > 0:
@@ -180,6 +198,9 @@ def _stage_state(pipeline: PipelineRecord, stage: StageDef, slot: StageSlot | No
 
 
 def _action_state(pipeline: PipelineRecord, action: ActionDef, slot: StageSlot | None, region: str) -> Json:
+    """One ``actionStates`` entry of GetPipelineState: a source action's current revision, the action's latest
+    run and its console link.
+    """
     out: Json = {"actionName": action.name}
     if action.kind == KIND_SOURCE:
         revision = pipeline.source_current.get(action.name)

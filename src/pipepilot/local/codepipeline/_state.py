@@ -161,6 +161,9 @@ class Structure:
 
 
 def _action_kind(category: str, owner: str, provider: str) -> str:
+    """The engine's kind for an action type: source, manual approval, custom, AWS Lambda invoke, AWS
+    CodeBuild, else generic.
+    """
     if category == "Source":
         return KIND_SOURCE
     if category == "Approval" and provider == "Manual":
@@ -575,6 +578,9 @@ def resolve_text(text: str, lookup: dict[str, dict[str, str]]) -> tuple[str, lis
     missing: list[str] = []
 
     def replace(match: re.Match[str]) -> str:
+        """The value a ``#{Namespace.Name}`` match resolves to; an unresolved reference is kept as written and
+        added to ``missing``.
+        """
         namespace, _, name = match.group(1).partition(".")
         values = lookup.get(namespace)
         if values is None or name not in values:
@@ -594,6 +600,9 @@ _GLOB_CACHE: dict[str, re.Pattern[str]] = {}
 
 
 def _compile_glob(pattern: str) -> re.Pattern[str]:
+    """The regular expression of trigger glob ``pattern`` (``**``, ``*``, ``?``, ``{a,b}``, ``[...]``,
+    ``[!...]``; an unclosed brace or bracket is literal), compiled once and kept in ``_GLOB_CACHE``.
+    """
     compiled = _GLOB_CACHE.get(pattern)
     if compiled is not None:
         return compiled
