@@ -159,6 +159,8 @@ class ApprovalRequest:
         An SNS notification carries no execution id: the first use matches its token to the approval
         waiting (one ``GetPipeline``, one ``GetPipelineState``), never to another execution.
         """
+        if self._notification.execution_id is not None:
+            return self._notification.execution_id
         return self.approval().execution_id
 
     def execution(self) -> PipelineExecution | None:
