@@ -93,11 +93,6 @@ class ApprovalRequest:
         self._execution: PipelineExecution | None = None
 
     @property
-    def notification(self) -> ApprovalNotification:
-        """The notification as read (its token is not in its ``repr``)."""
-        return self._notification
-
-    @property
     def pipeline(self) -> str:
         """The pipeline's name."""
         return self._notification.pipeline
@@ -196,7 +191,7 @@ class ApprovalRequest:
         return self._notification.describe()
 
     def __repr__(self) -> str:
-        return f"ApprovalRequest({self._notification!r})"
+        return f"ApprovalRequest({self._notification!r})"  # the notification's repr leaves the token out
 
 
 class ApprovalBot:

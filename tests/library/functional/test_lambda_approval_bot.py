@@ -385,3 +385,30 @@ def test_under_throttling_and_lost_responses_the_approval_is_recorded_once(world
     assert approval_runs(world, execution_id) == ["Succeeded"]
     puts = [fault for fault in world.aws.faults.log if fault.operation == "PutApprovalResult"]
     assert puts[0].error == "lost-response"
+
+
+def test_the_request_shows_the_notification_but_not_the_token(world: World) -> None:
+    """decide sees where the approval is and what to review, never the token (not as an attribute, not in
+    repr); the execution and its revisions are read on demand."""
+    inbox = Inbox()
+    world.aws.subscribe(topic_arn(world.aws), inbox)
+    execution_id = waiting_execution(world)
+    token = json.loads(inbox.events[0]["Records"][0]["Sns"]["Message"])["approval"]["token"]
+    seen: list[ApprovalRequest] = []
+
+    def decide(request: ApprovalRequest) -> Leave:
+        seen.append(request)
+        return Leave("look only")
+
+    approval_bot(decide)(inbox.events[0], None)
+    (request,) = seen
+    assert (request.pipeline, request.stage, request.action) == (PIPELINE, "Gate", "Approve")
+    assert request.topic_arn == topic_arn(world.aws)
+    assert not hasattr(request, "token")
+    assert not hasattr(request, "notification")
+    assert token not in repr(request)
+    assert request.execution_id == execution_id
+    execution = request.execution()
+    assert execution is not None
+    assert execution.pipeline_execution_id == execution_id
+    assert request.revisions == execution.artifact_revisions
