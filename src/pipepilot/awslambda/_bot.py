@@ -156,7 +156,7 @@ class ApprovalRequest:
         """
         if self._notification.execution_id is not None:
             return self._notification.execution_id
-        return self.approval().execution_id
+        return self._answerable().execution_id
 
     def execution(self) -> PipelineExecution | None:
         """The approval's execution (one ``GetPipelineExecution``), or ``None`` when it is not known."""
@@ -173,8 +173,10 @@ class ApprovalRequest:
         execution = self.execution()
         return () if execution is None else execution.artifact_revisions
 
-    def approval(self) -> Approval:
-        """The handle of the notified approval (pinned to its token, or to its execution), cached.
+    def _answerable(self) -> Approval:
+        """The handle the bot answers with (pinned to the token, or to the execution), cached.
+
+        Private: it holds the token, which ``decide`` has no use for.
 
         Raises:
             NoApprovalWaitingError / ExecutionUnsuccessful / WaitTimeout: see
@@ -302,7 +304,7 @@ class ApprovalBot:
             logger.info("%s: left for a human (%s)", where, decision.reason or "no reason given")
             return self._result(notification, decision, "left", decision.reason)
         try:
-            approval = request.approval()
+            approval = request._answerable()
         except (NoApprovalWaitingError, ExecutionUnsuccessful) as error:
             # An EventBridge event of an execution that no longer reaches the approval: nothing to answer.
             text = f"{where} no longer waits: {type(error).__name__}; nothing was answered"
