@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pipepilot.awslambda import ApprovalRequest, Approve, Leave, Reject, approval_bot
-from pipepilot.errors import MalformedEventError, TransientError, WaitTimeout
+from pipepilot.errors import MalformedEventError, NoApprovalWaitingError, TransientError, WaitTimeout
 
 from .offline_world import PIPELINE, World, deploy, s3_source, stage
 from .test_lambda_outcomes import Inbox, gate, gated_stages, topic_arn
@@ -412,3 +412,34 @@ def test_the_request_shows_the_notification_but_not_the_token(world: World) -> N
     assert execution is not None
     assert execution.pipeline_execution_id == execution_id
     assert request.revisions == execution.artifact_revisions
+
+
+class _Context:
+    """A Lambda context with this much time left."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+def test_the_wait_ends_before_lambdas_timeout(world: World) -> None:
+    """With 15 s of the invocation left, a 120 s wait is cut to end 10 s before the timeout: the bot
+    raises WaitTimeout (Lambda retries) instead of being killed mid-wait."""
+    execution_id = _slow_source(world)
+    bot = approval_bot(always_approve, wait=120)
+    before = world.aws.clock.now()
+    with pytest.raises(WaitTimeout):
+        bot(_approval_started_event(world, execution_id), _Context(15_000))
+    assert world.aws.clock.now() - before <= 8
+
+
+def test_no_time_left_to_wait_raises_instead_of_calling_it_expired(world: World) -> None:
+    """With no time left to wait, an approval not reached yet raises (Lambda retries): it is not reported
+    as expired, and nothing is answered."""
+    execution_id = _slow_source(world)
+    bot = approval_bot(always_approve, wait=120)
+    with pytest.raises(NoApprovalWaitingError):
+        bot(_approval_started_event(world, execution_id), _Context(5_000))
+    assert approval_runs(world, execution_id) == []
