@@ -570,13 +570,18 @@ def freeze_command(
     saved: list[FreezeRecord] = []
 
     def checkpoint(record: FreezeRecord) -> None:
+        saved[:] = [record]  # first: an interruption during the write still knows what was done
         _write_record(record_path, record)
-        saved[:] = [record]
 
     try:
-        record = cp.freeze(_selection(cp, patterns), stage=stage, reason=reason, resume=previous, checkpoint=checkpoint)
+        record = cp.freeze(
+            _selection(cp, patterns), stage=stage, reason=reason, resume=previous, checkpoint=checkpoint
+        )
     except KeyboardInterrupt:
-        _interrupted_freeze(state, saved[0] if saved else None, record_path, patterns, stage, reason)
+        latest = saved[0] if saved else None
+        if latest is not None:
+            _write_record(record_path, latest)  # the file may lag one pipeline behind when interrupted
+        _interrupted_freeze(state, latest, record_path, patterns, stage, reason)
         raise click.exceptions.Exit(_exits.INTERRUPTED) from None
 
     def text() -> Iterator[str]:
