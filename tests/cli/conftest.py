@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from pipepilot.local import OfflineAWS
 
 
-
 @pytest.fixture
 def world(offline_aws: OfflineAWS) -> World:
     """An offline account with a role, buckets and a build project (see ``offline_world.World``)."""

@@ -45,11 +45,14 @@ def test_ls_lists_pipelines_with_their_latest_execution(world: World, pipepilot:
     assert rows["beta"]["stage"] in ("Source", "Build")
     text = pipepilot("ls", "b*")
     assert text.exit_code == 0
-    assert "beta" in text.stdout and "alpha" not in text.stdout
+    assert "beta" in text.stdout
+    assert "alpha" not in text.stdout
     assert execution.id.split("-")[0] in text.stdout
 
 
-def test_status_shows_disabled_transitions_failures_and_pending_approvals(world: World, pipepilot: Run) -> None:
+def test_status_shows_disabled_transitions_failures_and_pending_approvals(
+    world: World, pipepilot: Run
+) -> None:
     """status shows every stage and action, a disabled transition with its reason, a failed action's
     error and link, and the approvals waiting for an answer."""
     pipeline = world.create(PIPELINE, release_stages())
@@ -133,7 +136,8 @@ def test_watch_that_times_out_exits_4_and_says_the_execution_goes_on(world: Worl
     pipeline.start()
     result = pipepilot("watch", PIPELINE, "--timeout", "900")
     assert result.exit_code == _exits.TIMED_OUT, result.output
-    assert "timed out after" in result.stdout and "goes on" in result.stdout
+    assert "timed out after" in result.stdout
+    assert "goes on" in result.stdout
 
 
 def test_watch_interrupted_says_the_execution_continues(
@@ -179,14 +183,18 @@ def test_start_with_wait_follows_to_the_end(world: World, pipepilot: Run) -> Non
 @pytest.mark.parametrize(
     "args", [("--variable", "NOEQUALS"), ("--source-revision", "Source"), ("--source-revision", "Source=x")]
 )
-def test_start_refuses_malformed_options_with_252(world: World, pipepilot: Run, args: tuple[str, ...]) -> None:
+def test_start_refuses_malformed_options_with_252(
+    world: World, pipepilot: Run, args: tuple[str, ...]
+) -> None:
     """A malformed --variable or --source-revision: exit 252, and nothing is started."""
     pipeline = world.create(PIPELINE, quick_stages())
     before = pipeline.latest_execution()
     result = pipepilot("start", PIPELINE, *args)
     assert result.exit_code == _exits.BAD_PARAMETER
     latest = pipeline.latest_execution()
-    assert latest is not None and before is not None and latest.id == before.id
+    assert latest is not None
+    assert before is not None
+    assert latest.id == before.id
 
 
 def test_stop_then_retry(world: World, pipepilot: Run) -> None:
@@ -232,7 +240,9 @@ def test_reject_fails_the_execution(world: World, pipepilot: Run) -> None:
     pipeline = world.create(PIPELINE, release_stages())
     execution = pipeline.start()
     pipeline.wait_for_approval("Approval", "Approve", execution=execution)
-    result = pipepilot("reject", PIPELINE, "Approval", "Approve", "--summary", "no", "--execution", execution.id)
+    result = pipepilot(
+        "reject", PIPELINE, "Approval", "Approve", "--summary", "no", "--execution", execution.id
+    )
     assert result.exit_code == 0, result.output
     assert pipepilot("watch", PIPELINE, execution.id).exit_code == _exits.FAILED
 
@@ -240,7 +250,10 @@ def test_reject_fails_the_execution(world: World, pipepilot: Run) -> None:
 def test_approve_refuses_when_several_executions_wait(world: World, pipepilot: Run) -> None:
     """In PARALLEL mode two executions can wait at one approval: without --execution, approve refuses
     (exit 254, saying so) and answers neither."""
-    stages = [{"name": "Source", "actions": [release_stages()[0]["actions"][0]]}, {"name": "Approval", "actions": [approval()]}]
+    stages = [
+        {"name": "Source", "actions": [release_stages()[0]["actions"][0]]},
+        {"name": "Approval", "actions": [approval()]},
+    ]
     pipeline = world.create(PIPELINE, stages, execution_mode="PARALLEL")
     first, second = pipeline.start(), pipeline.start()
     for execution in (first, second):
@@ -262,10 +275,13 @@ def test_transition_disable_and_enable(world: World, pipepilot: Run) -> None:
     pipeline = world.create(PIPELINE, quick_stages())
     assert pipepilot("transition", "disable", PIPELINE, "Deploy", "--reason", "Release freeze").exit_code == 0
     state = pipeline.stage("Deploy").inbound.state()
-    assert state is not None and state.enabled is False and state.disabled_reason == "Release freeze"
+    assert state is not None
+    assert state.enabled is False
+    assert state.disabled_reason == "Release freeze"
     assert pipepilot("transition", "enable", PIPELINE, "Deploy").exit_code == 0
     state = pipeline.stage("Deploy").inbound.state()
-    assert state is not None and state.enabled is True
+    assert state is not None
+    assert state.enabled is True
 
 
 def test_bad_reason_characters_are_refused_before_sending(world: World, pipepilot: Run) -> None:
@@ -275,7 +291,8 @@ def test_bad_reason_characters_are_refused_before_sending(world: World, pipepilo
     assert result.exit_code == _exits.BAD_PARAMETER
     assert result.stderr.count("\n") == 1
     state = pipeline.stage("Deploy").inbound.state()
-    assert state is not None and state.enabled is not False
+    assert state is not None
+    assert state.enabled is not False
 
 
 def test_unknown_stage_is_a_service_error(world: World, pipepilot: Run) -> None:
@@ -283,32 +300,43 @@ def test_unknown_stage_is_a_service_error(world: World, pipepilot: Run) -> None:
     world.create(PIPELINE, quick_stages())
     result = pipepilot("transition", "enable", PIPELINE, "Nope")
     assert result.exit_code == _exits.SERVICE
-    assert "Nope" in result.stderr and "Traceback" not in result.stderr
+    assert "Nope" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 # ------------------------------------------------------------------------------------- freeze and thaw
 
 
-def test_freeze_and_thaw_by_pattern_through_the_record_file(world: World, pipepilot: Run, tmp_path: Path) -> None:
+def test_freeze_and_thaw_by_pattern_through_the_record_file(
+    world: World, pipepilot: Run, tmp_path: Path
+) -> None:
     """freeze disables the transition in every pipeline matched and writes the record; thaw reads it and
     re-enables exactly those, leaving one disabled by someone else alone."""
     for name in ("web-a", "web-b", "api"):
         world.create(name, quick_stages())
     world.cp.pipeline("web-b").stage("Deploy").inbound.disable("Incident 42")
     record = tmp_path / "freeze.json"
-    result = pipepilot("freeze", "web-*", "--stage", "Deploy", "--reason", "Holiday freeze", "--record", str(record))
+    result = pipepilot(
+        "freeze", "web-*", "--stage", "Deploy", "--reason", "Holiday freeze", "--record", str(record)
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads(record.read_text())
     assert saved["format"] == "pipepilot.freeze/1"
     outcomes = {entry["pipeline"]: entry["outcome"] for entry in saved["pipelines"]}
     assert outcomes == {"web-a": "disabled", "web-b": "already-disabled"}
-    again = pipepilot("freeze", "web-*", "--stage", "Deploy", "--reason", "Holiday freeze", "--record", str(record))
+    again = pipepilot(
+        "freeze", "web-*", "--stage", "Deploy", "--reason", "Holiday freeze", "--record", str(record)
+    )
     assert again.exit_code == _exits.BAD_PARAMETER  # never overwrite the record of a freeze in force
     thawed = pipepilot("--output", "json", "thaw", str(record))
     assert thawed.exit_code == 0, thawed.output
-    assert {e["pipeline"]: e["thaw"] for e in _json(thawed)["pipelines"]} == {"web-a": "enabled", "web-b": None}
+    assert {e["pipeline"]: e["thaw"] for e in _json(thawed)["pipelines"]} == {
+        "web-a": "enabled",
+        "web-b": None,
+    }
     state = world.cp.pipeline("web-b").stage("Deploy").inbound.state()
-    assert state is not None and state.enabled is False
+    assert state is not None
+    assert state.enabled is False
 
 
 def test_freeze_of_several_names_and_patterns(world: World, pipepilot: Run, tmp_path: Path) -> None:
@@ -360,14 +388,16 @@ def test_an_interrupted_freeze_says_what_it_disabled_and_how_to_resume_or_thaw(
     result = pipepilot(*args)
     assert result.exit_code == _exits.INTERRUPTED
     assert "1 transition(s) disabled so far" in result.stderr
-    assert "--resume" in result.stderr and f"pipepilot thaw {record}" in result.stderr
+    assert "--resume" in result.stderr
+    assert f"pipepilot thaw {record}" in result.stderr
     monkeypatch.setattr(commands, "_write_record", real_write)
     resumed = pipepilot(*args, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert pipepilot("thaw", str(record)).exit_code == 0
     for name in ("p1", "p2", "p3"):
         state = world.cp.pipeline(name).stage("Deploy").inbound.state()
-        assert state is not None and state.enabled is True
+        assert state is not None
+        assert state.enabled is True
 
 
 # ----------------------------------------------------------------------------------------------- build
@@ -380,7 +410,8 @@ def test_build_start_wait_watch_and_logs(world: World, pipepilot: Run) -> None:
     result = pipepilot("--output", "json", "build", "start", PROJECT, "--env", "A=1", "--wait")
     assert result.exit_code == 0, result.output
     data = _json(result)
-    assert data["status"] == "SUCCEEDED" and data["project"] == PROJECT
+    assert data["status"] == "SUCCEEDED"
+    assert data["project"] == PROJECT
     assert "PROVISIONING" in result.stderr  # phases go to stderr when stdout carries JSON
     logs = pipepilot("build", "logs", data["buildId"])
     assert "hello from the build" in logs.stdout
@@ -390,7 +421,8 @@ def test_build_start_wait_watch_and_logs(world: World, pipepilot: Run) -> None:
     build_id = _json(started)["buildId"]
     failed = pipepilot("build", "watch", PROJECT)
     assert failed.exit_code == _exits.FAILED, failed.output
-    assert build_id in failed.stdout and "| boom" in failed.stdout
+    assert build_id in failed.stdout
+    assert "| boom" in failed.stdout
     followed = pipepilot("build", "logs", "--follow", build_id)
     assert "boom" in followed.stdout
 
@@ -416,7 +448,9 @@ def test_validate_lists_every_problem_with_its_path(world: World, pipepilot: Run
     (tmp_path / "bad.json").write_text(json.dumps({"pipeline": bad}))
     (tmp_path / "junk.json").write_text("[1, 2")
     assert pipepilot("validate", str(tmp_path / "good.json")).exit_code == 0
-    result = pipepilot("--output", "json", "validate", str(tmp_path / "good.json"), str(tmp_path / "bad.json"))
+    result = pipepilot(
+        "--output", "json", "validate", str(tmp_path / "good.json"), str(tmp_path / "bad.json")
+    )
     assert result.exit_code == _exits.PROBLEMS
     files = _json(result)["files"]
     assert files[0]["problems"] == []

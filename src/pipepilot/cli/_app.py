@@ -68,8 +68,10 @@ class Services:
             return self
         return Services(profile=profile, region=region, endpoint_url=endpoint_url)
 
-    def _boto_session(self) -> Any:
-        if self._session is None and self.profile is not None:
+    def _boto_session(self, *, always: bool = False) -> Any:
+        """The boto3 session of ``--profile`` (``None`` without one: the library's default session), or
+        with ``always`` a session of its own (one for every client made here: credentials resolve once)."""
+        if self._session is None and (self.profile is not None or always):
             import boto3
             from botocore.exceptions import BotoCoreError
 
@@ -86,14 +88,16 @@ class Services:
 
     def _client(self, service: str) -> Any:
         """A client of ``service`` for the endpoint, one attempt per request (pipepilot retries)."""
-        import boto3
         from botocore.config import Config
         from botocore.exceptions import BotoCoreError
 
         from pipepilot import __version__
-        from pipepilot.errors import translate_settings_error
+        from pipepilot.errors import REGION_HINT, RegionNotSetError, translate_settings_error
 
-        session = self._boto_session() or boto3.session.Session()
+        session = self._boto_session(always=True)
+        if self.region is None and session.region_name is None:
+            # botocore would sign for a made-up region rather than refuse: say it as the AWS CLI does.
+            raise RegionNotSetError(f"cannot create a {service} client: no AWS region is set; {REGION_HINT}")
         config = Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             user_agent_extra=f"pipepilot/{__version__} pipepilot-cli",
@@ -241,10 +245,14 @@ class _Group(click.Group):
 
 def report_error(error: BaseException, *, verbose: bool) -> int:
     """Print ``error`` as one line on stderr (with the traceback when ``verbose``); return its exit status."""
+    from pipepilot.errors import REGION_HINT, RegionNotSetError
+
     code = _exits.exit_code_for(error)
     if verbose:
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, RegionNotSetError):  # the library's hint names its keyword; here it is an option
+        text = text.replace(REGION_HINT, "pass --region REGION, or set AWS_REGION (or AWS_DEFAULT_REGION)")
     click.echo(f"pipepilot: {type(error).__name__}: {text}", err=True)
     if code == _exits.OTHER and not verbose:
         click.echo("pipepilot: run again with -v for the traceback", err=True)

@@ -15,7 +15,7 @@ import click
 
 from pipepilot.cli import _exits
 from pipepilot.cli._app import Cli, cli
-from pipepilot.cli._format import age, clock_time, iso, short_id
+from pipepilot.cli._format import age, iso, short_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -28,7 +28,9 @@ __all__ = ["cli"]
 
 pass_cli = click.make_pass_decorator(Cli)
 
-_TIMEOUT_HELP = "Give up waiting after this many seconds (exit 4); default: the wait's own, from AWS's limits."
+_TIMEOUT_HELP = (
+    "Give up waiting after this many seconds (exit 4); default: the wait's own, from AWS's limits."
+)
 
 
 def _now() -> float:
@@ -185,7 +187,7 @@ def status_command(state: Cli, pipeline: str) -> None:
     handle = state.codepipeline().pipeline(pipeline)
     current = handle.state()
     approvals = handle.approvals()
-    data = {
+    data: dict[str, Any] = {
         "pipeline": current.pipeline_name or pipeline,
         "version": current.pipeline_version,
         "stages": [_stage_row(stage) for stage in current.stage_states],
@@ -210,7 +212,8 @@ def status_command(state: Cli, pipeline: str) -> None:
                 by = f" by {transition['changedBy']}" if transition["changedBy"] else ""
                 at = f" at {transition['changedAt']}" if transition["changedAt"] else ""
                 yield state.style(
-                    f"  ⏸ transition into {stage['name']} disabled{by}{at}: {transition['reason']!r}", "disabled"
+                    f"  ⏸ transition into {stage['name']} disabled{by}{at}: {transition['reason']!r}",
+                    "disabled",
                 )
             status = stage["status"] or "-"
             execution = f"  execution {short_id(stage['executionId'])}" if stage["executionId"] else ""
@@ -227,7 +230,9 @@ def status_command(state: Cli, pipeline: str) -> None:
                     line += f" {action['summary']}"
                 yield line.rstrip()
                 if action["status"] == "Failed":
-                    yield f"    error: {action['errorCode'] or 'error'}: {action['errorMessage'] or ''}".rstrip(": ")
+                    yield f"    error: {action['errorCode'] or 'error'}: {action['errorMessage'] or ''}".rstrip(
+                        ": "
+                    )
                     if action["url"]:
                         yield f"    see: {action['url']}"
         for approval in data["approvals"]:
@@ -353,7 +358,9 @@ def stop_command(state: Cli, pipeline: str, execution: str | None, abandon: bool
 @click.argument("pipeline")
 @click.argument("stage")
 @click.option("--execution", help="The execution to retry (default: the stage's latest).")
-@click.option("--all-actions", is_flag=True, help="Rerun every action of the stage, not only the failed ones.")
+@click.option(
+    "--all-actions", is_flag=True, help="Rerun every action of the stage, not only the failed ones."
+)
 @click.option("--wait", is_flag=True, help="Follow the execution to its end (exit status as watch).")
 @click.option("--timeout", type=click.FloatRange(min=1), help=_TIMEOUT_HELP)
 @_live_option
@@ -386,7 +393,9 @@ def retry_command(
 # ------------------------------------------------------------------------------------------ approvals
 
 
-def _answer(state: Cli, pipeline: str, stage: str, action: str, execution: str | None, summary: str, *, approve: bool) -> None:
+def _answer(
+    state: Cli, pipeline: str, stage: str, action: str, execution: str | None, summary: str, *, approve: bool
+) -> None:
     handle = state.codepipeline().pipeline(pipeline)
     # Without --execution the approval waiting there now is answered, and only if no other execution waits
     # there too (AmbiguousApprovalError otherwise): an answer never lands on a run nobody meant.
@@ -516,7 +525,9 @@ def _read_record(path: Path) -> FreezeRecord:
     try:
         text = path.read_bytes()
     except OSError as error:
-        raise click.BadParameter(f"cannot read {path}: {error.strerror or error}", param_hint="RECORD") from None
+        raise click.BadParameter(
+            f"cannot read {path}: {error.strerror or error}", param_hint="RECORD"
+        ) from None
     try:
         return FreezeRecord.from_json(text)
     except ValueError as error:
@@ -547,7 +558,9 @@ def _record_lines(record: FreezeRecord, *, thaw: bool) -> Iterator[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The freeze record file (JSON): written as the freeze goes, read by thaw.",
 )
-@click.option("--resume", is_flag=True, help="Go on with the freeze --record holds (after a failure or Ctrl-C).")
+@click.option(
+    "--resume", is_flag=True, help="Go on with the freeze --record holds (after a failure or Ctrl-C)."
+)
 @pass_cli
 def freeze_command(
     state: Cli, patterns: tuple[str, ...], stage: str, reason: str, record_path: Path, resume: bool
@@ -607,7 +620,10 @@ def _interrupted_freeze(
     reason: str,
 ) -> None:
     """Say what an interrupted freeze already did, and how to resume or undo it."""
-    echo = lambda line: click.echo(line, err=True)  # noqa: E731
+
+    def echo(line: str) -> None:
+        click.echo(line, err=True)
+
     if record is None:
         echo("pipepilot: freeze interrupted before any change was recorded; nothing was disabled")
         return
@@ -692,17 +708,26 @@ def _build_of(state: Cli, target: str) -> Any:
 
 @build_group.command("start")
 @click.argument("project")
-@click.option("--env", "env", multiple=True, metavar="NAME=VALUE", help="An environment variable (plaintext).")
+@click.option(
+    "--env", "env", multiple=True, metavar="NAME=VALUE", help="An environment variable (plaintext)."
+)
 @click.option("--source-version", help="A commit, branch, tag, pr/<n> or S3 object version.")
 @click.option("--wait", is_flag=True, help="Follow the build to its end (exit status as build watch).")
 @click.option("--timeout", type=click.FloatRange(min=1), help=_TIMEOUT_HELP)
 @pass_cli
 def build_start(
-    state: Cli, project: str, env: tuple[str, ...], source_version: str | None, wait: bool, timeout: float | None
+    state: Cli,
+    project: str,
+    env: tuple[str, ...],
+    source_version: str | None,
+    wait: bool,
+    timeout: float | None,
 ) -> None:
     """Start a build of PROJECT (never twice, however often the request is retried)."""
-    build = state.codebuild().project(project).start(
-        env=_pairs(env, "--env") or None, source_version=source_version
+    build = (
+        state.codebuild()
+        .project(project)
+        .start(env=_pairs(env, "--env") or None, source_version=source_version)
     )
     if not wait:
         state.emit({"project": project, "buildId": build.id}, [f"started build {build.id}"])
@@ -769,7 +794,9 @@ def build_logs(state: Cli, target: str, follow: bool, tail: int | None) -> None:
     help="The pipeline type assumed when a definition names none.",
 )
 @pass_cli
-def validate_command(state: Cli, files: tuple[Path, ...], pipeline_region: str | None, default_type: str) -> None:
+def validate_command(
+    state: Cli, files: tuple[Path, ...], pipeline_region: str | None, default_type: str
+) -> None:
     """Check pipeline definitions locally: every problem, with its path and code; exit 1 on problems.
 
     A FILE is `aws codepipeline get-pipeline` output or a --cli-input-json file ({"pipeline": {...}}).
@@ -870,7 +897,9 @@ def local_serve(host: str, port: int, speed: float, serve_region: str) -> None:
         if getattr(error, "name", None) == "pipepilot.local.server":
             click.echo("pipepilot: `local serve` is not available in this version of pipepilot", err=True)
             raise click.exceptions.Exit(_exits.OTHER) from None
-        click.echo(f"pipepilot: local serve needs the 'local' extra: pip install 'pipepilot[local]' ({error})", err=True)
+        click.echo(
+            f"pipepilot: local serve needs the 'local' extra: pip install 'pipepilot[local]' ({error})",
+            err=True,
+        )
         raise click.exceptions.Exit(_exits.OTHER) from None
     server.serve(host=host, port=port, speed=speed, region=serve_region)
-

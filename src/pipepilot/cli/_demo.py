@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from pipepilot import CodePipeline, PipepilotError, PollPolicy, RetryPolicy
 from pipepilot.cli._demo_pipeline import (
     APPROVAL,
     APPROVE_ACTION,
@@ -61,7 +62,6 @@ from pipepilot.cli._demo_pipeline import (
     prepare_offline,
     release_declaration,
 )
-from pipepilot import CodePipeline, PipepilotError, PollPolicy, RetryPolicy
 from pipepilot.errors import BuildFailed, ExecutionFailed, PipelineExecutionNotFoundError
 from pipepilot.events import (
     ActionAbandoned,

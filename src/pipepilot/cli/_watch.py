@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pipepilot.builds import Build
     from pipepilot.cli._app import Cli
     from pipepilot.executions import Execution
+    from pipepilot.model.build import BuildPhase
     from pipepilot.model.runtime import PipelineState
     from pipepilot.pipelines import Pipeline
     from pipepilot.polling import ProgressEvent
@@ -117,8 +118,8 @@ def follow_execution(
         data.update(status="Succeeded", result="succeeded")
     except ExecutionUnsuccessful as error:
         code = _exits.exit_code_for(error)
-        final = error.execution
-        status = str(final.status) if final is not None else type(error).__name__.removeprefix("Execution")
+        final = getattr(error.execution, "status", None)
+        status = str(final) if final is not None else type(error).__name__.removeprefix("Execution")
         data.update(
             status=status,
             result=status.lower(),
@@ -299,7 +300,6 @@ class Board:
 def follow_build(state: Cli, build: Build, *, timeout: float | None) -> int:
     """Follow ``build`` phase by phase to its end; print how it ended and return the exit status."""
     from pipepilot.errors import BuildFailed, WaitTimeout
-    from pipepilot.model.build import BuildPhase
 
     started = _now()
     data: dict[str, Any] = {
