@@ -33,11 +33,9 @@ _TIMEOUT_HELP = (
 )
 
 
-def _now() -> float:
-    """Now, in epoch seconds, on pipepilot's time source (virtual inside pipepilot.local.offline())."""
-    from pipepilot._time import SYSTEM_TIME
-
-    return SYSTEM_TIME.time()
+def _now(cp: CodePipeline) -> float:
+    """Now, in epoch seconds, as the service sees it (the offline engine's virtual clock offline)."""
+    return cp._calls.time.time()
 
 
 def _pairs(values: Sequence[str], option: str) -> dict[str, str]:
@@ -101,8 +99,9 @@ def ls_command(state: Cli, pattern: str) -> None:
 
     One concurrent, rate-limited read of every pipeline's state.
     """
-    fleet = state.codepipeline().states(pattern)
-    now = _now()
+    cp = state.codepipeline()
+    fleet = cp.states(pattern)
+    now = _now(cp)
     rows = [_latest_activity(fleet[name], now) for name in fleet]
     for name, error in fleet.errors.items():
         rows.append(

@@ -40,10 +40,10 @@ logger = logging.getLogger(__name__)
 LOG_TAIL_LINES = 20
 
 
-def _now() -> float:
-    from pipepilot._time import SYSTEM_TIME
-
-    return SYSTEM_TIME.time()
+def _epoch_of(caller: Any) -> Callable[[], float]:
+    """Epoch seconds on the time source of the service ``caller`` calls: AWS's is the machine's clock,
+    the offline engine's is its virtual clock (so the lines show the times the events have)."""
+    return caller.time.time  # type: ignore[no-any-return]
 
 
 def _use_live(state: Cli, live: bool | None) -> bool:
@@ -93,6 +93,7 @@ def follow_execution(
     """Follow ``execution`` to its end, showing its progress; print how it ended and return the exit status."""
     from pipepilot.errors import ExecutionUnsuccessful, WaitTimeout
 
+    _now = _epoch_of(execution.caller)
     started = _now()
     data: dict[str, Any] = {
         "pipeline": pipeline.name,
@@ -111,10 +112,10 @@ def follow_execution(
     code = _exits.OK
     try:
         if _use_live(state, live):
-            _wait_live(state, pipeline, execution, poll)
+            _wait_live(state, pipeline, execution, poll, now=_now)
         else:
             state.say(f"{clock_time(_now())} watching execution {execution.id} of {pipeline.name}")
-            execution.wait(poll=poll, on_progress=_plain_printer(state))
+            execution.wait(poll=poll, on_progress=_plain_printer(state, _now))
         data.update(status="Succeeded", result="succeeded")
     except ExecutionUnsuccessful as error:
         code = _exits.exit_code_for(error)
@@ -142,12 +143,12 @@ def follow_execution(
         )
         return _exits.INTERRUPTED
     data["watchedSeconds"] = round(_now() - started, 3)
-    state.emit(data, lambda: _closing_lines(state, data))
+    state.emit(data, lambda: _closing_lines(state, data, _now()))
     return code
 
 
-def _closing_lines(state: Cli, data: dict[str, Any]) -> list[str]:
-    when = clock_time(_now())
+def _closing_lines(state: Cli, data: dict[str, Any], now: float) -> list[str]:
+    when = clock_time(now)
     subject = f"execution {data['executionId']} of {data['pipeline']}"
     if data["result"] == "timed-out":
         return [f"{when} timed out after {duration(data['watchedSeconds'])}: {subject} goes on"]
@@ -166,20 +167,22 @@ def _closing_lines(state: Cli, data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _plain_printer(state: Cli) -> Callable[[ProgressEvent], None]:
+def _plain_printer(state: Cli, now: Callable[[], float]) -> Callable[[ProgressEvent], None]:
     """One timestamped line per progress event (the event's own time when it has one)."""
 
     def show(event: ProgressEvent) -> None:
-        state.say(event.describe(when=datetime.fromtimestamp(_now(), tz=timezone.utc)))
+        state.say(event.describe(when=datetime.fromtimestamp(now(), tz=timezone.utc)))
 
     return show
 
 
-def _wait_live(state: Cli, pipeline: Pipeline, execution: Execution, poll: Any) -> None:
+def _wait_live(
+    state: Cli, pipeline: Pipeline, execution: Execution, poll: Any, *, now: Callable[[], float]
+) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    board = Board(pipeline.name, execution.id, pipeline.state(), now=_now)
+    board = Board(pipeline.name, execution.id, pipeline.state(), now=now)
     console = Console(no_color=not state.color, highlight=False)
     with Live(board, console=console, refresh_per_second=4, transient=False):
         try:
@@ -252,27 +255,18 @@ class Board:
                         self.notes.pop(stage, None)
 
     def __rich__(self) -> RenderableType:
+        from rich.console import Group
         from rich.table import Table
         from rich.text import Text
 
-        colours = {
-            "Succeeded": "green",
-            "Failed": "red",
-            "InProgress": "cyan",
-            "Waiting": "magenta",
-            "Stopped": "yellow",
-            "Stopping": "yellow",
-            "Cancelled": "yellow",
-            "Abandoned": "yellow",
-            "Skipped": "dim",
-        }
         with self._lock:
             elapsed = duration(self.now() - self.started)
-            table = Table(
-                title=f"{self.pipeline} · execution {self.execution_id} · {elapsed}",
-                title_justify="left",
-                expand=False,
+            header = Text.assemble(
+                (self.pipeline, "bold"),
+                f"  execution {self.execution_id}  ",
+                (f"watching for {elapsed}", "dim"),
             )
+            table = Table(expand=False)
             table.add_column("Stage")
             table.add_column("Action")
             table.add_column("Status")
@@ -281,17 +275,33 @@ class Board:
                 table.add_row(
                     Text(stage, style="bold"),
                     "",
-                    Text(status or "·", style=colours.get(status, "")),
+                    Text(status or "·", style=_BOARD_COLOURS.get(status, "")),
                     self.notes.get(stage, ""),
                 )
                 for action, (action_status, note) in self.actions.get(stage, {}).items():
                     table.add_row(
-                        "", action, Text(action_status or "·", style=colours.get(action_status, "")), note
+                        "",
+                        action,
+                        Text(action_status or "·", style=_BOARD_COLOURS.get(action_status, "")),
+                        note,
                     )
-            if self.last:
-                table.caption = self.last
-                table.caption_justify = "left"
-            return table
+            parts: list[RenderableType] = [header, table]
+            if self.last and not self.done:
+                parts.append(Text(self.last, style="dim"))
+            return Group(*parts)
+
+
+_BOARD_COLOURS = {
+    "Succeeded": "green",
+    "Failed": "red",
+    "InProgress": "cyan",
+    "Waiting": "magenta",
+    "Stopped": "yellow",
+    "Stopping": "yellow",
+    "Cancelled": "yellow",
+    "Abandoned": "yellow",
+    "Skipped": "dim",
+}
 
 
 # ---------------------------------------------------------------------------------------------- builds
@@ -300,6 +310,8 @@ class Board:
 def follow_build(state: Cli, build: Build, *, timeout: float | None) -> int:
     """Follow ``build`` phase by phase to its end; print how it ended and return the exit status."""
     from pipepilot.errors import BuildFailed, WaitTimeout
+
+    _now = _epoch_of(build.service._calls)
 
     started = _now()
     data: dict[str, Any] = {
