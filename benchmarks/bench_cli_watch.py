@@ -32,7 +32,11 @@ FIXED_INTERVAL = 5.0
 _TRUST = {
     "Version": "2012-10-17",
     "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "codepipeline.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "codepipeline.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
     ],
 }
 
@@ -54,8 +58,28 @@ def _declaration(name: str, role_arn: str, bucket: str) -> dict[str, Any]:
         "roleArn": role_arn,
         "artifactStore": {"type": "S3", "location": bucket},
         "stages": [
-            {"name": "Source", "actions": [action("Source", "Source", "S3", {"S3Bucket": bucket, "S3ObjectKey": "app.zip", "PollForSourceChanges": "false"})]},
-            {"name": "Deploy", "actions": [action("Deploy", "Deploy", "CodeDeploy", {"ApplicationName": "app", "DeploymentGroupName": "group"})]},
+            {
+                "name": "Source",
+                "actions": [
+                    action(
+                        "Source",
+                        "Source",
+                        "S3",
+                        {"S3Bucket": bucket, "S3ObjectKey": "app.zip", "PollForSourceChanges": "false"},
+                    )
+                ],
+            },
+            {
+                "name": "Deploy",
+                "actions": [
+                    action(
+                        "Deploy",
+                        "Deploy",
+                        "CodeDeploy",
+                        {"ApplicationName": "app", "DeploymentGroupName": "group"},
+                    )
+                ],
+            },
         ],
         "pipelineType": "V2",
         "executionMode": "SUPERSEDED",
@@ -86,7 +110,9 @@ def measure(minutes: int, *, runs: int) -> list[tuple[int, int, float, float]]:
     results = []
     with pipepilot.local.offline(region="us-east-1", seed=0) as aws:
         session = boto3.session.Session(region_name="us-east-1")
-        role = session.client("iam").create_role(RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST))
+        role = session.client("iam").create_role(
+            RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST)
+        )
         session.client("s3").create_bucket(Bucket="bench-artifacts")
         cp = CodePipeline(session=session)
         requests = [0]
@@ -131,7 +157,9 @@ def main(argv: Sequence[str] = ()) -> int:
     if quick:
         print("--quick: figures only, no verdict")
         return 0
-    print(f"target: ratio <= {MAX_RATIO}, last line <= {MAX_LATENESS:.0f} s after the end -> {'OK' if within else 'MISSED'}")
+    print(
+        f"target: ratio <= {MAX_RATIO}, last line <= {MAX_LATENESS:.0f} s after the end -> {'OK' if within else 'MISSED'}"
+    )
     return 0 if within else 1
 
 

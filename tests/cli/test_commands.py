@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING
 
 import pytest
@@ -82,11 +83,28 @@ def test_status_of_an_unknown_pipeline_is_one_line_and_exit_254(world: World, pi
 
 
 def test_verbose_shows_the_traceback(world: World, pipepilot: Run) -> None:
-    """-v adds the traceback (and pipepilot's debug log) to the one-line error."""
+    """-v adds the traceback (and pipepilot's debug log) to the one-line error, and leaves the process's
+    logging as it found it when the command ends."""
+    package = logging.getLogger("pipepilot")
+    handlers, level = list(package.handlers), package.level
     result = pipepilot("-v", "status", "nope")
     assert result.exit_code == _exits.SERVICE
     assert "Traceback" in result.stderr
+    assert "DEBUG pipepilot." in result.stderr
     assert "PipelineNotFoundError" in result.stderr.splitlines()[-1]
+    assert (package.handlers, package.level) == (handlers, level)
+
+
+def test_verbose_never_logs_the_approval_token(world: World, pipepilot: Run) -> None:
+    """The debug log of -v shows the calls made to answer an approval, never its token."""
+    pipeline = world.create(PIPELINE, release_stages())
+    execution = pipeline.start()
+    token = pipeline.wait_for_approval("Approval", "Approve", execution=execution).token
+    assert token
+    result = pipepilot("-v", "approve", PIPELINE, "Approval", "Approve", "--summary", "ok")
+    assert result.exit_code == 0, result.output
+    assert "PutApprovalResult" in result.stderr or "put_approval_result" in result.stderr
+    assert token not in result.output
 
 
 # ---------------------------------------------------------------------------------------------- watch
@@ -118,6 +136,8 @@ def test_watch_of_a_failed_build_shows_the_build_log_and_exits_1(world: World, p
     data = _json(pipepilot("--output", "json", "watch", PIPELINE, execution.id))
     assert data["result"] == "failed"
     assert "test_checkout FAILED" in data["buildLogTail"]
+    status = pipepilot("status", PIPELINE)
+    assert "    error: " in status.stdout
 
 
 def test_watch_of_a_stopped_execution_exits_3(world: World, pipepilot: Run) -> None:
@@ -351,6 +371,26 @@ def test_freeze_of_several_names_and_patterns(world: World, pipepilot: Run, tmp_
     outcomes = {entry["pipeline"]: entry["outcome"] for entry in json.loads(record.read_text())["pipelines"]}
     assert outcomes == {"api": "disabled", "web-a": "disabled", "ghost": "failed"}
     assert "--resume" in result.stdout
+
+
+def test_an_interrupted_thaw_says_how_to_finish(
+    world: World, pipepilot: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during a thaw: exit 130 and the command that finishes it."""
+    world.create("p1", quick_stages())
+    record = tmp_path / "freeze.json"
+    assert (
+        pipepilot("freeze", "p1", "--stage", "Deploy", "--reason", "F", "--record", str(record)).exit_code
+        == 0
+    )
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pipepilot.pipelines.CodePipeline.thaw", interrupted)
+    result = pipepilot("thaw", str(record))
+    assert result.exit_code == _exits.INTERRUPTED
+    assert f"pipepilot thaw {record}" in result.stderr
 
 
 def test_a_malformed_record_file_is_refused_with_252(world: World, pipepilot: Run, tmp_path: Path) -> None:

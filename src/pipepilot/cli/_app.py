@@ -299,17 +299,26 @@ def cli(
     if not color:
         ctx.color = False
     if verbose:
-        _debug_logging()
+        ctx.call_on_close(_debug_logging())
     ctx.obj = Cli(services=services, output=output, verbose=verbose, color=color)
 
 
-def _debug_logging() -> None:
-    """pipepilot's loggers at DEBUG on stderr; botocore's stay quiet (its debug log holds request bodies)."""
+def _debug_logging() -> Callable[[], None]:
+    """pipepilot's loggers at DEBUG on stderr, until the returned function puts things back (when the
+    command ends: a program running several commands keeps its own logging). botocore's loggers stay as
+    they are: its debug log holds request bodies, and so approval tokens."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package = logging.getLogger("pipepilot")
+    level = package.level
     package.addHandler(handler)
     package.setLevel(logging.DEBUG)
+
+    def restore() -> None:
+        package.removeHandler(handler)
+        package.setLevel(level)
+
+    return restore
 
 
 def run(argv: Sequence[str] | None = None, *, services: Services | None = None) -> int:
