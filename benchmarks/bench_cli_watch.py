@@ -135,7 +135,8 @@ def measure(minutes: int, *, runs: int) -> list[tuple[int, int, float, float]]:
             assert code == 0, out.getvalue()
             sent = requests[0]
             summary = next(s for s in pipeline.executions() if s.pipeline_execution_id == execution.id)
-            assert summary.last_update_time is not None and summary.start_time is not None
+            assert summary.last_update_time is not None
+            assert summary.start_time is not None
             duration = (summary.last_update_time - summary.start_time).total_seconds()
             lateness = out.last_write - summary.last_update_time.timestamp()
             fixed = int(duration // FIXED_INTERVAL) + 1
@@ -151,7 +152,9 @@ def main(argv: Sequence[str] = ()) -> int:
     print(f"pipepilot watch over a {minutes}-minute offline execution (plain lines), requests counted")
     print(f"{'run':<22} {'fixed 5 s':>9} {'watch':>6} {'ratio':>6} {'late':>7}")
     within = True
-    for label, (fixed, sent, ratio, lateness) in zip(("first (no history)", "second (after one)"), rows):
+    for label, (fixed, sent, ratio, lateness) in zip(
+        ("first (no history)", "second (after one)"), rows, strict=False
+    ):
         print(f"{label:<22} {fixed:>9} {sent:>6} {ratio:>6.3f} {lateness:>6.1f}s")
         within = within and ratio <= MAX_RATIO and lateness <= MAX_LATENESS
     if quick:
