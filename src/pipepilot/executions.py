@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -71,8 +72,6 @@ from pipepilot.polling import (
 )
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from pipepilot._calls import Caller
     from pipepilot.model.declaration import PipelineDeclaration
     from pipepilot.model.runtime import ActionExecutionDetail, StageState
@@ -638,7 +637,9 @@ class _ProgressTracker:
     def observe(self, state: PipelineState) -> bool:
         """Report what changed since the last reading; whether the execution has ended (confirmed)."""
         previous, self.last_state = self.last_state, state
+        observed_at = datetime.fromtimestamp(self.execution.caller.time.time(), tz=timezone.utc)
         for event in diff_states(previous, state, self.execution.id, since=self.since):
+            event = attrs.evolve(event, observed_at=observed_at)
             if isinstance(event, ApprovalRequested):
                 event = self._with_approval(event)
             where = event.stage_name

@@ -906,6 +906,10 @@ class _StateProgress:
         self.last: PipelineState | None = None
 
     def observe(self, state: PipelineState, execution_id: str | None) -> None:
+        from datetime import datetime, timezone
+
+        import attrs
+
         from pipepilot.approvals import with_approval
         from pipepilot.polling import ApprovalRequested, diff_states
 
@@ -916,8 +920,10 @@ class _StateProgress:
             followed = _running(state)
             if previous is not None:
                 followed += [known for known in _running(previous) if known not in followed]
+        observed_at = datetime.fromtimestamp(self.caller.time.time(), tz=timezone.utc)
         for followed_id in followed:
             for event in diff_states(previous, state, followed_id):
+                event = attrs.evolve(event, observed_at=observed_at)
                 if isinstance(event, ApprovalRequested):
                     event = with_approval(event, caller=self.caller, declaration=self.declaration)
                 self.on_progress(event)

@@ -48,7 +48,7 @@ import logging
 import math
 import random
 import statistics
-from typing import TYPE_CHECKING, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
@@ -783,6 +783,9 @@ class ProgressEvent:
     pipeline_name: str
     execution_id: str
     stage_name: str
+    #: When the wait that reported the event saw it, on the service's clock (virtual offline); ``None`` for
+    #: events made by :func:`diff_states` directly. Not part of equality: the same change is the same event.
+    observed_at: datetime | None = attrs.field(default=None, eq=False)
 
     #: What happened, in a few words (the subclasses' one-line description).
     _what: ClassVar[str] = "progress"
@@ -802,8 +805,9 @@ class ProgressEvent:
         return self._what
 
     def describe(self, *, when: datetime | None = None) -> str:
-        """The one-line text of ``str(event)``; ``when`` stands in for the time when the event has none."""
-        moment = self.time or when
+        """The one-line text of ``str(event)``: stamped with the event's own time, else when it was observed,
+        else ``when``."""
+        moment = self.time or self.observed_at or when
         prefix = f"{_clock_time(moment)} " if moment is not None else ""
         return (
             f"{prefix}{self.pipeline_name} {self.where}: {self.happened()} "
@@ -1070,7 +1074,7 @@ def diff_states(
     for index, stage in enumerate(current.stage_states):
         name = stage.stage_name
         old = before.get(name)
-        common = {"pipeline_name": pipeline, "execution_id": execution_id, "stage_name": name}
+        common: dict[str, Any] = {"pipeline_name": pipeline, "execution_id": execution_id, "stage_name": name}
 
         kind = _waiting_kind(stage, execution_id)
         if kind is not None and kind != _waiting_kind(old, execution_id):
@@ -1134,7 +1138,7 @@ def _action_events(
     stage: StageState,
     old: StageState | None,
     old_was_ours: bool,
-    common: dict[str, str],
+    common: dict[str, Any],
     *,
     since: datetime | None,
 ) -> list[ActionEvent]:
@@ -1210,11 +1214,12 @@ def print_progress(event: ProgressEvent, *, file: TextIO | None = None) -> None:
 
     ``execution.wait(on_progress=print_progress)`` prints lines like
     ``12:03:04 release Build/Compile: action failed: JobFailed: Unit tests failed (execution 1a2b3c4d)``.
-    The time (UTC) is the event's own when it has one (an action run's last change), else the time it was
-    printed (virtual inside :func:`pipepilot.local.offline`). ``file`` defaults to ``sys.stdout``.
+    The time (UTC) is the event's own when it has one (an action run's last change), else when the wait
+    observed it, on the service's clock (virtual inside :func:`pipepilot.local.offline`), else the time
+    it was printed. ``file`` defaults to ``sys.stdout``.
     Approval tokens are never printed.
     """
-    print(event.describe(when=_now()), file=file)
+    print(event.describe(when=None if event.observed_at is not None else _now()), file=file)
 
 
 def log_progress(

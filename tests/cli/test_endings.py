@@ -94,7 +94,7 @@ def test_the_board_takes_every_kind_of_event() -> None:
         {"pipelineName": "web", "stageStates": [{"stageName": "A", "actionStates": [{"actionName": "X"}]}]}
     )
     board = Board("web", "e-1", layout, now=lambda: 0.0)
-    where = {"pipeline_name": "web", "execution_id": "e-1", "stage_name": "A"}
+    where: dict[str, Any] = {"pipeline_name": "web", "execution_id": "e-1", "stage_name": "A"}
     board.apply(p.ExecutionWaitingForStage(**where, occupied_by="e-0"))
     assert board.notes["A"] == "waiting for the stage"
     board.apply(p.StageStarted(**where))

@@ -7,6 +7,7 @@ resilience (throttling slows polling instead of failing).
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,7 +23,7 @@ from pipepilot.errors import (
     StageNotFoundError,
     WaitTimeout,
 )
-from pipepilot.events import ApprovalRequested
+from pipepilot.events import ApprovalRequested, print_progress
 from pipepilot.model.runtime import PipelineExecution, PipelineState
 from pipepilot.polling import (
     ActionFailed,
@@ -115,6 +116,25 @@ def test_one_call_per_poll_without_progress(world: World) -> None:
     assert calls["GetPipelineExecution"] == polls - 1
     assert sum(calls.values()) == polls
     assert set(calls) == {"GetPipelineExecution", "ListPipelineExecutions"}
+
+
+def test_progress_lines_are_stamped_with_the_service_clock(world: World) -> None:
+    """print_progress stamps an event that has no time of its own (a stage started) with when the wait saw
+    it on the service's clock: the virtual clock offline, not the machine's."""
+    from datetime import datetime, timezone
+
+    pipeline = linear(world, ("Deploy", 60))
+    world.aws.clock.advance(5 * 3600 + 17)  # move the virtual clock well away from the machine's
+    execution = pipeline.start()
+    events: list[Any] = []
+    execution.wait(on_progress=events.append)
+    started = next(e for e in events if isinstance(e, StageStarted) and e.stage_name == "Deploy")
+    assert started.observed_at is not None
+    virtual_now = datetime.fromtimestamp(world.aws.clock.now(), tz=timezone.utc)
+    assert abs((virtual_now - started.observed_at).total_seconds()) < 600
+    out = io.StringIO()
+    print_progress(started, file=out)
+    assert out.getvalue().startswith(started.observed_at.strftime("%H:%M:%S"))
 
 
 def test_a_wait_on_an_execution_that_already_ended_reads_it_in_full(world: World) -> None:

@@ -228,7 +228,7 @@ def test_one_default_pipeline_type_is_used_everywhere() -> None:
 # -- progress events as text
 
 WHEN = datetime(2026, 3, 4, 12, 3, 4, tzinfo=timezone.utc)
-COMMON = {"pipeline_name": "release", "execution_id": "1a2b3c4d-5e6f-0000-0000-000000000000"}
+COMMON: dict[str, Any] = {"pipeline_name": "release", "execution_id": "1a2b3c4d-5e6f-0000-0000-000000000000"}
 
 
 def action_run(**wire: Any) -> ActionExecution:
