@@ -463,7 +463,7 @@ def test_an_event_without_a_job_is_refused_and_nothing_is_reported(env: Env, req
     events: list[Any] = [{"Records": []}, {"CodePipeline.job": {"id": "x"}}, "not an event"]
     for event in events:
         with pytest.raises(MalformedInputError) as raised:
-            worker(event, None)  # type: ignore[arg-type]
+            worker(event, None)
         assert "CodePipeline.job" in str(raised.value) or "event" in str(raised.value)
     assert not called
     assert requests == Counter()
