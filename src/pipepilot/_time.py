@@ -194,14 +194,19 @@ def thread_idle(source: TimeSource) -> None:
         idle()
 
 
-def wait_for_event(source: TimeSource, event: threading.Event, seconds: float) -> bool:
+def wait_for_event(
+    source: TimeSource, event: threading.Event, seconds: float, *, start: Callable[[], object] | None = None
+) -> bool:
     """Wait until ``event`` is set (True) or ``seconds`` have passed on ``source`` (False).
 
-    A source may offer ``wait_event(event, seconds)`` (the virtual clock does: the waiting thread counts as
-    asleep until its deadline, so virtual time never jumps past it, yet it returns as soon as the event is
-    set); otherwise this is ``event.wait(seconds)`` on the wall clock.
+    ``start`` (if given) is called once the wait is set up: start there the thread that will set the event.
+    A source may offer ``wait_event(event, seconds, start=...)`` (the virtual clock does: the waiting thread
+    counts as asleep until its deadline, so virtual time never jumps past it, yet it returns as soon as the
+    event is set); otherwise this is ``event.wait(seconds)`` on the wall clock.
     """
     wait_event = getattr(source, "wait_event", None)
     if wait_event is None:
+        if start is not None:
+            start()
         return event.wait(max(0.0, seconds))
-    return bool(wait_event(event, seconds))
+    return bool(wait_event(event, seconds, start=start))

@@ -895,8 +895,8 @@ def _handle(
         return JobOutcome(job_id=job.job_id, outcome="duplicate")
     logger.info("job %s: invoked%s", job.job_id, " (continuation)" if job.is_continuation else "")
     try:
-        run = _start(work, job, context)
-        timed_out = not _wait(run, context, reporter, margin)
+        run, thread = _prepare(work, job, context)
+        timed_out = not _wait(run, thread, context, reporter, margin)
         if timed_out:
             run.late = True
             report = _timeout_report(job, on_timeout, context, margin)
@@ -911,8 +911,8 @@ def _handle(
     return attrs.evolve(outcome, timed_out=timed_out)
 
 
-def _start(work: Callable[[Job, Any], object], job: Job, context: Any) -> _Run:
-    """Run ``work(job, context)`` in a daemon thread; the returned :class:`_Run` is set when it ends."""
+def _prepare(work: Callable[[Job, Any], object], job: Job, context: Any) -> tuple[_Run, threading.Thread]:
+    """A daemon thread (not started) that runs ``work(job, context)``, and the :class:`_Run` it fills in."""
     run = _Run()
 
     def target() -> None:
@@ -932,12 +932,11 @@ def _start(work: Callable[[Job, Any], object], job: Job, context: Any) -> _Run:
                 )
 
     thread = threading.Thread(target=target, name=f"job-worker-{job.job_id[:8]}", daemon=True)
-    thread.start()
-    return run
+    return run, thread
 
 
-def _wait(run: _Run, context: Any, reporter: _Reporter, margin: float) -> bool:
-    """Wait for the worker until ``margin`` seconds before Lambda's timeout; whether it finished.
+def _wait(run: _Run, thread: threading.Thread, context: Any, reporter: _Reporter, margin: float) -> bool:
+    """Start the worker and wait for it until ``margin`` seconds before Lambda's timeout; whether it finished.
 
     The wait follows the time source of the reporting client: on AWS the wall clock, inside
     ``pipepilot.local.offline()`` the virtual clock (which then never moves past the deadline while the
@@ -945,6 +944,7 @@ def _wait(run: _Run, context: Any, reporter: _Reporter, margin: float) -> bool:
     """
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
+        thread.start()
         run.done.wait()
         return True
     from pipepilot import _time
@@ -952,8 +952,9 @@ def _wait(run: _Run, context: Any, reporter: _Reporter, margin: float) -> bool:
     source = _time.time_source_for(reporter.caller().client)
     budget = remaining() / 1000.0 - margin
     if budget <= 0:
-        return run.done.is_set()
-    return _time.wait_for_event(source, run.done, budget)
+        # Not even the margin is left: report at once (the worker is not started).
+        return False
+    return _time.wait_for_event(source, run.done, budget, start=thread.start)
 
 
 def _timeout_report(job: Job, on_timeout: str, context: Any, margin: float) -> dict[str, Any]:

@@ -331,19 +331,23 @@ class VirtualClock:
                 me.since = time.monotonic()
                 self._state.notify_all()
 
-    def wait_event(self, event: threading.Event, seconds: float) -> bool:
+    def wait_event(
+        self, event: threading.Event, seconds: float, *, start: Callable[[], object] | None = None
+    ) -> bool:
         """Wait until ``event`` is set (True) or ``seconds`` of virtual time have passed (False).
 
         The calling thread does not move time itself: other threads do (a worker sleeping on the clock, an
         ``advance``). Meanwhile it counts as asleep until its deadline, so time jumps made for the others
         stop there and it wakes up exactly at the deadline; it returns as soon as ``event`` is set, with no
-        time spent. A job worker's handler waits for its worker thread this way: virtual time then passes
-        only as the worker sleeps, never past the moment the handler must report. In real-time mode it
-        waits on the wall clock, ``speed`` times faster.
+        time spent. ``start`` is called once the thread counts as waiting (to start the thread it waits
+        for: started earlier, that thread could move time before the deadline is known). A job worker's
+        handler waits for its worker thread this way: virtual time then passes only as the worker sleeps,
+        never past the moment the handler must report. In real-time mode it waits on the wall clock,
+        ``speed`` times faster.
         """
-        if event.is_set():
-            return True
         if self._speed is not None:
+            if start is not None:
+                start()
             deadline = self.now() + max(0.0, seconds)
             while not event.is_set():
                 left = deadline - self.now()
@@ -358,6 +362,8 @@ class VirtualClock:
             me.states.append(wake)
             self._state.notify_all()
         try:
+            if start is not None:
+                start()
             while not event.is_set():
                 with self._state:
                     if self._now >= wake:
