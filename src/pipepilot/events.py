@@ -6,8 +6,10 @@ two polls: a stage started, an action failed, an approval waits (:class:`Approva
 :class:`~pipepilot.Approval` that answers it), an execution is held at a disabled transition.
 :func:`print_progress` and :func:`log_progress` are ready-made callbacks.
 
-EventBridge events (:class:`CodePipelineEvent` and its three kinds) are CodePipeline's state-change
-notifications as a Lambda function or a rule target receives them; :func:`parse_event` reads one.
+EventBridge events (:class:`CodePipelineEvent` and its three kinds, :class:`CodeBuildEvent` and its two)
+are CodePipeline's and CodeBuild's state-change notifications as a Lambda function or a rule target
+receives them; :func:`parse_event` reads one. Each exposes the envelope's ``event_id``: EventBridge
+delivers at least once, so deduplicate on it.
 
 Everything here is pure data: no event holds a client, except the :class:`~pipepilot.Approval` a wait
 attaches to :class:`ApprovalRequested`.
@@ -17,8 +19,13 @@ from __future__ import annotations
 
 from pipepilot.model.events import (
     ActionExecutionStateChange,
+    BuildPhaseChange,
+    BuildStateChange,
+    CodeBuildEvent,
     CodePipelineEvent,
     EventArtifact,
+    EventBuildLogs,
+    EventBuildPhase,
     EventExecutionResult,
     EventState,
     PipelineExecutionStateChange,
@@ -57,8 +64,13 @@ __all__ = [
     "ActionStatusChanged",
     "ActionSucceeded",
     "ApprovalRequested",
+    "BuildPhaseChange",
+    "BuildStateChange",
+    "CodeBuildEvent",
     "CodePipelineEvent",
     "EventArtifact",
+    "EventBuildLogs",
+    "EventBuildPhase",
     "EventExecutionResult",
     "EventState",
     "ExecutionHeldAtTransition",

@@ -1,9 +1,10 @@
-"""Typed views of the EventBridge events CodePipeline emits (pipeline, stage and action state changes).
+"""Typed views of the EventBridge events CodePipeline and CodeBuild emit.
 
 A Lambda function or EventBridge consumer gets these as plain dicts; :func:`parse_event` turns one into
 a :class:`PipelineExecutionStateChange`, :class:`StageExecutionStateChange` or
-:class:`ActionExecutionStateChange`, each with the envelope (``account``, ``region``, ``time`` ...) and the
-``detail`` members as snake_case attributes::
+:class:`ActionExecutionStateChange` (CodePipeline), or a :class:`BuildStateChange` or
+:class:`BuildPhaseChange` (CodeBuild), each with the envelope (``event_id``, ``account``, ``region``,
+``time`` ...) and the ``detail`` members as snake_case attributes::
 
     event = parse_event(lambda_event)
     if isinstance(event, ActionExecutionStateChange) and event.state == EventState.FAILED:
@@ -13,12 +14,20 @@ Event states are upper case (``STARTED``, ``SUCCEEDED``, ``CANCELED`` with one L
 ``InProgress``/``Cancelled``; states CodePipeline adds later stay plain strings. Events re-delivered by
 CodeStar Notifications (``detailType`` instead of ``detail-type``, plus ``additionalAttributes``) are
 read too. The event as received stays available as ``raw``. Pure data, no I/O.
+
+EventBridge delivers at least once: the same event can arrive twice, with the same envelope id, which
+every view exposes as ``event_id`` for deduplication.
+
+CodeBuild writes the times inside its events the way its console shows them (``Sep 1, 2017 4:12:29 PM``,
+UTC) rather than in ISO form; both read as aware UTC datetimes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime, timezone
+from typing import Any, ClassVar
 
 import attrs
 
@@ -33,17 +42,21 @@ from pipepilot.model._wire import (
     parse_iso_timestamp,
     view_fields,
 )
+from pipepilot.model.build import BuildPhaseType, BuildStatus
 from pipepilot.model.declaration import ActionTypeId
 from pipepilot.model.runtime import ExecutionTrigger, TriggerType
 
-if TYPE_CHECKING:
-    from datetime import datetime
-
 __all__ = [
+    "BUILD_EVENT_SOURCE",
     "PIPELINE_EVENT_SOURCE",
     "ActionExecutionStateChange",
+    "BuildPhaseChange",
+    "BuildStateChange",
+    "CodeBuildEvent",
     "CodePipelineEvent",
     "EventArtifact",
+    "EventBuildLogs",
+    "EventBuildPhase",
     "EventExecutionResult",
     "EventState",
     "PipelineExecutionStateChange",
@@ -54,9 +67,14 @@ __all__ = [
 #: The ``source`` of every CodePipeline event.
 PIPELINE_EVENT_SOURCE = "aws.codepipeline"
 
+#: The ``source`` of every CodeBuild event.
+BUILD_EVENT_SOURCE = "aws.codebuild"
+
 _PIPELINE_DETAIL_TYPE = "CodePipeline Pipeline Execution State Change"
 _STAGE_DETAIL_TYPE = "CodePipeline Stage Execution State Change"
 _ACTION_DETAIL_TYPE = "CodePipeline Action Execution State Change"
+_BUILD_STATE_DETAIL_TYPE = "CodeBuild Build State Change"
+_BUILD_PHASE_DETAIL_TYPE = "CodeBuild Build Phase Change"
 
 
 class EventState(WireEnum):
@@ -85,6 +103,10 @@ def _bad(message: str) -> InvalidRequestError:
     return InvalidRequestError(f"not a CodePipeline event: {message}")
 
 
+def _bad_build_event(message: str) -> InvalidRequestError:
+    return InvalidRequestError(f"not a CodeBuild event: {message}")
+
+
 def _optional_text(data: Mapping[str, Any], key: str) -> str | None:
     value = data.get(key)
     return value if type(value) is str else None
@@ -107,7 +129,65 @@ def _timestamp(value: Any) -> datetime | None:
     try:
         return parse_iso_timestamp(value)
     except (ValueError, OverflowError):
+        pass
+    match = _CONSOLE_TIME.fullmatch(value.strip())
+    if match is None or match["month"] not in _MONTHS:
         return None
+    hour = int(match["hour"]) % 12 + (12 if match["half"] == "PM" else 0)
+    try:
+        return datetime(
+            int(match["year"]),
+            _MONTHS.index(match["month"]) + 1,
+            int(match["day"]),
+            hour,
+            int(match["minute"]),
+            int(match["second"]),
+            tzinfo=timezone.utc,
+        )
+    except ValueError:
+        return None
+
+
+# CodeBuild's events write times as its console shows them, in UTC and with English month names.
+_CONSOLE_TIME = re.compile(
+    r"(?P<month>[A-Z][a-z]{2}) (?P<day>\d{1,2}), (?P<year>\d{4}) "
+    r"(?P<hour>\d{1,2}):(?P<minute>\d{2}):(?P<second>\d{2}) (?P<half>AM|PM)"
+)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _integer(value: Any) -> int | None:
+    # CodeBuild's own samples write counts both as integers and as floats ("build-number": 55.0).
+    return _version(value)
+
+
+def _envelope(
+    event: Any, *, source: str, detail_type: str, refuse: Any
+) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """The envelope members every view has, and the event's ``detail``, checked against ``source`` and
+    ``detail_type``."""
+    if not isinstance(event, Mapping):
+        raise refuse(f"expected a mapping, got {type(event).__name__}")
+    event_source = event.get("source")
+    if event_source is not None and event_source != source:
+        raise refuse(f"source is {event_source!r}, not {source!r}")
+    event_detail_type = event.get("detail-type", event.get("detailType"))
+    if event_detail_type != detail_type:
+        raise refuse(f"detail-type is {event_detail_type!r}, expected {detail_type!r}")
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise refuse(f"'detail' must be a mapping, not {type(detail).__name__}")
+    resources = event.get("resources")
+    envelope: dict[str, Any] = {
+        "detail_type": detail_type,
+        "event_id": _optional_text(event, "id"),
+        "account": _optional_text(event, "account"),
+        "region": _optional_text(event, "region"),
+        "time": _timestamp(event.get("time")),
+        "resources": tuple(r for r in resources if type(r) is str) if isinstance(resources, list) else (),
+        "raw": copy_json(dict(event)),
+    }
+    return envelope, detail
 
 
 @attrs.frozen(kw_only=True)
@@ -196,31 +276,16 @@ class CodePipelineEvent:
 
     @classmethod
     def _common(cls, event: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
-        if not isinstance(event, Mapping):
-            raise _bad(f"expected a mapping, got {type(event).__name__}")
-        source = event.get("source")
-        if source is not None and source != PIPELINE_EVENT_SOURCE:
-            raise _bad(f"source is {source!r}, not {PIPELINE_EVENT_SOURCE!r}")
-        detail_type = event.get("detail-type", event.get("detailType"))
-        if detail_type != cls._DETAIL_TYPE:
-            raise _bad(f"detail-type is {detail_type!r}, expected {cls._DETAIL_TYPE!r}")
-        detail = event.get("detail")
-        if not isinstance(detail, Mapping):
-            raise _bad(f"'detail' must be a mapping, not {type(detail).__name__}")
-        resources = event.get("resources")
+        envelope, detail = _envelope(
+            event, source=PIPELINE_EVENT_SOURCE, detail_type=cls._DETAIL_TYPE, refuse=_bad
+        )
         additional = event.get("additionalAttributes")
         common: dict[str, Any] = {
-            "detail_type": detail_type,
-            "event_id": _optional_text(event, "id"),
-            "account": _optional_text(event, "account"),
-            "region": _optional_text(event, "region"),
-            "time": _timestamp(event.get("time")),
-            "resources": tuple(r for r in resources if type(r) is str) if isinstance(resources, list) else (),
+            **envelope,
             # The members each event class declares (this one's and its own) come from ``detail``.
             **view_fields(cls, detail, where="detail.", refuse=_bad),
             "version": _version(detail.get("version")),
             "additional_attributes": dict(additional) if isinstance(additional, Mapping) else None,
-            "raw": copy_json(dict(event)),
         }
         return common, detail
 
@@ -349,23 +414,231 @@ def _artifacts(value: Any) -> tuple[EventArtifact, ...]:
     return tuple(EventArtifact.from_detail(item) for item in value if isinstance(item, Mapping))
 
 
+@attrs.frozen(kw_only=True)
+class EventBuildLogs:
+    """Where a build's log is, as a CodeBuild event names it: CloudWatch Logs group, stream and console link."""
+
+    group_name: str | None = None
+    stream_name: str | None = None
+    deep_link: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EventBuildPhase:
+    """One phase of a build as a CodeBuild event lists it; ``contexts`` are ``"STATUS_CODE: message"`` lines."""
+
+    phase_type: BuildPhaseType | str | None = None
+    phase_status: BuildStatus | str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    duration_in_seconds: int | None = None
+    contexts: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class CodeBuildEvent:
+    """What both CodeBuild events have: the envelope, the build, and its ``additional-information``.
+
+    ``build_id`` is the build's ARN (``BatchGetBuilds`` takes it as it is); ``initiator`` is
+    ``codepipeline/<pipeline>`` for a build a pipeline started, which :attr:`pipeline` reads. ``logs``,
+    ``phases`` and the other members of ``additional-information`` are typed where pipepilot reads them;
+    the whole mapping stays in ``additional_information`` (its ``repr`` shows keys only: environment
+    variables may carry values). ``raw`` is the event as received (a copy).
+    """
+
+    detail_type: str
+    event_id: str | None
+    account: str | None
+    region: str | None
+    time: datetime | None
+    resources: tuple[str, ...]
+    project: str = attrs.field(metadata=wire.string(key="project-name"))
+    build_id: str = attrs.field(metadata=wire.string(key="build-id"))
+    version: int | None
+    build_complete: bool | None
+    build_number: int | None
+    initiator: str | None
+    build_start_time: datetime | None
+    source_version: str | None
+    timeout_in_minutes: int | None
+    logs: EventBuildLogs | None
+    phases: tuple[EventBuildPhase, ...]
+    additional_information: Mapping[str, Any] | None = attrs.field(repr=keys_only_repr, hash=False)
+    raw: Mapping[str, Any] = attrs.field(repr=False, eq=False, hash=False)
+
+    _DETAIL_TYPE: ClassVar[str] = ""
+
+    @classmethod
+    def _common(cls, event: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
+        envelope, detail = _envelope(
+            event, source=BUILD_EVENT_SOURCE, detail_type=cls._DETAIL_TYPE, refuse=_bad_build_event
+        )
+        information = detail.get("additional-information")
+        information = information if isinstance(information, Mapping) else {}
+        logs = information.get("logs")
+        phases = information.get("phases")
+        complete = information.get("build-complete")
+        common: dict[str, Any] = {
+            **envelope,
+            **view_fields(cls, detail, where="detail.", refuse=_bad_build_event),
+            "version": _version(detail.get("version")),
+            "build_complete": complete if type(complete) is bool else None,
+            "build_number": _integer(information.get("build-number")),
+            "initiator": _optional_text(information, "initiator"),
+            "build_start_time": _timestamp(information.get("build-start-time")),
+            "source_version": _optional_text(information, "source-version"),
+            "timeout_in_minutes": _integer(information.get("timeout-in-minutes")),
+            "logs": (
+                EventBuildLogs(
+                    group_name=_optional_text(logs, "group-name"),
+                    stream_name=_optional_text(logs, "stream-name"),
+                    deep_link=_optional_text(logs, "deep-link"),
+                )
+                if isinstance(logs, Mapping)
+                else None
+            ),
+            "phases": tuple(_build_phase(p) for p in phases if isinstance(p, Mapping))
+            if isinstance(phases, list)
+            else (),
+            "additional_information": copy_json(dict(information)) if information else None,
+        }
+        return common, detail
+
+    @property
+    def is_terminal(self) -> bool:
+        """The build has ended (a phase change says so from the end of its last phase on)."""
+        return self.build_complete is True
+
+    @property
+    def pipeline(self) -> str | None:
+        """The pipeline that started the build (from ``initiator``), or ``None`` for any other initiator."""
+        initiator = self.initiator
+        if initiator is None or not initiator.startswith("codepipeline/"):
+            return None
+        return initiator.removeprefix("codepipeline/") or None
+
+    @property
+    def short_id(self) -> str:
+        """The build's ``project:uuid`` id (the part of :attr:`build_id` after ``build/``)."""
+        _, _, rest = self.build_id.partition(":build/")
+        return rest or self.build_id
+
+
+def _build_phase(data: Mapping[str, Any]) -> EventBuildPhase:
+    phase_type = data.get("phase-type")
+    status = data.get("phase-status")
+    contexts = data.get("phase-context")
+    return EventBuildPhase(
+        phase_type=_BUILD_PHASE_TYPE.get(phase_type, phase_type) if type(phase_type) is str else None,
+        phase_status=_BUILD_STATUS.get(status, status) if type(status) is str else None,
+        start_time=_timestamp(data.get("start-time")),
+        end_time=_timestamp(data.get("end-time")),
+        duration_in_seconds=_integer(data.get("duration-in-seconds")),
+        contexts=tuple(c for c in contexts if type(c) is str) if isinstance(contexts, list) else (),
+    )
+
+
+_BUILD_PHASE_TYPE = enum_table(BuildPhaseType)
+_BUILD_STATUS = enum_table(BuildStatus)
+
+
+@attrs.frozen(kw_only=True)
+class BuildStateChange(CodeBuildEvent):
+    """``CodeBuild Build State Change``: a build started (``IN_PROGRESS``) or ended (its final status)."""
+
+    build_status: BuildStatus | str = attrs.field(metadata=wire.enum_of(BuildStatus, key="build-status"))
+    current_phase: BuildPhaseType | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(BuildPhaseType, key="current-phase")
+    )
+    current_phase_context: str | None = attrs.field(
+        default=None, metadata=wire.string(key="current-phase-context")
+    )
+
+    _DETAIL_TYPE = _BUILD_STATE_DETAIL_TYPE
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> BuildStateChange:
+        """Read a build state-change event.
+
+        Raises:
+            InvalidRequestError: the dict is not such an event (wrong source or detail-type, or
+                ``project-name``, ``build-id`` or ``build-status`` missing).
+        """
+        common, _detail = cls._common(event)
+        return cls(**common)
+
+    @property
+    def is_terminal(self) -> bool:
+        """The build has ended (unknown statuses count as not ended)."""
+        status = self.build_status
+        return isinstance(status, BuildStatus) and status.is_terminal
+
+
+@attrs.frozen(kw_only=True)
+class BuildPhaseChange(CodeBuildEvent):
+    """``CodeBuild Build Phase Change``: a phase of a build ended; the next one starts."""
+
+    completed_phase: BuildPhaseType | str = attrs.field(
+        metadata=wire.enum_of(BuildPhaseType, key="completed-phase")
+    )
+    completed_phase_status: BuildStatus | str | None = attrs.field(
+        default=None, metadata=wire.enum_of(BuildStatus, key="completed-phase-status")
+    )
+    completed_phase_context: str | None = attrs.field(
+        default=None, metadata=wire.string(key="completed-phase-context")
+    )
+    completed_phase_duration_seconds: int | None = None
+    completed_phase_start: datetime | None = None
+    completed_phase_end: datetime | None = None
+
+    _DETAIL_TYPE = _BUILD_PHASE_DETAIL_TYPE
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> BuildPhaseChange:
+        """Read a build phase-change event.
+
+        Raises:
+            InvalidRequestError: the dict is not such an event (wrong source or detail-type, or
+                ``project-name``, ``build-id`` or ``completed-phase`` missing).
+        """
+        common, detail = cls._common(event)
+        return cls(
+            **common,
+            completed_phase_duration_seconds=_integer(detail.get("completed-phase-duration-seconds")),
+            completed_phase_start=_timestamp(detail.get("completed-phase-start")),
+            completed_phase_end=_timestamp(detail.get("completed-phase-end")),
+        )
+
+
 _BY_DETAIL_TYPE: dict[
     str,
-    type[PipelineExecutionStateChange] | type[StageExecutionStateChange] | type[ActionExecutionStateChange],
+    type[PipelineExecutionStateChange]
+    | type[StageExecutionStateChange]
+    | type[ActionExecutionStateChange]
+    | type[BuildStateChange]
+    | type[BuildPhaseChange],
 ] = {
     _PIPELINE_DETAIL_TYPE: PipelineExecutionStateChange,
     _STAGE_DETAIL_TYPE: StageExecutionStateChange,
     _ACTION_DETAIL_TYPE: ActionExecutionStateChange,
+    _BUILD_STATE_DETAIL_TYPE: BuildStateChange,
+    _BUILD_PHASE_DETAIL_TYPE: BuildPhaseChange,
 }
 
 
 def parse_event(
     event: Mapping[str, Any],
-) -> PipelineExecutionStateChange | StageExecutionStateChange | ActionExecutionStateChange:
-    """Read any CodePipeline state-change event into its typed view, chosen by its ``detail-type``.
+) -> (
+    PipelineExecutionStateChange
+    | StageExecutionStateChange
+    | ActionExecutionStateChange
+    | BuildStateChange
+    | BuildPhaseChange
+):
+    """Read any CodePipeline or CodeBuild state-change event into its typed view, chosen by its ``detail-type``.
 
     Raises:
-        InvalidRequestError: the dict is not a CodePipeline state-change event: not a mapping, another
+        InvalidRequestError: the dict is not a CodePipeline or CodeBuild event: not a mapping, another
             ``source``, an unknown ``detail-type``, or ``detail`` lacking a required member.
     """
     if not isinstance(event, Mapping):

@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 import pipepilot.local
+from pipepilot.events import BuildPhaseChange, BuildStateChange, parse_event
 from pipepilot.local._errors import ServiceError
 from tests._data import CODEBUILD_PHASES as PHASES
 
@@ -454,6 +455,36 @@ def test_build_state_change_events(aws: OfflineAWS, cb: CodeBuildClient, project
     assert states == ["IN_PROGRESS", "SUCCEEDED"]
     assert aws.events[-1]["resources"] == [build["arn"]]
     assert aws.events[-1]["source"] == "aws.codebuild"
+
+
+def test_build_events_have_aws_shape_and_read_as_typed_views(
+    aws: OfflineAWS, cb: CodeBuildClient, project: str
+) -> None:
+    """A failed build's events read as typed views: one phase change per ended phase (the failed one with
+    its context), and a final state change carrying the logs, the phases and the console-style start time."""
+    aws.script_build(project, fail_in="BUILD")
+    build = _run(aws, cb)
+    views = [parse_event(event) for event in aws.events if event["source"] == "aws.codebuild"]
+    phase_changes = [view for view in views if isinstance(view, BuildPhaseChange)]
+    assert [view.completed_phase for view in phase_changes] == [
+        phase["phaseType"] for phase in build["phases"] if "phaseStatus" in phase
+    ]
+    failed = next(view for view in phase_changes if view.completed_phase_status == "FAILED")
+    assert failed.completed_phase == "BUILD"
+    assert failed.completed_phase_context is not None
+    assert "COMMAND_EXECUTION_ERROR" in failed.completed_phase_context
+    final = views[-1]
+    assert isinstance(final, BuildStateChange)
+    assert (final.build_status, final.build_id, final.project) == ("FAILED", build["arn"], project)
+    assert final.event_id is not None
+    assert len({view.event_id for view in views}) == len(views)
+    assert final.logs is not None
+    assert (final.logs.group_name, final.logs.stream_name) == (
+        build["logs"]["groupName"],
+        build["logs"]["streamName"],
+    )
+    assert final.build_start_time == build["startTime"].replace(microsecond=0)
+    assert [phase.phase_type for phase in final.phases] == [phase["phaseType"] for phase in build["phases"]]
 
 
 # -- logs ----------------------------------------------------------------------------------------------------

@@ -147,7 +147,7 @@ def test_unknown_state_stays_a_string() -> None:
     """A state CodePipeline adds later is kept as a plain str and is not taken for terminal."""
     data = load("stage-canceled")
     data["detail"]["state"] = "PAUSED"
-    event = parse_event(data)
+    event = StageExecutionStateChange.from_event(data)
     assert event.state == "PAUSED"
     assert type(event.state) is str
     assert not event.is_terminal
@@ -162,7 +162,12 @@ def test_from_event_rejects_another_detail_type() -> None:
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda e: e.update({"detail-type": "CodeBuild Build State Change"}), "unknown detail-type"),
+        (
+            lambda e: e.update({"detail-type": "CodeDeploy Deployment State-change Notification"}),
+            "unknown detail-type",
+        ),
+        # A CodeBuild detail-type is known, but not from CodePipeline's source.
+        (lambda e: e.update({"detail-type": "CodeBuild Build State Change"}), "source is 'aws.codepipeline'"),
         (lambda e: e.pop("detail-type"), "unknown detail-type"),
         (lambda e: e.update({"source": "aws.codebuild"}), "source"),
         (lambda e: e.update({"detail": "oops"}), "detail"),

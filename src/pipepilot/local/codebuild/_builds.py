@@ -420,6 +420,7 @@ class Builds:
                 {"name": name, "value": value} for name, value in build.script.exported_variables.items()
             ]
         self._logs.phase_ended(build, phase, status, context, now)
+        self._emit_phase_change(build, entry)
         self._enter_phase(build, _following_phase(phase, status), now)
 
     def _upload_outputs(self, build: Build) -> tuple[str, dict[str, str] | None]:
@@ -485,26 +486,47 @@ class Builds:
 
     def _emit_state(self, build: Build, status: str) -> None:
         """Put a "CodeBuild Build State Change" event for the build on the World's event log."""
-        world = self._host
-        detail = {
-            "build-status": status,
-            "project-name": build.project,
-            "build-id": build.static["arn"],
-            "additional-information": {
-                "build-complete": build.complete,
-                "build-number": build.number,
-                "initiator": build.static["initiator"],
-                "start-time": _event_time(build.start_time),
+        self._emit(
+            build,
+            "CodeBuild Build State Change",
+            {
+                "build-status": status,
+                "project-name": build.project,
+                "build-id": build.static["arn"],
+                "additional-information": _event_information(build),
+                "current-phase": build.current_phase if build.complete else "SUBMITTED",
+                "current-phase-context": "[]",
+                "version": "1",
             },
-            "current-phase": build.current_phase if build.complete else "SUBMITTED",
-            "current-phase-context": "[]",
-            "version": "1",
-        }
+        )
+
+    def _emit_phase_change(self, build: Build, entry: Mapping[str, Any]) -> None:
+        """Put a "CodeBuild Build Phase Change" event for the phase ``entry`` that just ended."""
+        self._emit(
+            build,
+            "CodeBuild Build Phase Change",
+            {
+                "completed-phase": entry["phaseType"],
+                "project-name": build.project,
+                "build-id": build.static["arn"],
+                "completed-phase-context": _phase_context_text(entry),
+                "additional-information": _event_information(build),
+                "completed-phase-status": entry["phaseStatus"],
+                "completed-phase-duration-seconds": entry["durationInSeconds"],
+                "version": "1",
+                "completed-phase-start": _console_time(entry["startTime"]),
+                "completed-phase-end": _console_time(entry["endTime"]),
+            },
+        )
+
+    def _emit(self, build: Build, detail_type: str, detail: dict[str, Any]) -> None:
+        """Put one ``aws.codebuild`` event about ``build`` on the World's event log."""
+        world = self._host
         world.put_event(
             {
                 "version": "0",
                 "id": world.new_uuid(),
-                "detail-type": "CodeBuild Build State Change",
+                "detail-type": detail_type,
                 "source": "aws.codebuild",
                 "account": world.account_id,
                 "time": _event_time(world.clock.now()),
@@ -676,6 +698,82 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
     return json.dumps(
         {key: value for key, value in params.items() if key != "idempotencyToken"}, sort_keys=True
     )
+
+
+# CodeBuild's events write times the way its console shows them ("Sep 1, 2017 4:12:29 PM", UTC), not ISO.
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _console_time(epoch: float) -> str:
+    """``epoch`` as a CodeBuild event writes times: ``Sep 1, 2017 4:12:29 PM`` (UTC, English month)."""
+    moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{_MONTHS[moment.month - 1]} {moment.day}, {moment.year} {hour}:{moment:%M:%S} {half}"
+
+
+def _phase_context_text(entry: Mapping[str, Any]) -> str:
+    """A phase's contexts as the event's ``completed-phase-context``: the list's text, ``[]`` when empty."""
+    return "[" + ", ".join(_context_lines(entry)) + "]"
+
+
+def _context_lines(entry: Mapping[str, Any]) -> list[str]:
+    """A phase's contexts as ``statusCode: message`` lines (the form events carry)."""
+    return [
+        f"{context.get('statusCode', '')}: {context.get('message', '')}"
+        for context in entry.get("contexts", ())
+    ]
+
+
+def _event_information(build: Build) -> dict[str, Any]:
+    """The ``additional-information`` of a CodeBuild event: the build's settings, logs and phases so far."""
+    data = build.to_api()
+    environment = data.get("environment", {})
+    source = data.get("source", {})
+    logs = data.get("logs", {})
+    information: dict[str, Any] = {
+        "cache": dict(data.get("cache", {"type": "NO_CACHE"})),
+        "timeout-in-minutes": data.get("timeoutInMinutes"),
+        "build-complete": build.complete,
+        "build-number": build.number,
+        "initiator": build.static["initiator"],
+        "build-start-time": _console_time(build.start_time),
+        "source": {key: source[key] for key in ("type", "location", "buildspec") if key in source},
+        "environment": {
+            "image": environment.get("image"),
+            "privileged-mode": environment.get("privilegedMode", False),
+            "compute-type": environment.get("computeType"),
+            "type": environment.get("type"),
+            "environment-variables": [
+                {"name": v.get("name"), "type": v.get("type", "PLAINTEXT"), "value": v.get("value")}
+                for v in environment.get("environmentVariables", ())
+            ],
+        },
+        "logs": {
+            "group-name": logs.get("groupName"),
+            "stream-name": logs.get("streamName"),
+            "deep-link": logs.get("deepLink"),
+        },
+        "phases": [
+            {
+                "phase-context": _context_lines(phase),
+                "start-time": _console_time(phase["startTime"]),
+                **({"end-time": _console_time(phase["endTime"])} if "endTime" in phase else {}),
+                **(
+                    {"duration-in-seconds": phase["durationInSeconds"]}
+                    if "durationInSeconds" in phase
+                    else {}
+                ),
+                "phase-type": phase["phaseType"],
+                **({"phase-status": phase["phaseStatus"]} if "phaseStatus" in phase else {}),
+            }
+            for phase in data.get("phases", ())
+        ],
+        "queued-timeout-in-minutes": data.get("queuedTimeoutInMinutes"),
+    }
+    if "sourceVersion" in data:
+        information["source-version"] = data["sourceVersion"]
+    return information
 
 
 def _event_time(epoch: float) -> str:
