@@ -337,11 +337,14 @@ def make_client(
     session: boto3.session.Session | None = None,
     region_name: str | None = None,
     config: Config | None = None,
+    credentials: tuple[str, str, str | None] | None = None,
 ) -> Any:
     """A boto3 client for ``service`` whose botocore retries are off, so that pipepilot owns them.
 
     ``session`` defaults to :func:`default_session`. ``config`` is merged over pipepilot's; if it sets
     ``retries`` itself, that wins and pipepilot then adds no transient retries (see the module docstring).
+    ``credentials`` (access key id, secret key, session token) sign this client's requests instead of the
+    session's: a job's temporary credentials for the artifact store, say.
 
     Raises:
         RegionNotSetError: neither ``region_name``, the session, the environment nor the config file
@@ -361,7 +364,16 @@ def make_client(
         with _session_lock:
             session = session if session is not None else default_session()
             logger.debug("creating a %s client (region %s)", service, region_name or session.region_name)
-            return session.client(service, region_name=region_name, config=merged)  # type: ignore[call-overload]
+            keys: dict[str, Any] = {}
+            if credentials is not None:
+                keys = dict(
+                    zip(
+                        ("aws_access_key_id", "aws_secret_access_key", "aws_session_token"),
+                        credentials,
+                        strict=True,
+                    )
+                )
+            return session.client(service, region_name=region_name, config=merged, **keys)  # type: ignore[call-overload]
     except botocore_exceptions.BotoCoreError as exc:
         mapped = translate_settings_error(exc, f"cannot create a {service} client")
         if mapped is None:
@@ -377,6 +389,11 @@ def client_max_attempts(client: BaseClient) -> int:
     if total is not None:
         return max(1, int(total))
     return _DEFAULT_ATTEMPTS_BY_MODE.get(str(retries.get("mode", "standard")), 3)
+
+
+def _is_stream(value: object) -> bool:
+    """Whether ``value`` is a seekable file-like object (a request body to rewind before each attempt)."""
+    return all(callable(getattr(value, name, None)) for name in ("read", "seek", "tell"))
 
 
 def is_role_propagation_error(error: BaseException) -> bool:
@@ -525,7 +542,13 @@ class Caller(Generic[ClientT]):
                 return False
             return idempotent or _not_acted_on(error)
 
+        # A file given as a parameter (an S3 upload's Body) is read by each attempt: every retry starts it
+        # again from where it started, or it would send what is left after the failed attempt (nothing).
+        streams = [(value, value.tell()) for value in params.values() if _is_stream(value)]
+
         def attempt() -> dict[str, Any]:
+            for stream, start in streams:
+                stream.seek(start)
             logger.debug("calling %s", api_name)
             with translating(api_name, conceal=secrets, service=iam_prefix):
                 response: dict[str, Any] = method(**params)

@@ -28,6 +28,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import threading
     from collections.abc import Callable, Iterator
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "new_uuid",
     "thread_idle",
     "time_source_for",
+    "wait_for_event",
     "waiting_for_threads",
 ]
 
@@ -190,3 +192,21 @@ def thread_idle(source: TimeSource) -> None:
     idle = getattr(source, "idle", None)
     if idle is not None:
         idle()
+
+
+def wait_for_event(
+    source: TimeSource, event: threading.Event, seconds: float, *, start: Callable[[], object] | None = None
+) -> bool:
+    """Wait until ``event`` is set (True) or ``seconds`` have passed on ``source`` (False).
+
+    ``start`` (if given) is called once the wait is set up: start there the thread that will set the event.
+    A source may offer ``wait_event(event, seconds, start=...)`` (the virtual clock does: the waiting thread
+    counts as asleep until its deadline, so virtual time never jumps past it, yet it returns as soon as the
+    event is set); otherwise this is ``event.wait(seconds)`` on the wall clock.
+    """
+    wait_event = getattr(source, "wait_event", None)
+    if wait_event is None:
+        if start is not None:
+            start()
+        return event.wait(max(0.0, seconds))
+    return bool(wait_event(event, seconds, start=start))

@@ -556,22 +556,63 @@ class OfflineAWS:
         self.world.scripts.add_build(script)
         return script
 
-    def register_lambda(self, name: str, handler: LambdaHandler) -> None:
+    def register_lambda(
+        self,
+        name: str,
+        handler: LambdaHandler,
+        *,
+        timeout: float = 900.0,
+        duplicates: Iterable[float] = (),
+    ) -> None:
         """Make ``handler(event, context)`` answer Lambda invoke actions whose ``FunctionName`` is ``name``.
 
+        CodePipeline invokes the function asynchronously: the handler runs when the virtual clock next moves
+        after the job is created, outside the engine's lock, with the ``{"CodePipeline.job": ...}`` event and
+        a context whose ``get_remaining_time_in_millis()`` counts down ``timeout`` seconds (the function's
+        own timeout, at most Lambda's 900) on the virtual clock. A job answered "in progress" (success with
+        a continuation token) invokes it again with a new job, after
+        ``codepipeline_settings.lambda_continuation_delay_seconds``.
+
+        ``duplicates`` simulates Lambda's at-least-once delivery of asynchronous invocations: for each job,
+        the same event is delivered again after each of these delays (virtual seconds after the first
+        invocation; ``(0,)`` right after it, ``(0, 60)`` twice), whatever became of the job meanwhile.
+
         Raises:
-            ArgumentTypeError: ``name`` is not a string or ``handler`` is not callable (a ``TypeError``).
+            ArgumentTypeError: ``name`` is not a string, ``handler`` is not callable, or ``timeout`` or a
+                duplicate delay is not a number (a ``TypeError``).
+            InvalidArgumentError: ``timeout`` is not between 0 (excluded) and 900 seconds, or a delay is
+                negative (a ``ValueError``).
         """
         check_str(name, "name")
         check_callable(handler, "handler", optional=False)
-        self.world.register_lambda(name, handler)
+        check_number(timeout, "timeout")
+        if not 0 < timeout <= 900:
+            raise InvalidArgumentError(
+                f"timeout must be more than 0 and at most 900 seconds (Lambda's limit), not {timeout!r}",
+                parameter="timeout",
+            )
+        if isinstance(duplicates, (str, bytes)) or not isinstance(duplicates, Iterable):
+            raise ArgumentTypeError(
+                f"duplicates must be an iterable of delays in seconds, not {type_name(duplicates)}",
+                parameter="duplicates",
+            )
+        delays = tuple(duplicates)
+        for index, delay in enumerate(delays):
+            check_number(delay, f"duplicates[{index}]")
+            if not 0 <= delay < float("inf"):
+                raise InvalidArgumentError(
+                    f"duplicates[{index}] must be zero or more seconds, not {delay!r}", parameter="duplicates"
+                )
+        self.world.register_lambda(name, handler, timeout=float(timeout), duplicates=delays)
 
-    def lambda_function(self, name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
-        """Decorator form of :meth:`register_lambda`; returns the handler unchanged."""
+    def lambda_function(
+        self, name: str, *, timeout: float = 900.0, duplicates: Iterable[float] = ()
+    ) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+        """Decorator form of :meth:`register_lambda` (same options); returns the handler unchanged."""
 
         def register(handler: Callable[_P, _R]) -> Callable[_P, _R]:
             """Register ``handler`` under ``name`` in the world and return it unchanged."""
-            self.register_lambda(name, handler)  # type: ignore[arg-type]
+            self.register_lambda(name, handler, timeout=timeout, duplicates=duplicates)  # type: ignore[arg-type]
             return handler
 
         return register

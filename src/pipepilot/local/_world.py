@@ -40,6 +40,7 @@ __all__ = [
     "DEFAULT_BUILD_PHASE_DURATIONS",
     "ActionScript",
     "BuildScript",
+    "LambdaFunction",
     "LambdaHandler",
     "RuleScript",
     "Scripts",
@@ -100,8 +101,10 @@ _SNS_TOPIC_ARN = re.compile(
     r"[A-Za-z0-9_-]{1,256}(\.fifo)?"
 )
 _LAMBDA_FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-# A subscriber's context deadline: Lambda's maximum timeout, as the Lambda-invoke action path gives.
-_SUBSCRIBER_TIMEOUT_SECONDS = 900.0
+#: Lambda's longest function timeout (15 minutes): what a registered handler's context counts down from,
+#: unless it was registered with another ``timeout``; an SNS subscriber's context too.
+LAMBDA_MAX_TIMEOUT_SECONDS = 900.0
+_SUBSCRIBER_TIMEOUT_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 
 
 def _positive_times(instance: object, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -315,6 +318,20 @@ class Scripts:
 
 
 @attrs.frozen(kw_only=True)
+class LambdaFunction:
+    """A Python handler registered as a Lambda function (see :meth:`World.register_lambda`).
+
+    ``timeout`` is the function's own timeout (seconds): its context's remaining time counts down from it.
+    ``duplicates`` are the delays (seconds after the first invocation) at which each job's event is
+    delivered again, as Lambda's at-least-once asynchronous delivery sometimes does.
+    """
+
+    handler: LambdaHandler
+    timeout: float = LAMBDA_MAX_TIMEOUT_SECONDS
+    duplicates: tuple[float, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class _SnsSubscription:
     """A Python handler subscribed to an SNS topic like a Lambda function (see :meth:`World.subscribe`)."""
 
@@ -365,7 +382,7 @@ class World:
         self.call_latency = call_latency
         self.caller_name = "pipepilot-offline"
         self.caller_arn = f"arn:{partition_of(region)}:iam::{account_id}:user/{self.caller_name}"
-        self._lambdas: dict[str, LambdaHandler] = {}
+        self._lambdas: dict[str, LambdaFunction] = {}
         self._sns_subscriptions: dict[str, list[_SnsSubscription]] = {}
         # Subscription ARNs and their request ids come from a stream of their own, so adding a subscriber
         # never shifts the ids the engines draw from `ids` (a test's execution ids stay the same).
@@ -452,15 +469,30 @@ class World:
 
     # -- Lambda ----------------------------------------------------------------------------------------
 
-    def register_lambda(self, name: str, handler: LambdaHandler) -> None:
-        """Make ``handler(event, context)`` the function called for ``FunctionName`` ``name``."""
-        self._lambdas[name] = handler
+    def register_lambda(
+        self,
+        name: str,
+        handler: LambdaHandler,
+        *,
+        timeout: float = LAMBDA_MAX_TIMEOUT_SECONDS,
+        duplicates: Sequence[float] = (),
+    ) -> None:
+        """Make ``handler(event, context)`` the function called for ``FunctionName`` ``name`` (see
+        :meth:`pipepilot.local.OfflineAWS.register_lambda` for ``timeout`` and ``duplicates``)."""
+        self._lambdas[name] = LambdaFunction(
+            handler=handler, timeout=float(timeout), duplicates=tuple(duplicates)
+        )
 
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
         """The handler registered for a function name, ARN or ``name:qualifier``, or None."""
-        handler = self._lambdas.get(function_name)
-        if handler is not None:
-            return handler
+        function = self.lambda_function(function_name)
+        return None if function is None else function.handler
+
+    def lambda_function(self, function_name: str, /) -> LambdaFunction | None:
+        """The function registered for a function name, ARN or ``name:qualifier``, or None."""
+        function = self._lambdas.get(function_name)
+        if function is not None:
+            return function
         name = function_name
         if name.startswith("arn:"):
             # arn:aws:lambda:region:account:function:name[:qualifier]

@@ -331,6 +331,52 @@ class VirtualClock:
                 me.since = time.monotonic()
                 self._state.notify_all()
 
+    def wait_event(
+        self, event: threading.Event, seconds: float, *, start: Callable[[], object] | None = None
+    ) -> bool:
+        """Wait until ``event`` is set (True) or ``seconds`` of virtual time have passed (False).
+
+        The calling thread does not move time itself: other threads do (a worker sleeping on the clock, an
+        ``advance``). Meanwhile it counts as asleep until its deadline, so time jumps made for the others
+        stop there and it wakes up exactly at the deadline; it returns as soon as ``event`` is set, with no
+        time spent. ``start`` is called once the thread counts as waiting (to start the thread it waits
+        for: started earlier, that thread could move time before the deadline is known). A job worker's
+        handler waits for its worker thread this way: virtual time then passes only as the worker sleeps,
+        never past the moment the handler must report. In real-time mode it waits on the wall clock,
+        ``speed`` times faster.
+        """
+        if self._speed is not None:
+            if start is not None:
+                start()
+            deadline = self.now() + max(0.0, seconds)
+            while not event.is_set():
+                left = deadline - self.now()
+                if left <= 0:
+                    return event.is_set()
+                event.wait(min(left / self._speed, _EVENT_POLL))
+            return True
+        me = self._enlist()
+        with self._state:
+            me.idle = False
+            wake = _exact(self._now + max(0.0, seconds))
+            me.states.append(wake)
+            self._state.notify_all()
+        try:
+            if start is not None:
+                start()
+            while not event.is_set():
+                with self._state:
+                    if self._now >= wake:
+                        break
+                    # Setting the event does not notify this condition: look again every few milliseconds.
+                    self._state.wait(_EVENT_POLL)
+            return event.is_set()
+        finally:
+            with self._state:
+                me.states.pop()
+                me.since = time.monotonic()
+                self._state.notify_all()
+
     def run_until_idle(self, *, limit: float = 366 * 24 * 3600.0) -> None:
         """Advance timer by timer until nothing is scheduled, but never more than ``limit`` seconds."""
         with self._state:
@@ -507,6 +553,8 @@ class VirtualClock:
 
 
 _MICROSECOND = 1e-6
+# Wall seconds between two looks at an event a thread waits for (see VirtualClock.wait_event).
+_EVENT_POLL = 0.002
 
 
 def _exact(when: float) -> float:

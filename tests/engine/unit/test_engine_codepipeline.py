@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 from pipepilot.local._errors import ServiceError
+from pipepilot.local._world import LambdaFunction
 from pipepilot.local.clock import VirtualClock
 from pipepilot.local.codepipeline import CodePipelineEngine, CodePipelineSettings, EngineWorld
 
@@ -168,6 +169,10 @@ class FakeWorld:
 
     def lambda_handler(self, function_name: str, /) -> Callable[[dict[str, Any], Any], object] | None:
         return self.lambdas.get(function_name)
+
+    def lambda_function(self, function_name: str, /) -> LambdaFunction | None:
+        handler = self.lambdas.get(function_name)
+        return None if handler is None else LambdaFunction(handler=handler)
 
     def read_object(self, bucket: str, key: str, /) -> bytes | None:
         found = self.objects.get((bucket, key))
@@ -1022,7 +1027,12 @@ def test_lambda_job_with_continuation_and_output_variables(h: Harness) -> None:
     assert first["data"]["actionConfiguration"]["configuration"]["FunctionName"] == "checker"
     assert "#{" not in first["data"]["actionConfiguration"]["configuration"]["UserParameters"]
     assert first["data"]["inputArtifacts"][0]["location"]["s3Location"]["bucketName"] == "artifact-bucket"
-    assert set(first["data"]["artifactCredentials"]) == {"accessKeyId", "secretAccessKey", "sessionToken"}
+    assert set(first["data"]["artifactCredentials"]) == {
+        "accessKeyId",
+        "secretAccessKey",
+        "sessionToken",
+        "expirationTime",
+    }
     assert second["data"]["continuationToken"] == "step-2"
     (check,) = h.runs_of("lam", e1, "Check")
     assert check["output"]["outputVariables"] == {"stack": "blue"}

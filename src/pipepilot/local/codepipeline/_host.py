@@ -17,6 +17,7 @@ __all__ = [
     "ActionScriptView",
     "CodeBuildBackend",
     "EngineWorld",
+    "LambdaFunctionView",
     "LambdaHandler",
     "RuleScriptView",
     "ScriptBook",
@@ -24,6 +25,25 @@ __all__ = [
 
 #: A Python stand-in for a Lambda function: ``handler(event, context)``.
 LambdaHandler = Callable[[dict[str, Any], Any], object]
+
+
+class LambdaFunctionView(Protocol):
+    """A Python handler registered as a Lambda function, with its timeout and duplicate deliveries."""
+
+    @property
+    def handler(self) -> LambdaHandler:
+        """``handler(event, context)``."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """The function's own timeout in seconds (what its context counts down from)."""
+        ...
+
+    @property
+    def duplicates(self) -> tuple[float, ...]:
+        """Delays (seconds after the first invocation) at which each job's event is delivered again."""
+        ...
 
 
 class ActionScriptView(Protocol):
@@ -184,4 +204,8 @@ class EngineWorld(Protocol):
 
     def lambda_handler(self, function_name: str, /) -> LambdaHandler | None:
         """The Python handler registered for a function name or ARN, if any."""
+        ...
+
+    def lambda_function(self, function_name: str, /) -> LambdaFunctionView | None:
+        """The function registered for a function name or ARN (handler, timeout, duplicates), if any."""
         ...

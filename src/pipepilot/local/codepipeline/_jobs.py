@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# How long a job's temporary artifact credentials last (STS's default session length).
+_CREDENTIALS_SECONDS = 3600.0
+
 JOB_TIMEOUT_MESSAGE = (
     "The action failed because a job worker exceeded its time limit. If this is a custom action, "
     "make sure that the job worker is configured correctly."
@@ -83,8 +86,9 @@ class Jobs(Part):
             remaining = run.start + self.settings.lambda_action_timeout_seconds - now
             window = max(0.0, min(self.settings.lambda_job_timeout_seconds, remaining))
             job.timer = self.later(window, lambda: self.timed_out(job))
+            delay = self.settings.lambda_continuation_delay_seconds if continuation is not None else 0.0
             # Unlocked: the handler is user code, which may call the engine from other threads.
-            self.world.clock.call_later(0.0, lambda: self.invoke_lambda(job), locked=False)
+            self.world.clock.call_later(delay, lambda: self.invoke_lambda(job), locked=False)
         else:
             action = run.action
             key = (action.category, action.provider, action.version)
@@ -92,13 +96,19 @@ class Jobs(Part):
             job.timer = self.later(self.settings.custom_job_timeout_seconds, lambda: self.timed_out(job))
         return job
 
-    def invoke_lambda(self, job: Job) -> None:
-        """Call the job's Lambda handler: the event is built under the engine's lock, the handler runs outside it."""
-        call = self.serve(lambda: self.lambda_call(job))
+    def invoke_lambda(self, job: Job, *, duplicate: bool = False) -> None:
+        """Call the job's Lambda handler: the event is built under the engine's lock, the handler runs outside it.
+
+        The first invocation also schedules the duplicates the function was registered with (the same event
+        again, later); a ``duplicate`` invocation is delivered whatever became of the job meanwhile.
+        """
+        call = self.serve(lambda: self.lambda_call(job, duplicate=duplicate))
         if call is None:
             return
-        handler, event, context = call
+        handler, event, context, duplicates = call
         name = context.function_name
+        for delay in duplicates:
+            self.world.clock.call_later(delay, lambda: self.invoke_lambda(job, duplicate=True), locked=False)
         try:
             handler(event, context)
         except Exception as exc:
@@ -107,15 +117,18 @@ class Jobs(Part):
                 message = f"Lambda function {name} raised {type(exc).__name__}: {exc}"
                 self.serve(lambda: self.fail_raised(job, message))
 
-    def lambda_call(self, job: Job) -> tuple[Callable[..., object], Json, LambdaContext] | None:
-        """The handler, event and context of a job's invocation, or None when there is nothing to invoke."""
-        if job.status != "InProgress" or job.run.status != IN_PROGRESS or job.lambda_function is None:
+    def lambda_call(
+        self, job: Job, *, duplicate: bool = False
+    ) -> tuple[Callable[..., object], Json, LambdaContext, tuple[float, ...]] | None:
+        """The handler, event, context and duplicate delays of a job's invocation, or None when there is
+        nothing to invoke (a duplicate is delivered even after the job was answered)."""
+        if job.lambda_function is None or job.run.execution.pipeline.deleted:
             return None
-        if job.run.execution.pipeline.deleted:
+        if not duplicate and (job.status != "InProgress" or job.run.status != IN_PROGRESS):
             return None
         function = job.lambda_function
-        handler = self.world.lambda_handler(function)
-        if handler is None:
+        registered = self.world.lambda_function(function)
+        if registered is None:
             logger.info("no handler registered for Lambda %s; job waits for its timeout", function)
             return None
         event: Json = {
@@ -130,11 +143,11 @@ class Jobs(Part):
             function_name=name,
             request_id=self.world.new_uuid(),
             arn=f"arn:{partition_of(self.region)}:lambda:{self.region}:{self.world.account_id}:function:{name}",
-            deadline=self.now() + 900.0,
+            deadline=self.now() + registered.timeout,
             # The clock's, not the engine's frozen now: the handler runs outside engine work.
             now=self.world.clock.now,
         )
-        return handler, event, context
+        return registered.handler, event, context, () if duplicate else registered.duplicates
 
     def fail_raised(self, job: Job, message: str) -> None:
         """Fail a Lambda job whose handler raised, unless the job already has an answer."""
@@ -234,6 +247,9 @@ class Jobs(Part):
         data["inputArtifacts"] = [_job_artifact(a, revisions.get(a.name)) for a in run.input_artifacts]
         data["outputArtifacts"] = [_job_artifact(a, None) for a in run.output_artifacts]
         data["artifactCredentials"] = dict(job.credentials)
+        if for_lambda:
+            # Lambda events say when the credentials expire (epoch milliseconds); JobData has no such member.
+            data["artifactCredentials"]["expirationTime"] = round((job.created + _CREDENTIALS_SECONDS) * 1000)
         if job.continuation_token is not None:
             data["continuationToken"] = job.continuation_token
         key = execution.structure.encryption_key(action.region or self.region)

@@ -48,6 +48,9 @@ class CodePipelineSettings:
     approval_timeout_seconds: float = attrs.field(default=7 * 24 * 3600.0, validator=_non_negative_seconds)
     #: Per-job answer window of a Lambda invoke action (restarted by a continuation).
     lambda_job_timeout_seconds: float = attrs.field(default=20 * 60.0, validator=_non_negative_seconds)
+    #: Seconds between an "in progress" answer (success with a continuation token) and the invocation of the
+    #: Lambda function with the new job. AWS documents no delay; set one to model a slower re-invocation.
+    lambda_continuation_delay_seconds: float = attrs.field(default=0.0, validator=_non_negative_seconds)
     #: Overall cap of a Lambda invoke action across continuations.
     lambda_action_timeout_seconds: float = attrs.field(default=24 * 3600.0, validator=_non_negative_seconds)
     #: Per-job window of a custom action job.
