@@ -63,6 +63,7 @@ __all__ = [
     "DEFAULT_APPROVAL_TIMEOUT_MINUTES",
     "Approval",
     "WaitingApproval",
+    "answer_approval",
     "approvals_in_state",
     "check_is_approval",
     "find_approval",
@@ -176,7 +177,8 @@ class Approval:
 
     # ---------------------------------------------------------------------------------------- internals
 
-    def _answer(self, status: ApprovalStatus, summary: str) -> None:
+    def _answer(self, status: ApprovalStatus, summary: str) -> bool:
+        """Answer with ``status``: True when this call recorded it, False when it was recorded already."""
         verb = "approved" if status is ApprovalStatus.APPROVED else "rejected"
         token = self.token
         params = _answer_request(
@@ -193,7 +195,7 @@ class Approval:
             recorded = self._recorded_outcome()
             if recorded is status:
                 logger.info("%s was already %s; nothing to do", self.describe(), verb)
-                return
+                return False
             if recorded is not None:
                 raise self._conflict(status, recorded)
             raise NoApprovalWaitingError(
@@ -211,7 +213,7 @@ class Approval:
                 recorded = self._recorded_outcome()
                 if recorded is status:
                     logger.info("%s was already %s (%s); nothing to do", self.describe(), verb, error.code)
-                    return
+                    return False
                 if recorded is not None:
                     raise self._conflict(status, recorded) from error
                 raise
@@ -227,14 +229,15 @@ class Approval:
                     recorded = None
                 if recorded is status:
                     logger.info("%s confirmed %s by reading its action run", self.describe(), verb)
-                    return
+                    return True
                 if recorded is not None:
                     raise self._conflict(status, recorded) from error
                 if round_number == _ANSWER_ROUNDS:
                     raise
                 continue
             logger.info("%s %s", self.describe(), verb)
-            return
+            return True
+        raise AssertionError("unreachable: the last round returns or raises")  # pragma: no cover
 
     def _put(self, params: dict[str, Any]) -> None:
         """Send ``PutApprovalResult``; an error that echoes the token is raised with the token masked."""
@@ -291,6 +294,19 @@ class Approval:
         if self.execution_id:
             text += f" (execution {self.execution_id})"
         return text
+
+
+def answer_approval(approval: Approval, status: ApprovalStatus, summary: str) -> bool:
+    """Answer ``approval`` as :meth:`Approval.approve` / :meth:`Approval.reject` do, and tell which way it went.
+
+    True when this call recorded the answer (including when its response was lost and reading the
+    approval's run confirmed it), False when the same answer was found recorded already (a redelivered
+    request): callers that report outcomes (:mod:`pipepilot.awslambda`) need the difference.
+
+    Raises:
+        The errors of :meth:`Approval.approve` and :meth:`Approval.reject`.
+    """
+    return approval._answer(status, summary)
 
 
 def with_approval(

@@ -36,7 +36,8 @@ failure (a missing pipeline, a conflict, throttling that outlived the retries) w
     │   ├─ InvalidInputError                   InvalidInputException (CodeBuild)
     │   ├─ InvalidStructureError               InvalidStructureException
     │   │   └─ MalformedInputError             ours: input that is not the AWS structure it should be (also a ValueError)
-    │   │       └─ NestingTooDeepError         ours: input nests deeper than pipepilot reads
+    │   │       ├─ NestingTooDeepError         ours: input nests deeper than pipepilot reads
+    │   │       └─ MalformedEventError         ours: a Lambda event that is not what the handler reads
     │   ├─ InvalidStageDeclarationError        InvalidStageDeclarationException
     │   ├─ InvalidActionDeclarationError       InvalidActionDeclarationException
     │   ├─ InvalidBlockerDeclarationError      InvalidBlockerDeclarationException
@@ -162,6 +163,7 @@ __all__ = [
     "InvalidWebhookError",
     "JobNotFoundError",
     "LimitExceededError",
+    "MalformedEventError",
     "MalformedInputError",
     "NestingTooDeepError",
     "NoApprovalWaitingError",
@@ -454,6 +456,15 @@ class NestingTooDeepError(MalformedInputError):
         # The value ``path`` starts from, while the error travels out of nested readers (see
         # pipepilot.model._wire.nested_within); not part of the error's meaning.
         self.origin: object = None
+
+
+class MalformedEventError(MalformedInputError):
+    """A Lambda event that is not what its handler reads (an approval notification, say); nothing was done.
+
+    Raised by :mod:`pipepilot.awslambda` readers before anything is answered. ``path`` is where in the
+    event the problem is (``Records[0].Sns.Message.approval.token``); the message says what is wrong there
+    and never quotes a value from the event, which may carry an approval token.
+    """
 
 
 class InvalidStageDeclarationError(InvalidRequestError):

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 
 import pipepilot
+import pipepilot.awslambda
 import pipepilot.errors
 import pipepilot.events
 import pipepilot.model
 
-LAZY_PACKAGES = (pipepilot, pipepilot.model)
-NAMESPACES = (pipepilot, pipepilot.model, pipepilot.errors, pipepilot.events)
+LAZY_PACKAGES = (pipepilot, pipepilot.model, pipepilot.awslambda)
+NAMESPACES = (pipepilot, pipepilot.model, pipepilot.errors, pipepilot.events, pipepilot.awslambda)
 
 
 def _type_checking_imports(module: types.ModuleType) -> dict[str, str]:

@@ -1,0 +1,46 @@
+"""pipepilot.awslambda: answer CodePipeline approvals from AWS Lambda, safely and exactly once.
+
+* :func:`read_notifications` reads the approval notifications in a Lambda event (SNS records, a bare
+  approval message, or a CodePipeline EventBridge event) into :class:`ApprovalNotification` values, whose
+  :meth:`~ApprovalNotification.approval` is the handle of exactly the approval notified.
+* :func:`answer` approves or rejects a handle exactly once and returns an :class:`AnswerOutcome`
+  (:class:`OutcomeKind`: answered, already answered, conflict, expired); only transient failures raise,
+  so Lambda's own retry is the retry.
+* :func:`approval_bot` turns ``decide(request) -> Approve | Reject | Leave`` into an SNS-subscribed handler.
+
+The names load on first use, as on the top-level package: a Lambda function pays at cold start for what
+it imports, and ``import pipepilot.awslambda`` loads neither boto3's clients nor the rest of pipepilot.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pipepilot._lazy import lazy_module_attributes
+
+if TYPE_CHECKING:
+    from pipepilot.awslambda._notifications import (
+        ApprovalNotification as ApprovalNotification,
+        read_notifications as read_notifications,
+    )
+    from pipepilot.awslambda._outcomes import (
+        AnswerOutcome as AnswerOutcome,
+        OutcomeKind as OutcomeKind,
+        answer as answer,
+        fit_summary as fit_summary,
+    )
+
+# Where each public name is defined (one list: add a name here and in the TYPE_CHECKING block above).
+_EXPORTS: dict[str, str] = {
+    "AnswerOutcome": "pipepilot.awslambda._outcomes",
+    "ApprovalNotification": "pipepilot.awslambda._notifications",
+    "OutcomeKind": "pipepilot.awslambda._outcomes",
+    "answer": "pipepilot.awslambda._outcomes",
+    "fit_summary": "pipepilot.awslambda._outcomes",
+    "read_notifications": "pipepilot.awslambda._notifications",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if not TYPE_CHECKING:  # type checkers see the imports above, and an unknown name is an error for them too
+    __getattr__, __dir__ = lazy_module_attributes(__name__, globals(), _EXPORTS)
