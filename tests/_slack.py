@@ -61,7 +61,9 @@ def click_payload(
     }
     if reason is not None:
         payload["state"] = {
-            "values": {"pipepilot_reason": {"pipepilot_reason_text": {"type": "plain_text_input", "value": reason}}}
+            "values": {
+                "pipepilot_reason": {"pipepilot_reason_text": {"type": "plain_text_input", "value": reason}}
+            }
         }
     return payload
 
@@ -91,7 +93,9 @@ def http_event(
     headers: dict[str, str] = {"content-type": content_type, "user-agent": "Slackbot 1.0"}
     if timestamp is not None:
         headers["x-slack-request-timestamp"] = str(timestamp)
-        headers["x-slack-signature"] = signature if signature is not None else sign(body, timestamp, secret=secret)
+        headers["x-slack-signature"] = (
+            signature if signature is not None else sign(body, timestamp, secret=secret)
+        )
     if retry_num is not None:
         headers["x-slack-retry-num"] = str(retry_num)
         headers["x-slack-retry-reason"] = "http_timeout"
@@ -107,7 +111,9 @@ def http_event(
             "body": text,
             "isBase64Encoded": base64_body,
         }
-    cased = {"-".join(part.capitalize() for part in name.split("-")): value for name, value in headers.items()}
+    cased = {
+        "-".join(part.capitalize() for part in name.split("-")): value for name, value in headers.items()
+    }
     return {
         "resource": "/slack",
         "path": "/slack",

@@ -155,7 +155,7 @@ def _default_facade(*, quick: bool) -> CodePipeline:
     from pipepilot._retry import RetryPolicy
 
     return CodePipeline(
-        retry=RetryPolicy(max_attempts=3, deadline=2.0, base_delay=0.1, max_delay=0.5),
+        retry=RetryPolicy(max_attempts=2, deadline=1.0, base_delay=0.1, max_delay=0.25),
         config=Config(connect_timeout=1, read_timeout=1.5),
     )
 

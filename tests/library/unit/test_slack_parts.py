@@ -289,7 +289,10 @@ def test_request_message_shows_the_approval_and_escapes_pipeline_text() -> None:
     assert "&lt;!channel&gt; &amp; friends" in text
     assert "<!channel>" not in text
     assert "<https://example.com/changes/12|What to review>" in text
-    assert "https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/web/view?region=eu-west-1" in text
+    assert (
+        "https://eu-west-1.console.aws.amazon.com/codesuite/codepipeline/pipelines/web/view?region=eu-west-1"
+        in text
+    )
     assert "<!date^1767830400^" in text
     actions = [block for block in message["blocks"] if block.get("block_id") == "pipepilot_actions"]
     values = [element["value"] for element in actions[0]["elements"]]
