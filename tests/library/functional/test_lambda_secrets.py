@@ -136,6 +136,6 @@ def test_equal_references_are_equal_and_immutable() -> None:
     assert Secret.parameter("/a") == Secret.from_reference("ssm:/a")
     assert hash(Secret.parameter("/a")) == hash(Secret.from_reference("ssm:/a"))
     with pytest.raises(AttributeError):
-        Secret.parameter("/a").name = "/b"  # type: ignore[misc]
+        Secret.parameter("/a").name = "/b"
     with pytest.raises(InvalidArgumentError):
         Secret(source="ssm", name="/a", key="k")
