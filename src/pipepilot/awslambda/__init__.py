@@ -19,6 +19,14 @@ from typing import TYPE_CHECKING
 from pipepilot._lazy import lazy_module_attributes
 
 if TYPE_CHECKING:
+    from pipepilot.awslambda._bot import (
+        ApprovalBot as ApprovalBot,
+        ApprovalRequest as ApprovalRequest,
+        Approve as Approve,
+        Leave as Leave,
+        Reject as Reject,
+        approval_bot as approval_bot,
+    )
     from pipepilot.awslambda._notifications import (
         ApprovalNotification as ApprovalNotification,
         read_notifications as read_notifications,
@@ -33,9 +41,15 @@ if TYPE_CHECKING:
 # Where each public name is defined (one list: add a name here and in the TYPE_CHECKING block above).
 _EXPORTS: dict[str, str] = {
     "AnswerOutcome": "pipepilot.awslambda._outcomes",
+    "ApprovalBot": "pipepilot.awslambda._bot",
     "ApprovalNotification": "pipepilot.awslambda._notifications",
+    "ApprovalRequest": "pipepilot.awslambda._bot",
+    "Approve": "pipepilot.awslambda._bot",
+    "Leave": "pipepilot.awslambda._bot",
     "OutcomeKind": "pipepilot.awslambda._outcomes",
+    "Reject": "pipepilot.awslambda._bot",
     "answer": "pipepilot.awslambda._outcomes",
+    "approval_bot": "pipepilot.awslambda._bot",
     "fit_summary": "pipepilot.awslambda._outcomes",
     "read_notifications": "pipepilot.awslambda._notifications",
 }

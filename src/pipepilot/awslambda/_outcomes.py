@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pipepilot.approvals import Approval
     from pipepilot.model.runtime import ActionExecutionDetail
 
-__all__ = ["SUMMARY_LIMIT", "AnswerOutcome", "OutcomeKind", "answer", "fit_summary"]
+__all__ = ["SUMMARY_LIMIT", "AnswerOutcome", "OutcomeKind", "answer", "fit_summary", "pin_to_waiting"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def answer(approval: Approval, *, approve: bool, summary: str) -> AnswerOutcome:
     verb = "approve" if approve else "reject"
     text = fit_summary(_with_decision(summary, decision))
     try:
-        pinned = _pinned(approval)
+        pinned = pin_to_waiting(approval)
         if answer_approval(pinned, decision, text):
             return AnswerOutcome(
                 kind=OutcomeKind.ANSWERED,
@@ -135,8 +135,17 @@ def answer(approval: Approval, *, approve: bool, summary: str) -> AnswerOutcome:
     return _logged(_classify(approval, decision))
 
 
-def _pinned(approval: Approval) -> Approval:
-    """``approval``, matched to its waiting run when only its token is known; else as it is."""
+def pin_to_waiting(approval: Approval) -> Approval:
+    """``approval``, matched to its waiting run when only its token is known; else as it is.
+
+    The match (one ``GetPipeline``, one ``GetPipelineState``; in PARALLEL mode ``ListActionExecutions`` of
+    the running executions) adds the execution and the run, so a lost answer is confirmed on that exact
+    run. A token no longer waiting (answered, expired) leaves the handle as it is.
+
+    Raises:
+        PipelineNotFoundError: no such pipeline.
+        TransientError: the reads failed for good.
+    """
     if approval.execution_id is not None or approval.token is None:
         return approval
     from pipepilot.approvals import pending_approvals
