@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         answer as answer,
         fit_summary as fit_summary,
     )
+    from pipepilot.awslambda._secrets import Secret as Secret, forget_secrets as forget_secrets
 
 # Where each public name is defined (one list: add a name here and in the TYPE_CHECKING block above).
 _EXPORTS: dict[str, str] = {
@@ -48,9 +49,11 @@ _EXPORTS: dict[str, str] = {
     "Leave": "pipepilot.awslambda._bot",
     "OutcomeKind": "pipepilot.awslambda._outcomes",
     "Reject": "pipepilot.awslambda._bot",
+    "Secret": "pipepilot.awslambda._secrets",
     "answer": "pipepilot.awslambda._outcomes",
     "approval_bot": "pipepilot.awslambda._bot",
     "fit_summary": "pipepilot.awslambda._outcomes",
+    "forget_secrets": "pipepilot.awslambda._secrets",
     "read_notifications": "pipepilot.awslambda._notifications",
 }
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pipepilot.awslambda._secrets import Secret, forget_secrets
+from pipepilot.awslambda import Secret, forget_secrets
 from pipepilot.errors import ConfigurationError, InvalidArgumentError, NotFoundError, PipepilotError
 
 if TYPE_CHECKING:
