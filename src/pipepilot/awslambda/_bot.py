@@ -336,7 +336,15 @@ class ApprovalBot:
 
 
 @overload
-def approval_bot(decide: Callable[[ApprovalRequest], Decision], /) -> ApprovalBot: ...
+def approval_bot(
+    decide: Callable[[ApprovalRequest], Decision],
+    /,
+    *,
+    name: str | None = None,
+    pipelines: Collection[str] | None = None,
+    codepipeline: CodePipeline | Callable[[str | None], CodePipeline] | None = None,
+    wait: float = DEFAULT_APPROVAL_WAIT,
+) -> ApprovalBot: ...
 
 
 @overload

@@ -270,8 +270,12 @@ def _transient(error: Exception) -> bool:
 
 
 def _logged(outcome: AnswerOutcome) -> AnswerOutcome:
-    # One line per refused answer; the successes are logged by the answer itself.
-    logger.warning("%s", outcome.text)
+    # One line per outcome the answer itself did not log: a redelivery at INFO (it is a success), a
+    # conflict or an expired approval at WARNING (someone may want to know).
+    if outcome.kind is OutcomeKind.ALREADY_ANSWERED:
+        logger.info("%s", outcome.text)
+    else:
+        logger.warning("%s", outcome.text)
     return outcome
 
 
