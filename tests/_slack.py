@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -20,6 +21,9 @@ APPROVER_ID = "U0APPROVER"
 APPROVER_NAME = "ada"
 STRANGER_ID = "U0STRANGER"
 RESPONSE_URL = "https://hooks.slack.com/actions/T0TESTTEAM/1234/abcdefSECRETRESPONSE"
+
+# Every click Slack sends is a new request (its own trigger id and action time), even a double click.
+_clicks = itertools.count(1)
 
 
 def sign(body: bytes, timestamp: int, *, secret: str = SIGNING_SECRET) -> str:
@@ -38,12 +42,14 @@ def click_payload(
     reason: str | None = None,
     blocks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A ``block_actions`` payload as Slack sends it when a button is clicked."""
+    """A ``block_actions`` payload as Slack sends it when a button is clicked (each one unique)."""
+    click = next(_clicks)
     payload: dict[str, Any] = {
         "type": "block_actions",
         "team": {"id": team_id, "domain": "example"},
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
         "api_app_id": "A0APP",
+        "trigger_id": f"{click}.1767225600.abcdef",
         "token": "legacyverificationtoken",  # Slack still sends the deprecated token; it proves nothing
         "container": {"type": "message", "message_ts": "1767225600.000100", "channel_id": "C0CHANNEL"},
         "channel": {"id": "C0CHANNEL", "name": "releases"},
@@ -55,7 +61,7 @@ def click_payload(
                 "block_id": "pipepilot_actions",
                 "type": "button",
                 "value": value,
-                "action_ts": "1767225601.000200",
+                "action_ts": f"1767225601.{click:06d}",
             }
         ],
     }

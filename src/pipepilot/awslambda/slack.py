@@ -467,6 +467,7 @@ class SlackInteractions:
         buttons) rather than a note to the user (who may press again)."""
         from pipepilot.awslambda._outcomes import OutcomeKind, answer
         from pipepilot.errors import TransientError
+        from pipepilot.model.runtime import ApprovalStatus
 
         where = f"{escape(target.pipeline)} / {escape(target.stage)} / {escape(target.action)}"
         verb = "approve" if approve else "reject"
@@ -484,7 +485,8 @@ class SlackInteractions:
                 ), True
             outcome = answer(approval, approve=approve, summary=_summary(click, approve=approve))
         except NoApprovalWaitingError:
-            return self._stale(where, who, verb, self._why_not_waiting(target)), True
+            why = self._ended(target) or "it timed out, or its execution moved on"
+            return self._stale(where, who, verb, why), True
         except NotFoundError:
             return self._stale(where, who, verb, "the pipeline, stage or action no longer exists"), True
         except TransientError as error:
@@ -504,33 +506,40 @@ class SlackInteractions:
             reason = f": {escape(click.reason)}" if click.reason else ""
             icon, done = (":white_check_mark:", "Approved") if approve else (":x:", "Rejected")
             return f"{icon} {done} by {who}{reason}", True
+        # Every other outcome: first, was the execution stopped or superseded? (An approval run abandoned
+        # by a stop reads as "not approved", which must not be shown as someone's decision.)
+        ended = self._ended(target)
+        if ended is not None or kind is OutcomeKind.EXPIRED:
+            return self._stale(where, who, verb, ended or "it timed out, or it was run again since"), True
         if kind is OutcomeKind.ALREADY_ANSWERED:
+            done = "approved" if approve else "rejected"
             return (
-                f":information_source: Already decided: {where} was already {verb}d ({who} pressed again).",
+                f":information_source: Already decided: {where} was already {done} ({who} pressed again).",
                 True,
             )
-        if kind is OutcomeKind.CONFLICT:
-            why = self._why_not_waiting(target, conflict=True)
-            return f":no_entry: Already decided the other way: {why}. {who}'s {verb} was not applied.", True
-        return self._stale(where, who, verb, self._why_not_waiting(target)), True
+        recorded = "approved" if outcome.recorded is ApprovalStatus.APPROVED else "rejected (or it timed out)"
+        return (
+            f":no_entry: Already decided the other way: {where} was already {recorded}. "
+            f"{who}'s {verb} was not applied.",
+            True,
+        )
 
     @staticmethod
     def _stale(where: str, who: str, verb: str, why: str) -> str:
         return f":hourglass: {where} is no longer waiting ({why}). {who}'s {verb} was not applied."
 
-    def _why_not_waiting(self, target: ButtonTarget, *, conflict: bool = False) -> str:
-        """Why the approval of ``target``'s execution is not waiting, from the execution's status (one call)."""
+    def _ended(self, target: ButtonTarget) -> str | None:
+        """Why ``target``'s execution no longer runs when it was stopped or superseded, else ``None`` (one
+        ``GetPipelineExecution``; an error reading it counts as "not known to have ended")."""
         try:
             status = str(self._facade().pipeline(target.pipeline).execution(target.execution_id).get().status)
         except PipepilotError:
-            status = ""
+            return None
         if status in ("Stopped", "Stopping"):
             return "its execution was stopped"
         if status == "Superseded":
             return "its execution was superseded by a newer one"
-        if conflict:
-            return "it was already answered the other way, or it timed out"
-        return "it expired, or its execution moved on"
+        return None
 
     def _post(self, click: ButtonClick, body: Mapping[str, Any]) -> None:
         """Post ``body`` to the click's ``response_url``; a failure is logged, never raised (the decision

@@ -375,16 +375,18 @@ def test_a_click_from_another_workspace_is_refused(world: World, slack: Slack) -
     assert _still_waiting(world, execution)
 
 
-def test_a_stale_click_for_a_stopped_execution_never_approves_the_newer_one(
-    world: World, slack: Slack
+@pytest.mark.parametrize("button", ["pipepilot_approve", "pipepilot_reject"])
+def test_a_stale_click_for_a_stopped_execution_never_answers_the_newer_one(
+    world: World, slack: Slack, button: str
 ) -> None:
-    """The old message of a stopped execution, clicked while a newer execution waits at the same gate, says
-    "no longer waiting" (200, not 500) and the newer execution's approval keeps waiting."""
+    """The old message of a stopped execution, clicked (either button) while a newer execution waits at the
+    same gate, says "no longer waiting ... stopped" (200, not 500, and not "already rejected"), and the
+    newer execution's approval keeps waiting."""
     first, _ = _waiting(world)
     world.cp.pipeline(PIPELINE).execution(first.id).stop(abandon=True)
     world.aws.clock.advance(5)
     second, _ = _waiting(world)
-    _, response = slack.click(message=0)
+    _, response = slack.click(button, message=0)
     assert response["statusCode"] == 200
     assert _still_waiting(world, second)
     text = slack.responses.last["text"]
