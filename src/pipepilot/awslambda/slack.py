@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 try:
     import slack_sdk  # noqa: F401  (only to fail early, and clearly, without the extra)
-except ImportError:  # pragma: no cover - the test environment has the extra
+except ImportError:
     raise ImportError("pipepilot.awslambda.slack needs Slack's SDK: pip install 'pipepilot[slack]'") from None
 
 from pipepilot.awslambda._secrets import Secret
