@@ -17,6 +17,9 @@ find the approval of the execution the button names, answer it, update the messa
     .venv/bin/python benchmarks/bench_slack_path.py           # exits 1 if a target is missed
     .venv/bin/python benchmarks/bench_slack_path.py --quick   # a smoke run: figures mean little
 
+For the record, the cold-start import of ``pipepilot.awslambda.slack`` (which loads ``slack_sdk``) against
+``import boto3``, in fresh interpreters.
+
 Targets: a warm click within half of Slack's budget (1.5 s) and a cold one within 2.5 s; 0 approvals from
 hostile requests.
 """
@@ -333,11 +336,37 @@ def _answered(world: World, execution: str) -> bool:
     return not world.still_waiting(execution)
 
 
+def _import_seconds(statement: str, runs: int) -> float:
+    """Median wall time of ``statement`` in fresh interpreters (what a cold start pays to import)."""
+    import subprocess
+
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    times = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(runs)
+    ]
+    return statistics.median(times)
+
+
+def imports(*, quick: bool) -> None:
+    """Cold-start import of the Slack handlers against ``import boto3``, interleaved, fresh interpreters."""
+    runs = 1 if quick else 5
+    boto3_time = _import_seconds("import boto3", runs)
+    slack_time = _import_seconds("import pipepilot.awslambda.slack", runs)
+    sdk_time = _import_seconds("import slack_sdk", runs)
+    print(
+        f"Cold import: pipepilot.awslambda.slack {slack_time * 1000:.0f} ms = {slack_time / boto3_time:.2f} x "
+        f"import boto3 ({boto3_time * 1000:.0f} ms); of which slack_sdk alone {sdk_time * 1000:.0f} ms"
+    )
+
+
 def main() -> int:
     logging.basicConfig(level=logging.ERROR)  # the refusals are logged at WARNING: expected here
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run; targets are not enforced")
-    return run(quick=parser.parse_args().quick)
+    quick = parser.parse_args().quick
+    imports(quick=quick)
+    return run(quick=quick)
 
 
 if __name__ == "__main__":
