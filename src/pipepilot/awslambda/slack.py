@@ -269,13 +269,12 @@ class SlackNotifier:
         )
         message = request_message(card)
         self._send(message)
-        logger.info(
-            "posted %s to Slack (%s)",
-            notification.describe()
-            if execution_id is None
-            else f"approval {card.stage}/{card.action} of pipeline {card.pipeline!r} (execution {execution_id})",
-            "with buttons" if execution_id else "without buttons: its execution was not found",
-        )
+        if execution_id is None:
+            logger.warning(
+                "posted %s to Slack without buttons: its execution was not found", notification.describe()
+            )
+        else:
+            logger.info("posted %s to Slack (execution %s)", notification.describe(), execution_id)
         return message
 
     def _resolve(self, notification: ApprovalNotification) -> tuple[str | None, str | None]:
@@ -299,36 +298,49 @@ class SlackNotifier:
                 self._posted.popitem(last=False)
 
     def _send(self, message: Mapping[str, Any]) -> None:
+        """Post ``message`` the configured way.
+
+        Raises:
+            SlackPostError: Slack refused it, or could not be reached (the error names neither the webhook
+                URL nor the token, and chains nothing that does).
+        """
         if self._post is not None:
             self._post(message)
             return
-        if self._webhook_url is not None:
-            from slack_sdk.webhook import WebhookClient
-
-            response = WebhookClient(self._webhook_url(), timeout=int(self._timeout)).send_dict(dict(message))
-            if response.status_code != 200:
-                raise SlackPostError(
-                    f"Slack refused the message (HTTP {response.status_code}: {str(response.body)[:100]})",
-                    status=response.status_code,
-                    slack_error=str(response.body)[:100],
-                )
-            return
         from slack_sdk import WebClient
         from slack_sdk.errors import SlackApiError
+        from slack_sdk.webhook import WebhookClient
 
-        assert self._bot_token is not None
-        assert self._channel is not None
+        refused: SlackPostError | None = None
         try:
-            WebClient(token=self._bot_token(), timeout=int(self._timeout)).chat_postMessage(
-                channel=self._channel, text=message["text"], blocks=message["blocks"]
-            )
+            if self._webhook_url is not None:
+                response = WebhookClient(self._webhook_url(), timeout=int(self._timeout)).send_dict(
+                    dict(message)
+                )
+                if response.status_code != 200:
+                    body = str(response.body)[:100]
+                    refused = SlackPostError(
+                        f"Slack refused the message (HTTP {response.status_code}: {body})",
+                        status=response.status_code,
+                        slack_error=body,
+                    )
+            else:
+                assert self._bot_token is not None
+                assert self._channel is not None
+                WebClient(token=self._bot_token(), timeout=int(self._timeout)).chat_postMessage(
+                    channel=self._channel, text=message["text"], blocks=message["blocks"]
+                )
         except SlackApiError as error:
             code = error.response.get("error") if error.response is not None else None
-            raise SlackPostError(
+            refused = SlackPostError(
                 f"Slack refused chat.postMessage ({code})",
                 status=error.response.status_code,
                 slack_error=code,
-            ) from None  # not chained: the request it carries holds the token
+            )
+        except (OSError, ValueError) as error:  # urllib's URLError, timeouts, a malformed URL
+            refused = SlackPostError(f"could not reach Slack ({type(error).__name__})")
+        if refused is not None:
+            raise refused  # outside the except blocks: the errors they caught carry the URL or token
 
 
 def _run_of_token(pipeline: Pipeline, stage: str, action: str, token: str) -> tuple[str | None, str | None]:

@@ -98,7 +98,21 @@ def test_a_refused_chat_post_message_raises_without_the_token(monkeypatch: pytes
     assert caught.value.slack_error == "channel_not_found"
     assert TOKEN not in str(caught.value)
     assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
+    assert caught.value.__context__ is None
+
+
+def test_an_unreachable_webhook_raises_without_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No answer from Slack (a timeout, no route) is a SlackPostError naming neither the URL nor its cause's
+    text, and chaining nothing that does."""
+
+    def perform(self: WebhookClient, *, body: Any, headers: Any) -> WebhookResponse:
+        raise TimeoutError(f"timed out posting to {self.url}")
+
+    monkeypatch.setattr(WebhookClient, "_perform_http_request", perform)
+    with pytest.raises(SlackPostError, match="TimeoutError") as caught:
+        SlackNotifier(webhook_url=WEBHOOK).notify(_notification())
+    assert "SECRET" not in str(caught.value)
+    assert caught.value.__context__ is None
 
 
 @pytest.mark.parametrize(
