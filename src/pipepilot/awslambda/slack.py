@@ -514,6 +514,7 @@ class SlackInteractions:
             logger.error("answering %s from Slack failed: %s: %s", where, type(error).__name__, error)
             return f":warning: Could not {verb} {where} ({type(error).__name__}). Nothing was changed.", False
         kind = outcome.kind
+        logger.info("Slack user %s asked to %s %s: %s", click.user_id, verb, approval.describe(), kind.value)
         if kind is OutcomeKind.ANSWERED:
             reason = f": {escape(click.reason)}" if click.reason else ""
             icon, done = (":white_check_mark:", "Approved") if approve else (":x:", "Rejected")
