@@ -265,3 +265,19 @@ Resources:
         Grant("codepipeline:GetPipeline", ("arn:aws:codepipeline:eu-west-1:1:a", "b"), "Fn"),
         Grant("sns:Publish", ("arn:aws:sns:eu-west-1:1:${Literal}",), "Fn"),
     ]
+
+
+def test_importing_the_handler_loads_no_aws_client_machinery() -> None:
+    """The handler module's import (paid at every cold start) loads neither boto3 nor the facades: they
+    load at the first invocation, and the facade is then kept for warm ones."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        f"import sys, json; sys.path.insert(0, {str(EXAMPLE)!r}); import app; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    loaded = set(json.loads(done.stdout))
+    assert {"boto3", "botocore.session", "pipepilot.pipelines", "moto"} & loaded == set()

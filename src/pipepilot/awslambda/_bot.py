@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 #: Seconds the bot waits for an approval an EventBridge event announced before it shows as waiting.
 DEFAULT_APPROVAL_WAIT = 30.0
 
+# Seconds of the invocation's remaining time kept for answering after a wait.
+_ANSWER_RESERVE = 10.0
+
 
 @attrs.frozen
 class Approve:
@@ -91,11 +94,6 @@ class ApprovalRequest:
         self._wait = wait
         self._approval: Approval | None = None
         self._execution: PipelineExecution | None = None
-
-    @property
-    def notification(self) -> ApprovalNotification:
-        """The notification as read (its token is not in its ``repr``)."""
-        return self._notification
 
     @property
     def pipeline(self) -> str:
@@ -159,7 +157,9 @@ class ApprovalRequest:
         An SNS notification carries no execution id: the first use matches its token to the approval
         waiting (one ``GetPipeline``, one ``GetPipelineState``), never to another execution.
         """
-        return self.approval().execution_id
+        if self._notification.execution_id is not None:
+            return self._notification.execution_id
+        return self._answerable().execution_id
 
     def execution(self) -> PipelineExecution | None:
         """The approval's execution (one ``GetPipelineExecution``), or ``None`` when it is not known."""
@@ -176,8 +176,10 @@ class ApprovalRequest:
         execution = self.execution()
         return () if execution is None else execution.artifact_revisions
 
-    def approval(self) -> Approval:
-        """The handle of the notified approval (pinned to its token, or to its execution), cached.
+    def _answerable(self) -> Approval:
+        """The handle the bot answers with (pinned to the token, or to the execution), cached.
+
+        Private: it holds the token, which ``decide`` has no use for.
 
         Raises:
             NoApprovalWaitingError / ExecutionUnsuccessful / WaitTimeout: see
@@ -194,7 +196,7 @@ class ApprovalRequest:
         return self._notification.describe()
 
     def __repr__(self) -> str:
-        return f"ApprovalRequest({self._notification!r})"
+        return f"ApprovalRequest({self._notification!r})"  # the notification's repr leaves the token out
 
 
 class ApprovalBot:
@@ -205,7 +207,9 @@ class ApprovalBot:
     left alone (logged), which keeps a mis-subscribed topic harmless. ``codepipeline`` is the facade to
     answer with (default: one per region, made on first use and kept for warm invocations; a callable
     gets the region and returns a facade). ``wait`` bounds, in seconds, how long it waits for an approval
-    an EventBridge event announced before it shows as waiting.
+    an EventBridge event announced before it shows as waiting; the wait also ends 10 s before the
+    invocation's own timeout (``context.get_remaining_time_in_millis()``), so the function raises
+    ``WaitTimeout`` and Lambda retries, instead of being killed.
 
     Calling it (``bot(event, context)``) returns ``{"results": [...]}``: per notification, where it was,
     the decision and the outcome (``answered``, ``already-answered``, ``conflict``, ``expired``, ``left``,
@@ -214,7 +218,8 @@ class ApprovalBot:
     Raises (from a call):
         MalformedEventError: the event holds something that is not a notification; nothing was answered.
         TransientError: AWS failed in a way worth retrying (Lambda then retries the invocation).
-        WaitTimeout: an approval an EventBridge event announced did not show within ``wait``.
+        WaitTimeout: an approval an EventBridge event announced did not show within ``wait``
+            (NoApprovalWaitingError when no time was left to wait at all).
         ArgumentTypeError: ``decide`` returned something other than Approve, Reject or Leave.
     """
 
@@ -284,17 +289,29 @@ class ApprovalBot:
                 continue
             if notification.message_id is not None:
                 seen.add(notification.message_id)
-            results.append(self._handle(notification))
+            results.append(self._handle(notification, wait=self._wait_within(context)))
         return {"results": results}
 
-    def _handle(self, notification: ApprovalNotification) -> dict[str, Any]:
+    def _wait_within(self, context: Any) -> float:
+        """``wait``, cut so that the function ends the wait (and raises) before Lambda's timeout kills it."""
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if not callable(remaining):
+            return self.wait
+        try:
+            seconds = float(remaining()) / 1000.0
+        except (TypeError, ValueError):
+            return self.wait
+        # Leave time for the answer itself after the wait (a few calls, perhaps throttled).
+        return max(0.0, min(self.wait, seconds - _ANSWER_RESERVE))
+
+    def _handle(self, notification: ApprovalNotification, *, wait: float) -> dict[str, Any]:
         from pipepilot.errors import ArgumentTypeError, ExecutionUnsuccessful, NoApprovalWaitingError
 
         where = notification.describe()
         if self.pipelines is not None and notification.pipeline not in self.pipelines:
             logger.info("%s: not one of this bot's pipelines; left alone", where)
             return self._result(notification, None, "ignored", "not one of this bot's pipelines")
-        request = ApprovalRequest(notification, self.facade(notification.region), wait=self.wait)
+        request = ApprovalRequest(notification, self.facade(notification.region), wait=wait)
         decision = self.decide(request)
         if not isinstance(decision, (Approve, Reject, Leave)):
             raise ArgumentTypeError(
@@ -305,8 +322,10 @@ class ApprovalBot:
             logger.info("%s: left for a human (%s)", where, decision.reason or "no reason given")
             return self._result(notification, decision, "left", decision.reason)
         try:
-            approval = request.approval()
+            approval = request._answerable()
         except (NoApprovalWaitingError, ExecutionUnsuccessful) as error:
+            if isinstance(error, NoApprovalWaitingError) and wait <= 0:
+                raise  # not waited for (no time left): maybe not there *yet*, so let Lambda retry
             # An EventBridge event of an execution that no longer reaches the approval: nothing to answer.
             text = f"{where} no longer waits: {type(error).__name__}; nothing was answered"
             logger.warning("%s", text)

@@ -135,7 +135,8 @@ class ApprovalNotification:
 def read_notifications(event: object) -> list[ApprovalNotification]:
     """The approval notifications in a Lambda event, in order.
 
-    ``event`` may be what SNS gives a subscribed function (``{"Records": [...]}``, every record is read),
+    ``event`` may be what SNS gives a subscribed function (``{"Records": [...]}``, every record is read;
+    records of an SQS queue subscribed to the topic are read too, with or without raw message delivery),
     an approval message on its own (its JSON text, or the parsed dict), or a CodePipeline EventBridge
     event. An action event of category ``Approval`` in state ``STARTED`` is a notification (with the
     execution id, without a token); any other CodePipeline event (another state, category or detail
@@ -175,18 +176,40 @@ def _from_record(record: object, path: str) -> ApprovalNotification:
     if not isinstance(record, Mapping):
         raise _malformed(f"expected an SNS record (a mapping), got {_kind(record)}", path)
     source = record.get("EventSource", record.get("eventSource"))
+    if source == "aws:sqs":
+        return _from_sqs_record(record, path)
     if source is not None and source != "aws:sns":
-        raise _malformed(f"EventSource is {_short(source)}, not 'aws:sns'", f"{path}.EventSource")
+        raise _malformed(
+            f"EventSource is {_short(source)}, not 'aws:sns' or 'aws:sqs'", f"{path}.EventSource"
+        )
     sns = record.get("Sns")
     if not isinstance(sns, Mapping):
         raise _malformed(f"missing or not a mapping ({_kind(sns)})", f"{path}.Sns")
+    return _from_envelope(sns, f"{path}.Sns")
+
+
+def _from_sqs_record(record: Mapping[str, Any], path: str) -> ApprovalNotification:
+    """An SQS record whose body is the SNS envelope (a topic subscribed by a queue) or, with raw message
+    delivery, the approval message itself."""
+    body = record.get("body")
+    if not isinstance(body, str):
+        raise _malformed(f"expected the message as text, got {_kind(body)}", f"{path}.body")
+    parsed = _parse_json(body, f"{path}.body")
+    if isinstance(parsed, Mapping) and "Message" in parsed:
+        return _from_envelope(parsed, f"{path}.body")
+    notification = _from_message(parsed, path=f"{path}.body")
+    return attrs.evolve(notification, message_id=_text(record, "messageId"))
+
+
+def _from_envelope(sns: Mapping[str, Any], path: str) -> ApprovalNotification:
+    """The SNS envelope (``Records[i].Sns``, or an SQS body): its Message, MessageId and TopicArn."""
     message = sns.get("Message")
     if not isinstance(message, str):
         raise _malformed(
-            f"expected the approval message as JSON text, got {_kind(message)}", f"{path}.Sns.Message"
+            f"expected the approval message as JSON text, got {_kind(message)}", f"{path}.Message"
         )
     topic = _text(sns, "TopicArn")
-    notification = _from_message(_parse_json(message, f"{path}.Sns.Message"), path=f"{path}.Sns.Message")
+    notification = _from_message(_parse_json(message, f"{path}.Message"), path=f"{path}.Message")
     arn = (topic or "").split(":")
     return attrs.evolve(
         notification,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pipepilot.awslambda import ApprovalRequest, Approve, Leave, Reject, approval_bot
-from pipepilot.errors import MalformedEventError, TransientError, WaitTimeout
+from pipepilot.errors import MalformedEventError, NoApprovalWaitingError, TransientError, WaitTimeout
 
 from .offline_world import PIPELINE, World, deploy, s3_source, stage
 from .test_lambda_outcomes import Inbox, gate, gated_stages, topic_arn
@@ -385,3 +385,61 @@ def test_under_throttling_and_lost_responses_the_approval_is_recorded_once(world
     assert approval_runs(world, execution_id) == ["Succeeded"]
     puts = [fault for fault in world.aws.faults.log if fault.operation == "PutApprovalResult"]
     assert puts[0].error == "lost-response"
+
+
+def test_the_request_shows_the_notification_but_not_the_token(world: World) -> None:
+    """decide sees where the approval is and what to review, never the token (not as an attribute, not in
+    repr); the execution and its revisions are read on demand."""
+    inbox = Inbox()
+    world.aws.subscribe(topic_arn(world.aws), inbox)
+    execution_id = waiting_execution(world)
+    token = json.loads(inbox.events[0]["Records"][0]["Sns"]["Message"])["approval"]["token"]
+    seen: list[ApprovalRequest] = []
+
+    def decide(request: ApprovalRequest) -> Leave:
+        seen.append(request)
+        return Leave("look only")
+
+    approval_bot(decide)(inbox.events[0], None)
+    (request,) = seen
+    assert (request.pipeline, request.stage, request.action) == (PIPELINE, "Gate", "Approve")
+    assert request.topic_arn == topic_arn(world.aws)
+    assert not hasattr(request, "token")
+    assert not hasattr(request, "notification")
+    assert token not in repr(request)
+    assert request.execution_id == execution_id
+    execution = request.execution()
+    assert execution is not None
+    assert execution.pipeline_execution_id == execution_id
+    assert request.revisions == execution.artifact_revisions
+
+
+class _Context:
+    """A Lambda context with this much time left."""
+
+    def __init__(self, millis: int) -> None:
+        self.millis = millis
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.millis
+
+
+def test_the_wait_ends_before_lambdas_timeout(world: World) -> None:
+    """With 15 s of the invocation left, a 120 s wait is cut to end 10 s before the timeout: the bot
+    raises WaitTimeout (Lambda retries) instead of being killed mid-wait."""
+    execution_id = _slow_source(world)
+    bot = approval_bot(always_approve, wait=120)
+    before = world.aws.clock.now()
+    with pytest.raises(WaitTimeout):
+        bot(_approval_started_event(world, execution_id), _Context(15_000))
+    assert world.aws.clock.now() - before <= 8
+
+
+def test_no_time_left_to_wait_raises_instead_of_calling_it_expired(world: World) -> None:
+    """With no time left to wait, an approval not reached yet raises (Lambda retries): it is not reported
+    as expired, and nothing is answered."""
+    execution_id = _slow_source(world)
+    bot = approval_bot(always_approve, wait=120)
+    with pytest.raises(NoApprovalWaitingError):
+        bot(_approval_started_event(world, execution_id), _Context(5_000))
+    assert approval_runs(world, execution_id) == []

@@ -150,3 +150,67 @@ def test_throttling_that_outlives_retries_raises(world: World, inbox: Inbox) -> 
         answer(notification.approval(world.cp), approve=True, summary="ok")
     world.aws.faults.clear()
     assert status_of(world, execution_id) == "InProgress"
+
+
+def test_answer_approval_tells_a_fresh_answer_from_a_recorded_one(world: World, inbox: Inbox) -> None:
+    """The core's answer_approval() returns True when it recorded the answer, False when it found it
+    recorded already (what ANSWERED and ALREADY_ANSWERED rest on)."""
+    from pipepilot.approvals import answer_approval
+
+    execution_id = started(world)
+    approval = world.cp.pipeline(PIPELINE).approval("Gate", "Approve", execution=execution_id)
+    assert answer_approval(approval, ApprovalStatus.APPROVED, "ok") is True
+    assert answer_approval(approval, ApprovalStatus.APPROVED, "ok") is False
+
+
+def test_a_lost_response_is_confirmed_as_answered(world: World, inbox: Inbox) -> None:
+    """PutApprovalResult applied but its response lost: the token-only handle was matched to its run
+    first, so reading that run confirms it: ANSWERED, recorded once."""
+    execution_id = started(world)
+    (notification,) = inbox.notifications()
+    world.aws.faults.add(
+        service="codepipeline", operation="PutApprovalResult", error="lost-response", times=1
+    )
+    outcome = answer(notification.approval(world.cp), approve=True, summary="ok")
+    assert outcome.kind is OutcomeKind.ANSWERED
+    runs = world.cp.pipeline(PIPELINE).stage("Gate").action("Approve").executions(execution=execution_id)
+    assert [str(run.status) for run in runs] == ["Succeeded"]
+
+
+def test_summary_is_cut_and_keeps_the_decision(world: World, inbox: Inbox) -> None:
+    """A 2,000-character summary is recorded cut to 512 characters with …, still led by the decision."""
+    execution_id = started(world)
+    (notification,) = inbox.notifications()
+    answer(notification.approval(world.cp), approve=False, summary="x" * 2000)
+    (run,) = world.cp.pipeline(PIPELINE).stage("Gate").action("Approve").executions(execution=execution_id)
+    assert run.output is not None
+    assert run.output.execution_result is not None
+    summary = run.output.execution_result.external_execution_summary or ""
+    assert summary.startswith("Rejected: xxx")
+    assert summary.endswith("\u2026")
+    assert len(summary) == 512
+
+
+def test_wrong_argument_types_send_nothing(world: World, inbox: Inbox) -> None:
+    """approve must be a bool and summary a string: a TypeError, nothing answered."""
+    started(world)
+    (notification,) = inbox.notifications()
+    approval = notification.approval(world.cp)
+    with pytest.raises(TypeError):
+        answer(approval, approve="yes", summary="ok")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        answer(approval, approve=True, summary=None)  # type: ignore[arg-type]
+
+
+def test_a_notification_of_another_region_is_refused(world: World, inbox: Inbox) -> None:
+    """A facade in another region than the notification's cannot answer it: a clear error, no call."""
+    import attrs
+
+    from pipepilot import CodePipeline
+    from pipepilot.errors import InvalidArgumentError
+
+    started(world)
+    (notification,) = inbox.notifications()
+    elsewhere = attrs.evolve(notification, region="eu-west-1")
+    with pytest.raises(InvalidArgumentError, match="eu-west-1"):
+        elsewhere.approval(CodePipeline(region_name="us-east-1"))

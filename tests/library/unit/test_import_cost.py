@@ -115,3 +115,19 @@ def test_first_client_loads_neither_attrs_tenacity_nor_the_models(tmp_path: Path
     )
     found = sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in heavy))
     assert found == []
+
+
+def test_awslambda_import_loads_no_client_machinery_engine_or_slack() -> None:
+    """``import pipepilot.awslambda`` (a Lambda cold start pays for it) loads neither boto3 nor botocore's
+    client machinery, moto, the offline engine nor slack_sdk, and none of the heavy pipepilot modules."""
+    loaded = _new_modules("pipepilot.awslambda")
+    heavy = (
+        "boto3",
+        "botocore",
+        "moto",
+        "pipepilot.local",
+        "slack_sdk",
+        "pipepilot.pipelines",
+        "pipepilot.model",
+    )
+    assert sorted(name for name in loaded if any(name == h or name.startswith(h + ".") for h in heavy)) == []

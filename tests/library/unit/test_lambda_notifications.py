@@ -138,6 +138,21 @@ def test_expiry_is_read_leniently(text: object, expected: datetime | None) -> No
     assert notification.expires == expected
 
 
+def test_sqs_records_of_a_subscribed_queue() -> None:
+    """A queue subscribed to the topic: the body is the SNS envelope (MessageId from SNS) or, with raw
+    message delivery, the approval message (MessageId from SQS)."""
+    sns = _sns_event(_message())["Records"][0]["Sns"]
+    event = {
+        "Records": [
+            {"eventSource": "aws:sqs", "messageId": "q-1", "body": json.dumps(sns)},
+            {"eventSource": "aws:sqs", "messageId": "q-2", "body": json.dumps(_message())},
+        ]
+    }
+    enveloped, raw = read_notifications(event)
+    assert (enveloped.message_id, enveloped.topic_arn, enveloped.token) == ("m-0", TOPIC, TOKEN)
+    assert (raw.message_id, raw.topic_arn, raw.token) == ("q-2", None, TOKEN)
+
+
 def test_eventbridge_approval_started_has_the_execution_and_no_token() -> None:
     """An Approval action's STARTED event is a notification of that execution; the envelope id dedupes."""
     (notification,) = read_notifications(_eventbridge())
@@ -172,7 +187,8 @@ def _malformed(event: object) -> MalformedEventError:
         ({"hello": 1}, "event"),
         ({"Records": "x"}, "Records"),
         ({"Records": [17]}, "Records[0]"),
-        ({"Records": [{"EventSource": "aws:sqs", "Sns": {}}]}, "Records[0].EventSource"),
+        ({"Records": [{"EventSource": "aws:kinesis", "Sns": {}}]}, "Records[0].EventSource"),
+        ({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}, "Records[0].body.approval"),
         ({"Records": [{"Sns": {"Message": None}}]}, "Records[0].Sns.Message"),
         (_sns_event("not json " + TOKEN), "Records[0].Sns.Message"),
         (_sns_event({"no": "approval"}), "Records[0].Sns.Message.approval"),
