@@ -4,8 +4,11 @@ errors that name no secret, the options they refuse, and the clear error without
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ from pipepilot.errors import ArgumentTypeError, InvalidArgumentError
 WEBHOOK = "https://hooks.slack.com/services/T0/B0/webhookSECRET"
 TOKEN = "xoxb-1234-SECRET"
 EXECUTION = "3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b"
+_SRC = str(Path(importlib.import_module("pipepilot").__file__ or "").resolve().parents[1])
 
 
 def _notification() -> ApprovalNotification:
@@ -164,3 +168,14 @@ def test_without_slack_sdk_the_import_says_what_to_install(monkeypatch: pytest.M
         importlib.import_module("pipepilot.awslambda.slack")
     assert "\n" not in str(caught.value)
     assert caught.value.__cause__ is None
+
+
+def test_importing_pipepilot_awslambda_does_not_load_slack_sdk() -> None:
+    """The Slack handlers are imported on purpose: ``import pipepilot.awslambda`` (an approval bot's cold
+    start) loads neither slack_sdk nor pipepilot's Slack modules."""
+    code = (
+        "import sys, pipepilot.awslambda\n"
+        "loaded = [m for m in sys.modules if m.startswith(('slack_sdk', 'pipepilot.awslambda._slack'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": _SRC})
