@@ -584,11 +584,20 @@ def _summary(click: ButtonClick, *, approve: bool) -> str:
 def slack_group_members(client: Any) -> Callable[[str], list[str]]:
     """A ``group_members`` lookup for :class:`Approvers` asking Slack (``usergroups.users.list``).
 
-    ``client`` is a ``slack_sdk.WebClient`` with a bot token allowed ``usergroups:read``.
+    ``client`` is a ``slack_sdk.WebClient``, or the bot token (a :class:`~pipepilot.awslambda.Secret` or a
+    string) to make one with on the first lookup, so that building the lookup reads no secret. The token
+    needs the ``usergroups:read`` scope.
     """
+    reader = _secret_reader(client, "client") if isinstance(client, (Secret, str)) else None
+    made: list[Any] = [] if reader is not None else [client]
 
     def members(group_id: str) -> list[str]:
-        response = client.usergroups_users_list(usergroup=group_id)
+        if not made:
+            from slack_sdk import WebClient
+
+            assert reader is not None
+            made.append(WebClient(token=reader()))
+        response = made[0].usergroups_users_list(usergroup=group_id)
         users = response.get("users") or []
         return [user for user in users if isinstance(user, str)]
 

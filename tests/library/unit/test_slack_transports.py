@@ -19,7 +19,13 @@ from slack_sdk.webhook import WebhookClient
 from slack_sdk.webhook.webhook_response import WebhookResponse
 
 from pipepilot.awslambda import ApprovalNotification
-from pipepilot.awslambda.slack import Approvers, SlackInteractions, SlackNotifier, SlackPostError
+from pipepilot.awslambda.slack import (
+    Approvers,
+    SlackInteractions,
+    SlackNotifier,
+    SlackPostError,
+    slack_group_members,
+)
 from pipepilot.errors import ArgumentTypeError, InvalidArgumentError
 
 WEBHOOK = "https://hooks.slack.com/services/T0/B0/webhookSECRET"
@@ -179,3 +185,20 @@ def test_importing_pipepilot_awslambda_does_not_load_slack_sdk() -> None:
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": _SRC})
+
+
+def test_group_lookup_asks_slack_with_a_token_read_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``slack_group_members(token)`` makes its WebClient on the first lookup and returns the group's users."""
+    asked: list[tuple[str | None, str]] = []
+
+    def users_list(self: WebClient, *, usergroup: str) -> dict[str, Any]:
+        asked.append((self.token, usergroup))
+        return {"ok": True, "users": ["U0ADA", "U0GRACE"]}
+
+    monkeypatch.setattr(WebClient, "usergroups_users_list", users_list)
+    lookup = slack_group_members(TOKEN)
+    assert asked == []
+    approvers = Approvers({"S0RELEASE": "web/Prod"}, group_members=lookup)
+    assert approvers.allows("U0GRACE", "web", "Prod")
+    assert not approvers.allows("U0BOB", "web", "Prod")
+    assert asked == [(TOKEN, "S0RELEASE")]
