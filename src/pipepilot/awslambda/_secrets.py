@@ -20,12 +20,9 @@ import json
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pipepilot.errors import ArgumentTypeError, ConfigurationError, InvalidArgumentError
-
-if TYPE_CHECKING:
-    from pipepilot._calls import Caller
 
 __all__ = ["Secret", "forget_secrets"]
 
@@ -169,11 +166,12 @@ class Secret:
 
     # -------------------------------------------------------------------------------------------- reading
 
-    def value(self, *, caller: Caller[Any] | None = None) -> str:
+    def value(self, *, client: Any = None) -> str:
         """The secret's value: read on the first call in this process, from memory afterwards.
 
-        ``caller`` is the pipepilot caller of the service to read it from (for tests and unusual sessions);
-        by default one is made from boto3's default session, in :attr:`region` or the function's own.
+        ``client`` is the boto3 client to read it with (``secretsmanager`` or ``ssm``; for unusual sessions
+        or credentials); by default one is made from boto3's default session, in :attr:`region` or the
+        function's own. Either way the call goes through pipepilot's error translation.
 
         Raises:
             ConfigurationError: the environment variable is not set or empty; the secret is binary, empty, or
@@ -190,22 +188,23 @@ class Secret:
         with lock:  # one read per process, however many threads ask at once
             value = _values.get(cache_key)
             if value is None:
-                value = self._read(caller)
+                value = self._read(client)
                 with _table_lock:
                     _values[cache_key] = value
                 logger.debug("read %r", self)
         return value
 
-    def _read(self, caller: Caller[Any] | None) -> str:
+    def _read(self, client: Any) -> str:
         if self.source == "environment":
             text = os.environ.get(self.name)
             if not text:
                 raise ConfigurationError(f"the environment variable {self.name} (a secret) is not set")
             return text
-        if caller is None:
-            from pipepilot._calls import ClientSettings
+        from pipepilot._calls import ClientSettings
 
-            caller = ClientSettings(region_name=self.region).caller(self.source)
+        caller = ClientSettings(region_name=None if client is not None else self.region).caller(
+            self.source, client
+        )
         if self.source == "ssm":
             response = caller.call("get_parameter", idempotent=True, Name=self.name, WithDecryption=True)
             text = (response.get("Parameter") or {}).get("Value")

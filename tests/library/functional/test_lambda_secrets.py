@@ -139,3 +139,10 @@ def test_equal_references_are_equal_and_immutable() -> None:
         Secret.parameter("/a").name = "/b"
     with pytest.raises(InvalidArgumentError):
         Secret(source="ssm", name="/a", key="k")
+
+
+def test_a_given_client_is_used(offline_aws: OfflineAWS) -> None:
+    """``value(client=...)`` reads with that boto3 client (another session or credentials)."""
+    arn = _secret(offline_aws, VALUE)
+    client = offline_aws.client("secretsmanager", region="us-east-1")
+    assert Secret.secrets_manager(arn).value(client=client) == VALUE
