@@ -65,6 +65,7 @@ if TYPE_CHECKING:
         answer as answer,
         fit_summary as fit_summary,
     )
+    from pipepilot.awslambda._secrets import Secret as Secret, forget_secrets as forget_secrets
 
 # Where each public name is defined (one list: add a name here and in the TYPE_CHECKING block above).
 _EXPORTS: dict[str, str] = {
@@ -86,10 +87,12 @@ _EXPORTS: dict[str, str] = {
     "OutcomeKind": "pipepilot.awslambda._outcomes",
     "OutputArtifact": "pipepilot.awslambda._artifacts",
     "Reject": "pipepilot.awslambda._bot",
+    "Secret": "pipepilot.awslambda._secrets",
     "Success": "pipepilot.awslambda._jobs",
     "answer": "pipepilot.awslambda._outcomes",
     "approval_bot": "pipepilot.awslambda._bot",
     "fit_summary": "pipepilot.awslambda._outcomes",
+    "forget_secrets": "pipepilot.awslambda._secrets",
     "job_worker": "pipepilot.awslambda._jobs",
     "read_notifications": "pipepilot.awslambda._notifications",
 }
