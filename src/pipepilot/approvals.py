@@ -257,7 +257,8 @@ class Approval:
         token names (an approval run's ``externalExecutionId`` is its token), else the latest run of the
         action in the approval's execution. A handle pinned to a token alone never looks at a run of
         another token. A failed run counts as rejected: AWS fails an approval that was rejected, and one
-        that timed out.
+        that timed out. An abandoned run (its execution was stopped while it waited) records no answer:
+        answering it is refused, never taken for a redelivery.
         """
         runs = [
             run
@@ -275,8 +276,9 @@ class Approval:
             return None
         if run.status == ActionExecutionStatus.SUCCEEDED:
             return ApprovalStatus.APPROVED
-        if run.status in (ActionExecutionStatus.FAILED, ActionExecutionStatus.ABANDONED):
+        if run.status == ActionExecutionStatus.FAILED:
             return ApprovalStatus.REJECTED
+        # ABANDONED: the execution was stopped while the approval waited; nobody answered it.
         return None
 
     def _conflict(self, requested: ApprovalStatus, recorded: ApprovalStatus) -> ApprovalConflict:

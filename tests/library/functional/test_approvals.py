@@ -16,6 +16,7 @@ from pipepilot.approvals import waiting_in_state
 from pipepilot.errors import (
     AmbiguousApprovalError,
     ApprovalConflict,
+    ApprovalError,
     ExecutionFailed,
     InvalidApprovalTokenError,
     NoApprovalWaitingError,
@@ -222,6 +223,21 @@ def test_reject_then_approve_is_a_conflict(world: World) -> None:
     with pytest.raises(ApprovalConflict) as raised:
         found.approve("yes")
     assert (raised.value.requested, raised.value.actual) == ("Approved", "Rejected")
+
+
+def test_an_approval_whose_execution_was_stopped_is_not_taken_for_rejected(world: World) -> None:
+    """Rejecting an approval abandoned by a stop is refused, not a logged "already rejected" success:
+    nobody answered it (a late notification for a stopped execution)."""
+    _, execution, found = waiting_approval(world)
+    execution.stop(abandon=True, reason="superseded by a hotfix")
+    world.aws.clock.advance(5)
+    assert [run.status for run in approve_runs(world, execution.id)] == ["Abandoned"]
+    for answer in (found.reject, found.approve):
+        with pytest.raises(ApprovalError) as raised:
+            answer("late")
+        assert not isinstance(raised.value, ApprovalConflict)
+        assert found.token is not None
+        assert found.token not in str(raised.value)
 
 
 def test_a_stale_token_is_not_mistaken_for_a_redelivery(world: World) -> None:
