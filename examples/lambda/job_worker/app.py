@@ -44,7 +44,7 @@ def handler(job: Job, context: Any) -> InProgress | Success:
     if state is None:
         return _start(job)
     build = CodeBuild().build(state["build"]).get()
-    status = str(getattr(build.build_status, "value", build.build_status))
+    status = str(build.build_status)  # a BuildStatus (or a status CodeBuild added later), as its wire text
     if status == "IN_PROGRESS":
         checks = int(state.get("checks", 0)) + 1
         if checks > MAX_CHECKS:
