@@ -62,6 +62,7 @@ from pipepilot.cli._demo_pipeline import (
     prepare_offline,
     release_declaration,
 )
+from pipepilot.cli._format import duration
 from pipepilot.errors import BuildFailed, ExecutionFailed, PipelineExecutionNotFoundError
 from pipepilot.events import (
     ActionAbandoned,
@@ -133,16 +134,6 @@ def clock(seconds: float) -> str:
     """``3725.2`` -> ``01:02:05``."""
     whole = max(0, round(seconds))
     return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def duration(seconds: float) -> str:
-    """``95`` -> ``1m35s``; ``3725`` -> ``1h02m05s``."""
-    whole = max(0, round(seconds))
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def short(execution_id: str | None) -> str:
