@@ -321,8 +321,9 @@ class LocalServer:
 class _HTTPServer(http.server.ThreadingHTTPServer):
     """The threaded HTTP server: one thread per connection, each connection tracked so close() can end it."""
 
-    daemon_threads = True
-    block_on_close = True  # server_close() joins the request threads
+    # server_close() joins the request threads: socketserver joins only those that are not daemons.
+    daemon_threads = False
+    block_on_close = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type[http.server.BaseHTTPRequestHandler]) -> None:
