@@ -92,13 +92,18 @@ BUILD_PROJECT: dict[str, Any] = {
 
 def client(service: str, url: str, *, signature_version: str | None = None) -> Any:
     """A plain boto3 client of ``service`` pointed at a served world (dummy credentials, no retries)."""
-    session = boto3.session.Session(region_name=REGION, **CREDENTIALS)
+    session = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
     config = (
         NO_RETRIES
         if signature_version is None
         else NO_RETRIES.merge(Config(signature_version=signature_version))
     )
-    return session.client(service, endpoint_url=url, config=config)
+    new_client: Any = session.client  # any service name: the stubs' overloads want literals
+    return new_client(service, endpoint_url=url, config=config)
 
 
 def admin(
