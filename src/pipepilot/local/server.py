@@ -443,8 +443,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         try:
             body = self._read_body()
         except ValueError as error:
-            self._write_plain(400, f"bad request body: {error}")
+            # The rest of the stream cannot be trusted to start a request: answer, then hang up.
             self.close_connection = True
+            self._write_plain(400, f"bad request body: {error}")
             return
         path = self.path.split("?", 1)[0]
         from pipepilot.local._admin import PREFIX

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import io
 import json
+import threading
 import zipfile
 from typing import TYPE_CHECKING, Any
 
@@ -324,3 +325,27 @@ def test_clients_in_the_same_process_really_go_over_http(server: LocalServer) ->
     client("codepipeline", server.url).list_pipelines()
     client("sts", server.url).get_caller_identity()
     assert server.requests == before + 2
+
+
+def test_concurrent_clients_are_all_answered(server: LocalServer) -> None:
+    """Clients calling at once from several threads (engine and moto services mixed) are all answered
+    correctly, with the clock moved by hand: a connection's thread waiting for its client holds nobody's
+    virtual time."""
+    _set_up_release(server)
+    errors: list[BaseException] = []
+
+    def calls() -> None:
+        codepipeline, s3 = client("codepipeline", server.url), client("s3", server.url)
+        try:
+            for _ in range(15):
+                assert codepipeline.get_pipeline_state(name=PIPELINE)["pipelineName"] == PIPELINE
+                assert s3.head_bucket(Bucket=ARTIFACT_BUCKET)["ResponseMetadata"]["HTTPStatusCode"] == 200
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=calls) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert errors == []
