@@ -144,6 +144,7 @@ class AdminAPI:
         self._lambdas: dict[str, _TrivialLambda] = {}
         self._lambdas_lock = threading.Lock()
         self._routes: dict[tuple[str, str], Callable[[dict[str, Any], dict[str, str]], Any]] = {
+            ("GET", "/"): self._index,
             ("GET", "/health"): self._info,
             ("GET", "/info"): self._info,
             ("GET", "/clock"): self._clock,
@@ -181,6 +182,14 @@ class AdminAPI:
             return 400, {"error": "InvalidArgument", "message": _message(error)}
 
     # -- world and clock -------------------------------------------------------------------------------
+
+    def _index(self, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """Every admin endpoint, as ``"METHOD /_pipepilot/path"`` (the documentation is docs/local.md)."""
+        _accept(body, frozenset())
+        return {
+            "endpoints": [f"{method} {PREFIX}{path.rstrip('/')}" for method, path in self._routes],
+            "documentation": "docs/local.md, section Serving over HTTP",
+        }
 
     def _info(self, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         """Health and identity: the world's region, account, seed, speed, virtual now and requests answered."""

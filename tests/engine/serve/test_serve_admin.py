@@ -41,6 +41,15 @@ def test_info_names_the_world_and_its_clock(server: LocalServer) -> None:
     assert admin(server.url, "health")[1]["requests"] == info["requests"] + 1
 
 
+def test_the_admin_root_lists_every_endpoint(server: LocalServer) -> None:
+    """``GET /_pipepilot`` lists every admin endpoint with its method."""
+    status, index = admin(server.url, "")
+    assert status == 200
+    assert "POST /_pipepilot/clock/advance" in index["endpoints"]
+    assert "GET /_pipepilot" in index["endpoints"]
+    assert len(index["endpoints"]) == 18
+
+
 def test_the_clock_advances_by_seconds_or_to_a_moment(server: LocalServer) -> None:
     """``POST /_pipepilot/clock/advance`` moves the clock by ``seconds`` or ``to`` a moment (epoch seconds or
     ISO 8601 with a zone), never back; ``run-until-idle`` runs every timer."""
