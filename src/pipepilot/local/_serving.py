@@ -35,7 +35,7 @@ from botocore.compat import HTTPHeaders
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from botocore.model import ServiceModel
+    from botocore.model import OperationModel, ServiceModel
 
 __all__ = ["Answer", "Routed", "error_answer", "route"]
 
@@ -248,7 +248,7 @@ def _rest_templates(model: ServiceModel) -> tuple[_RestTemplate, ...]:
     for name in model.operation_names:
         operation = model.operation_model(name)
         http = operation.http
-        uri_path, _, uri_query = http.get("requestUri", "/").partition("?")
+        uri_path, _, uri_query = _original_uri(operation).partition("?")
         pattern, position, literal = "", 0, 0
         for match in _URI_LABEL.finditer(uri_path):
             text = uri_path[position : match.start()]
@@ -282,6 +282,22 @@ def _rest_templates(model: ServiceModel) -> tuple[_RestTemplate, ...]:
             )
         )
     return tuple(templates)
+
+
+def _original_uri(operation: OperationModel) -> str:
+    """The operation's ``requestUri`` as the model declares it.
+
+    botocore strips ``/{Bucket}`` from S3's URIs in the (shared) model the first time a client calls an
+    operation, the bucket then going into the host name; put it back for operations that carry the bucket
+    in the URI, whether or not that has happened yet.
+    """
+    uri = str(operation.http.get("requestUri", "/"))
+    shape = operation.input_shape
+    if shape is not None and "{Bucket}" not in uri:
+        bucket = shape.members.get("Bucket")
+        if bucket is not None and bucket.serialization.get("location") == "uri":
+            uri = "/{Bucket}" + uri
+    return uri
 
 
 def error_answer(protocol: str, code: str, message: str, status: int) -> Answer:

@@ -25,7 +25,7 @@ class ServedProcess:
 
     def __init__(self, home: Path, *options: str) -> None:
         self.home = home
-        self.env = subprocess_env(home)
+        self.env = self.environment(home)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pipepilot.local", "serve", "--port", "0", *options],
             stdout=subprocess.PIPE,
@@ -39,6 +39,11 @@ class ServedProcess:
             self.process.kill()
             raise AssertionError(f"no URL announced: {self.announcement!r} {self.process.communicate()}")
         self.url = match.group(1)
+
+    @staticmethod
+    def environment(home: Path) -> dict[str, str]:
+        """The environment of the tests' subprocesses (see :func:`subprocess_env`)."""
+        return subprocess_env(home)
 
     def _first_line(self, *, timeout: float) -> str:
         assert self.process.stdout is not None

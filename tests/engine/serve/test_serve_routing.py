@@ -179,3 +179,30 @@ def test_errors_take_the_shape_of_the_services_protocol() -> None:
     rest_xml = error_answer("rest-xml", "NotImplemented", "x > y", 501)
     assert "<Error><Code>NotImplemented</Code><Message>x &gt; y</Message>" in rest_xml.body.decode()
     assert dict(rest_xml.headers)["Content-Type"] == "application/xml"
+
+
+def test_s3_operations_are_told_even_after_a_client_rewrote_the_shared_model() -> None:
+    """botocore strips ``/{Bucket}`` from S3's URIs in the shared model once a client has called an
+    operation; the operations are still told apart as the model declares them."""
+    from pipepilot._shapes import service_model
+
+    model = service_model("s3")
+    stripped = {}
+    for name in ("GetObject", "ListObjects", "GetBucketAcl"):
+        http = model.operation_model(name).http
+        stripped[name] = http["requestUri"]
+        http["requestUri"] = http["requestUri"].removeprefix("/{Bucket}")  # as botocore does, if not done yet
+    try:
+        from pipepilot.local import _serving
+
+        _serving._rest_templates.cache_clear()
+        for method, target, operation in (
+            ("GET", "/b", "ListObjects"),
+            ("GET", "/b/k", "GetObject"),
+            ("GET", "/b?acl", "GetBucketAcl"),
+        ):
+            assert _route(method, target, {"Authorization": _scope("s3")}).operation == operation
+    finally:
+        for name, uri in stripped.items():
+            model.operation_model(name).http["requestUri"] = uri
+        _serving._rest_templates.cache_clear()
