@@ -81,10 +81,10 @@ class LocalServer:
             server.aws.clock.advance(60)             # the in-process handle works too
 
     Without ``aws`` the server enters a fresh :func:`pipepilot.local.offline` context of its own
-    (``region``, ``seed``, the clock at ``speed``) when it opens, and leaves it when it closes. With an active
-    ``aws`` handle it serves that world (its region, seed and clock as they are; ``speed`` is then only what
-    the admin endpoint reports) and leaves it running when it closes. Clients in the same process that are
-    pointed at the server really send their requests over HTTP.
+    (``region``, ``seed``, the clock at ``speed``) when it opens, and leaves it when it closes. With an
+    active ``aws`` handle it serves that world (its region, seed and clock as they are: ``speed`` becomes
+    the world's own, 0 for a clock moved by hand) and leaves it running when it closes. Clients in the same
+    process that are pointed at the server really send their requests over HTTP.
 
     :meth:`start` serves from a background thread (tests); :meth:`open` then :meth:`serve_forever` serve
     from the calling thread (:func:`serve`). :meth:`close` (or leaving the ``with`` block) stops
@@ -210,6 +210,7 @@ class LocalServer:
                 stack.enter_context(aws)
             else:
                 aws.world  # noqa: B018 (raises when the given context is not active)
+                self.speed = float(aws.speed or 0.0)  # the world's own clock, as it runs
             from pipepilot.local import _wiring
             from pipepilot.local._admin import AdminAPI
 

@@ -81,6 +81,7 @@ def test_a_server_can_serve_a_world_it_did_not_start() -> None:
         aws.client("s3").create_bucket(Bucket="made-in-process")
         with LocalServer(port=0, aws=aws) as server:
             assert server.aws is aws
+            assert server.speed == 0  # the world's clock is moved by hand
             buckets = client("s3", server.url).list_buckets()["Buckets"]
             assert [bucket["Name"] for bucket in buckets] == ["made-in-process"]
         assert pipepilot.local.active() is aws
