@@ -349,6 +349,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
             return self._requests
 
     def server_bind(self) -> None:
+        """Bind the listening socket, without HTTPServer's look-up of the host's name."""
         # HTTPServer.server_bind looks the host's name up (socket.getfqdn), which can wait on DNS for
         # seconds; the name is never used here.
         socketserver.TCPServer.server_bind(self)
@@ -360,11 +361,13 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         self.aws, self.admin, self.served_hosts = aws, admin, served_hosts
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        """Track the new connection, then answer it in a thread of its own."""
         with self._connections_lock:
             self._connections.add(request)
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
+        """Forget the connection, then close it."""
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
@@ -378,6 +381,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log an error a connection's thread raised (not a client that went away)."""
         # A client that went away mid-answer is not the server's problem; anything else is logged, once.
         error = sys.exc_info()[1]
         if isinstance(error, (ConnectionError, TimeoutError)):
@@ -402,6 +406,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     )
 
     def setup(self) -> None:
+        """Set the connection up, its answers sent without delay."""
         super().setup()
         # Answers go out at once: with Nagle's algorithm, the client's delayed ACK would hold each answer
         # back by some 40 ms.
@@ -409,6 +414,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def handle_expect_100(self) -> bool:
+        """Answer ``Expect: 100-continue`` at once (the writer is buffered)."""
         answered = super().handle_expect_100()
         self.wfile.flush()  # the client waits for "100 Continue" before it sends the body
         return answered
@@ -420,11 +426,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
+        """Log the base class's notices (malformed requests) at DEBUG instead of printing them."""
         # The base class writes malformed-request notices to stderr; they belong in the log.
         logger.debug("%s %s", self.address_string(), format % args)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # _answer logs each request once, with its service, operation and time
+        """Log nothing here: :meth:`_answer` logs each request once, with its service, operation and time."""
 
     def _answer(self) -> None:
         """Read the request, answer it, and log it with its service, operation and time."""
@@ -541,9 +548,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _write_answer(self, answer: Answer) -> None:
+        """Send a prepared answer."""
         self._write(answer.status, answer.headers, answer.body)
 
     def _write_plain(self, status: int, text: str) -> None:
+        """Send ``text`` as a plain-text answer with ``status``."""
         self._write(status, (("Content-Type", "text/plain; charset=utf-8"),), text.encode())
 
     def _write(self, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> None:
@@ -641,13 +650,16 @@ class _Signals:
         self.ignoring = False
 
     def ignore(self) -> None:
+        """Ignore further signals (the clean-up is under way)."""
         self.ignoring = True
 
     def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM: leave ``serve_forever`` (exit status 0)."""
         if not self.ignoring:
             raise _Terminated
 
     def on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        """SIGINT (Ctrl-C): leave ``serve_forever`` as Python's own handler would (exit status 130)."""
         if not self.ignoring:
             raise KeyboardInterrupt
 

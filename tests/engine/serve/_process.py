@@ -46,6 +46,7 @@ class ServedProcess:
         return subprocess_env(home)
 
     def _first_line(self, *, timeout: float) -> str:
+        """The first line the server prints, waiting at most ``timeout`` seconds for it."""
         assert self.process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(self.process.stdout, selectors.EVENT_READ)

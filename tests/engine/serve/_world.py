@@ -38,6 +38,7 @@ def trust(service: str) -> str:
 
 
 def _action(name: str, category: str, provider: str, **options: Any) -> dict[str, Any]:
+    """An AWS-owned action with its input and output artifacts."""
     inputs, outputs = options.pop("inputs", ()), options.pop("outputs", ())
     return {
         "name": name,

@@ -63,6 +63,7 @@ def _set_up_release(server: LocalServer) -> dict[str, Any]:
 
 
 def _approval(codepipeline: Any) -> dict[str, Any]:
+    """The approval action's latest run, from GetPipelineState."""
     state = codepipeline.get_pipeline_state(name=PIPELINE)
     (stage,) = [stage for stage in state["stageStates"] if stage["stageName"] == "Approve"]
     return dict(stage["actionStates"][0]["latestExecution"])
@@ -206,6 +207,7 @@ def test_a_lost_response_closes_the_connection_after_the_call_was_applied(server
 def _raw(
     server: LocalServer, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
 ) -> tuple[int, dict[str, str], bytes]:
+    """Send one request with http.client: its status, headers (lower-cased names) and body."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
         connection.request(method, path, body=body, headers=headers or {})

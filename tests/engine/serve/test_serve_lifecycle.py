@@ -33,6 +33,7 @@ def busy_port() -> Iterator[int]:
 
 
 def _no_world_active() -> bool:
+    """Whether no offline context is active in this process."""
     try:
         pipepilot.local.active()
     except RuntimeError:

@@ -37,6 +37,7 @@ ARTIFACTS = "release-artifacts"
 
 
 def _action(name: str, category: str, provider: str, **configuration: str) -> dict[str, Any]:
+    """An AWS-owned action: a source outputs App, a deploy takes it."""
     return {
         "name": name,
         "actionTypeId": {"category": category, "owner": "AWS", "provider": provider, "version": "1"},
@@ -78,6 +79,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
 
 
 def _pipepilot(served: ServedProcess, *arguments: str) -> list[str]:
+    """The pipepilot command line pointed at the served world."""
     return [
         sys.executable,
         "-m",
@@ -91,6 +93,7 @@ def _pipepilot(served: ServedProcess, *arguments: str) -> list[str]:
 
 
 def _run(served: ServedProcess, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run pipepilot against the served world."""
     return served.run(*_pipepilot(served, *arguments))
 
 

@@ -55,6 +55,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedProcess]:
 
 
 def _state(served: ServedProcess, name: str = PIPELINE) -> dict[str, Any]:
+    """The pipeline's stages by name, as the AWS CLI reads them."""
     return {
         stage["stageName"]: stage
         for stage in aws(served, "codepipeline", "get-pipeline-state", "--name", name)["stageStates"]

@@ -12,6 +12,7 @@ SERVED = frozenset({"localhost"})
 
 
 def _scope(service: str, region: str = "eu-west-1") -> str:
+    """A SigV4 Authorization header signed for ``service`` in ``region``."""
     return (
         f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, "
         "SignedHeaders=host, Signature=0"
@@ -19,6 +20,7 @@ def _scope(service: str, region: str = "eu-west-1") -> str:
 
 
 def _route(method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Routed:
+    """Route a raw request; it must be routed (not refused)."""
     routed = route(
         method=method,
         target=target,
