@@ -197,3 +197,23 @@ def test_python_m_serve_verbose_logs_requests(
         capsys.readouterr().err
         == "python -m pipepilot.local serve: No module named 'moto'; install pipepilot[local]\n"
     )
+
+
+def _ipv6_loopback() -> bool:
+    """Whether this machine can listen on the IPv6 loopback address."""
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.allow_hosts(["::1"])
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback interface on this machine")
+def test_a_server_on_the_ipv6_loopback_address() -> None:
+    """``host="::1"`` listens on IPv6; the URL brackets the address, and clients reach it over HTTP."""
+    with LocalServer(host="::1", port=0, speed=0) as server:
+        assert server.url == f"http://[::1]:{server.port}"
+        client("sts", server.url).get_caller_identity()
+        assert server.requests == 1
