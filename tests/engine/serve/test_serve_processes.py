@@ -86,6 +86,11 @@ def release(served: ServedProcess, tmp_path_factory: pytest.TempPathFactory) -> 
         trust("codebuild"),
     )
     aws(served, "s3", "mb", f"s3://{ARTIFACT_BUCKET}")
+    aws(served, "s3", "mb", "s3://shop-src")
+    source = files / "app.zip"
+    with zipfile.ZipFile(source, "w") as archive:
+        archive.writestr("app.py", "print('shop v1')\n" * 2000)  # big enough for a chunked upload
+    aws(served, "s3", "cp", str(source), "s3://shop-src/app.zip")
     (files / "project.json").write_text(json.dumps(BUILD_PROJECT))
     aws(served, "codebuild", "create-project", "--cli-input-json", f"file://{files / 'project.json'}")
     admin(
@@ -105,7 +110,7 @@ def release(served: ServedProcess, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     assert created["pipeline"]["version"] == 1
     assert admin(served.url, "clock/advance", {"seconds": 600})[0] == 200
-    return {"files": files}
+    return {"files": files, "source": source}
 
 
 @needs_aws_cli
@@ -142,7 +147,8 @@ def test_the_aws_cli_reads_build_logs_and_downloads_artifacts(
     served: ServedProcess, release: dict[str, Any], tmp_path: Path
 ) -> None:
     """``aws logs get-log-events`` reads the build's log lines and ``aws s3 cp`` downloads its output
-    artifact (the zip the engine wrote to the artifact store)."""
+    artifact (the zip the engine wrote to the artifact store), and the source artifact: byte for byte the
+    object ``aws s3 cp`` uploaded."""
     (build_id,) = aws(served, "codebuild", "list-builds-for-project", "--project-name", PROJECT)["ids"]
     (build,) = aws(served, "codebuild", "batch-get-builds", "--ids", build_id)["builds"]
     assert build["buildStatus"] == "SUCCEEDED"
@@ -166,6 +172,10 @@ def test_the_aws_cli_reads_build_logs_and_downloads_artifacts(
     aws(served, "s3", "cp", f"s3://{location['bucket']}/{location['key']}", str(target))
     with zipfile.ZipFile(target) as archive:
         assert archive.read("index.html") == b"shop v1"
+    (sourced,) = [detail for detail in details if detail["actionName"] == "Source"]
+    location = sourced["output"]["outputArtifacts"][0]["s3location"]
+    aws(served, "s3", "cp", f"s3://{location['bucket']}/{location['key']}", str(tmp_path / "source.zip"))
+    assert (tmp_path / "source.zip").read_bytes() == release["source"].read_bytes()
 
 
 @needs_aws_cli
