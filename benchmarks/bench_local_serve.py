@@ -204,6 +204,16 @@ def _cli_runs(command: list[str], environment: dict[str, str], runs: int) -> lis
     return times
 
 
+def _aws_cli() -> str | None:
+    """The AWS CLI's script: behind a pyenv shim (a bash script that starts pyenv first), the real one."""
+    found = shutil.which("aws")
+    if found is None or "/shims/" not in found or shutil.which("pyenv") is None:
+        return found
+    resolved = subprocess.run(["pyenv", "which", "aws"], capture_output=True, text=True, check=False)
+    real = resolved.stdout.strip()
+    return real if resolved.returncode == 0 and Path(real).is_file() else found
+
+
 def main(argv: list[str] | None = None) -> int:
     """Measure and print the figures; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -228,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             over_http = _loop(codepipeline, calls)
             threaded = _threaded(server.url, 4, max(5, calls // 4))
             server_ms = server.server_times()
-            aws = shutil.which("aws")
+            aws = _aws_cli()
             cli: list[float] | None = None
             version: list[float] | None = None
             if aws is not None:
