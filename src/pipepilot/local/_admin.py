@@ -137,10 +137,18 @@ class _TrivialLambda:
 class AdminAPI:
     """Answers the admin requests of one served world (``aws``, an active offline context)."""
 
-    def __init__(self, aws: OfflineAWS, *, speed: float, requests: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        aws: OfflineAWS,
+        *,
+        speed: float,
+        requests: Callable[[], int],
+        reset: Callable[[int | None], dict[str, Any]] | None = None,
+    ) -> None:
         self._aws = aws
         self._speed = speed
         self._requests = requests
+        self._reset = reset
         self._lambdas: dict[str, _TrivialLambda] = {}
         self._lambdas_lock = threading.Lock()
         self._routes: dict[tuple[str, str], Callable[[dict[str, Any], dict[str, str]], Any]] = {
@@ -161,6 +169,7 @@ class AdminAPI:
             ("POST", "/revisions"): self._push_revision,
             ("GET", "/events"): self._events,
             ("GET", "/settings"): self._settings,
+            ("POST", "/reset"): self._reset_world,
             ("POST", "/settings"): self._change_settings,
         }
 
@@ -347,6 +356,18 @@ class AdminAPI:
         # Read once: the log may grow meanwhile, and `next` must match what was answered.
         selected = list(events[since:])
         return {"events": selected, "next": since + len(selected)}
+
+    def _reset_world(self, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
+        """Replace the world by a fresh one (``seed`` optional); answers the new world's info."""
+        _accept(body, frozenset({"seed"}))
+        seed = body.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise AdminError(400, "InvalidArgument", f"seed is a whole number, not {seed!r}")
+        if self._reset is None:
+            raise AdminError(
+                409, "Conflict", "this server serves a world it did not start; it cannot reset it"
+            )
+        return self._reset(seed)
 
     def _settings(self, body: dict[str, Any], query: dict[str, str]) -> dict[str, Any]:
         """The world's switches a shell may change: ``verify_roles``, ``max_concurrent_builds``."""

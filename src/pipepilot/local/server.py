@@ -117,6 +117,7 @@ class LocalServer:
         self._seed = seed
         self._given = aws
         self._aws: OfflineAWS | None = None
+        self._owned: OfflineAWS | None = None  # the world the server entered itself
         self._httpd: _HTTPServer | None = None
         self._stack: contextlib.ExitStack | None = None
         self._threads: list[threading.Thread] = []
@@ -197,25 +198,14 @@ class LocalServer:
         try:
             aws = self._given
             if aws is None:
-                import pipepilot.local
-
-                aws = pipepilot.local.offline(
-                    region=self._region,
-                    seed=self._seed,
-                    speed=self.speed or None,
-                    # In real time, the wall clock already stamps calls in order; the latency would only
-                    # slow every answer down.
-                    call_latency=0.0 if self.speed else pipepilot.local.DEFAULT_CALL_LATENCY,
-                )
-                stack.enter_context(aws)
+                aws = self._enter_world()
+                stack.callback(self._leave_world)
             else:
                 aws.world  # noqa: B018 (raises when the given context is not active)
                 self.speed = float(aws.speed or 0.0)  # the world's own clock, as it runs
             from pipepilot.local import _wiring
-            from pipepilot.local._admin import AdminAPI
 
-            admin = AdminAPI(aws, speed=self.speed, requests=httpd.requests_answered)
-            httpd.bind_world(aws, admin, served_hosts=self._served_hosts())
+            httpd.bind_world(aws, self._admin(aws, httpd), served_hosts=self._served_hosts())
             stack.callback(_wiring.ROUTER.serve_endpoint(self._bypass_hosts(), httpd.server_address[1]))
             # Run first on close: end kept-alive connections, then join the request threads (server_close),
             # and only then withdraw the endpoint and leave the world.
@@ -230,6 +220,67 @@ class LocalServer:
             self._spawn(self._tick, "pipepilot-local-clock")
         logger.info("serving the offline world on %s", self.url)
         return self
+
+    def _enter_world(self) -> OfflineAWS:
+        """Enter a fresh offline context of the server's own (``region``, ``seed``, ``speed``)."""
+        import pipepilot.local
+
+        aws = pipepilot.local.offline(
+            region=self._region,
+            seed=self._seed,
+            speed=self.speed or None,
+            # In real time, the wall clock already stamps calls in order; the latency would only slow
+            # every answer down.
+            call_latency=0.0 if self.speed else pipepilot.local.DEFAULT_CALL_LATENCY,
+        )
+        aws.__enter__()
+        self._owned = aws
+        return aws
+
+    def _leave_world(self) -> None:
+        """Leave the offline context the server entered (if it still has one)."""
+        owned, self._owned = self._owned, None
+        if owned is not None:
+            owned.__exit__(None, None, None)
+
+    def _admin(self, aws: OfflineAWS, httpd: _HTTPServer) -> AdminAPI:
+        """The admin API of ``aws`` (with ``reset`` only for a world the server started)."""
+        from pipepilot.local._admin import AdminAPI
+
+        reset = self._reset_for_admin if self._given is None else None
+        return AdminAPI(aws, speed=self.speed, requests=httpd.requests_answered, reset=reset)
+
+    def reset(self, *, seed: int | None = None) -> OfflineAWS:
+        """Replace the served world by a fresh one (no pipelines, no objects, the clock at its start).
+
+        Requests that arrive meanwhile wait, and those under way finish first, in the old world. The new
+        world has the same region and speed, and ``seed`` if given (else the one before). Connections stay
+        open. Returns the new world's handle.
+
+        Raises:
+            RuntimeError: the server is not open, or serves a world it did not start (reset that one
+                yourself).
+            TypeError: ``seed`` is not an int.
+        """
+        httpd = self._open_httpd()
+        if self._given is not None:
+            raise RuntimeError("this LocalServer serves a world it did not start: reset that world yourself")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            raise TypeError(f"seed must be an int, not {seed!r}")
+        with httpd.gate.exclusive():
+            self._leave_world()
+            if seed is not None:
+                self._seed = seed
+            aws = self._enter_world()
+            httpd.bind_world(aws, self._admin(aws, httpd), served_hosts=self._served_hosts())
+            self._aws = aws
+        logger.info("the served world was reset (seed %s)", self._seed)
+        return aws
+
+    def _reset_for_admin(self, seed: int | None) -> dict[str, Any]:
+        """``POST /_pipepilot/reset``: reset, then answer the new world's info."""
+        aws = self.reset(seed=seed)
+        return dict(self._admin(aws, self._open_httpd()).handle("GET", "/_pipepilot/info", "", b"")[1])
 
     def serve_forever(self) -> None:
         """Answer requests in the calling thread until :meth:`close` is called from another thread (or a
@@ -308,15 +359,59 @@ class LocalServer:
 
     def _tick(self) -> None:
         """Real-time mode: run the timers that fell due, every few hundredths of a second, until closed."""
-        aws = self._aws
-        assert aws is not None
-        clock = aws.clock
+        httpd = self._open_httpd()
         while not self._stopping.wait(_TICK):
             try:
-                clock.run_due()
+                with httpd.gate.request():  # never half-way through a reset
+                    aws = httpd.aws
+                    if aws is not None:
+                        aws.clock.run_due()
             except Exception:
                 # A handler registered in the world failed; the world goes on, as a Lambda failure would.
                 logger.exception("a timer of the served world failed")
+
+
+class _Gate:
+    """Lets requests into the world, or holds them while the world is replaced (:meth:`LocalServer.reset`).
+
+    Not a lock held while requests run: a count of requests inside and a flag, each guarded for a few
+    instructions, so nothing a request calls (handlers included) runs under it.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._inside = 0
+        self._closed = False
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Be inside for the block: wait while the world is being replaced."""
+        with self._condition:
+            while self._closed:
+                self._condition.wait()
+            self._inside += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._inside -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Be alone for the block: keep new requests out, and wait for those inside to finish."""
+        with self._condition:
+            while self._closed:  # one replacement at a time
+                self._condition.wait()
+            self._closed = True
+            while self._inside:
+                self._condition.wait()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._closed = False
+                self._condition.notify_all()
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
@@ -334,6 +429,7 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
         self.aws: OfflineAWS | None = None
         self.admin: AdminAPI | None = None
         self.served_hosts: frozenset[str] = frozenset()
+        self.gate = _Gate()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._requests = 0
@@ -458,10 +554,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         from pipepilot.local._admin import PREFIX
 
-        if path == PREFIX or path.startswith(PREFIX + "/"):
+        if (self.command, path.rstrip("/")) == ("POST", PREFIX + "/reset"):
+            # Outside the gate: the reset waits for every request inside it to finish.
             label, status = f"admin {self.command} {path}", self._answer_admin(path, body)
         else:
-            label, status = self._answer_aws(body)
+            with self.server.gate.request():
+                if path == PREFIX or path.startswith(PREFIX + "/"):
+                    label, status = f"admin {self.command} {path}", self._answer_admin(path, body)
+                else:
+                    label, status = self._answer_aws(body)
         logger.debug("%s -> %s in %.1f ms", label, status, (time.perf_counter() - started) * 1000)
 
     def _answer_admin(self, path: str, body: bytes) -> int | str:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING
 
 import pytest
 from botocore.exceptions import ClientError
 
+import pipepilot.local
+from pipepilot.local.server import LocalServer
 from tests.engine.serve._world import BUILD_PROJECT, PIPELINE, PROJECT, admin, client, release_pipeline
-
-if TYPE_CHECKING:
-    from pipepilot.local.server import LocalServer
 
 pytestmark = pytest.mark.allow_hosts(["127.0.0.1"])
 
@@ -47,7 +46,7 @@ def test_the_admin_root_lists_every_endpoint(server: LocalServer) -> None:
     assert status == 200
     assert "POST /_pipepilot/clock/advance" in index["endpoints"]
     assert "GET /_pipepilot" in index["endpoints"]
-    assert len(index["endpoints"]) == 18
+    assert len(index["endpoints"]) == 19
 
 
 def test_the_clock_advances_by_seconds_or_to_a_moment(server: LocalServer) -> None:
@@ -250,3 +249,65 @@ def test_unknown_paths_methods_and_bodies_are_refused(server: LocalServer) -> No
         with raised.value:
             assert raised.value.code == 400
     assert server.aws.clock.now() == START
+
+
+def test_reset_replaces_the_world_and_keeps_serving(server: LocalServer) -> None:
+    """``POST /_pipepilot/reset`` replaces the world by a fresh one (no buckets, no pipelines, faults and
+    scripts gone, the clock at its start; ``seed`` if given), on the same port, kept-alive clients
+    included; bad seeds answer 400 and change nothing."""
+    s3, codepipeline = client("s3", server.url), client("codepipeline", server.url)
+    s3.create_bucket(Bucket="before")
+    admin(server.url, "faults", {"service": "codebuild", "error": "InternalFailure"})
+    admin(server.url, "clock/advance", {"seconds": 3600})
+    old = server.aws
+    assert admin(server.url, "reset", {"seed": "x"})[0] == 400
+    assert admin(server.url, "reset", {"colour": 1})[0] == 400
+    assert server.aws is old
+    status, info = admin(server.url, "reset", {"seed": 11})
+    assert status == 200
+    assert (info["seed"], info["now"], info["pending_timers"]) == (11, START, 0)
+    assert server.aws is not old
+    assert s3.list_buckets()["Buckets"] == []
+    assert codepipeline.list_pipelines()["pipelines"] == []
+    assert admin(server.url, "faults")[1] == {"rules": [], "log": []}
+    client("codebuild", server.url).list_projects()  # the old world's fault is gone
+    assert admin(server.url, "reset", {})[1]["seed"] == 11  # the seed stays unless given
+
+
+def test_requests_during_a_reset_wait_for_the_new_world(server: LocalServer) -> None:
+    """Requests sent while the world is being replaced are answered by the new world, none fails."""
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def calls() -> None:
+        codepipeline = client("codepipeline", server.url)
+        try:
+            while not stop.is_set():
+                codepipeline.list_pipelines()
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=calls) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    try:
+        for seed in range(5):
+            server.reset(seed=seed)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert errors == []
+    assert admin(server.url, "info")[1]["seed"] == 4
+
+
+def test_a_server_cannot_reset_a_world_it_did_not_start() -> None:
+    """Serving a world started elsewhere, ``reset`` refuses (409 over HTTP, RuntimeError in Python); a
+    seed of the wrong type is a TypeError."""
+    with pipepilot.local.offline() as aws, LocalServer(port=0, aws=aws) as served:
+        status, answer = admin(served.url, "reset", {})
+        assert (status, answer["error"]) == (409, "Conflict")
+        with pytest.raises(RuntimeError, match="did not start"):
+            served.reset()
+    with LocalServer(port=0, speed=0) as own, pytest.raises(TypeError):
+        own.reset(seed="1")  # type: ignore[arg-type]

@@ -97,7 +97,8 @@ def test_a_server_needs_an_active_world_to_serve() -> None:
 
 def test_a_real_time_world_moves_without_requests() -> None:
     """At a speed, virtual time follows the wall clock, and timers run without any request asking (so what
-    the engines write appears in moto's services); the admin endpoint reports the speed."""
+    the engines write appears in moto's services); the admin endpoint reports the speed; a reset starts
+    the clock again from the world's start."""
     with LocalServer(port=0, speed=3600) as server:
         server.aws.verify_roles = False
         client("s3", server.url).create_bucket(Bucket="shop-artifacts")
@@ -110,6 +111,9 @@ def test_a_real_time_world_moves_without_requests() -> None:
         info = admin(server.url, "info")[1]
         assert info["speed"] == 3600
         assert info["now"] > 1_767_225_600.0
+        fresh = server.reset()  # a new real-time world: its clock runs too
+        assert len(fresh.events) == 0
+        assert admin(server.url, "info")[1]["now"] < info["now"]
 
 
 def _serve_with(action: str) -> tuple[int, str]:
