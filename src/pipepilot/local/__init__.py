@@ -16,7 +16,8 @@ Inside :func:`offline` moto is running (IAM, S3, SNS, CloudWatch Logs, EventBrid
 answer every CodePipeline and CodeBuild request, from any boto3 client, through botocore's ``before-send``
 hook; pipepilot's own waits and retry sleeps (and botocore's retry back-off) run on the virtual clock. The
 pytest plugin offers the same as the ``offline_aws`` fixture. :func:`coverage_table` lists the operations
-the engines answer.
+the engines answer. :mod:`pipepilot.local.server` (``python -m pipepilot.local serve``) serves the same
+world over HTTP to other processes.
 
 Importing this package is cheap (pytest loads its plugin for every run): moto, botocore and the engines
 load when a context starts.

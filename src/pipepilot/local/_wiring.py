@@ -16,6 +16,10 @@ when moto should answer. While an :func:`pipepilot.local.offline` context is act
   sources of truth would disagree (see :func:`pipepilot.local.coverage_table`);
 * every other request goes to moto (IAM, S3, SNS, CloudWatch Logs, EventBridge, ...).
 
+Requests addressed to an endpoint that :mod:`pipepilot.local.server` serves from this process
+(:meth:`Router.serve_endpoint`) pass through untouched: they go out on the wire to the server, which hands
+them back to the router as if they came from another process.
+
 Outside a context the router hands every request to moto's stubber, which answers only while a plain
 ``moto.mock_aws()`` is active: moto alone keeps working as before.
 
@@ -44,6 +48,7 @@ import time
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import botocore.endpoint
 import botocore.handlers
@@ -167,6 +172,9 @@ class Router:
         self._active: _Active | None = None
         # moto's BotocoreStubber, which this router stands in for (set by install()).
         self.moto: Callable[..., AWSResponse | None] | None = None
+        # Endpoints served over HTTP from this process, as (host names, port); replaced, never mutated, so
+        # a request reads it without a lock.
+        self._served: tuple[tuple[frozenset[str], int], ...] = ()
 
     def __repr__(self) -> str:
         return f"<pipepilot.local Router {'active' if self._active else 'idle'}>"
@@ -194,12 +202,49 @@ class Router:
         """Stop serving: every request passes through untouched again."""
         self._active = None
 
+    def serve_endpoint(self, hosts: frozenset[str], port: int) -> Callable[[], None]:
+        """Let requests to ``port`` on one of ``hosts`` (or a subdomain of one) pass through to the network.
+
+        A local server (:mod:`pipepilot.local.server`) calls this for its own address: a client in the
+        same process that is pointed at it (``endpoint_url=``) must really send its request, not be
+        answered here. An empty ``hosts`` matches any host on ``port`` (a server listening on every
+        interface). Returns the function that withdraws the endpoint.
+        """
+        entry = (frozenset(host.lower() for host in hosts), port)
+        self._served = (*self._served, entry)
+
+        def withdraw() -> None:
+            """Answer requests to this endpoint here again."""
+            served = list(self._served)
+            if entry in served:
+                served.remove(entry)
+            self._served = tuple(served)
+
+        return withdraw
+
+    def _to_served_endpoint(self, url: str) -> bool:
+        """Whether ``url`` points at an endpoint :meth:`serve_endpoint` registered."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            return False
+        host = (parts.hostname or "").lower()
+        for hosts, served_port in self._served:
+            if port == served_port and (
+                not hosts or host in hosts or any(host.endswith("." + name) for name in hosts)
+            ):
+                return True
+        return False
+
     def __call__(
         self, request: AWSPreparedRequest, event_name: str = "", **kwargs: Any
     ) -> AWSResponse | None:
         if getattr(request, _ROUTED, False):
             return None  # this client carries the router twice (itself and via moto's stubber)
         setattr(request, _ROUTED, True)
+        if self._served and self._to_served_endpoint(request.url):
+            return None  # for a local server of this process: it goes out on the wire
         active = self._active
         if active is None:
             return self._moto(request, event_name)

@@ -30,6 +30,7 @@ _TABLE_SECTION = re.compile(
 )
 SCRIPT_EXAMPLES = ("tour", "faults", "settings", "retention")
 APPROVAL_EXAMPLE = "approval-lambda"
+SERVED_EXAMPLE = "serve"  # listens on a port: runs with the loopback interface allowed
 
 
 def _doc() -> str:
@@ -57,7 +58,7 @@ def _run_example(name: str) -> dict[str, Any]:
 
 def test_doc_marks_every_example_it_promises() -> None:
     """The doc carries exactly the runnable examples this module executes (none silently dropped)."""
-    assert sorted(_examples()) == sorted((*SCRIPT_EXAMPLES, APPROVAL_EXAMPLE))
+    assert sorted(_examples()) == sorted((*SCRIPT_EXAMPLES, APPROVAL_EXAMPLE, SERVED_EXAMPLE))
 
 
 @pytest.mark.parametrize("name", SCRIPT_EXAMPLES)
@@ -65,6 +66,13 @@ def test_script_example_runs(name: str) -> None:
     """Each script example of the doc runs to completion: its own assertions hold against the engine."""
     _run_example(name)
     assert pipepilot.local._active is None  # the example's offline() context was closed again
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_serving_example_runs() -> None:
+    """The "Serving over HTTP" example runs: boto3 clients reach a server on a free loopback port."""
+    _run_example(SERVED_EXAMPLE)
+    assert pipepilot.local._active is None  # the server's world ended with it
 
 
 def test_approval_lambda_example_passes_as_a_pytest_file(pytester: pytest.Pytester) -> None:
