@@ -149,30 +149,54 @@ def test_global_options_reach_the_services() -> None:
     )
 
 
-def test_local_serve_says_when_it_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without pipepilot.local.server in this build, `local serve` says so in one line (exit 255)."""
+def test_local_serve_without_the_local_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the engine's dependencies, `local serve` names the extra to install in one line (exit 255)."""
+    import pipepilot.local
+
     monkeypatch.setitem(sys.modules, "pipepilot.local.server", None)
+    monkeypatch.delattr(pipepilot.local, "server", raising=False)  # imported already by an earlier test
     result = CliRunner().invoke(cli, ["local", "serve", "--port", "0"])
     assert result.exit_code == _exits.OTHER
-    assert "not available" in result.stderr
+    assert "pip install 'pipepilot[local]'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def _fake_server(monkeypatch: pytest.MonkeyPatch, calls: list[dict[str, object]], status: int) -> None:
+    import types
+
+    import pipepilot.local
+
+    fake = types.ModuleType("pipepilot.local.server")
+    fake.DEFAULT_PORT = 7473  # type: ignore[attr-defined]
+
+    def serve(**kwargs: object) -> int:
+        calls.append(kwargs)
+        return status
+
+    fake.serve = serve  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pipepilot.local.server", fake)
+    monkeypatch.setattr(pipepilot.local, "server", fake, raising=False)
 
 
 def test_local_serve_passes_its_options_to_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`local serve` calls pipepilot.local.server.serve with --host, --port, --speed and --region."""
-    import types
-
+    """`local serve` calls pipepilot.local.server.serve with --host, --port, --speed and --region, and
+    exits with the status the server returns (130 after Ctrl-C)."""
     calls: list[dict[str, object]] = []
-    fake = types.ModuleType("pipepilot.local.server")
-    fake.serve = lambda **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pipepilot.local.server", fake)
-    import pipepilot.local
-
-    monkeypatch.setattr(pipepilot.local, "server", fake, raising=False)
+    _fake_server(monkeypatch, calls, 130)
     result = CliRunner().invoke(
         cli, ["local", "serve", "--port", "8123", "--speed", "60", "--region", "eu-west-1"]
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output
     assert calls == [{"host": "127.0.0.1", "port": 8123, "speed": 60.0, "region": "eu-west-1"}]
+
+
+def test_local_serve_defaults_to_the_servers_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --port the server's own default port is used (one default, the server's)."""
+    calls: list[dict[str, object]] = []
+    _fake_server(monkeypatch, calls, 0)
+    result = CliRunner().invoke(cli, ["local", "serve"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["port"] == 7473
 
 
 def test_an_unexpected_error_is_one_line_and_exit_255(monkeypatch: pytest.MonkeyPatch) -> None:

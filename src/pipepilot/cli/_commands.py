@@ -879,26 +879,31 @@ def local_group() -> None:
 
 @local_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=4566, show_default=True, help="The port.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="The port (default 7473; 0: any free port, announced on the first line).",
+)
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0),
     default=1.0,
     show_default=True,
-    help="Virtual seconds per real second (60: a minute a second).",
+    help="Virtual seconds per real second (60: a minute a second; 0: the clock moves only when told to).",
 )
 @click.option("--region", "serve_region", default="us-east-1", show_default=True, help="The world's region.")
-def local_serve(host: str, port: int, speed: float, serve_region: str) -> None:
+def local_serve(host: str, port: int | None, speed: float, serve_region: str) -> None:
     """Serve CodePipeline and CodeBuild offline over HTTP, for the AWS CLI, SDKs and pipepilot --endpoint-url."""
     try:
         from pipepilot.local import server
     except ImportError as error:
-        if getattr(error, "name", None) == "pipepilot.local.server":
-            click.echo("pipepilot: `local serve` is not available in this version of pipepilot", err=True)
-            raise click.exceptions.Exit(_exits.OTHER) from None
         click.echo(
             f"pipepilot: local serve needs the 'local' extra: pip install 'pipepilot[local]' ({error})",
             err=True,
         )
         raise click.exceptions.Exit(_exits.OTHER) from None
-    server.serve(host=host, port=port, speed=speed, region=serve_region)
+    status = server.serve(
+        host=host, port=server.DEFAULT_PORT if port is None else port, speed=speed, region=serve_region
+    )
+    raise click.exceptions.Exit(status)
