@@ -137,10 +137,9 @@ def test_the_release_demo_needs_no_aws_configuration(no_network_env: dict[str, s
 
 
 @pytest.fixture
-def release(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """``examples/release.py`` imported as a module (its ``main(argv)`` is what the script runs)."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    return importlib.import_module("release")
+def release() -> ModuleType:
+    """The release demo's module (``examples/release.py`` and ``pipepilot demo`` run its ``main(argv)``)."""
+    return importlib.import_module("pipepilot.cli._demo")
 
 
 def _lines(text: str) -> list[str]:
@@ -323,8 +322,7 @@ def test_bad_arguments_are_refused_before_anything_runs(
 def rehearsal(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """An offline account ready for ``--live``: a role for the three services, a versioned bucket holding
     someone else's object, and CloudFormation stubbed (stacks never exist; deletions are recorded)."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    stage_set = importlib.import_module("_demo_pipeline")
+    stage_set = importlib.import_module("pipepilot.cli._demo_pipeline")
     deleted: list[tuple[str, ...]] = []
     monkeypatch.setattr(stage_set, "_stack_exists", lambda session, stack: False)
     monkeypatch.setattr(stage_set, "_delete_stacks", lambda session, stacks: deleted.append(stacks))

@@ -1,13 +1,13 @@
-"""The stage set of ``examples/release.py``: the demo pipeline's declaration and the resources it needs.
+"""The stage set of the release demo (``pipepilot demo``, ``examples/release.py``): what the story stands on.
 
-``release.py`` tells the story; this module builds what the story stands on:
+``pipepilot.cli._demo`` tells the story; this module builds what the story stands on:
 
 * :func:`release_declaration`: the pipeline, written with pipepilot's typed declaration model
   (Source on S3 -> Build on CodeBuild -> Staging on CloudFormation -> manual approval -> Prod);
 * :func:`prepare_offline`: inside :func:`pipepilot.local.offline`, the IAM role, buckets and SNS topic live
   in moto and the CodeBuild project in pipepilot's engine, so nothing leaves the machine;
 * :func:`prepare_live`, :func:`create_live` and :func:`clean_up_live`: on a real account
-  (``release.py --live``), a check that none of the demo's names is taken, the resources the demo creates
+  (``pipepilot demo --live``), a check that none of the demo's names is taken, the resources the demo creates
   (a CodeBuild project, an SNS topic, the source bundle; CodePipeline then makes the two CloudFormation
   stacks and the artifacts), each named after one prefix, and their removal afterwards.
 """
