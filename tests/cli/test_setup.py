@@ -151,7 +151,11 @@ def test_global_options_reach_the_services() -> None:
 
 def test_local_serve_says_when_it_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without pipepilot.local.server in this build, `local serve` says so in one line (exit 255)."""
+    import pipepilot.local
+
     monkeypatch.setitem(sys.modules, "pipepilot.local.server", None)
+    # Once imported (the served-world tests import it), the submodule is also an attribute of the package.
+    monkeypatch.delattr(pipepilot.local, "server", raising=False)
     result = CliRunner().invoke(cli, ["local", "serve", "--port", "0"])
     assert result.exit_code == _exits.OTHER
     assert "not available" in result.stderr

@@ -879,13 +879,20 @@ def local_group() -> None:
 
 @local_group.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=4566, show_default=True, help="The port.")
+# 7473 is pipepilot.local.server.DEFAULT_PORT (not imported here: the server loads only when it serves).
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=7473,
+    show_default=True,
+    help="The port (0: any free one).",
+)
 @click.option(
     "--speed",
-    type=click.FloatRange(min=0, min_open=True),
+    type=click.FloatRange(min=0),
     default=1.0,
     show_default=True,
-    help="Virtual seconds per real second (60: a minute a second).",
+    help="Virtual seconds per real second (60: a minute a second; 0: moved only by the admin endpoint).",
 )
 @click.option("--region", "serve_region", default="us-east-1", show_default=True, help="The world's region.")
 def local_serve(host: str, port: int, speed: float, serve_region: str) -> None:
@@ -901,4 +908,5 @@ def local_serve(host: str, port: int, speed: float, serve_region: str) -> None:
             err=True,
         )
         raise click.exceptions.Exit(_exits.OTHER) from None
-    server.serve(host=host, port=port, speed=speed, region=serve_region)
+    # serve() returns the exit status: 0 after SIGTERM, 130 after Ctrl-C.
+    raise click.exceptions.Exit(server.serve(host=host, port=port, speed=speed, region=serve_region) or 0)
