@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -181,10 +180,12 @@ def test_freeze_and_thaw_a_fleet(served: ServedProcess, tmp_path: Path) -> None:
         ]
 
 
-def test_pipepilot_local_serve_serves_and_stops(tmp_path: Path) -> None:
-    """``pipepilot local serve --port 0`` announces its URL, answers, and stops on SIGTERM with exit 0."""
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)])
+def test_pipepilot_local_serve_serves_and_stops(tmp_path: Path, signum: int, status: int) -> None:
+    """``pipepilot local serve --port 0 --speed 0`` announces its URL and answers (its clock stopped);
+    SIGTERM stops it with exit 0, Ctrl-C with 130, without a traceback."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipepilot", "local", "serve", "--port", "0", "--speed", "60"],
+        [sys.executable, "-m", "pipepilot", "local", "serve", "--port", "0", "--speed", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=ServedProcess.environment(tmp_path),
@@ -195,13 +196,13 @@ def test_pipepilot_local_serve_serves_and_stops(tmp_path: Path) -> None:
         line = process.stdout.readline()
         assert line.startswith("pipepilot.local serving http://127.0.0.1:")
         url = line.split()[2]
-        assert admin(url, "info")[1]["speed"] == 60
-        time.sleep(0.1)
-        process.send_signal(signal.SIGTERM)
+        assert admin(url, "info")[1]["speed"] == 0
+        assert client("codepipeline", url).list_pipelines()["pipelines"] == []
+        process.send_signal(signum)
         _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 0, err
+    assert process.returncode == status, err
     assert "Traceback" not in err
