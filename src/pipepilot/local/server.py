@@ -228,6 +228,11 @@ class LocalServer:
         aws = pipepilot.local.offline(
             region=self._region,
             seed=self._seed,
+            # A real-time world starts at the present, so that at speed 1 its clock reads as the machine's:
+            # a client stamping lines with its own clock (pipepilot watch from another process) agrees with
+            # the times the service sends. A manual clock (speed 0) starts where offline() does, so a
+            # scripted session replays exactly.
+            start=float(int(time.time())) if self.speed else None,
             speed=self.speed or None,
             # In real time, the wall clock already stamps calls in order; the latency would only slow
             # every answer down.

@@ -40,6 +40,17 @@ def test_info_names_the_world_and_its_clock(server: LocalServer) -> None:
     assert admin(server.url, "health")[1]["requests"] == info["requests"] + 1
 
 
+def test_a_real_time_world_starts_at_the_present(no_proxy: None) -> None:
+    """At a speed the served world's clock starts at the present (at speed 1 it reads as the machine's);
+    a manual clock starts where offline() does (the ``server`` fixture's, above)."""
+    import time
+
+    before = time.time()
+    with LocalServer(port=0, speed=1) as served:
+        now = admin(served.url, "info")[1]["now"]
+    assert before - 1 <= now <= time.time() + 1
+
+
 def test_the_admin_root_lists_every_endpoint(server: LocalServer) -> None:
     """``GET /_pipepilot`` lists every admin endpoint with its method."""
     status, index = admin(server.url, "")
