@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -28,17 +27,6 @@ if TYPE_CHECKING:
 MAX_RATIO = 0.20
 MAX_LATENESS = 30.0
 FIXED_INTERVAL = 5.0
-
-_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _declaration(name: str, role_arn: str, bucket: str) -> dict[str, Any]:
@@ -110,9 +98,7 @@ def measure(minutes: int, *, runs: int) -> list[tuple[int, int, float, float]]:
     results = []
     with pipepilot.local.offline(region="us-east-1", seed=0) as aws:
         session = boto3.session.Session(region_name="us-east-1")
-        role = session.client("iam").create_role(
-            RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST)
-        )
+        role_arn = aws.service_role("bench")
         session.client("s3").create_bucket(Bucket="bench-artifacts")
         cp = CodePipeline(session=session)
         requests = [0]
@@ -123,7 +109,7 @@ def measure(minutes: int, *, runs: int) -> list[tuple[int, int, float, float]]:
         cp.client.meta.events.register("before-call.codepipeline", count)
         aws.script_action("web", "Deploy", "Deploy", duration=minutes * 60.0)
         pipeline = cp.create_pipeline(
-            PipelineDeclaration.from_api(_declaration("web", role["Role"]["Arn"], "bench-artifacts"))
+            PipelineDeclaration.from_api(_declaration("web", role_arn, "bench-artifacts"))
         )
         for number in range(runs):
             execution = pipeline.latest_execution() if number == 0 else pipeline.start()

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
 import sys
 import time
@@ -70,24 +69,6 @@ MEMORY_PIPELINE = "bench-two-stages"
 TARGET_BYTES_PER_EXECUTION = 4096
 TARGET_SOAK_GROWTH = 1.05
 EXECUTION_SECONDS = 600.0  # longer than a source (2 s) and a CodeDeploy deployment (240 s) together
-
-_PIPELINE_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-_BUILD_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
-
 
 # -- declarations ---------------------------------------------------------------------------------------------
 
@@ -170,14 +151,9 @@ class _Env:
 
 def _open(aws: OfflineAWS) -> _Env:
     """Roles, buckets and the CodeBuild project every pipeline here uses (through moto / the engine)."""
-    iam = aws.client("iam")
     s3 = aws.client("s3")
-    role_arn = iam.create_role(
-        RoleName="bench-pipeline", AssumeRolePolicyDocument=json.dumps(_PIPELINE_TRUST)
-    )["Role"]["Arn"]
-    build_role_arn = iam.create_role(
-        RoleName="bench-build", AssumeRolePolicyDocument=json.dumps(_BUILD_TRUST)
-    )["Role"]["Arn"]
+    role_arn = aws.service_role("bench-pipeline")
+    build_role_arn = aws.service_role("bench-build", "codebuild")
     s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     s3.create_bucket(Bucket=SOURCE_BUCKET)
     cb: CodeBuildClient = aws.client("codebuild")

@@ -26,7 +26,6 @@ pipelines; it checks that the benchmark runs and does not judge the targets, as 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -51,17 +50,6 @@ RANDOM_THROTTLE = 0.3
 MIN_SPEEDUP = 6.0
 MAX_THROTTLED_AFTER_FIRST_SECOND = 0.10
 REGION = "us-east-1"
-
-_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _declaration(name: str, role_arn: str) -> dict[str, Any]:
@@ -176,9 +164,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with pipepilot.local.offline(speed=1.0) as aws:
         session = boto3.session.Session(region_name=REGION)
-        role_arn = session.client("iam").create_role(
-            RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST)
-        )["Role"]["Arn"]
+        role_arn = aws.service_role("bench")
         raw = session.client("codepipeline")
         names = [f"svc-{index:03d}" for index in range(count)]
         for name in names:

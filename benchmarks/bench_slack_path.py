@@ -114,18 +114,7 @@ class World:
 
     def __init__(self, aws: OfflineAWS) -> None:
         self.aws = aws
-        iam = aws.client("iam")
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "codepipeline.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = iam.create_role(RoleName="pipeline", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role = aws.service_role("pipeline")
         s3 = aws.client("s3")
         for bucket in ("src", "artifacts"):
             s3.create_bucket(Bucket=bucket)

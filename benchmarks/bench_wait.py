@@ -147,18 +147,6 @@ def _one_deploy(name: str, role_arn: str, *, bucket: str) -> PipelineDeclaration
     )
 
 
-_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "codepipeline.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
 def end_to_end(minutes_list: Sequence[int] = DURATIONS_MINUTES) -> bool:
     """``Execution.wait()`` on the offline engine: print calls and lateness per duration; whether within.
 
@@ -166,7 +154,6 @@ def end_to_end(minutes_list: Sequence[int] = DURATIONS_MINUTES) -> bool:
     first waits with no history to learn from, the second after the first one succeeded. Every request
     counts, the history read (``ListPipelineExecutions``) included, so this is what a wait really costs.
     """
-    import json
 
     import boto3
 
@@ -183,9 +170,7 @@ def end_to_end(minutes_list: Sequence[int] = DURATIONS_MINUTES) -> bool:
     within = True
     with pipepilot.local.offline(region="us-east-1", seed=0) as aws:
         session = boto3.session.Session(region_name="us-east-1")
-        role = session.client("iam").create_role(
-            RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST)
-        )
+        role_arn = aws.service_role("bench")
         session.client("s3").create_bucket(Bucket="bench-artifacts")
         cp = CodePipeline(session=session)
         calls = [0]
@@ -197,7 +182,7 @@ def end_to_end(minutes_list: Sequence[int] = DURATIONS_MINUTES) -> bool:
         for minutes in minutes_list:
             name = f"bench-{minutes}"
             aws.script_action(name, "Deploy", "Deploy", duration=minutes * 60.0)
-            declaration = _one_deploy(name, role["Role"]["Arn"], bucket="bench-artifacts")
+            declaration = _one_deploy(name, role_arn, bucket="bench-artifacts")
             pipeline = cp.create_pipeline(declaration)
             first = pipeline.latest_execution()
             assert first is not None
@@ -237,7 +222,6 @@ def held_approval() -> bool:
     wait for B's approval ends when A's approval expires after AWS's 7 days and B's appears. Prints the
     requests the wait sent, how late it returned and the wall time it took offline.
     """
-    import json
     import time
 
     import boto3
@@ -247,12 +231,10 @@ def held_approval() -> bool:
 
     with pipepilot.local.offline(region="us-east-1", seed=0) as aws:
         session = boto3.session.Session(region_name="us-east-1")
-        role = session.client("iam").create_role(
-            RoleName="bench", AssumeRolePolicyDocument=json.dumps(_TRUST)
-        )
+        role_arn = aws.service_role("bench")
         session.client("s3").create_bucket(Bucket="bench-artifacts")
         cp = CodePipeline(session=session)
-        source = _one_deploy("held", role["Role"]["Arn"], bucket="bench-artifacts").to_api()["stages"][0]
+        source = _one_deploy("held", role_arn, bucket="bench-artifacts").to_api()["stages"][0]
         approve = {
             "name": "Approve",
             "actionTypeId": {"category": "Approval", "owner": "AWS", "provider": "Manual", "version": "1"},
@@ -261,7 +243,7 @@ def held_approval() -> bool:
             PipelineDeclaration.from_api(
                 {
                     "name": "held",
-                    "roleArn": role["Role"]["Arn"],
+                    "roleArn": role_arn,
                     "artifactStore": {"type": "S3", "location": "bench-artifacts"},
                     "stages": [source, {"name": "Approval", "actions": [approve]}],
                     "pipelineType": "V2",

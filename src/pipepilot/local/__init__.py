@@ -684,6 +684,40 @@ class OfflineAWS:
 
     # -- clients ---------------------------------------------------------------------------------------
 
+    def service_role(self, name: str, *services: str) -> str:
+        """Create the IAM role ``name`` that ``services`` may assume, and return its ARN.
+
+        ``services`` are short service names (``"codepipeline"``, ``"codebuild"``, ``"cloudformation"``;
+        default ``"codepipeline"``): the role's trust policy names ``<service>.amazonaws.com`` as principal,
+        which is what the engines check a pipeline's or a project's role for (unless ``verify_roles`` is
+        off). The role lives in moto's IAM, like one your own code would create.
+
+        Raises:
+            ArgumentTypeError: ``name`` or a service is not a string.
+            InvalidArgumentError: ``name`` or a service is empty.
+            botocore.exceptions.ClientError: IAM refused it (``EntityAlreadyExists`` for a name in use).
+        """
+        import json
+
+        check_str(name, "name")
+        for service in services:
+            check_str(service, "services")
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {
+                        "Service": [f"{service}.amazonaws.com" for service in services or ("codepipeline",)]
+                    },
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = self.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        arn: str = role["Role"]["Arn"]
+        return arn
+
     def client(self, service: str, *, region: str | None = None, config: Config | None = None) -> Any:
         """A plain boto3 client for ``service`` served by this context.
 

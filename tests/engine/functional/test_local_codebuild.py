@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,19 +22,13 @@ if TYPE_CHECKING:
 
 PROJECT = "app"
 ROLE = "arn:aws:iam::123456789012:role/codebuild-app"
-_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
 
 
 @pytest.fixture
 def aws() -> Iterator[OfflineAWS]:
     """An offline world with a role CodeBuild may assume."""
     with pipepilot.local.offline(seed=1) as aws:
-        aws.client("iam").create_role(RoleName="codebuild-app", AssumeRolePolicyDocument=json.dumps(_TRUST))
+        aws.service_role("codebuild-app", "codebuild")
         yield aws
 
 

@@ -540,3 +540,40 @@ def test_script_rule_returns_the_registered_script(aws: OfflineAWS) -> None:
     assert isinstance(script, pipepilot.local.RuleScript)
     assert aws.world.scripts.rule_outcome("p", "Deploy", "Alarm") is script
     assert aws.world.scripts.rule_outcome("p", "Deploy", "Alarm") is None
+
+
+def test_service_role_creates_a_role_the_services_may_assume() -> None:
+    """``aws.service_role(name, *services)`` creates, in moto's IAM, a role trusting each service (CodePipeline
+    by default), which the engines accept as a pipeline's or a project's role; bad names change nothing."""
+    from pipepilot.errors import ArgumentTypeError, InvalidArgumentError
+
+    with pipepilot.local.offline() as aws:
+        pipeline_role = aws.service_role("pipeline-role")
+        shared_role = aws.service_role("shared", "codebuild", "cloudformation")
+        iam = aws.client("iam")
+        trusted = {
+            name: iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+            for name in ("pipeline-role", "shared")
+        }
+        assert pipeline_role.endswith(":role/pipeline-role")
+        assert shared_role.endswith(":role/shared")
+        assert trusted == {
+            "pipeline-role": {"Service": ["codepipeline.amazonaws.com"]},
+            "shared": {"Service": ["codebuild.amazonaws.com", "cloudformation.amazonaws.com"]},
+        }
+        aws.client("codebuild").create_project(
+            name="app",
+            source={"type": "NO_SOURCE", "buildspec": "version: 0.2"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole=shared_role,
+        )
+        with pytest.raises(InvalidArgumentError):
+            aws.service_role("")
+        with pytest.raises(ArgumentTypeError):
+            aws.service_role("x", 3)  # type: ignore[arg-type]
+        assert [role["RoleName"] for role in iam.list_roles()["Roles"]] == ["pipeline-role", "shared"]

@@ -9,7 +9,6 @@ story, its exit status when something goes differently, and its hostile-network 
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 import subprocess
@@ -327,26 +326,12 @@ def rehearsal(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setattr(stage_set, "_stack_exists", lambda session, stack: False)
     monkeypatch.setattr(stage_set, "_delete_stacks", lambda session, stacks: deleted.append(stacks))
     with pipepilot.local.offline() as aws:
-        trust = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {
-                        "Service": [
-                            f"{s}.amazonaws.com" for s in ("codepipeline", "codebuild", "cloudformation")
-                        ]
-                    },
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-        role = aws.client("iam").create_role(RoleName="demo", AssumeRolePolicyDocument=json.dumps(trust))
+        role = aws.service_role("demo", "codepipeline", "codebuild", "cloudformation")
         s3 = aws.client("s3")
         s3.create_bucket(Bucket="team-bucket")
         s3.put_bucket_versioning(Bucket="team-bucket", VersioningConfiguration={"Status": "Enabled"})
         s3.put_object(Bucket="team-bucket", Key="other-team/keep.txt", Body=b"not the demo's")
-        yield {"aws": aws, "role_arn": role["Role"]["Arn"], "deleted_stacks": deleted}
+        yield {"aws": aws, "role_arn": role, "deleted_stacks": deleted}
 
 
 def _live_argv(rehearsal: dict[str, Any], *more: str) -> list[str]:
