@@ -576,4 +576,4 @@ def test_service_role_creates_a_role_the_services_may_assume() -> None:
             aws.service_role("")
         with pytest.raises(ArgumentTypeError):
             aws.service_role("x", 3)  # type: ignore[arg-type]
-        assert [role["RoleName"] for role in iam.list_roles()["Roles"]] == ["pipeline-role", "shared"]
+        assert sorted(role["RoleName"] for role in iam.list_roles()["Roles"]) == ["pipeline-role", "shared"]
