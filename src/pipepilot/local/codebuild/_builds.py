@@ -704,6 +704,8 @@ def _fingerprint(params: Mapping[str, Any]) -> str:
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
+# Every event of a build lists all its phases so far, so the same few times are written again and again.
+@functools.lru_cache(maxsize=1024)
 def _console_time(epoch: float) -> str:
     """``epoch`` as a CodeBuild event writes times: ``Sep 1, 2017 4:12:29 PM`` (UTC, English month)."""
     moment = datetime.fromtimestamp(epoch, tz=timezone.utc)
