@@ -519,8 +519,8 @@ class SlackInteractions:
             reason = f": {escape(click.reason)}" if click.reason else ""
             icon, done = (":white_check_mark:", "Approved") if approve else (":x:", "Rejected")
             return f"{icon} {done} by {who}{reason}", True
-        # Every other outcome: first, was the execution stopped or superseded? (An approval run abandoned
-        # by a stop reads as "not approved", which must not be shown as someone's decision.)
+        # Every other outcome: first, was the execution stopped or superseded? Then the click, whatever the
+        # approval recorded, changes nothing, and the message says the request is over rather than decided.
         ended = self._ended(target)
         if ended is not None or kind is OutcomeKind.EXPIRED:
             return self._stale(where, who, verb, ended or "it timed out, or it was run again since"), True
