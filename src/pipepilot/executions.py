@@ -638,8 +638,9 @@ class _ProgressTracker:
         """Report what changed since the last reading; whether the execution has ended (confirmed)."""
         previous, self.last_state = self.last_state, state
         observed_at = datetime.fromtimestamp(self.execution.caller.time.time(), tz=timezone.utc)
-        for event in diff_states(previous, state, self.execution.id, since=self.since):
-            event = attrs.evolve(event, observed_at=observed_at)
+        for event in diff_states(
+            previous, state, self.execution.id, since=self.since, observed_at=observed_at
+        ):
             if isinstance(event, ApprovalRequested):
                 event = self._with_approval(event)
             where = event.stage_name

@@ -908,8 +908,6 @@ class _StateProgress:
     def observe(self, state: PipelineState, execution_id: str | None) -> None:
         from datetime import datetime, timezone
 
-        import attrs
-
         from pipepilot.approvals import with_approval
         from pipepilot.polling import ApprovalRequested, diff_states
 
@@ -922,8 +920,7 @@ class _StateProgress:
                 followed += [known for known in _running(previous) if known not in followed]
         observed_at = datetime.fromtimestamp(self.caller.time.time(), tz=timezone.utc)
         for followed_id in followed:
-            for event in diff_states(previous, state, followed_id):
-                event = attrs.evolve(event, observed_at=observed_at)
+            for event in diff_states(previous, state, followed_id, observed_at=observed_at):
                 if isinstance(event, ApprovalRequested):
                     event = with_approval(event, caller=self.caller, declaration=self.declaration)
                 self.on_progress(event)

@@ -1049,6 +1049,7 @@ def diff_states(
     execution_id: str,
     *,
     since: datetime | None = None,
+    observed_at: datetime | None = None,
 ) -> list[ProgressEvent]:
     """The progress of one execution between two readings of the pipeline state, as typed events.
 
@@ -1064,7 +1065,8 @@ def diff_states(
     stage that is still running; an action run there counts if it is in progress, or if it changed at or
     after ``since`` (pass the execution's start time); without ``since`` finished runs count only once
     the stage succeeded. Passing the state read just before the execution started as ``previous`` makes
-    attribution exact.
+    attribution exact. ``observed_at`` (when ``current`` was read, on the service's clock) stamps every
+    event.
     """
     pipeline = current.pipeline_name
     before: dict[str, StageState] = {}
@@ -1074,7 +1076,12 @@ def diff_states(
     for index, stage in enumerate(current.stage_states):
         name = stage.stage_name
         old = before.get(name)
-        common: dict[str, Any] = {"pipeline_name": pipeline, "execution_id": execution_id, "stage_name": name}
+        common: dict[str, Any] = {
+            "pipeline_name": pipeline,
+            "execution_id": execution_id,
+            "stage_name": name,
+            "observed_at": observed_at,
+        }
 
         kind = _waiting_kind(stage, execution_id)
         if kind is not None and kind != _waiting_kind(old, execution_id):
@@ -1170,15 +1177,7 @@ def _action_events(
         if old_status is None:
             events.append(ActionStarted(**common, action_name=name, run=run))
         if action.awaiting_approval and (old_run is None or not same_run or old_run.token is None):
-            events.append(
-                ApprovalRequested(
-                    pipeline_name=common["pipeline_name"],
-                    execution_id=common["execution_id"],
-                    stage_name=common["stage_name"],
-                    action_name=name,
-                    run=run,
-                )
-            )
+            events.append(ApprovalRequested(**common, action_name=name, run=run))
         if status != old_status and status is not None and status != ActionExecutionStatus.IN_PROGRESS:
             terminal = _ACTION_TERMINAL_EVENTS.get(status, ActionStatusChanged)
             events.append(terminal(**common, action_name=name, run=run))
