@@ -8,8 +8,10 @@ nothing imports pipepilot's wrapper classes. Time only moves when a test moves i
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import re
+import zipfile
 from typing import TYPE_CHECKING, Any, cast
 
 import attrs
@@ -64,6 +66,8 @@ __all__ = [
     "stage",
     "stage_intervals",
     "ts",
+    "unzip_text",
+    "zip_text",
 ]
 
 REGION = "us-east-1"
@@ -102,6 +106,21 @@ TERMINAL = frozenset({"Succeeded", "Failed", "Stopped", "Superseded", "Cancelled
 
 
 # -- errors --------------------------------------------------------------------------------------------------
+
+
+def zip_text(files: Mapping[str, str]) -> bytes:
+    """A zip archive of ``files`` (path -> text), as a user's source upload would be."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return buffer.getvalue()
+
+
+def unzip_text(body: bytes) -> dict[str, str]:
+    """The files of the zip archive ``body`` (path -> text)."""
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        return {name: archive.read(name).decode() for name in archive.namelist()}
 
 
 @contextlib.contextmanager

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from typing import Any
 
 import attrs
@@ -22,24 +20,13 @@ from ._support import (
     lambda_action,
     s3_source,
     stage,
+    unzip_text,
+    zip_text,
 )
 
 FUNCTION = "artifact-reader"
 SOURCE_BUCKET = "conformance-source"
 KMS_KEY = f"arn:aws:kms:{REGION}:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return buffer.getvalue()
-
-
-def _unzip(body: bytes) -> dict[str, str]:
-    with zipfile.ZipFile(io.BytesIO(body)) as archive:
-        return {name: archive.read(name).decode() for name in archive.namelist()}
 
 
 def _output_location(env: Env, stage_name: str, action: str, execution: str) -> dict[str, str]:
@@ -55,7 +42,7 @@ def _read(env: Env, location: dict[str, str]) -> bytes:
 
 def test_s3_source_output_is_the_source_object(env: Env) -> None:
     """An S3 source action copies its source object, byte for byte, into the artifact store."""
-    bundle = _zip({"template.yml": "Resources: {}\n"})
+    bundle = zip_text({"template.yml": "Resources: {}\n"})
     env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=bundle)
     execution = env.create(
         env.declaration(
@@ -95,7 +82,7 @@ def test_git_source_output_is_a_generated_archive_naming_the_revision(env: Env) 
     env.run_until_status(execution, "Succeeded")
     revision = env.execution(execution)["artifactRevisions"][0]["revisionId"]
 
-    files = _unzip(_read(env, _output_location(env, "Source", "Source", execution)))
+    files = unzip_text(_read(env, _output_location(env, "Source", "Source", execution)))
     assert set(files) == {"README.md", "revision.json"}
     assert revision in files["README.md"]
     details = json.loads(files["revision.json"])
@@ -122,7 +109,7 @@ def test_generated_artifacts_are_identical_for_the_same_seed(env: Env) -> None:
 
 def test_job_worker_reads_its_input_artifact_with_the_job_credentials(env: Env) -> None:
     """A Lambda job worker downloads its input artifact with the job's artifactCredentials (no 404)."""
-    bundle = _zip({"index.html": "<h1>release</h1>"})
+    bundle = zip_text({"index.html": "<h1>release</h1>"})
     env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=bundle)
     downloaded: list[bytes] = []
 
@@ -170,7 +157,7 @@ def test_codebuild_output_artifact_holds_the_scripted_files(env: Env) -> None:
     env.run_until_status(execution, "Succeeded")
 
     location = _output_location(env, "Build", "Build", execution)
-    assert _unzip(_read(env, location)) == {"VERSION": "1.2.3", "dist/app.js": "console.log(1)"}
+    assert unzip_text(_read(env, location)) == {"VERSION": "1.2.3", "dist/app.js": "console.log(1)"}
     [deploy] = env.runs_of("Deploy", "Deploy", execution)
     assert deploy["input"]["inputArtifacts"][0]["s3location"] == location
 
@@ -181,7 +168,7 @@ def test_codebuild_output_without_scripted_files_is_a_generated_archive(env: Env
     env.run_until_status(execution, "Succeeded")
     [run] = env.runs_of("Build", "Build", execution)
     build_id = run["output"]["executionResult"]["externalExecutionId"]
-    files = _unzip(_read(env, _output_location(env, "Build", "Build", execution)))
+    files = unzip_text(_read(env, _output_location(env, "Build", "Build", execution)))
     assert build_id in files["README.md"]
 
 
@@ -246,7 +233,7 @@ def test_artifacts_of_forgotten_executions_are_deleted_and_users_objects_kept(en
     lifecycle rule on the artifact bucket would); the user's objects stay, in either bucket, even one the
     user put at a forgotten execution's artifact key."""
     env.aws.codepipeline_settings = attrs.evolve(env.aws.codepipeline_settings, execution_history_limit=2)
-    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=_zip({"app.py": "print('hi')\n"}))
+    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=zip_text({"app.py": "print('hi')\n"}))
     env.s3.put_object(Bucket=env.bucket, Key="notes/readme.txt", Body=b"the user's own object")
     declaration = env.declaration(
         stage("Source", s3_source()),
@@ -278,7 +265,7 @@ def test_forgotten_artifact_leaves_a_versioned_bucket_without_a_delete_marker(en
     left behind, and a version the user put at the same key stays."""
     env.s3.put_bucket_versioning(Bucket=env.bucket, VersioningConfiguration={"Status": "Enabled"})
     env.aws.codepipeline_settings = attrs.evolve(env.aws.codepipeline_settings, execution_history_limit=1)
-    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=_zip({"app.py": "print('hi')\n"}))
+    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=zip_text({"app.py": "print('hi')\n"}))
     declaration = env.declaration(
         stage("Source", s3_source()), stage("Deploy", codedeploy_action(input_artifact="SourceOutput"))
     )

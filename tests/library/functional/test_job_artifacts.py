@@ -24,7 +24,16 @@ from pipepilot.awslambda import Artifacts, Job, Success, job_worker
 from pipepilot.awslambda._jobs import reset_answered_jobs
 from pipepilot.errors import InvalidArgumentError, MalformedInputError
 
-from ...engine.conformance._support import HOUR, REGION, SOURCE_BUCKET, Env, lambda_action, s3_source, stage
+from ...engine.conformance._support import (
+    HOUR,
+    REGION,
+    SOURCE_BUCKET,
+    Env,
+    lambda_action,
+    s3_source,
+    stage,
+    zip_text,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,17 +52,11 @@ def env() -> Iterator[Env]:
         yield Env.open(aws)
 
 
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return buffer.getvalue()
-
-
 def test_worker_reads_its_input_and_writes_its_output_sse_kms(env: Env) -> None:
     """The input zip is read with the job's credentials; the output is uploaded SSE-KMS under the store's key."""
-    env.s3.put_object(Bucket=SOURCE_BUCKET, Key="app.zip", Body=_zip({"VERSION": "1.4.0", "src/app.py": "x"}))
+    env.s3.put_object(
+        Bucket=SOURCE_BUCKET, Key="app.zip", Body=zip_text({"VERSION": "1.4.0", "src/app.py": "x"})
+    )
 
     @job_worker
     def worker(job: Job, context: Any) -> Success:
